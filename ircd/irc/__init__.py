@@ -1,0 +1,9 @@
+"""The IRC adapter: IRC lines in, messenger calls, IRC lines out. No sockets, no awaits."""
+
+from . import commands
+from .commands.service import fire_due
+from .hub import Hub
+from .registry import COMMANDS
+from .session import Session
+
+__all__ = ["COMMANDS", "Hub", "Session", "commands", "fire_due"]

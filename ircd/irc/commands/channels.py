@@ -1,0 +1,307 @@
+"""Channels: JOIN, PART, TOPIC, NAMES, LIST, KICK, MODE (channel and user modes)."""
+
+from __future__ import annotations
+
+from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
+from ...messenger.model import Room
+from ...wire import Message, Numeric, casefold, format_line, is_channel_name
+from ..hub import Hub, iso_time
+from ..registry import command
+from ..session import Session
+
+
+def _prefix(room: Room, s: Session, multi: bool) -> str:
+    if s.user_key in room.ops:
+        return "@"
+    return ""
+
+
+def send_names(hub: Hub, s: Session, room: Room) -> None:
+    multi = "multi-prefix" in s.caps
+    uhnames = "userhost-in-names" in s.caps
+    names = []
+    for member in hub.room_sessions(room):
+        ident = member.mask if uhnames else member.nick
+        names.append(_prefix(room, member, multi) + ident)
+    # 353 must have exactly 4 params (pydle); split long lists over several lines
+    line: list[str] = []
+    size = 0
+    for n in names:
+        if size + len(n) + 1 > 380 and line:
+            hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, " ".join(line))
+            line, size = [], 0
+        line.append(n)
+        size += len(n) + 1
+    if line:
+        hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, " ".join(line))
+
+
+def send_topic(hub: Hub, s: Session, room: Room) -> None:
+    if room.topic:
+        hub.reply(s, Numeric.RPL_TOPIC, room.name, room.topic)
+        hub.reply(s, Numeric.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
+    else:
+        hub.reply(s, Numeric.RPL_NOTOPIC, room.name, "No topic is set")
+
+
+def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
+    """Join (or re-show, for a returning account) a room: JOIN to the member and the others,
+    topic, names, read marker, and the backlog when asked."""
+    room, _new = hub.messenger.join(s.user_key, key, name)
+    line = format_line("JOIN", (room.name,), s.mask)
+    away_line = format_line("AWAY", (s.away,), s.mask) if s.away else None
+    for peer in hub.room_sessions(room):
+        peer.send(line)
+        if away_line and peer is not s and "away-notify" in peer.caps:
+            peer.send(away_line)
+    send_topic(hub, s, room)
+    send_names(hub, s, room)
+    if "draft/read-marker" in s.caps:
+        marker = hub.messenger.read_marker(s.user_key, room.key)
+        value = f"timestamp={iso_time(marker)}" if marker is not None else "*"
+        s.send(format_line("MARKREAD", (room.name, value), hub.name))
+    hub.reply(s, Numeric.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
+    if backlog and wants_push(hub, s):
+        n = hub.config.chat.backlog_on_join
+        hub.replay(s, room.name, hub.messenger.backlog(room.key, n), "recent", private=False)
+
+
+def wants_push(hub: Hub, s: Session) -> bool:
+    """Whether stored messages are pushed to this connection (not for history-pulling clients,
+    bots, or users who turned backlog off)."""
+    if "draft/chathistory" in s.caps or s.bot:
+        return False
+    return hub.messenger.setting(s.user_key, "backlog", "on") != "off"
+
+
+@command("JOIN", min_params=1)
+def join(hub: Hub, s: Session, msg: Message) -> None:
+    if msg.params[0] == "0":
+        for room in hub.rooms_of(s):
+            _part(hub, s, room, "Left all channels")
+        return
+    u = hub.messenger.user(s.user_key)
+    for name in msg.params[0].split(","):
+        if not name:
+            continue
+        if not is_channel_name(name):
+            hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+            continue
+        key = casefold(name)
+        room = hub.messenger.room(key)
+        if room is not None and s.user_key in room.members:
+            continue  # already there: ignore silently (autojoin lists, bots)
+        if u is not None and len(u.rooms) >= hub.config.server.max_channels_per_user:
+            hub.reply(s, Numeric.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+            continue
+        join_room(hub, s, key, name, backlog=True)
+
+
+def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
+    params = (room.name, reason) if reason else (room.name,)
+    line = format_line("PART", params, s.mask)
+    for peer in hub.room_sessions(room):
+        peer.send(line)
+    hub.messenger.part(s.user_key, room.key)
+
+
+@command("PART", min_params=1)
+def part(hub: Hub, s: Session, msg: Message) -> None:
+    reason = msg.params[1][:300] if len(msg.params) > 1 else ""
+    for name in msg.params[0].split(","):
+        room = hub.messenger.room(casefold(name))
+        if room is None:
+            hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        elif s.user_key not in room.members:
+            hub.reply(s, Numeric.ERR_NOTONCHANNEL, name, "You're not on that channel")
+        else:
+            _part(hub, s, room, reason)
+
+
+@command("TOPIC", min_params=1)
+def topic(hub: Hub, s: Session, msg: Message) -> None:
+    name = msg.params[0]
+    room = hub.messenger.room(casefold(name))
+    if room is None:
+        hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    if len(msg.params) < 2:
+        send_topic(hub, s, room)
+        return
+    try:
+        hub.messenger.set_topic(s.user_key, s.mask, room.key, msg.params[1][:390])
+    except NotMember:
+        hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
+        return
+    except NotOperator:
+        hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+        return
+    except Banned:
+        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, room.name, "You are muted")
+        return
+    line = format_line("TOPIC", (room.name, room.topic), s.mask)
+    for peer in hub.room_sessions(room):
+        peer.send(line)
+
+
+@command("NAMES")
+def names(hub: Hub, s: Session, msg: Message) -> None:
+    if not msg.params:
+        hub.reply(s, Numeric.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    for name in msg.params[0].split(","):
+        room = hub.messenger.room(casefold(name))
+        if room is not None:
+            send_names(hub, s, room)
+        hub.reply(s, Numeric.RPL_ENDOFNAMES, name, "End of /NAMES list")
+
+
+@command("LIST")
+def list_(hub: Hub, s: Session, msg: Message) -> None:
+    wanted = {casefold(n) for n in msg.params[0].split(",")} if msg.params else None
+    hub.reply(s, Numeric.RPL_LISTSTART, "Channel", "Users  Name")
+    for room in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
+        if wanted is not None and room.key not in wanted:
+            continue
+        count = sum(1 for _ in hub.room_sessions(room))
+        if count == 0 and room.key != hub.general_key and wanted is None:
+            continue
+        hub.reply(s, Numeric.RPL_LIST, room.name, str(count), room.topic)
+    hub.reply(s, Numeric.RPL_LISTEND, "End of /LIST")
+
+
+@command("KICK", min_params=2)
+def kick(hub: Hub, s: Session, msg: Message) -> None:
+    name, nick = msg.params[0], msg.params[1]
+    reason = msg.params[2][:300] if len(msg.params) > 2 else s.nick
+    room = hub.messenger.room(casefold(name))
+    if room is None:
+        hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    target = hub.session_by_nick(nick)
+    if target is None:
+        hub.reply(s, Numeric.ERR_USERNOTINCHANNEL, nick, room.name, "They aren't on that channel")
+        return
+    line = format_line("KICK", (room.name, target.nick, reason), s.mask)
+    members = list(hub.room_sessions(room))
+    try:
+        hub.messenger.kick(s.user_key, room.key, target.user_key)
+    except NotMember:
+        hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
+        return
+    except NotOperator:
+        hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+        return
+    except NoSuchUser:
+        hub.reply(s, Numeric.ERR_USERNOTINCHANNEL, nick, room.name, "They aren't on that channel")
+        return
+    for peer in members:
+        peer.send(line)
+
+
+@command("MODE", min_params=1)
+def mode(hub: Hub, s: Session, msg: Message) -> None:
+    target = msg.params[0]
+    if not target.startswith("#"):
+        _user_mode(hub, s, msg)
+        return
+    for name in target.split(","):
+        _channel_mode(hub, s, name, msg.params[1:])
+
+
+def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> None:
+    room = hub.messenger.room(casefold(name))
+    if room is None:
+        hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    if not args:
+        hub.reply(s, Numeric.RPL_CHANNELMODEIS, room.name, "+nt")
+        hub.reply(s, Numeric.RPL_CREATIONTIME, room.name, str(int(room.created)))
+        return
+    modes = args[0]
+    if modes.lstrip("+-") in ("b", "e", "I") and len(args) == 1:
+        end = {
+            "b": (Numeric.RPL_ENDOFBANLIST, "End of channel ban list"),
+            "e": (Numeric.RPL_ENDOFBANLIST, "End of channel exception list"),
+            "I": (Numeric.RPL_ENDOFBANLIST, "End of channel invite list"),
+        }[modes.lstrip("+-")]
+        if modes.lstrip("+-") == "b":
+            hub.reply(s, end[0], room.name, end[1])
+        else:
+            hub.reply(s, Numeric.ERR_UNKNOWNMODE, modes.lstrip("+-"), "is unknown mode char to me")
+        return
+    sign = True
+    argi = 1
+    applied: list[tuple[bool, str, str]] = []
+    for ch in modes:
+        if ch in "+-":
+            sign = ch == "+"
+            continue
+        if ch in "nt":
+            continue  # always set
+        if ch in "ov":
+            if argi >= len(args):
+                continue
+            nick = args[argi]
+            argi += 1
+            if ch == "v":
+                continue  # voice has no meaning here (nobody is moderated per channel)
+            who = hub.session_by_nick(nick)
+            if who is None:
+                hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
+                continue
+            try:
+                hub.messenger.set_op(s.user_key, room.key, who.user_key, sign)
+            except NotOperator:
+                hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+                return
+            except (NoSuchUser, NoSuchRoom):
+                hub.reply(
+                    s, Numeric.ERR_USERNOTINCHANNEL, nick, room.name, "They aren't on that channel"
+                )
+                continue
+            applied.append((sign, "o", who.nick))
+        else:
+            hub.reply(s, Numeric.ERR_UNKNOWNMODE, ch, "is unknown mode char to me")
+    if applied:
+        text = ""
+        last = None
+        for on, ch, _ in applied:
+            if on != last:
+                text += "+" if on else "-"
+                last = on
+            text += ch
+        line = format_line("MODE", (room.name, text, *(n for _, _, n in applied)), s.mask)
+        for peer in hub.room_sessions(room):
+            peer.send(line)
+
+
+def _user_mode(hub: Hub, s: Session, msg: Message) -> None:
+    target = msg.params[0]
+    if casefold(target) != s.nick_key:
+        if hub.session_by_nick(target) is None:
+            hub.reply(s, Numeric.ERR_NOSUCHNICK, target, "No such nick/channel")
+        else:
+            hub.reply(s, Numeric.ERR_USERSDONTMATCH, "Can't change mode for other users")
+        return
+    if len(msg.params) < 2:
+        hub.reply(s, Numeric.RPL_UMODEIS, "+i" + ("B" if s.bot else "") + ("o" if s.oper else ""))
+        return
+    sign = True
+    changed = ""
+    for ch in msg.params[1]:
+        if ch in "+-":
+            sign = ch == "+"
+        elif ch == "B":
+            if s.bot != sign:
+                s.bot = sign
+                changed += ("+" if sign else "-") + "B"
+        elif ch == "o" and not sign and s.oper:
+            s.oper = False
+            changed += "-o"
+        elif ch in "iwo":
+            continue
+        else:
+            hub.reply(s, Numeric.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+    if changed:
+        s.send(format_line("MODE", (s.nick, changed), s.mask))

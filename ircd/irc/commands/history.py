@@ -1,0 +1,299 @@
+"""History: unread replay on connect, UNREAD, draft/chathistory (CHATHISTORY) and
+draft/read-marker (MARKREAD)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+from ...messenger.durations import parse_iso_time
+from ...messenger.errors import InvalidDuration, NoSuchRoom, NotMember
+from ...messenger.model import Post, Unread
+from ...wire import Message, casefold, format_line
+from ..hub import Hub, iso_time
+from ..registry import command
+from ..session import Session
+from .channels import wants_push
+
+
+def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
+    m = hub.messenger
+    general = hub.config.chat.general_channel
+    if s.account is None or first_time:
+        # guests and new accounts: the last N messages of the general channel
+        if wants_push(hub, s):
+            posts = m.backlog(hub.general_key, hub.config.chat.backlog_on_join)
+            room = m.rooms.get(hub.general_key)
+            hub.replay(s, room.name if room else general, posts, "recent", private=False)
+        hub.request_ack(s)
+        return
+    unread = m.unread(s.user_key)
+    if "draft/chathistory" in s.caps:
+        s.catching_up = unread.total > 0
+        hub.note(
+            s,
+            "UNREAD",
+            "PENDING",
+            str(unread.total),
+            text=_summary(hub, unread) + " Send UNREAD to receive them, or use CHATHISTORY.",
+        )
+        hub.request_ack(s)
+        return
+    if not wants_push(hub, s):
+        if unread.total:
+            hub.notice(s, _summary(hub, unread) + " (backlog is off: /msg Messenger unread)")
+        hub.request_ack(s)
+        return
+    push_unread(hub, s, unread)
+
+
+def push_unread(hub: Hub, s: Session, unread: Unread) -> None:
+    """Replay everything the user has not received, each target in its own block, then a
+    summary; then ask the client to acknowledge."""
+    m = hub.messenger
+    if unread.total == 0:
+        hub.notice(s, "No unread messages since your last visit.")
+        s.catching_up = False
+        hub.request_ack(s)
+        return
+    if unread.omitted:
+        hub.notice(
+            s,
+            f"{unread.omitted} older unread messages were left out "
+            f"(at most {hub.config.chat.max_unread_replay} are replayed)",
+        )
+    for room_key, posts in unread.rooms.items():
+        room = m.rooms[room_key]
+        hub.replay(s, room.name, posts, "unread", private=False)
+    for peer_key, posts in unread.private.items():
+        peer = hub.display_nick(peer_key, posts[-1].sender_name)
+        hub.replay(s, peer, posts, "unread", private=True)
+    hub.notice(s, _summary(hub, unread))
+    s.catching_up = False
+    hub.request_ack(s)
+
+
+def _summary(hub: Hub, unread: Unread) -> str:
+    if unread.total == 0:
+        return "No unread messages since your last visit."
+    parts = []
+    for room_key, posts in unread.rooms.items():
+        parts.append(f"{len(posts)} in {hub.messenger.rooms[room_key].name}")
+    for peer_key, posts in unread.private.items():
+        peer = hub.display_nick(peer_key, posts[-1].sender_name)
+        parts.append(f"{len(posts)} private from {peer}")
+    n = unread.total + unread.omitted
+    return f"You had {n} unread message{'s' if n != 1 else ''}: {', '.join(parts)}."
+
+
+@command("UNREAD")
+def unread_cmd(hub: Hub, s: Session, msg: Message) -> None:
+    if s.account is None:
+        hub.fail(
+            s,
+            "UNREAD",
+            "ACCOUNT_REQUIRED",
+            text="Guests have no unread memory; connect with a password to get one",
+        )
+        return
+    push_unread(hub, s, hub.messenger.unread(s.user_key))
+
+
+# ---------------------------------------------------------------------- CHATHISTORY
+
+
+class _BadRef(Exception):
+    pass
+
+
+def _ref_key(ref: str) -> tuple[int, float]:
+    """A message reference -> (kind, value): (0, seq) for msgid=, (1, time) for timestamp=."""
+    if ref.startswith("msgid="):
+        mid = ref[6:]
+        tail = mid.rsplit("-", 1)[-1]
+        if not tail.isdigit():
+            raise _BadRef(ref)
+        return 0, int(tail)
+    if ref.startswith("timestamp="):
+        try:
+            return 1, parse_iso_time(ref[10:])
+        except InvalidDuration:
+            raise _BadRef(ref) from None
+    raise _BadRef(ref)
+
+
+def _index(posts: Sequence[Post], ref: tuple[int, float], after: bool) -> int:
+    """Index of the first post strictly after (after=True) / not before (after=False) ref."""
+    kind, value = ref
+    lo, hi = 0, len(posts)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        p = posts[mid]
+        v = p.seq if kind == 0 else p.time
+        if v < value or (after and v == value):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def select(posts: Sequence[Post], sub: str, refs: list[str], limit: int) -> list[Post]:
+    seq = list(posts) if not isinstance(posts, list) else posts
+    if sub == "LATEST":
+        if refs[0] == "*":
+            return seq[-limit:] if limit else []
+        start = _index(seq, _ref_key(refs[0]), after=True)
+        return seq[max(start, len(seq) - limit) :]
+    if sub == "BEFORE":
+        end = _index(seq, _ref_key(refs[0]), after=False)
+        return seq[max(0, end - limit) : end]
+    if sub == "AFTER":
+        start = _index(seq, _ref_key(refs[0]), after=True)
+        return seq[start : start + limit]
+    if sub == "AROUND":
+        pivot = _index(seq, _ref_key(refs[0]), after=False)
+        before = limit // 2
+        start = max(0, pivot - before)
+        return seq[start : start + limit]
+    if sub == "BETWEEN":
+        a, b = _ref_key(refs[0]), _ref_key(refs[1])
+        ia_after = _index(seq, a, after=True)
+        ib_after = _index(seq, b, after=True)
+        ia_before = _index(seq, a, after=False)
+        ib_before = _index(seq, b, after=False)
+        forward = (a[1] <= b[1]) if a[0] == b[0] else ia_before <= ib_before
+        if forward:
+            window = seq[ia_after:ib_before]
+            return window[:limit]
+        window = seq[ib_after:ia_before]
+        return window[-limit:] if limit else []
+    raise _BadRef(sub)
+
+
+SUBCOMMANDS = {"LATEST": 1, "BEFORE": 1, "AFTER": 1, "AROUND": 1, "BETWEEN": 2, "TARGETS": 2}
+
+
+@command("CHATHISTORY", min_params=1)
+def chathistory(hub: Hub, s: Session, msg: Message) -> None:
+    sub = msg.params[0].upper()
+    if sub not in SUBCOMMANDS:
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", msg.params[0], text="Unknown subcommand")
+        return
+    nrefs = SUBCOMMANDS[sub]
+    if sub == "TARGETS":
+        args = msg.params[1:]
+        if len(args) < 3:
+            hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters")
+            return
+        _targets(hub, s, args[0], args[1], args[2])
+        return
+    args = msg.params[1:]
+    if len(args) < 1 + nrefs + 1:
+        hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters")
+        return
+    target, refs, limit_s = args[0], list(args[1 : 1 + nrefs]), args[1 + nrefs]
+    if not limit_s.isdigit():
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", sub, limit_s, text="Invalid limit")
+        return
+    limit = min(int(limit_s), hub.config.chat.chathistory_max)
+    private = not target.startswith("#")
+    try:
+        if private:
+            resolved = hub.resolve_user(target)
+            if resolved is None:
+                raise NoSuchRoom(target)
+            posts = hub.messenger.history(s.user_key, resolved[0], private=True)
+            name = resolved[1]
+        else:
+            posts = hub.messenger.history(s.user_key, casefold(target), private=False)
+            room = hub.messenger.rooms[casefold(target)]
+            name = room.name
+    except (NoSuchRoom, NotMember):
+        hub.fail(s, "CHATHISTORY", "INVALID_TARGET", sub, target, text="No such target")
+        return
+    try:
+        chosen = select(posts, sub, refs, limit)
+    except _BadRef as e:
+        hub.fail(s, "CHATHISTORY", "INVALID_MSGREFTYPE", sub, str(e), text="Invalid reference")
+        return
+    send_history_batch(hub, s, name, chosen, private)
+
+
+def send_history_batch(
+    hub: Hub, s: Session, target: str, posts: Sequence[Post], private: bool
+) -> None:
+    ref = hub.batch_id() if "batch" in s.caps else None
+    if ref is not None:
+        s.send(format_line("BATCH", (f"+{ref}", "chathistory", target), hub.name))
+    for p in posts:
+        line = hub.history_line(s, p)
+        s.send(
+            f"@batch={ref};{line[1:]}"
+            if ref and line.startswith("@")
+            else (f"@batch={ref} {line}" if ref else line)
+        )
+    if ref is not None:
+        s.send(format_line("BATCH", (f"-{ref}",), hub.name))
+
+
+def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
+    try:
+        k1, k2 = _ref_key(ref1), _ref_key(ref2)
+    except _BadRef as e:
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", str(e), text="Use timestamp=")
+        return
+    if k1[0] != 1 or k2[0] != 1 or not limit_s.isdigit():
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs")
+        return
+    lo, hi = sorted((k1[1], k2[1]))
+    limit = min(int(limit_s), hub.config.chat.chathistory_max)
+    found: list[tuple[float, str]] = []
+    for target, private, posts in hub.messenger.conversations(s.user_key):
+        times = [p.time for p in posts]
+        i = bisect.bisect_left(times, hi) - 1
+        if i >= 0 and times[i] > lo:
+            if private:
+                name = hub.display_nick(target, _peer_name(posts[i], target))
+            else:
+                name = hub.messenger.rooms[target].name
+            found.append((times[i], name))
+    found.sort()
+    found = found[:limit]
+    ref = hub.batch_id() if "batch" in s.caps else None
+    if ref is not None:
+        s.send(format_line("BATCH", (f"+{ref}", "draft/chathistory-targets"), hub.name))
+    for ts, name in found:
+        line = format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name)
+        s.send(f"@batch={ref} {line}" if ref else line)
+    if ref is not None:
+        s.send(format_line("BATCH", (f"-{ref}",), hub.name))
+
+
+def _peer_name(p: Post, peer_key: str) -> str:
+    return p.sender_name if p.sender == peer_key else (p.to_name or peer_key)
+
+
+# ---------------------------------------------------------------------- MARKREAD
+
+
+@command("MARKREAD", min_params=1)
+def markread(hub: Hub, s: Session, msg: Message) -> None:
+    target = msg.params[0]
+    key = casefold(target)
+    if len(msg.params) < 2:
+        marker = hub.messenger.read_marker(s.user_key, key)
+        value = f"timestamp={iso_time(marker)}" if marker is not None else "*"
+        s.send(format_line("MARKREAD", (target, value), hub.name))
+        return
+    ref = msg.params[1]
+    if not ref.startswith("timestamp="):
+        hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Use timestamp=")
+        return
+    try:
+        ts = parse_iso_time(ref[10:])
+    except InvalidDuration:
+        hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Invalid timestamp")
+        return
+    stored = hub.messenger.mark_read(s.user_key, key, ts)
+    line = format_line("MARKREAD", (target, f"timestamp={iso_time(stored)}"), hub.name)
+    s.send(line)

@@ -1,0 +1,187 @@
+"""PRIVMSG, NOTICE and TAGMSG to channels and nicks (private 1-to-1)."""
+
+from __future__ import annotations
+
+from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
+from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
+from ..hub import SERVICE_KEY, Hub, human_time
+from ..registry import command
+from ..session import Session
+from .service import service_command
+
+MAX_TARGETS = 4
+
+
+def client_tags(msg: Message) -> dict[str, str] | None:
+    """Client-only tags (``+name``) to relay; server tags from clients are dropped."""
+    if not msg.tags:
+        return None
+    out = {k: v for k, v in msg.tags.items() if k.startswith("+")}
+    return out or None
+
+
+def _fits(hub: Hub, s: Session, target: str, text: str) -> bool:
+    """Would the relayed line (with our source) fit in 512 bytes?"""
+    overhead = len(s.mask) + len(target) + 14 + 2  # ":mask PRIVMSG target :" + CRLF
+    return len(text.encode()) + overhead <= MAX_BODY
+
+
+def _ban_text(until: float, reason: str) -> str:
+    why = f" ({reason})" if reason else ""
+    return f"You are muted until {human_time(until)}{why}"
+
+
+@command("PRIVMSG", min_params=1)
+def privmsg(hub: Hub, s: Session, msg: Message) -> None:
+    _message(hub, s, msg, "PRIVMSG")
+
+
+@command("NOTICE", min_params=1)
+def notice(hub: Hub, s: Session, msg: Message) -> None:
+    _message(hub, s, msg, "NOTICE")
+
+
+def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
+    quiet = kind == "NOTICE"  # errors to NOTICE are not answered, except the essential ones
+    if len(msg.params) < 2 or not msg.params[1]:
+        if not quiet:
+            if len(msg.params) < 2 and msg.params[0].startswith(":"):
+                hub.reply(s, Numeric.ERR_NORECIPIENT, f"No recipient given ({kind})")
+            else:
+                hub.reply(s, Numeric.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    text = msg.params[1]
+    tags = client_tags(msg)
+    targets = [t for t in msg.params[0].split(",") if t][:MAX_TARGETS]
+    for target in targets:
+        if target.startswith("#") or (target[:1] in "@+" and target[1:2] == "#"):
+            _to_room(hub, s, target.lstrip("@+"), text, kind, tags)
+        else:
+            _to_nick(hub, s, target, text, kind, tags)
+
+
+def _to_room(
+    hub: Hub, s: Session, name: str, text: str, kind: str, tags: dict[str, str] | None
+) -> None:
+    m = hub.messenger
+    key = casefold(name)
+    if not _fits(hub, s, name, text):
+        hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+        return
+    try:
+        post = m.post_room(s.user_key, s.nick, s.mask, key, text, kind, tags)
+    except NoSuchRoom:
+        hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    except NotMember:
+        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
+        return
+    except Banned as e:
+        text_ = f"Cannot send to {name}: {_ban_text(e.until, e.reason)}"
+        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
+        return
+    except RateLimited as e:
+        per = _period(e.period)
+        text_ = (
+            f"Rate limit: {e.limit} messages per {per} in channels; "
+            f"resets at {human_time(e.reset_at)}"
+        )
+        if "standard-replies" in s.caps:
+            hub.fail(s, kind, "RATE_LIMITED", name, str(int(e.reset_at)), text=text_)
+        else:
+            hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
+        return
+    room = m.rooms[key]
+    hub.relay_room(post, room, s)
+
+
+def _period(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        h = seconds // 3600
+        return "hour" if h == 1 else f"{h} hours"
+    if seconds % 60 == 0:
+        mins = seconds // 60
+        return "minute" if mins == 1 else f"{mins} minutes"
+    return f"{seconds} seconds"
+
+
+def _to_nick(
+    hub: Hub, s: Session, nick: str, text: str, kind: str, tags: dict[str, str] | None
+) -> None:
+    if casefold(nick) == SERVICE_KEY:
+        if kind == "PRIVMSG":  # the service never answers NOTICEs (no bot loops)
+            service_command(hub, s, text, via="privmsg")
+        return
+    resolved = hub.resolve_user(nick)
+    if resolved is None:
+        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    user_key, display = resolved
+    if not _fits(hub, s, display, text):
+        hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+        return
+    m = hub.messenger
+    try:
+        post = m.post_private(s.user_key, s.nick, s.mask, user_key, text, kind, tags)
+    except NoSuchUser:
+        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    except Banned as e:
+        hub.reply(s, Numeric.ERR_CANTSENDTOUSER, display, _ban_text(e.until, e.reason))
+        return
+    except Flooding as e:
+        hub.reply(
+            s,
+            Numeric.ERR_CANTSENDTOUSER,
+            display,
+            f"You are sending private messages too fast; wait {e.retry_after:.0f}s",
+        )
+        return
+    online = hub.relay_private(post, s)
+    target_session = hub.by_user.get(user_key)
+    if target_session is not None and target_session.away and kind == "PRIVMSG":
+        hub.reply(s, Numeric.RPL_AWAY, target_session.nick, target_session.away)
+    if not online and kind == "PRIVMSG":
+        hub.note(
+            s,
+            kind,
+            "STORED",
+            display,
+            text=f"{display} is offline; your message will be delivered when they connect",
+        )
+
+
+@command("TAGMSG", min_params=1)
+def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
+    tags = client_tags(msg)
+    if not tags:
+        return
+    for target in msg.params[0].split(",")[:MAX_TARGETS]:
+        if target.startswith("#"):
+            room = hub.messenger.room(casefold(target))
+            if room is None:
+                hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, target, "No such channel")
+                continue
+            try:
+                hub.messenger.check_room_send(s.user_key, room.key)
+            except NotMember:
+                hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, target, "You're not on that channel")
+                continue
+            except Banned:
+                continue  # dropped silently
+            line = format_line("TAGMSG", (room.name,), s.mask, tags)
+            for peer in hub.room_sessions(room):
+                if "message-tags" in peer.caps and (peer is not s or "echo-message" in s.caps):
+                    peer.send(line)
+        else:
+            peer_s = hub.session_by_nick(target)
+            if peer_s is None:
+                hub.reply(s, Numeric.ERR_NOSUCHNICK, target, "No such nick/channel")
+                continue
+            if hub.messenger.ban_of(s.user_key) is not None:
+                continue
+            line = format_line("TAGMSG", (peer_s.nick,), s.mask, tags)
+            if "message-tags" in peer_s.caps:
+                peer_s.send(line)
+            if "echo-message" in s.caps and peer_s is not s:
+                s.send(line)

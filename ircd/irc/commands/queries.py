@@ -1,0 +1,230 @@
+"""Queries and small commands: WHO, WHOIS, WHOWAS, ISON, USERHOST, AWAY, MOTD, LUSERS, VERSION,
+TIME, HELP, OPER."""
+
+from __future__ import annotations
+
+import logging
+
+from ...messenger.passwords import verify_password
+from ...wire import Message, Numeric, casefold, format_line
+from ..hub import SERVICE_KEY, SERVICE_NICK, VERSION, Hub, human_time
+from ..registry import COMMANDS, command
+from ..session import Session
+from . import registration
+
+log = logging.getLogger(__name__)
+
+
+def _who_line(hub: Hub, s: Session, channel: str, who: Session, op: bool) -> None:
+    flags = ("G" if who.away else "H") + ("*" if who.oper else "") + ("@" if op else "")
+    if who.bot:
+        flags += "B"
+    hub.reply(
+        s,
+        Numeric.RPL_WHOREPLY,
+        channel,
+        who.user,
+        who.host,
+        hub.name,
+        who.nick,
+        flags,
+        f"0 {who.realname or who.nick}",
+    )
+
+
+@command("WHO")
+def who(hub: Hub, s: Session, msg: Message) -> None:
+    mask = msg.params[0] if msg.params else "*"
+    if mask.startswith("#"):
+        room = hub.messenger.room(casefold(mask))
+        if room is not None:
+            for member in hub.room_sessions(room):
+                _who_line(hub, s, room.name, member, member.user_key in room.ops)
+    else:
+        target = hub.session_by_nick(mask)
+        if target is not None:
+            _who_line(hub, s, "*", target, False)
+    hub.reply(s, Numeric.RPL_ENDOFWHO, mask, "End of /WHO list")
+
+
+@command("WHOIS", min_params=1)
+def whois(hub: Hub, s: Session, msg: Message) -> None:
+    nick = msg.params[-1].split(",")[0]
+    if casefold(nick) == SERVICE_KEY:
+        hub.reply(
+            s,
+            Numeric.RPL_WHOISUSER,
+            SERVICE_NICK,
+            "service",
+            hub.name,
+            "*",
+            "Messenger service: /msg Messenger help",
+        )
+        hub.reply(s, Numeric.RPL_WHOISSERVER, SERVICE_NICK, hub.name, hub.config.server.network)
+        hub.reply(s, Numeric.RPL_WHOISBOT, SERVICE_NICK, "is a bot on this network")
+        hub.reply(s, Numeric.RPL_ENDOFWHOIS, SERVICE_NICK, "End of /WHOIS list")
+        return
+    target = hub.session_by_nick(nick)
+    if target is None:
+        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        hub.reply(s, Numeric.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+        return
+    hub.reply(s, Numeric.RPL_WHOISUSER, target.nick, target.user, target.host, "*", target.realname)
+    chans = []
+    for room in hub.rooms_of(target):
+        chans.append(("@" if target.user_key in room.ops else "") + room.name)
+    if chans:
+        hub.reply(s, Numeric.RPL_WHOISCHANNELS, target.nick, " ".join(sorted(chans)))
+    hub.reply(s, Numeric.RPL_WHOISSERVER, target.nick, hub.name, hub.config.server.network)
+    if target.away:
+        hub.reply(s, Numeric.RPL_AWAY, target.nick, target.away)
+    if target.oper:
+        hub.reply(s, Numeric.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.bot:
+        hub.reply(s, Numeric.RPL_WHOISBOT, target.nick, "is a bot on this network")
+    if target.account:
+        hub.reply(s, Numeric.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
+    now = hub.clock.now()
+    hub.reply(
+        s,
+        Numeric.RPL_WHOISIDLE,
+        target.nick,
+        str(int(now - target.last_active)),
+        str(int(target.created)),
+        "seconds idle, signon time",
+    )
+    hub.reply(s, Numeric.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list")
+
+
+@command("WHOWAS", min_params=1)
+def whowas(hub: Hub, s: Session, msg: Message) -> None:
+    nick = msg.params[0]
+    s.send(format_line("406", (s.nick, nick, "There was no such nickname"), hub.name))
+    s.send(format_line("369", (s.nick, nick, "End of WHOWAS"), hub.name))
+
+
+@command("ISON", min_params=1)
+def ison(hub: Hub, s: Session, msg: Message) -> None:
+    online = []
+    for word in " ".join(msg.params).split():
+        if casefold(word) == SERVICE_KEY:
+            online.append(SERVICE_NICK)
+        elif (t := hub.session_by_nick(word)) is not None:
+            online.append(t.nick)
+    hub.reply(s, Numeric.RPL_ISON, " ".join(online))
+
+
+@command("USERHOST", min_params=1)
+def userhost(hub: Hub, s: Session, msg: Message) -> None:
+    out = []
+    for word in msg.params[:5]:
+        t = hub.session_by_nick(word)
+        if t is not None:
+            out.append(f"{t.nick}{'*' if t.oper else ''}={'-' if t.away else '+'}{t.user}@{t.host}")
+    hub.reply(s, Numeric.RPL_USERHOST, " ".join(out))
+
+
+@command("AWAY")
+def away(hub: Hub, s: Session, msg: Message) -> None:
+    text = msg.params[0][:200] if msg.params and msg.params[0] else None
+    s.away = text
+    if text:
+        hub.reply(s, Numeric.RPL_NOWAWAY, "You have been marked as being away")
+    else:
+        hub.reply(s, Numeric.RPL_UNAWAY, "You are no longer marked as being away")
+    line = format_line("AWAY", (text,) if text else (), s.mask)
+    for peer in hub.peers_of(s):
+        if "away-notify" in peer.caps:
+            peer.send(line)
+
+
+@command("MOTD")
+def motd(hub: Hub, s: Session, msg: Message) -> None:
+    registration.motd(hub, s)
+
+
+@command("LUSERS")
+def lusers(hub: Hub, s: Session, msg: Message) -> None:
+    registration.lusers(hub, s)
+
+
+@command("VERSION")
+def version(hub: Hub, s: Session, msg: Message) -> None:
+    hub.reply(s, Numeric.RPL_VERSION, VERSION, hub.name, "A messenger server that speaks IRC")
+    tokens = hub.isupport
+    for i in range(0, len(tokens), 12):
+        hub.reply(s, Numeric.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
+
+
+@command("TIME")
+def time_(hub: Hub, s: Session, msg: Message) -> None:
+    hub.reply(s, Numeric.RPL_TIME, hub.name, human_time(hub.clock.now()))
+
+
+@command("USERS")
+def users(hub: Hub, s: Session, msg: Message) -> None:
+    s.send(format_line("446", (s.nick, "USERS has been disabled"), hub.name))
+
+
+@command("OPER", min_params=2)
+def oper(hub: Hub, s: Session, msg: Message) -> None:
+    name, password = msg.params[0], msg.params[1]
+    stored = hub.operators.get(casefold(name))
+    if stored is None or not verify_password(password, stored):
+        log.warning("failed OPER as %s by %s (%s)", name, s.nick, s.ip)
+        hub.reply(s, Numeric.ERR_PASSWDMISMATCH, "Password incorrect")
+        return
+    s.oper = True
+    log.info("%s (%s) is now an operator as %s", s.nick, s.ip, name)
+    hub.reply(s, Numeric.RPL_YOUREOPER, "You are now an IRC operator")
+    s.send(format_line("MODE", (s.nick, "+o"), s.mask))
+
+
+HELP_TOPICS: dict[str, list[str]] = {
+    "": [
+        "This server is a messenger that speaks IRC. Everyone is in #general.",
+        "Standard commands work as on any IRC server (JOIN, PART, PRIVMSG, WHOIS, ...).",
+        "Messenger commands (raw verbs; also /msg Messenger <command>):",
+        "  DELAY <duration> <#channel|nick> :<text>  - send a message later (5 = 5 minutes, 90s, 2h, 1h30m, 1d)",
+        "  DELAY AT <ISO-time> <#channel|nick> :<text> - send at a time (UTC unless a zone is given)",
+        "  DELAY LIST                                - your pending scheduled messages",
+        "  DELAY CANCEL <id>                         - cancel one",
+        "  COMPLAIN <nick> [:<reason>]               - complain about a user",
+        "  UNREAD                                    - replay what you have not received yet",
+        "  MESSENGER <command>                       - the service's commands (HELP for the list)",
+        "HELP <command> for details.",
+    ],
+    "DELAY": [
+        "DELAY <duration> <#channel|nick> :<text>",
+        "  Schedules a message. <duration> is minutes (5) or 90s, 15m, 2h, 1h30m, 1d.",
+        "DELAY AT <time> <#channel|nick> :<text>  e.g. DELAY AT 2026-05-01T12:05Z #general :hi",
+        "DELAY LIST            - list your pending messages with their ids",
+        "DELAY CANCEL <id>     - cancel a pending message",
+        "A due message goes through the same checks as a live one (mute, rate limit).",
+    ],
+    "COMPLAIN": [
+        "COMPLAIN <nick> [:<reason>]",
+        "  Complains about a user. Enough complaints from different users mute them for a while.",
+    ],
+    "UNREAD": ["UNREAD", "  Replays every message you have not received yet."],
+    "MESSENGER": [
+        "MESSENGER <command> - the same commands as /msg Messenger <command>.",
+        "  Try: MESSENGER HELP",
+    ],
+}
+
+
+@command("HELP")
+def help_(hub: Hub, s: Session, msg: Message) -> None:
+    topic = msg.params[0].upper() if msg.params else ""
+    lines = HELP_TOPICS.get(topic)
+    if lines is None and topic in COMMANDS:
+        lines = [f"{topic} is a standard IRC command."]
+    if lines is None:
+        hub.reply(s, Numeric.ERR_HELPNOTFOUND, topic, "No help available on this topic")
+        return
+    subject = topic or "*"
+    hub.reply(s, Numeric.RPL_HELPSTART, subject, lines[0])
+    for line in lines[1:]:
+        hub.reply(s, Numeric.RPL_HELPTXT, subject, line)
+    hub.reply(s, Numeric.RPL_ENDOFHELP, subject, "End of /HELP")

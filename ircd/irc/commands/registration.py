@@ -1,0 +1,477 @@
+"""Connection registration: CAP, PASS, NICK, USER, AUTHENTICATE (SASL PLAIN), REGISTER, PING,
+PONG, QUIT; the welcome burst; login, guests and session takeover."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections import deque
+
+from ...messenger.errors import (
+    AccountExists,
+    AccountRequired,
+    BadPassword,
+    NameTaken,
+    NoSuchAccount,
+)
+from ...wire import Message, Numeric, casefold, format_line, is_valid_nick
+from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, VERSION, Hub, human_time
+from ..registry import command
+from ..session import ACCOUNT, TAGS, TIME, Session
+from .channels import join_room
+from .history import push_unread_on_connect
+
+log = logging.getLogger(__name__)
+
+MAX_PASSWORD = 300
+
+
+def _cap_list(s: Session, with_values: bool) -> str:
+    out = []
+    for cap in CAPS:
+        value = CAP_VALUES.get(cap)
+        out.append(f"{cap}={value}" if with_values and value else cap)
+    return " ".join(out)
+
+
+def update_tagbits(s: Session) -> None:
+    bits = 0
+    if "message-tags" in s.caps:
+        bits |= TAGS
+    if "server-time" in s.caps:
+        bits |= TIME
+    if "account-tag" in s.caps:
+        bits |= ACCOUNT
+    s.tagbits = bits
+
+
+@command("CAP", min_params=1, before_registration=True)
+def cap(hub: Hub, s: Session, msg: Message) -> None:
+    sub = msg.params[0].upper()
+    target = s.nick if s.registered else "*"
+    if sub == "LS":
+        if not s.registered:
+            s.cap_negotiating = True
+        version = msg.params[1] if len(msg.params) > 1 else ""
+        if version.isdigit():
+            s.cap_version = max(s.cap_version, int(version))
+        if s.cap_version >= 302:
+            s.caps.add("cap-notify")
+        # always one line: pydle and non-302 irssi break on multi-line LS
+        s.send(format_line("CAP", (target, "LS", _cap_list(s, s.cap_version >= 302)), hub.name))
+    elif sub == "LIST":
+        s.send(format_line("CAP", (target, "LIST", " ".join(sorted(s.caps))), hub.name))
+    elif sub == "REQ":
+        if not s.registered:
+            s.cap_negotiating = True
+        wanted = msg.params[1] if len(msg.params) > 1 else ""
+        changes = wanted.split()
+        ok = bool(changes)
+        for c in changes:
+            name = c[1:] if c.startswith("-") else c
+            if name not in CAPS or (c.startswith("-") and name == "sasl" and s.sasl_account):
+                ok = False
+        if not ok:
+            s.send(format_line("CAP", (target, "NAK", wanted), hub.name))
+            return
+        for c in changes:
+            if c.startswith("-"):
+                s.caps.discard(c[1:])
+            else:
+                s.caps.add(c)
+        update_tagbits(s)
+        s.send(format_line("CAP", (target, "ACK", wanted), hub.name))
+    elif sub == "END":
+        if not s.registered:
+            s.cap_negotiating = False
+            if s.sasl_mech is not None:
+                s.sasl_mech = None
+                hub.reply(s, Numeric.ERR_SASLABORTED, "SASL authentication aborted")
+            try_register(hub, s)
+    else:
+        s.send(
+            format_line(
+                Numeric.ERR_INVALIDCAPCMD.value,
+                (target, msg.params[0], "Invalid CAP command"),
+                hub.name,
+            )
+        )
+
+
+@command("PASS", min_params=1, before_registration=True)
+def pass_(hub: Hub, s: Session, msg: Message) -> None:
+    if s.registered:
+        hub.reply(s, Numeric.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    pw = msg.params[0]
+    # "nick:password" (ZNC style) is accepted too, as some clients only have one field
+    s.password = pw[:MAX_PASSWORD]
+
+
+@command("USER", min_params=4, before_registration=True)
+def user(hub: Hub, s: Session, msg: Message) -> None:
+    if s.registered:
+        hub.reply(s, Numeric.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.")[:10] or "user"
+    s.user = "~" + name if not name.startswith("~") else name
+    s.realname = msg.params[3][:100]
+    try_register(hub, s)
+
+
+@command("NICK", before_registration=True)
+def nick(hub: Hub, s: Session, msg: Message) -> None:
+    if not msg.params or not msg.params[0]:
+        hub.reply(s, Numeric.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    new = msg.params[0]
+    key = casefold(new)
+    if not is_valid_nick(new):
+        hub.reply(s, Numeric.ERR_ERRONEUSNICKNAME, new, "Erroneous nickname")
+        return
+    if key in RESERVED_NICKS:
+        hub.reply(s, Numeric.ERR_ERRONEUSNICKNAME, new, "Nickname is reserved for a service")
+        return
+    if not s.registered:
+        s.nick = new
+        s.nick_key = key
+        try_register(hub, s)
+        return
+    if new == s.nick:
+        return
+    holder = hub.nicks.get(key)
+    if holder is not None and holder is not s:
+        hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is already in use")
+        return
+    acct = hub.messenger.account(key)
+    if acct is not None and acct.key != s.user_key:
+        hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is registered to someone else")
+        return
+    if s.account is None:
+        try:
+            hub.messenger.rename_guest(s.user_key, key, new)
+        except NameTaken:
+            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is registered to someone else")
+            return
+        del hub.by_user[s.user_key]
+        s.user_key = key
+        hub.by_user[key] = s
+    line = format_line("NICK", (new,), s.mask)
+    s.send(line)
+    for peer in hub.peers_of(s):
+        peer.send(line)
+    del hub.nicks[s.nick_key]
+    s.nick, s.nick_key = new, key
+    hub.nicks[key] = s
+
+
+@command("PING", min_params=1, before_registration=True)
+def ping(hub: Hub, s: Session, msg: Message) -> None:
+    s.send(format_line("PONG", (hub.name, msg.params[0]), hub.name))
+
+
+@command("PONG", before_registration=True)
+def pong(hub: Hub, s: Session, msg: Message) -> None:
+    for p in msg.params:
+        hub.on_pong(s, p.lstrip(":"))
+
+
+@command("QUIT", before_registration=True)
+def quit_(hub: Hub, s: Session, msg: Message) -> None:
+    reason = msg.params[0][:300] if msg.params else "Client quit"
+    hub.quit(s, f"Quit: {reason}", error="Closing link: goodbye")
+
+
+# ---------------------------------------------------------------------- SASL PLAIN
+
+
+@command("AUTHENTICATE", min_params=1, before_registration=True)
+def authenticate(hub: Hub, s: Session, msg: Message) -> None:
+    arg = msg.params[0]
+    if "sasl" not in s.caps:
+        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: sasl not negotiated")
+        return
+    if s.registered or s.sasl_account is not None:
+        hub.reply(s, Numeric.ERR_SASLALREADY, "You have already authenticated using SASL")
+        return
+    if arg == "*":
+        s.sasl_mech, s.sasl_buffer = None, ""
+        hub.reply(s, Numeric.ERR_SASLABORTED, "SASL authentication aborted")
+        return
+    if s.sasl_mech is None:
+        if arg.upper() != "PLAIN":
+            hub.reply(s, Numeric.RPL_SASLMECHS, "PLAIN", "are available SASL mechanisms")
+            hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed")
+            return
+        s.sasl_mech, s.sasl_buffer = "PLAIN", ""
+        s.send("AUTHENTICATE +")
+        return
+    if arg != "+":
+        s.sasl_buffer += arg
+    if len(s.sasl_buffer) > 1200:
+        s.sasl_mech, s.sasl_buffer = None, ""
+        hub.reply(s, Numeric.ERR_SASLTOOLONG, "SASL message too long")
+        return
+    if len(arg) == 400:
+        return  # more chunks follow
+    data, s.sasl_buffer, s.sasl_mech = s.sasl_buffer, "", None
+    try:
+        authzid, authcid, password = base64.b64decode(data, validate=True).decode().split("\0")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: malformed PLAIN data")
+        return
+    name = authcid or authzid
+    if not is_valid_nick(name) or casefold(name) in RESERVED_NICKS:
+        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: invalid account name")
+        return
+    if _throttled(hub, s):
+        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: too many attempts")
+        return
+    try:
+        acct, created = hub.messenger.login(casefold(name), name, password)
+    except (BadPassword, NoSuchAccount, NameTaken) as e:
+        _note_failure(hub, s)
+        log.info("SASL login failed for %s from %s: %s", name, s.ip, e)
+        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: invalid credentials")
+        return
+    s.sasl_account = acct.name
+    s.sasl_password = password
+    s.account = acct.name
+    s.user_key = acct.key
+    mask = f"{s.nick}!{s.user or '*'}@{s.host}"
+    hub.reply(s, Numeric.RPL_LOGGEDIN, mask, acct.name, f"You are now logged in as {acct.name}")
+    hub.reply(s, Numeric.RPL_SASLSUCCESS, "SASL authentication successful")
+    if created:
+        log.info("registered account %s from %s (SASL)", acct.name, s.ip)
+
+
+def _throttled(hub: Hub, s: Session) -> bool:
+    now = hub.clock.now()
+    q = hub.login_failures.get(s.ip)
+    if q is None:
+        return False
+    while q and now - q[0] > 60:
+        q.popleft()
+    return len(q) >= hub.config.accounts.login_failures_per_minute
+
+
+def _note_failure(hub: Hub, s: Session) -> None:
+    hub.login_failures.setdefault(s.ip, deque()).append(hub.clock.now())
+
+
+# ---------------------------------------------------------------------- REGISTER
+
+
+@command("REGISTER", min_params=3, before_registration=True)
+def register(hub: Hub, s: Session, msg: Message) -> None:
+    account, _email, password = msg.params[0], msg.params[1], msg.params[2]
+    if s.account is not None:
+        hub.fail(s, "REGISTER", "ALREADY_AUTHENTICATED", account, text="You are logged in")
+        return
+    name = s.nick if account == "*" else account
+    if name == "*" or not name:
+        hub.fail(s, "REGISTER", "NEED_NICK", "*", text="Choose a nick first")
+        return
+    if casefold(name) != s.nick_key:
+        hub.fail(
+            s, "REGISTER", "ACCOUNT_NAME_MUST_BE_NICK", name, text="The account must be your nick"
+        )
+        return
+    if len(password) < 4 or len(password) > MAX_PASSWORD:
+        hub.fail(s, "REGISTER", "WEAK_PASSWORD", name, text="Use a password of 4-300 characters")
+        return
+    if casefold(name) in RESERVED_NICKS:
+        hub.fail(s, "REGISTER", "BAD_ACCOUNT_NAME", name, text="That name is reserved")
+        return
+    try:
+        acct = hub.messenger.register(casefold(name), name, password)
+    except AccountExists:
+        hub.fail(s, "REGISTER", "ACCOUNT_EXISTS", name, text=f"{name} is already registered")
+        return
+    s.account = acct.name
+    s.user_key = acct.key
+    log.info("registered account %s from %s (REGISTER)", acct.name, s.ip)
+    s.send(
+        format_line("REGISTER", ("SUCCESS", acct.name, f"Account {acct.name} registered"), hub.name)
+    )
+    if s.registered:
+        hub.reply(
+            s, Numeric.RPL_LOGGEDIN, s.mask, acct.name, f"You are now logged in as {acct.name}"
+        )
+        _account_notify(hub, s)
+        hub.request_ack(s)
+
+
+def _account_notify(hub: Hub, s: Session) -> None:
+    line = format_line("ACCOUNT", (s.account or "*",), s.mask)
+    for peer in hub.peers_of(s):
+        if "account-notify" in peer.caps:
+            peer.send(line)
+
+
+# ---------------------------------------------------------------------- completing registration
+
+
+def try_register(hub: Hub, s: Session) -> None:
+    if s.registered or s.cap_negotiating or s.nick == "*" or not s.user or s.closing:
+        return
+    if s.sasl_mech is not None:
+        s.sasl_mech = None
+        hub.reply(s, Numeric.ERR_SASLABORTED, "SASL authentication aborted")
+    m = hub.messenger
+    key = s.nick_key
+    holder = hub.nicks.get(key)
+    takeover: Session | None = None
+    if s.sasl_account is not None:
+        acct_key = casefold(s.sasl_account)
+        other = m.account(key)
+        if other is not None and other.key != acct_key:
+            hub.reply(
+                s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is registered to someone else"
+            )
+            return
+        if holder is not None:
+            if holder.user_key != acct_key:
+                hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+                return
+            takeover = holder
+        elif (old := hub.by_user.get(acct_key)) is not None:
+            takeover = old
+        s.user_key = acct_key
+    elif s.password is not None:
+        if _throttled(hub, s):
+            hub.reply(s, Numeric.ERR_PASSWDMISMATCH, "Too many failed logins; wait a minute")
+            hub.quit(s, "Too many failed logins")
+            return
+        name, password = s.nick, s.password
+        if ":" in password and casefold(password.split(":", 1)[0]) == key:
+            password = password.split(":", 1)[1]  # "nick:password"
+        try:
+            acct, created = m.login(key, name, password)
+        except (BadPassword, NoSuchAccount) as e:
+            _note_failure(hub, s)
+            log.info("login failed for %s from %s: %s", name, s.ip, e)
+            why = "Password incorrect" if isinstance(e, BadPassword) else "No such account"
+            hub.reply(s, Numeric.ERR_PASSWDMISMATCH, why)
+            hub.quit(s, "Bad password", error=f"Closing link: {why}")
+            return
+        except NameTaken:
+            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+            return
+        if created:
+            log.info("registered account %s from %s (PASS)", acct.name, s.ip)
+        if holder is not None:
+            if holder.user_key != acct.key:
+                hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+                return
+            takeover = holder
+        elif (old := hub.by_user.get(acct.key)) is not None:
+            takeover = old
+        s.account = acct.name
+        s.user_key = acct.key
+    else:
+        if holder is not None:
+            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+            return
+        try:
+            m.attach_guest(key, s.nick)
+        except NameTaken:
+            hub.reply(
+                s,
+                Numeric.ERR_NICKNAMEINUSE,
+                s.nick,
+                "Nickname is registered: send its password as the server password (PASS) or SASL",
+            )
+            return
+        except AccountRequired as e:
+            hub.reply(s, Numeric.ERR_PASSWDMISMATCH, f"Password required: {e}")
+            hub.quit(s, "Password required")
+            return
+        s.user_key = key
+    if takeover is not None:
+        log.info("%s reconnected from %s; closing the old connection", s.nick, s.ip)
+        hub.quit(takeover, "Reconnected from elsewhere")
+    s.registered = True
+    hub.nicks[key] = s
+    hub.by_user[s.user_key] = s
+    m.connected(s.user_key)
+    if s.sasl_account is None and s.account is not None:
+        mask = s.mask
+        hub.reply(s, Numeric.RPL_LOGGEDIN, mask, s.account, f"You are now logged in as {s.account}")
+    log.info(
+        "registered %s (%s) from %s%s",
+        s.nick,
+        f"account {s.account}" if s.account else "guest",
+        s.ip,
+        f" caps={' '.join(sorted(s.caps))}" if s.caps else "",
+    )
+    welcome(hub, s)
+    land(hub, s)
+
+
+def welcome(hub: Hub, s: Session) -> None:
+    cfg = hub.config.server
+    hub.reply(s, Numeric.RPL_WELCOME, f"Welcome to the {cfg.network} Network, {s.mask}")
+    hub.reply(s, Numeric.RPL_YOURHOST, f"Your host is {hub.name}, running version {VERSION}")
+    hub.reply(s, Numeric.RPL_CREATED, f"This server was created {human_time(hub.started)}")
+    s.send(
+        format_line(
+            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBo", "ntov", "ov"), hub.name
+        )
+    )
+    tokens = hub.isupport
+    for i in range(0, len(tokens), 12):
+        hub.reply(s, Numeric.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
+    lusers(hub, s)
+    motd(hub, s)
+    if s.bot:
+        s.send(format_line("MODE", (s.nick, "+B"), s.mask))
+
+
+def lusers(hub: Hub, s: Session) -> None:
+    n = len(hub.nicks)
+    unknown = len(hub.sessions) - n
+    opers = sum(1 for x in hub.nicks.values() if x.oper)
+    hub.reply(s, Numeric.RPL_LUSERCLIENT, f"There are {n} users and 0 invisible on 1 servers")
+    hub.reply(s, Numeric.RPL_LUSEROP, str(opers), "operator(s) online")
+    hub.reply(s, Numeric.RPL_LUSERUNKNOWN, str(max(0, unknown)), "unknown connection(s)")
+    hub.reply(s, Numeric.RPL_LUSERCHANNELS, str(len(hub.messenger.rooms)), "channels formed")
+    hub.reply(s, Numeric.RPL_LUSERME, f"I have {n} clients and 0 servers")
+    top = str(max(hub.max_sessions_seen, n))
+    hub.reply(s, Numeric.RPL_LOCALUSERS, str(n), top, f"Current local users {n}, max {top}")
+    hub.reply(s, Numeric.RPL_GLOBALUSERS, str(n), top, f"Current global users {n}, max {top}")
+
+
+def motd(hub: Hub, s: Session) -> None:
+    text = hub.config.server.motd
+    if not text:
+        hub.reply(s, Numeric.ERR_NOMOTD, "MOTD File is missing")
+        return
+    hub.reply(s, Numeric.RPL_MOTDSTART, f"- {hub.name} Message of the day - ")
+    for line in text.splitlines() or [""]:
+        while True:
+            hub.reply(s, Numeric.RPL_MOTD, f"- {line[:400]}")
+            line = line[400:]
+            if not line:
+                break
+    hub.reply(s, Numeric.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+def land(hub: Hub, s: Session) -> None:
+    """After the welcome: join #general (and, for a returning account, its other channels),
+    then push what the user has not seen yet."""
+    m = hub.messenger
+    u = m.user(s.user_key)
+    assert u is not None
+    first_time = not u.seen_before
+    rooms = [hub.general_key, *sorted(k for k in u.rooms if k != hub.general_key)]
+    general_name = hub.config.chat.general_channel
+    for key in rooms:
+        room = m.rooms.get(key)
+        name = room.name if room is not None else general_name
+        join_room(hub, s, key, name, backlog=False)
+    push_unread_on_connect(hub, s, first_time)
+
+
+__all__ = ["land", "try_register", "update_tagbits"]

@@ -1,0 +1,400 @@
+"""The messenger's own commands: DELAY, COMPLAIN and the ``Messenger`` service.
+
+Every command can be reached three ways: a raw verb (``DELAY 5m #general :hi``), the
+``MESSENGER`` verb (``MESSENGER delay 5m #general hi``) and a private message to the service
+(``/msg Messenger delay 5m #general hi``). Replies are standard replies (FAIL/NOTE) for raw verbs
+from clients that negotiated ``standard-replies``, and NOTICEs from the service otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from ...messenger.durations import format_duration, parse_duration, parse_iso_time
+from ...messenger.errors import (
+    CannotComplain,
+    InvalidDuration,
+    InvalidTarget,
+    NoSuchUser,
+    NotMember,
+    TooManyScheduled,
+    UnknownScheduled,
+)
+from ...messenger.model import Fired
+from ...wire import MAX_BODY, casefold
+from ..hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
+from ..session import Session
+
+log = logging.getLogger(__name__)
+
+
+class Replier:
+    """Sends results of one messenger command the way the caller can read them."""
+
+    def __init__(self, hub: Hub, s: Session, command: str, via: str) -> None:
+        self.hub, self.s, self.command = hub, s, command
+        self.standard = via == "verb" and "standard-replies" in s.caps
+
+    def ok(self, code: str, *context: str, text: str) -> None:
+        if self.standard:
+            self.hub.note(self.s, self.command, code, *context, text=text)
+        else:
+            self.hub.service_notice(self.s, text)
+
+    def error(self, code: str, *context: str, text: str) -> None:
+        if self.standard:
+            self.hub.fail(self.s, self.command, code, *context, text=text)
+        else:
+            self.hub.service_notice(self.s, f"Error: {text}")
+
+
+USAGE_DELAY = (
+    "Usage: DELAY <minutes|90s|2h|1h30m|1d> <#channel|nick> :<text>, DELAY LIST, DELAY CANCEL <id>"
+)
+
+
+def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
+    r = Replier(hub, s, "DELAY", via)
+    if not args:
+        r.error("NEED_MORE_PARAMS", text=USAGE_DELAY)
+        return
+    head = args[0].upper()
+    if head in ("LIST", "LS"):
+        delay_list(hub, s, r)
+        return
+    if head in ("CANCEL", "DEL", "RM"):
+        if len(args) < 2:
+            r.error("NEED_MORE_PARAMS", text="Usage: DELAY CANCEL <id>")
+            return
+        delay_cancel(hub, s, r, args[1])
+        return
+    at = head == "AT"
+    rest = list(args[1:]) if at else list(args)
+    if len(rest) < 3:
+        r.error("NEED_MORE_PARAMS", text=USAGE_DELAY)
+        return
+    when, target, text = rest[0], rest[1], " ".join(rest[2:])
+    now = hub.clock.now()
+    try:
+        due = parse_iso_time(when) if at else now + parse_duration(when)
+    except InvalidDuration as e:
+        r.error("INVALID_DURATION", when, text=str(e))
+        return
+    if not text.strip():
+        r.error("NEED_MORE_PARAMS", text="There is no text to send")
+        return
+    m = hub.messenger
+    if target.startswith("#"):
+        key, private = casefold(target), False
+        room = m.rooms.get(key)
+        display = room.name if room is not None else target
+    else:
+        if casefold(target) == SERVICE_KEY:
+            r.error("INVALID_TARGET", target, text="You cannot schedule messages to the service")
+            return
+        resolved = hub.resolve_user(target)
+        if resolved is None:
+            r.error("INVALID_TARGET", target, text=f"No such nick or channel: {target}")
+            return
+        key, display, private = resolved[0], resolved[1], True
+    overhead = len(s.mask) + len(display) + 16
+    if len(text.encode()) + overhead > MAX_BODY:
+        r.error("TOO_LONG", text="The message is too long to be relayed; shorten it")
+        return
+    try:
+        item = m.schedule(s.user_key, s.nick, s.mask, key, display, private, text, due)
+    except InvalidDuration as e:
+        limit = format_duration(hub.config.limits.max_delay_seconds)
+        r.error("INVALID_DURATION", when, text=f"{e} (from 1s up to {limit} ahead)")
+        return
+    except InvalidTarget as e:
+        r.error("INVALID_TARGET", target, text=str(e))
+        return
+    except NotMember:
+        r.error("INVALID_TARGET", target, text=f"You are not in {display}; JOIN it first")
+        return
+    except NoSuchUser:
+        r.error("INVALID_TARGET", target, text=f"No such nick: {target}")
+        return
+    except TooManyScheduled as e:
+        r.error("TOO_MANY", str(e.limit), text=f"You already have {e.limit} scheduled messages")
+        return
+    log.info("%s scheduled #%d to %s for %s", s.nick, item.id, display, iso_time(item.due))
+    r.ok(
+        "SCHEDULED",
+        str(item.id),
+        display,
+        iso_time(item.due),
+        text=(
+            f"Message #{item.id} to {display} scheduled for {human_time(item.due)} "
+            f"(in {format_duration(item.due - now)}); cancel with DELAY CANCEL {item.id}"
+        ),
+    )
+
+
+def delay_list(hub: Hub, s: Session, r: Replier) -> None:
+    items = hub.messenger.list_scheduled(s.user_key)
+    now = hub.clock.now()
+    for it in items:
+        r.ok(
+            "ENTRY",
+            str(it.id),
+            it.target_name,
+            iso_time(it.due),
+            text=(
+                f"#{it.id} to {it.target_name} at {human_time(it.due)} "
+                f"(in {format_duration(it.due - now)}): {it.text}"
+            ),
+        )
+    n = len(items)
+    r.ok("END", str(n), text=f"{n} scheduled message{'s' if n != 1 else ''}")
+
+
+def delay_cancel(hub: Hub, s: Session, r: Replier, raw_id: str) -> None:
+    ident = raw_id.lstrip("#")
+    if not ident.isdigit():
+        r.error("UNKNOWN_ID", raw_id, text=f"{raw_id} is not a message id (see DELAY LIST)")
+        return
+    try:
+        item = hub.messenger.cancel_scheduled(s.user_key, int(ident))
+    except UnknownScheduled:
+        r.error("UNKNOWN_ID", ident, text=f"No scheduled message #{ident} of yours")
+        return
+    r.ok("CANCELLED", str(item.id), text=f"Scheduled message #{item.id} cancelled")
+
+
+def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
+    r = Replier(hub, s, "COMPLAIN", via)
+    if not args:
+        r.error("NEED_MORE_PARAMS", text="Usage: COMPLAIN <nick> [:<reason>]")
+        return
+    nick, reason = args[0], " ".join(args[1:])
+    if casefold(nick) == SERVICE_KEY:
+        r.error("CANNOT_COMPLAIN", nick, text="You cannot complain about the service")
+        return
+    resolved = hub.resolve_user(nick)
+    if resolved is None:
+        r.error("NO_SUCH_NICK", nick, text=f"No such user: {nick}")
+        return
+    key, display = resolved
+    m = hub.messenger
+    earlier = list(m.complaints.get(key, {}))
+    try:
+        result = m.complain(s.user_key, key, reason)
+    except CannotComplain as e:
+        r.error(e.code, nick, text=str(e))
+        return
+    except NoSuchUser:
+        r.error("NO_SUCH_NICK", nick, text=f"No such user: {nick}")
+        return
+    log.info("%s complained about %s (%d)", s.nick, display, result.count)
+    r.ok("RECORDED", display, text=f"Your complaint about {display} was recorded")
+    if result.banned is not None:
+        until = human_time(result.banned.until)
+        log.info("%s muted until %s after %d complaints", display, until, result.count)
+        target = hub.by_user.get(key)
+        if target is not None:
+            hub.service_notice(
+                target,
+                f"You have been muted until {until} after {result.count} complaints: "
+                "you can read but not send messages until then.",
+            )
+        for complainer in {*earlier, s.user_key}:
+            cs = hub.by_user.get(complainer)
+            if cs is not None:
+                hub.service_notice(cs, f"{display} has been muted until {until}.")
+
+
+def fire_due(hub: Hub) -> None:
+    """Send scheduled messages that fell due and end bans whose time is up."""
+    fired, ended = hub.messenger.release_due()
+    for f in fired:
+        _deliver_fired(hub, f)
+    for b in ended:
+        log.info("mute of %s ended", b.name)
+        s = hub.by_user.get(b.user)
+        if s is not None:
+            hub.service_notice(s, "Your mute has ended: you can send messages again.")
+
+
+def _deliver_fired(hub: Hub, f: Fired) -> None:
+    item = f.item
+    owner = hub.by_user.get(item.owner)
+    if f.outcome == "posted" and f.post is not None:
+        post = f.post
+        if post.room is not None:
+            hub.relay_room(post, hub.messenger.rooms[post.room], None)
+        else:
+            hub.relay_private(post, None)
+        if owner is not None:
+            late = " (late: the server was down when it was due)" if f.late else ""
+            hub.service_notice(
+                owner, f"Scheduled message #{item.id} to {item.target_name} was sent{late}."
+            )
+        return
+    if owner is None:
+        return
+    if f.outcome == "postponed":
+        reset = human_time(float(f.reason))
+        hub.service_notice(
+            owner,
+            f"Scheduled message #{item.id} to {item.target_name} is postponed to {reset}: "
+            "your message quota for this period is used up.",
+        )
+    elif f.outcome == "held":
+        ban = hub.messenger.bans.get(item.owner)
+        until = human_time(ban.until) if ban else "the end of your mute"
+        hub.service_notice(
+            owner, f"Scheduled message #{item.id} is held until {until}: you are muted."
+        )
+    else:
+        hub.service_notice(
+            owner, f"Scheduled message #{item.id} to {item.target_name} was dropped: {f.reason}."
+        )
+
+
+SERVICE_HELP = f"""{SERVICE_NICK} service commands (send them with /msg {SERVICE_NICK} <command>):
+  delay <minutes|90s|2h|1h30m|1d> [#channel|nick] <text>  schedule a message (default #general)
+  delay at <ISO-time> [#channel|nick] <text>              schedule at a time (UTC)
+  delays                                                  list your scheduled messages
+  cancel <id>                                             cancel a scheduled message
+  complain <nick> [reason]                                complain about a user
+  unread                                                  replay what you have not received
+  quota                                                   your public messages left this period
+  set backlog on|off                                      history when you join (off for bots)
+  set timestamps auto|always|never                        [time] prefix on replayed lines
+Operators: complaints, bans, unban <nick>, mute <nick> <duration> [reason]"""
+
+
+def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
+    words = text.strip().split()
+    if not words:
+        hub.service_notice(s, SERVICE_HELP)
+        return
+    cmd, args = words[0].lower(), words[1:]
+    if cmd in ("help", "?"):
+        hub.service_notice(s, SERVICE_HELP)
+    elif cmd == "delay":
+        # the default target is the general channel: "delay 5 hello"
+        if (
+            args
+            and args[0].lower() not in ("list", "cancel", "at", "ls")
+            and len(args) >= 2
+            and not _looks_like_target(hub, args[1])
+        ):
+            args = [args[0], hub.config.chat.general_channel, *args[1:]]
+        if (
+            args
+            and args[0].lower() == "at"
+            and len(args) >= 3
+            and not _looks_like_target(hub, args[2])
+        ):
+            args = [args[0], args[1], hub.config.chat.general_channel, *args[2:]]
+        delay_command(hub, s, args, via)
+    elif cmd in ("delays", "scheduled", "list"):
+        delay_command(hub, s, ["LIST"], via)
+    elif cmd == "cancel":
+        delay_command(hub, s, ["CANCEL", *args], via)
+    elif cmd in ("complain", "complaint", "report"):
+        complain_command(hub, s, args, via)
+    elif cmd == "unread":
+        from .history import push_unread
+
+        if s.account is None:
+            hub.service_notice(s, "Guests have no unread memory; connect with a password.")
+        else:
+            push_unread(hub, s, hub.messenger.unread(s.user_key))
+    elif cmd == "quota":
+        left, reset = hub.messenger.quota_left(s.user_key)
+        hub.service_notice(
+            s, f"You can send {left} more channel messages until {human_time(reset)}."
+        )
+    elif cmd == "set":
+        _set(hub, s, args)
+    elif cmd in ("complaints", "bans", "unban", "mute"):
+        _operator(hub, s, cmd, args)
+    else:
+        hub.service_notice(s, f"Unknown command {words[0]!r}. Try: /msg {SERVICE_NICK} help")
+
+
+def _looks_like_target(hub: Hub, word: str) -> bool:
+    return word.startswith("#") or hub.resolve_user(word) is not None
+
+
+SETTINGS = {"backlog": ("on", "off"), "timestamps": ("auto", "always", "never")}
+
+
+def _set(hub: Hub, s: Session, args: list[str]) -> None:
+    if len(args) != 2 or args[0].lower() not in SETTINGS:
+        names = ", ".join(f"{k} {'|'.join(v)}" for k, v in SETTINGS.items())
+        hub.service_notice(s, f"Usage: set <setting> <value>; settings: {names}")
+        return
+    key, value = args[0].lower(), args[1].lower()
+    if value not in SETTINGS[key]:
+        hub.service_notice(s, f"{key} must be one of: {', '.join(SETTINGS[key])}")
+        return
+    hub.messenger.set_setting(s.user_key, key, value)
+    kept = "" if s.account else " (for this connection only: guests have no memory)"
+    hub.service_notice(s, f"{key} is now {value}{kept}.")
+
+
+def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
+    if not s.oper:
+        hub.service_notice(s, "Permission denied: you are not an operator (see OPER).")
+        return
+    m = hub.messenger
+    if cmd == "complaints":
+        if not m.complaints:
+            hub.service_notice(s, "No open complaints.")
+        for target, by in sorted(m.complaints.items()):
+            name = _name(hub, target)
+            details = "; ".join(f"{_name(hub, k)}: {why or '-'}" for k, why in sorted(by.items()))
+            hub.service_notice(s, f"{name}: {len(by)} complaint(s) ({details})")
+    elif cmd == "bans":
+        now = hub.clock.now()
+        active = [(k, b) for k, b in m.bans.items() if b.until > now]
+        if not active:
+            hub.service_notice(s, "Nobody is muted.")
+        for k, b in sorted(active, key=lambda kb: kb[1].until):
+            hub.service_notice(s, f"{_name(hub, k)} muted until {human_time(b.until)} ({b.reason})")
+    elif cmd == "unban":
+        if not args:
+            hub.service_notice(s, "Usage: unban <nick>")
+            return
+        resolved = hub.resolve_user(args[0])
+        key = resolved[0] if resolved else casefold(args[0])
+        if m.lift_ban(key):
+            log.info("operator %s lifted the mute of %s", s.nick, args[0])
+            hub.service_notice(s, f"The mute of {args[0]} was lifted.")
+            target = hub.by_user.get(key)
+            if target is not None:
+                hub.service_notice(target, "Your mute was lifted by an operator.")
+        else:
+            hub.service_notice(s, f"{args[0]} is not muted.")
+    elif cmd == "mute":
+        if len(args) < 2:
+            hub.service_notice(s, "Usage: mute <nick> <duration> [reason]")
+            return
+        resolved = hub.resolve_user(args[0])
+        if resolved is None:
+            hub.service_notice(s, f"No such user: {args[0]}")
+            return
+        try:
+            seconds = parse_duration(args[1])
+        except InvalidDuration as e:
+            hub.service_notice(s, f"Error: {e}")
+            return
+        ban = m.ban(resolved[0], seconds, " ".join(args[2:]) or f"muted by {s.nick}")
+        log.info("operator %s muted %s until %s", s.nick, resolved[1], human_time(ban.until))
+        hub.service_notice(s, f"{resolved[1]} is muted until {human_time(ban.until)}.")
+        target = hub.by_user.get(resolved[0])
+        if target is not None:
+            hub.service_notice(
+                target, f"You have been muted by an operator until {human_time(ban.until)}."
+            )
+
+
+def _name(hub: Hub, key: str) -> str:
+    u = hub.messenger.user(key)
+    return hub.display_nick(key, u.name if u is not None else key)

@@ -1,0 +1,485 @@
+"""The IRC adapter's root: sessions, dispatch, replies, relaying and replay.
+
+Sans-I/O: the server feeds lines in (``feed``), and takes bytes out of each dirty session
+(``Session.take_output``). Handlers are plain functions; nothing here awaits.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import deque
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+
+from ..clock import Clock
+from ..config import Config
+from ..messenger import Messenger
+from ..messenger.model import Post, Room
+from ..wire import (
+    Message,
+    Numeric,
+    ParseError,
+    TooLong,
+    casefold,
+    escape_tag_value,
+    format_line,
+    parse,
+)
+from .registry import COMMANDS
+from .session import ACCOUNT, TAGS, TIME, Session
+
+log = logging.getLogger(__name__)
+
+VERSION = "messenger-ircd-0.1"
+SERVICE_NICK = "Messenger"
+SERVICE_KEY = casefold(SERVICE_NICK)
+RESERVED_NICKS = frozenset({SERVICE_KEY, "nickserv", "chanserv", "histserv"})
+VENDOR_CAP = "messenger.chat/commands"
+
+# Caps we implement, in the order they are listed. sasl gets a value with CAP LS 302.
+CAPS = (
+    "account-notify",
+    "account-tag",
+    "away-notify",
+    "batch",
+    "cap-notify",
+    "draft/account-registration",
+    "draft/chathistory",
+    "draft/read-marker",
+    "echo-message",
+    "labeled-response",
+    "message-tags",
+    "multi-prefix",
+    "sasl",
+    "server-time",
+    "standard-replies",
+    "userhost-in-names",
+    "znc.in/self-message",
+    VENDOR_CAP,
+)
+CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect"}
+
+
+def iso_time(ts: float) -> str:
+    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def human_time(ts: float) -> str:
+    """An unambiguous UTC time for people: '2026-05-01 14:05 UTC'."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def short_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def add_tag(line: str, tag: str) -> str:
+    """Prepend one already-escaped ``key=value`` tag to a formatted line."""
+    if line.startswith("@"):
+        return f"@{tag};{line[1:]}"
+    return f"@{tag} {line}"
+
+
+class Hub:
+    def __init__(self, config: Config, messenger: Messenger, clock: Clock) -> None:
+        self.config = config
+        self.messenger = messenger
+        self.clock = clock
+        self.name = config.server.name
+        self.sessions: set[Session] = set()
+        self.nicks: dict[str, Session] = {}  # casefolded nick -> registered session
+        self.by_user: dict[str, Session] = {}  # messenger user key -> session
+        self.dirty: set[Session] = set()
+        self.ip_counts: dict[str, int] = {}
+        self.login_failures: dict[str, deque[float]] = {}
+        self.started = clock.now()
+        self.general_key = casefold(config.chat.general_channel)
+        self.operators = {casefold(o.name): o.password_hash for o in config.operators}
+        self._batch_ids = 0
+        self.isupport = self._isupport()
+        self.max_sessions_seen = 0
+
+    # ------------------------------------------------------------------ connections
+
+    def new_session(self, ip: str) -> Session | None:
+        """A new connection from ``ip``; None when the per-IP limit is reached."""
+        n = self.ip_counts.get(ip, 0)
+        if n >= self.config.server.max_clients_per_ip:
+            log.warning("refused connection from %s: %d connections already", ip, n)
+            return None
+        self.ip_counts[ip] = n + 1
+        now = self.clock.now()
+        s = Session(
+            ip=ip,
+            dirty=self.dirty,
+            sendq_limit=self.config.server.sendq_bytes,
+            created=now,
+            last_active=now,
+            host=ip,
+        )
+        self.sessions.add(s)
+        self.max_sessions_seen = max(self.max_sessions_seen, len(self.sessions))
+        return s
+
+    def feed(self, s: Session, item: str | TooLong) -> None:
+        """One framed line from a client."""
+        if s.closing is not None:
+            return
+        s.last_active = self.clock.now()
+        s.ping_sent = 0.0
+        if isinstance(item, TooLong):
+            log.info("%s (%s): %s too long", s.nick, s.ip, item.what)
+            text = "Input line was too long" if item.what == "line" else "Message tags too long"
+            self.reply(s, Numeric.ERR_INPUTTOOLONG, text)
+            return
+        try:
+            msg = parse(item)
+        except ParseError:
+            return  # empty or garbage line: ignore, like other servers
+        self.dispatch(s, msg)
+
+    def dispatch(self, s: Session, msg: Message) -> None:
+        spec = COMMANDS.get(msg.command)
+        label = None
+        if msg.tags and "label" in msg.tags and "labeled-response" in s.caps:
+            label = msg.tags["label"][:64]
+            s.capture = []
+        try:
+            if spec is None:
+                if s.registered:
+                    self.reply(s, Numeric.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
+                else:
+                    self.reply(s, Numeric.ERR_NOTREGISTERED, "You have not registered")
+            elif not s.registered and not spec.before_registration:
+                self.reply(s, Numeric.ERR_NOTREGISTERED, "You have not registered")
+            elif len(msg.params) < spec.min_params or (
+                spec.min_params and not msg.params[spec.min_params - 1]
+            ):
+                self.reply(s, Numeric.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")
+            else:
+                spec.handler(self, s, msg)
+        except Exception:
+            log.exception("error handling %s from %s (%s)", msg.command, s.nick, s.ip)
+            self.notice(s, f"Internal error while handling {msg.command}; it has been logged.")
+        finally:
+            if label is not None:
+                lines, s.capture = s.capture or [], None
+                self._emit_labeled(s, label, lines)
+
+    def _emit_labeled(self, s: Session, label: str, lines: list[str]) -> None:
+        tag = "label=" + escape_tag_value(label)
+        if not lines:
+            s.send(f"@{tag} :{self.name} ACK")
+        elif len(lines) == 1:
+            s.send(add_tag(lines[0], tag))
+        else:
+            ref = self.batch_id()
+            s.send(f"@{tag} :{self.name} BATCH +{ref} labeled-response")
+            depth = 0
+            for line in lines:
+                # lines inside a nested batch already carry their own batch tag
+                inner = line.startswith("@") and "batch=" in line.split(" ", 1)[0]
+                if not inner:
+                    s.send(add_tag(line, f"batch={ref}"))
+                else:
+                    s.send(line)
+                depth += 0
+            s.send(f":{self.name} BATCH -{ref}")
+
+    def batch_id(self) -> str:
+        self._batch_ids += 1
+        return f"{self._batch_ids:x}{secrets.token_hex(2)}"
+
+    def close_session(self, s: Session, reason: str) -> None:
+        """The connection is gone (or being closed): tell peers and forget it."""
+        if s not in self.sessions:
+            return
+        self.sessions.discard(s)
+        n = self.ip_counts.get(s.ip, 1) - 1
+        if n > 0:
+            self.ip_counts[s.ip] = n
+        else:
+            self.ip_counts.pop(s.ip, None)
+        if s.registered:
+            line = format_line("QUIT", (reason,), s.mask)
+            for peer in self.peers_of(s):
+                peer.send(line)
+            if self.nicks.get(s.nick_key) is s:
+                del self.nicks[s.nick_key]
+            if self.by_user.get(s.user_key) is s:
+                del self.by_user[s.user_key]
+                self.messenger.disconnected(s.user_key)
+        s.registered = False
+        log.info("closed %s (%s): %s", s.nick, s.ip, reason)
+
+    def quit(self, s: Session, reason: str, error: str | None = None) -> None:
+        """Close a connection from our side: an ERROR line to it, QUIT to its peers."""
+        if s.closing is None:
+            s.send(format_line("ERROR", (error or f"Closing link: {s.ip} ({reason})",)))
+            s.closing = reason
+        self.close_session(s, reason)
+
+    # ------------------------------------------------------------------ reply helpers
+
+    def reply(self, s: Session, numeric: Numeric, *params: str) -> None:
+        s.send(format_line(numeric.value, (s.nick, *params), self.name))
+
+    def notice(self, s: Session, text: str) -> None:
+        """A notice from the server itself."""
+        s.send(format_line("NOTICE", (s.nick, text), self.name))
+
+    def service_notice(self, s: Session, text: str) -> None:
+        """A notice from the Messenger service (shown in every client)."""
+        for part in text.split("\n"):
+            s.send(format_line("NOTICE", (s.nick, part or " "), self.service_mask))
+
+    @property
+    def service_mask(self) -> str:
+        return f"{SERVICE_NICK}!service@{self.name}"
+
+    def standard_reply(
+        self, s: Session, kind: str, command: str, code: str, context: Sequence[str], text: str
+    ) -> None:
+        """FAIL/WARN/NOTE to clients that negotiated standard-replies, a service NOTICE else."""
+        if "standard-replies" in s.caps:
+            s.send(format_line(kind, (command, code, *context, text), self.name))
+        else:
+            prefix = "Error: " if kind == "FAIL" else ""
+            self.service_notice(s, prefix + text)
+
+    def fail(self, s: Session, command: str, code: str, *context: str, text: str) -> None:
+        self.standard_reply(s, "FAIL", command, code, context, text)
+
+    def note(self, s: Session, command: str, code: str, *context: str, text: str) -> None:
+        self.standard_reply(s, "NOTE", command, code, context, text)
+
+    # ------------------------------------------------------------------ lookups
+
+    def session_by_nick(self, nick: str) -> Session | None:
+        return self.nicks.get(casefold(nick))
+
+    def resolve_user(self, nick: str) -> tuple[str, str] | None:
+        """A nick -> (messenger user key, display name): an online user, or an offline
+        account with that name."""
+        s = self.nicks.get(casefold(nick))
+        if s is not None:
+            return s.user_key, s.nick
+        acct = self.messenger.account(casefold(nick))
+        if acct is not None:
+            return acct.key, acct.name
+        return None
+
+    def display_nick(self, user_key: str, fallback: str) -> str:
+        s = self.by_user.get(user_key)
+        return s.nick if s is not None else fallback
+
+    def room_sessions(self, room: Room) -> Iterable[Session]:
+        by_user = self.by_user
+        for key in room.members:
+            s = by_user.get(key)
+            if s is not None:
+                yield s
+
+    def peers_of(self, s: Session) -> set[Session]:
+        """Every other online session sharing a room with ``s``."""
+        out: set[Session] = set()
+        for room in self.rooms_of(s):
+            out.update(self.room_sessions(room))
+        out.discard(s)
+        return out
+
+    def rooms_of(self, s: Session) -> list[Room]:
+        u = self.messenger.user(s.user_key)
+        if u is None:
+            return []
+        return [r for k in u.rooms if (r := self.messenger.rooms.get(k)) is not None]
+
+    # ------------------------------------------------------------------ relaying
+
+    def post_line(self, post: Post, bits: int, target: str, extra: str = "") -> str:
+        tags: dict[str, str] = {}
+        if bits & TAGS and post.tags:
+            tags.update(post.tags)
+        if bits & TIME:
+            tags["time"] = iso_time(post.time)
+        if bits & TAGS:
+            tags["msgid"] = post.msgid
+        if bits & ACCOUNT and post.account:
+            tags["account"] = post.account
+        return format_line(post.kind, (target, extra + post.text), post.origin, tags)
+
+    def relay_room(self, post: Post, room: Room, sender: Session | None) -> None:
+        """Deliver a channel post to every online member (formatted once per variant)."""
+        cache: dict[int, bytes] = {}
+        target = room.name
+        by_user = self.by_user
+        for key in room.members:
+            s = by_user.get(key)
+            if s is None or s is sender:
+                continue
+            data = cache.get(s.tagbits)
+            if data is None:
+                data = (self.post_line(post, s.tagbits, target) + "\r\n").encode()
+                cache[s.tagbits] = data
+            s.send_bytes(data)
+        if sender is not None and "echo-message" in sender.caps:
+            sender.send(self.post_line(post, sender.tagbits, target))
+        elif sender is None:
+            # a scheduled post: the author sees it when it is sent, if online
+            owner = by_user.get(post.sender)
+            if owner is not None and owner.user_key not in room.members:
+                owner.send(self.post_line(post, owner.tagbits, target))
+
+    def relay_private(self, post: Post, sender: Session | None) -> bool:
+        """Deliver a private post; returns whether the recipient was online."""
+        to = self.by_user.get(post.to or "")
+        target_nick = to.nick if to is not None else (post.to_name or "")
+        if to is not None:
+            to.send(self.post_line(post, to.tagbits, to.nick))
+        owner = sender if sender is not None else self.by_user.get(post.sender)
+        if (
+            owner is not None
+            and owner is not to
+            and (
+                "echo-message" in owner.caps
+                or (sender is None and "znc.in/self-message" in owner.caps)
+            )
+        ):
+            owner.send(self.post_line(post, owner.tagbits, target_nick))
+        return to is not None
+
+    # ------------------------------------------------------------------ replay (backlog, unread)
+
+    def replay(
+        self,
+        s: Session,
+        target: str,
+        posts: Sequence[Post],
+        what: str,
+        private: bool,
+    ) -> None:
+        """Send stored posts by capability tier: a chathistory batch (batch + server-time), time
+        tags between two notices (server-time), or a text time prefix between two notices."""
+        if not posts:
+            return
+        stamps = self.messenger.setting(s.user_key, "timestamps", "auto")
+        frame_to = s.nick if private else target
+        peer_name = target
+        if "batch" in s.caps and "server-time" in s.caps:
+            ref = self.batch_id()
+            s.send(format_line("BATCH", (f"+{ref}", "chathistory", peer_name), self.name))
+            for p in posts:
+                prefix = f"[{short_time(p.time)}] " if stamps == "always" else ""
+                line = self.history_line(s, p, prefix)
+                s.send(add_tag(line, f"batch={ref}"))
+            s.send(format_line("BATCH", (f"-{ref}",), self.name))
+            return
+        since = short_time(posts[0].time)
+        n = len(posts)
+        plural = "message" if n == 1 else "messages"
+        head = f"*** Replaying {n} {what} {plural} (since {since} UTC)"
+        if private:
+            head = f"*** Replaying {n} {what} private {plural} from {target} (since {since} UTC)"
+        s.send(format_line("NOTICE", (frame_to, head), self.name))
+        with_prefix = "server-time" not in s.caps or stamps == "always"
+        for p in posts:
+            prefix = f"[{short_time(p.time)}] " if with_prefix and stamps != "never" else ""
+            s.send(self.history_line(s, p, prefix))
+        s.send(format_line("NOTICE", (frame_to, "*** End of replay"), self.name))
+
+    def history_line(self, s: Session, p: Post, prefix: str = "") -> str:
+        """A stored post as this session should see it (original source, time and msgid)."""
+        if p.room is None:
+            # private: to us from the peer, or (our own) from us to the peer
+            target = (
+                s.nick if p.sender != s.user_key else self.display_nick(p.to or "", p.to_name or "")
+            )
+        else:
+            room = self.messenger.rooms.get(p.room)
+            target = room.name if room is not None else p.room
+        text = p.text
+        if prefix and text.startswith("\x01ACTION ") and text.endswith("\x01"):
+            text = "\x01ACTION " + prefix + text[8:]
+            prefix = ""
+        tags: dict[str, str] = {}
+        if s.tagbits & TIME:
+            tags["time"] = iso_time(p.time)
+        if s.tagbits & TAGS:
+            tags["msgid"] = p.msgid
+            if p.tags:
+                tags.update(p.tags)
+        if s.tagbits & ACCOUNT and p.account:
+            tags["account"] = p.account
+        return format_line(p.kind, (target, prefix + text), p.origin, tags)
+
+    # ------------------------------------------------------------------ delivery acks
+
+    def request_ack(self, s: Session) -> None:
+        """Ask the client to confirm it has everything up to now (soju's PING barrier)."""
+        if not s.registered or not s.account or s.catching_up:
+            return
+        seq = self.messenger.seq
+        if seq <= s.ack_sent_seq:
+            return
+        s.ack_sent_seq = seq
+        s.send(f"PING :ack-{seq}")
+
+    def on_pong(self, s: Session, token: str) -> None:
+        if token.startswith("ack-") and token[4:].isdigit():
+            seq = int(token[4:])
+            if seq > s.acked_through and s.account and not s.catching_up:
+                s.acked_through = seq
+                self.messenger.ack(s.user_key, seq)
+
+    # ------------------------------------------------------------------ periodic work
+
+    def tick(self) -> None:
+        """Called about once a second by the server: timeouts, keepalives, delivery acks."""
+        now = self.clock.now()
+        cfg = self.config.server
+        for s in list(self.sessions):
+            if s.closing is not None:
+                continue
+            idle = now - s.last_active
+            if not s.registered:
+                if now - s.created > cfg.registration_timeout:
+                    log.info("registration timeout for %s", s.ip)
+                    self.quit(s, "Registration timeout")
+                continue
+            if idle > cfg.ping_timeout:
+                log.info("ping timeout for %s (%s)", s.nick, s.ip)
+                self.quit(s, f"Ping timeout: {int(idle)} seconds")
+                continue
+            if idle > cfg.ping_interval and not s.ping_sent:
+                s.ping_sent = now
+                s.send(f"PING :{self.name}")
+            self.request_ack(s)
+
+    # ------------------------------------------------------------------ ISUPPORT
+
+    def _isupport(self) -> list[str]:
+        cfg = self.config
+        return [
+            "AWAYLEN=200",
+            "BOT=B",
+            "CASEMAPPING=ascii",
+            f"CHANLIMIT=#:{cfg.server.max_channels_per_user}",
+            "CHANMODES=,,,nt",
+            "CHANNELLEN=50",
+            "CHANTYPES=#",
+            f"CHATHISTORY={cfg.chat.chathistory_max}",
+            "ELIST=",
+            "KICKLEN=300",
+            "MAXTARGETS=4",
+            "MODES=4",
+            "MSGREFTYPES=timestamp,msgid",
+            f"NETWORK={cfg.server.network}",
+            "NICKLEN=30",
+            "PREFIX=(ov)@+",
+            "STATUSMSG=@+",
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:1",
+            "TOPICLEN=390",
+            "UTF8ONLY",
+        ]

@@ -1,0 +1,83 @@
+"""One client connection as the IRC adapter sees it: registration state, caps, identity, and an
+output buffer that the server flushes once per event-loop pass."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+_ids = itertools.count(1)
+
+# Capability bits used to choose a formatting variant when relaying
+TAGS = 1  # message-tags
+TIME = 2  # server-time
+ACCOUNT = 4  # account-tag
+
+
+@dataclass(eq=False, slots=True)
+class Session:
+    ip: str
+    dirty: set[Session]
+    sendq_limit: int = 1 << 20
+    id: int = field(default_factory=lambda: next(_ids))
+    nick: str = "*"
+    nick_key: str = ""
+    user: str = ""
+    realname: str = ""
+    host: str = ""
+    password: str | None = None
+    registered: bool = False
+    cap_negotiating: bool = False
+    cap_version: int = 0
+    caps: set[str] = field(default_factory=set)
+    tagbits: int = 0
+    user_key: str = ""  # the messenger's key for this user (account or guest)
+    account: str | None = None  # account name when logged in
+    sasl_mech: str | None = None
+    sasl_buffer: str = ""
+    sasl_account: str | None = None
+    sasl_password: str | None = None
+    away: str | None = None
+    bot: bool = False
+    oper: bool = False
+    created: float = 0.0
+    last_active: float = 0.0  # last line received (for ping timeouts)
+    ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)
+    ack_pending: int = 0  # seq of the outstanding delivery-ack PING (0: none)
+    acked_through: int = 0  # highest seq acknowledged on this connection
+    ack_sent_seq: int = 0  # highest seq we asked to be acknowledged
+    catching_up: bool = False  # a chathistory client that has not pulled its unread yet
+    out: list[bytes] = field(default_factory=list)
+    out_bytes: int = 0
+    capture: list[str] | None = None  # lines to this session while a labeled command runs
+    closing: str | None = None  # set when the connection is to be closed, with the reason
+    quit_sent: bool = False
+
+    @property
+    def mask(self) -> str:
+        return f"{self.nick}!{self.user}@{self.host}"
+
+    def send(self, line: str) -> None:
+        """Queue one line (without CRLF) to this client."""
+        if self.capture is not None:
+            self.capture.append(line)
+            return
+        self.send_bytes((line + "\r\n").encode("utf-8", "replace"))
+
+    def send_bytes(self, data: bytes) -> None:
+        if self.closing is not None:
+            return
+        self.out.append(data)
+        self.out_bytes += len(data)
+        self.dirty.add(self)
+        if self.out_bytes > self.sendq_limit:
+            self.closing = "SendQ exceeded"
+
+    def take_output(self) -> bytes:
+        data = b"".join(self.out) if len(self.out) != 1 else self.out[0]
+        self.out.clear()
+        self.out_bytes = 0
+        return data
+
+    def has(self, cap: str) -> bool:
+        return cap in self.caps

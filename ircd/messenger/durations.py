@@ -1,0 +1,63 @@
+"""Parsing of user-typed durations and times (pure functions)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+from .errors import InvalidDuration
+
+_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_PART = re.compile(r"(\d+)([dhms])")
+
+
+def parse_duration(text: str) -> int:
+    """``"5"`` (minutes, as in the original client), ``"90s"``, ``"15m"``, ``"2h"``, ``"1h30m"``,
+    ``"1d"`` -> seconds. Raises InvalidDuration for anything else."""
+    s = text.strip().lower()
+    if s.isdigit():
+        minutes = int(s)
+        if minutes <= 0:
+            raise InvalidDuration(f"{text!r}: must be at least 1 minute")
+        return minutes * 60
+    if not s or not s[0].isdigit():
+        raise InvalidDuration(f"{text!r}: use minutes (5) or units like 90s, 15m, 2h, 1h30m, 1d")
+    pos = 0
+    total = 0
+    seen: set[str] = set()
+    for m in _PART.finditer(s):
+        if m.start() != pos or m.group(2) in seen:
+            break
+        seen.add(m.group(2))
+        total += int(m.group(1)) * _UNITS[m.group(2)]
+        pos = m.end()
+    if pos != len(s):
+        raise InvalidDuration(f"{text!r}: use minutes (5) or units like 90s, 15m, 2h, 1h30m, 1d")
+    if total <= 0:
+        raise InvalidDuration(f"{text!r}: must be longer than zero")
+    return total
+
+
+def parse_iso_time(text: str) -> float:
+    """An ISO-8601 time -> epoch seconds. A time without a zone is taken as UTC."""
+    s = text.strip()
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        raise InvalidDuration(f"{text!r}: not an ISO-8601 time like 2026-05-01T12:05Z") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def format_duration(seconds: float) -> str:
+    """3725 -> '1h2m5s'; 0 -> '0s'."""
+    s = max(0, round(seconds))
+    out = []
+    for unit, size in _UNITS.items():
+        if s >= size:
+            out.append(f"{s // size}{unit}")
+            s %= size
+    return "".join(out) or "0s"

@@ -1,0 +1,90 @@
+"""Typed outcomes the engine raises; the IRC adapter maps each one to a numeric or a FAIL."""
+
+from __future__ import annotations
+
+
+class MessengerError(Exception):
+    """Base class: a request the engine refuses. ``str(e)`` is a human-readable reason."""
+
+
+class NameTaken(MessengerError):
+    """The name belongs to a registered account (or is reserved)."""
+
+
+class AccountRequired(MessengerError):
+    """Guests are not allowed, or the action needs an account."""
+
+
+class BadPassword(MessengerError):
+    pass
+
+
+class NoSuchAccount(MessengerError):
+    pass
+
+
+class AccountExists(MessengerError):
+    pass
+
+
+class NoSuchUser(MessengerError):
+    pass
+
+
+class NoSuchRoom(MessengerError):
+    pass
+
+
+class NotMember(MessengerError):
+    pass
+
+
+class NotOperator(MessengerError):
+    pass
+
+
+class Banned(MessengerError):
+    def __init__(self, until: float, reason: str = "") -> None:
+        super().__init__(reason or "banned")
+        self.until = until
+        self.reason = reason
+
+
+class RateLimited(MessengerError):
+    def __init__(self, reset_at: float, limit: int, period: int) -> None:
+        super().__init__("rate limited")
+        self.reset_at = reset_at
+        self.limit = limit
+        self.period = period
+
+
+class Flooding(MessengerError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("flooding")
+        self.retry_after = retry_after
+
+
+class InvalidDuration(MessengerError):
+    pass
+
+
+class InvalidTarget(MessengerError):
+    pass
+
+
+class TooManyScheduled(MessengerError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"you already have {limit} scheduled messages")
+        self.limit = limit
+
+
+class UnknownScheduled(MessengerError):
+    pass
+
+
+class CannotComplain(MessengerError):
+    """Complaining about yourself, the service, twice, or as a guest."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code

@@ -1,0 +1,199 @@
+"""Values of the domain: users, rooms, posts, scheduled posts, and the engine's rules."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+# Keys are casefolded names, produced by the adapter; the engine never folds names itself.
+UserKey = str
+RoomKey = str
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The messenger's policy knobs (built by the server from the config)."""
+
+    general_room: str = "#general"
+    backlog_on_join: int = 20
+    max_unread_replay: int = 1000
+    history_per_room: int = 10000
+    history_per_private: int = 2000
+    messages_per_period: int = 20
+    period_seconds: int = 3600
+    private_burst: int = 10
+    private_per_second: float = 2.0
+    max_delayed_per_user: int = 25
+    max_delay_seconds: int = 7 * 86400
+    complaints_to_ban: int = 3
+    ban_seconds: int = 4 * 3600
+    complaints_require_account: bool = True
+    auto_register: bool = True
+    allow_guests: bool = True
+
+
+@dataclass(slots=True)
+class Post:
+    """One stored message. ``room`` is set for channel posts, ``to`` for private ones."""
+
+    seq: int
+    msgid: str
+    time: float
+    kind: str  # "PRIVMSG" or "NOTICE"
+    sender: UserKey
+    sender_name: str
+    origin: str  # opaque display form of the author, as given by the adapter
+    account: str | None
+    room: RoomKey | None
+    to: UserKey | None
+    to_name: str | None
+    text: str
+    tags: dict[str, str] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "seq": self.seq,
+            "id": self.msgid,
+            "ts": self.time,
+            "k": self.kind,
+            "s": self.sender,
+            "sn": self.sender_name,
+            "o": self.origin,
+            "txt": self.text,
+        }
+        if self.account is not None:
+            d["a"] = self.account
+        if self.room is not None:
+            d["r"] = self.room
+        if self.to is not None:
+            d["to"] = self.to
+            d["tn"] = self.to_name
+        if self.tags:
+            d["tags"] = self.tags
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Post:
+        return cls(
+            seq=d["seq"],
+            msgid=d["id"],
+            time=d["ts"],
+            kind=d["k"],
+            sender=d["s"],
+            sender_name=d["sn"],
+            origin=d["o"],
+            account=d.get("a"),
+            room=d.get("r"),
+            to=d.get("to"),
+            to_name=d.get("tn"),
+            text=d["txt"],
+            tags=d.get("tags"),
+        )
+
+
+@dataclass(slots=True)
+class User:
+    key: UserKey
+    name: str
+    password_hash: str | None  # None: a guest, kept only while connected
+    created: float
+    delivered_seq: int = 0  # every relevant post with seq <= this reached a client (acked)
+    seen_before: bool = False  # has connected and been acknowledged at least once
+    rooms: dict[RoomKey, int] = field(default_factory=dict)  # room -> seq when joined
+    settings: dict[str, str] = field(default_factory=dict)
+    read_markers: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_account(self) -> bool:
+        return self.password_hash is not None
+
+
+@dataclass(slots=True)
+class Room:
+    key: RoomKey
+    name: str
+    created: float
+    topic: str = ""
+    topic_by: str = ""
+    topic_time: float = 0.0
+    members: set[UserKey] = field(default_factory=set)
+    ops: set[UserKey] = field(default_factory=set)
+    history: deque[Post] = field(default_factory=deque)
+
+
+@dataclass(slots=True)
+class Scheduled:
+    id: int
+    owner: UserKey
+    owner_name: str
+    target: str  # a room key, or a user key for a private message
+    target_name: str
+    private: bool
+    text: str
+    created: float
+    due: float
+    origin: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "owner": self.owner,
+            "owner_name": self.owner_name,
+            "target": self.target,
+            "target_name": self.target_name,
+            "private": self.private,
+            "text": self.text,
+            "created": self.created,
+            "due": self.due,
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scheduled:
+        return cls(**d)
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    until: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unread:
+    """What a returning user missed, grouped per target, oldest first."""
+
+    rooms: dict[RoomKey, list[Post]]
+    private: dict[UserKey, list[Post]]  # keyed by the peer
+    omitted: int
+    newest_seq: int
+
+    @property
+    def total(self) -> int:
+        return sum(len(v) for v in self.rooms.values()) + sum(len(v) for v in self.private.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintResult:
+    target: UserKey
+    target_name: str
+    count: int
+    banned: Ban | None
+
+
+@dataclass(frozen=True, slots=True)
+class Fired:
+    """A scheduled post that fell due: posted, postponed, held or dropped."""
+
+    item: Scheduled
+    outcome: str  # "posted" | "postponed" | "held" | "dropped"
+    post: Post | None = None
+    reason: str = ""
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BanEnded:
+    user: UserKey
+    name: str

@@ -1,0 +1,340 @@
+"""The only asyncio I/O: listening sockets, connections, per-pass output flushing, timers,
+persistence scheduling and shutdown.
+
+One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Hub.feed`` (sync: handlers call
+the messenger and queue output on sessions) -> at the end of the event-loop pass ``_flush``
+appends the pass's events to the journal, then writes each dirty session's output with one
+``transport.write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .config import Config
+from .irc import Hub, Session, fire_due
+from .messenger import Messenger, Rules
+from .storage import FileStore, StorageError, Store
+from .wire import LineFramer, casefold
+
+log = logging.getLogger(__name__)
+
+
+def rules_from(config: Config) -> Rules:
+    c = config
+    return Rules(
+        general_room=casefold(c.chat.general_channel),
+        backlog_on_join=c.chat.backlog_on_join,
+        max_unread_replay=c.chat.max_unread_replay,
+        history_per_room=c.chat.history_per_channel,
+        history_per_private=c.chat.history_per_private,
+        messages_per_period=c.limits.messages_per_period,
+        period_seconds=c.limits.period_seconds,
+        private_burst=c.limits.private_burst,
+        private_per_second=c.limits.private_per_second,
+        max_delayed_per_user=c.limits.max_delayed_per_user,
+        max_delay_seconds=c.limits.max_delay_seconds,
+        complaints_to_ban=c.moderation.complaints_to_ban,
+        ban_seconds=c.moderation.ban_seconds,
+        complaints_require_account=c.moderation.complaints_require_account,
+        auto_register=c.accounts.auto_register,
+        allow_guests=c.accounts.allow_guests,
+    )
+
+
+class Connection(asyncio.Protocol):
+    __slots__ = ("framer", "server", "session", "transport")
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.framer = LineFramer()
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        peer = transport.get_extra_info("peername")
+        ip = str(peer[0]) if peer else "unknown"
+        srv = self.server
+        if srv.closing:
+            transport.write(b"ERROR :Server is shutting down\r\n")
+            transport.close()
+            return
+        session = srv.hub.new_session(ip)
+        if session is None:
+            transport.write(b"ERROR :Too many connections from your address\r\n")
+            transport.close()
+            return
+        with contextlib.suppress(OSError, AttributeError):
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                import socket
+
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.session = session
+        srv.conns[session] = self
+
+    def data_received(self, data: bytes) -> None:
+        s = self.session
+        if s is None or s.closing is not None:
+            return
+        hub = self.server.hub
+        for item in self.framer.feed(data):
+            hub.feed(s, item)
+            if s.closing is not None:
+                break
+        self.server.schedule_flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        s = self.session
+        if s is None:
+            return
+        srv = self.server
+        srv.conns.pop(s, None)
+        if s.closing is None:
+            s.closing = "Connection closed" if exc is None else f"Connection reset: {exc}"
+        srv.hub.close_session(s, s.closing if s.quit_sent else _quit_reason(s.closing))
+        srv.schedule_flush()
+
+
+def _quit_reason(reason: str) -> str:
+    return reason
+
+
+class Server:
+    """An IRC messenger server bound to one address (port 0 picks a free port)."""
+
+    def __init__(self, config: Config, clock: Clock | None = None, store: Store | None = None):
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.store: Store = store or FileStore(
+            config.storage.state_file,
+            fsync=config.storage.fsync,  # type: ignore[arg-type]
+        )
+        loaded = self.store.load()
+        rules = rules_from(config)
+        if loaded.snapshot is not None:
+            try:
+                self.messenger = Messenger.from_dict(loaded.snapshot, self.clock, rules)
+            except (KeyError, TypeError, ValueError) as e:
+                raise StorageError(
+                    f"{config.storage.state_file}: state is not valid ({e!r})"
+                ) from None
+        else:
+            self.messenger = Messenger(self.clock, rules)
+        try:
+            self.messenger.replay(loaded.events)
+        except (KeyError, TypeError, ValueError) as e:
+            raise StorageError(
+                f"{config.storage.state_file}.journal: an event could not be applied ({e!r})"
+            ) from None
+        log.info(
+            "state loaded: %d accounts, %d channels, %d messages, %d scheduled",
+            sum(1 for u in self.messenger.users.values() if u.is_account),
+            len(self.messenger.rooms),
+            self.messenger.seq,
+            len(self.messenger.scheduled),
+        )
+        self.messenger.ensure_room(
+            casefold(config.chat.general_channel), config.chat.general_channel
+        )
+        self.store.append(self.messenger.take_events())
+        self.hub = Hub(config, self.messenger, self.clock)
+        self.conns: dict[Session, Connection] = {}
+        self.closing = False
+        self._flush_scheduled = False
+        self._servers: list[asyncio.base_events.Server] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._snapshot_task: asyncio.Future[None] | None = None
+        self._events_since_snapshot = 0
+        self.port = 0
+        self.tls_port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        cfg = self.config.server
+        srv = await loop.create_server(
+            lambda: Connection(self), cfg.host, cfg.port, reuse_address=True, backlog=4096
+        )
+        self._servers.append(srv)
+        self.port = srv.sockets[0].getsockname()[1]
+        log.info("listening on %s:%d", cfg.host, self.port)
+        if cfg.tls_port and cfg.tls_cert:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
+            tls = await loop.create_server(
+                lambda: Connection(self), cfg.host, cfg.tls_port, ssl=ctx, reuse_address=True
+            )
+            self._servers.append(tls)
+            self.tls_port = tls.sockets[0].getsockname()[1]
+            log.info("listening with TLS on %s:%d", cfg.host, self.tls_port)
+        self._tasks.append(loop.create_task(self._ticker()))
+        self._tasks.append(loop.create_task(self._snapshotter()))
+        # scheduled messages that fell due while we were down go out now, in order
+        self._run_due()
+
+    async def stop(self, reason: str = "Server shutting down") -> None:
+        if self.closing:
+            return
+        self.closing = True
+        for srv in self._servers:
+            srv.close()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        for s in list(self.hub.sessions):
+            self.hub.quit(s, reason, error=f"Closing link: {reason}")
+        self._flush()
+        for conn in list(self.conns.values()):
+            if conn.transport is not None:
+                conn.transport.close()
+        if self._snapshot_task is not None:
+            with contextlib.suppress(Exception):
+                await self._snapshot_task
+        await self._snapshot()
+        self.store.close()
+        for srv in self._servers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(srv.wait_closed(), 2)
+        log.info("stopped")
+
+    # ------------------------------------------------------------------ output
+
+    def schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        m = self.messenger
+        if m.has_events:
+            events = m.take_events()
+            self._events_since_snapshot += len(events)
+            try:
+                self.store.append(events)  # journaled before anyone is sent anything
+            except Exception:
+                log.exception("could not write the journal; shutting down to lose nothing")
+                self.hub.dirty.clear()
+                assert self._loop is not None
+                self._loop.create_task(self.stop("Storage failure"))
+                return
+        hub = self.hub
+        sendq = self.config.server.sendq_bytes
+        while hub.dirty:
+            dirty = list(hub.dirty)
+            hub.dirty.clear()
+            for s in dirty:
+                conn = self.conns.get(s)
+                data = s.take_output()
+                if conn is None or conn.transport is None:
+                    continue
+                t = conn.transport
+                if data and not t.is_closing():
+                    t.write(data)
+                if s.closing is not None:
+                    if s in hub.sessions:
+                        log.info("closing %s (%s): %s", s.nick, s.ip, s.closing)
+                        hub.quit(s, s.closing)
+                    if s.closing == "SendQ exceeded":
+                        t.abort()
+                    else:
+                        t.close()
+                elif t.get_write_buffer_size() > sendq:
+                    log.warning("SendQ exceeded for %s (%s)", s.nick, s.ip)
+                    s.closing = "SendQ exceeded"
+                    hub.quit(s, "SendQ exceeded")
+                    t.abort()
+
+    # ------------------------------------------------------------------ timers
+
+    def _run_due(self) -> None:
+        nxt = self.messenger.next_due()
+        if nxt is not None and nxt <= self.clock.now():
+            fire_due(self.hub)
+            self.schedule_flush()
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self._tick_interval())
+            try:
+                self.hub.tick()
+                self._run_due()
+            except Exception:
+                log.exception("error in the periodic tick")
+            self.schedule_flush()
+
+    def _tick_interval(self) -> float:
+        nxt = self.messenger.next_due()
+        if nxt is None:
+            return 1.0
+        return max(0.01, min(1.0, nxt - self.clock.now()))
+
+    async def _snapshotter(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.storage.snapshot_interval)
+            if self._events_since_snapshot:
+                await self._snapshot()
+
+    async def _snapshot(self) -> None:
+        """Compact the journal into a snapshot: taken on the loop, written in a thread."""
+        if self.messenger.has_events:
+            self._events_since_snapshot += len(self.messenger._events)
+            self.store.append(self.messenger.take_events())
+        state: dict[str, Any] = self.messenger.to_dict()
+        write = self.store.begin_snapshot(state)
+        self._events_since_snapshot = 0
+        fut = asyncio.ensure_future(asyncio.to_thread(write))
+        self._snapshot_task = fut
+        try:
+            await fut
+        except Exception:
+            log.exception("snapshot failed; the journal still has everything")
+        finally:
+            self._snapshot_task = None
+
+
+async def serve(config: Config) -> int:
+    try:
+        server = Server(config)
+    except StorageError as e:
+        log.error("cannot start: %s", e)
+        return 2
+    try:
+        await server.start()
+    except OSError as e:
+        log.error("cannot listen on %s:%d: %s", config.server.host, config.server.port, e)
+        server.store.close()
+        return 2
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("signal received; shutting down")
+    await server.stop()
+    return 0
+
+
+def run(config: Config) -> int:
+    """Run the server until SIGINT/SIGTERM; returns the process exit code."""
+    try:
+        import uvloop
+
+        return int(uvloop.run(serve(config)))
+    except ImportError:
+        return asyncio.run(serve(config))

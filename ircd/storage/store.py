@@ -1,0 +1,657 @@
+"""Persistence: an append-only journal plus an atomically written, versioned JSON snapshot.
+
+Files, for a store created with ``FileStore("state.json")``:
+
+``state.json``
+    The snapshot: ``{"version": <int>, "journal_seq": <int>, "state": {...}}``.  Written to
+    ``state.json.tmp`` first, fsynced, then ``os.replace``-d into place, so a reader sees either
+    the old or the new snapshot, never a mix.
+``state.json.journal``
+    JSON Lines, one ``{"n": <int>, "e": <event>}`` per line.  ``n`` is a sequence number that
+    keeps increasing across restarts; the snapshot's ``journal_seq`` says which events it
+    already contains.
+``state.json.journal.1``
+    The previous journal while a snapshot is being written (and after a snapshot failed).
+
+Durability: ``append`` hands the bytes to the kernel with one ``os.write`` before it returns, so
+the events survive ``kill -9`` of the process whatever the fsync policy.  The policy only decides
+how much survives a power cut or kernel crash:
+
+``"always"``
+    ``os.fsync`` after every append, in the caller.  Nothing acknowledged is ever lost, but every
+    append (every event-loop pass that produced events) waits for the disk: milliseconds on SSDs,
+    tens of milliseconds on spinning disks or network storage.
+``"everysec"``
+    A daemon thread fsyncs the journal at most once per second when something was written, so a
+    power cut loses at most about a second of events.
+``"never"``
+    No fsync of the journal while running (snapshots and ``close()`` still fsync).
+
+Threading: ``load``, ``append``, ``begin_snapshot`` and ``close`` are meant to be called from one
+thread (the event loop).  The function returned by ``begin_snapshot`` runs in a worker thread.
+This module deliberately knows nothing about asyncio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "FileStore",
+    "FsyncPolicy",
+    "LoadedState",
+    "StorageError",
+    "Store",
+    "write_atomic",
+]
+
+log = logging.getLogger(__name__)
+
+FsyncPolicy = Literal["always", "everysec", "never"]
+_FSYNC_POLICIES: tuple[str, ...] = ("always", "everysec", "never")
+
+_FILE_MODE = 0o600
+_JOURNAL_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+_FSYNC_INTERVAL = 1.0
+
+_encode_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode_ascii = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
+
+
+class StorageError(Exception):
+    """A persistence problem; the message is one line naming the file and what is wrong."""
+
+
+@dataclass
+class LoadedState:
+    """What ``load()`` found on disk.
+
+    ``snapshot`` is the ``state`` dict that was passed to ``begin_snapshot`` (not the envelope
+    with ``version``/``journal_seq``), or ``None`` if there is no snapshot.  ``events`` are the
+    journal events written after that snapshot, oldest first, to be replayed on top of it.
+    """
+
+    snapshot: dict[str, Any] | None
+    events: list[dict[str, Any]]
+
+
+class Store(Protocol):
+    """The interface the server uses; ``FileStore`` is the single-node implementation."""
+
+    def load(self) -> LoadedState:
+        """Read the persisted state.  Must be called once, before anything else."""
+        ...
+
+    def append(self, events: Sequence[dict[str, Any]]) -> None:
+        """Persist ``events`` (JSON-ready dicts) before the caller acts on them."""
+        ...
+
+    def begin_snapshot(self, state: dict[str, Any]) -> Callable[[], None]:
+        """Start a snapshot of ``state`` (cheap); return the slow part, to run in a thread."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release everything."""
+        ...
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data``; one ``os.write`` unless the kernel returns a short count."""
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    view = memoryview(data)
+    while written < len(data):
+        n = os.write(fd, view[written:])
+        if n <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written += n
+
+
+def _fsync_dir(directory: str) -> None:
+    """fsync a directory so renames/creations/deletions in it are durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        # Some filesystems do not support fsync on directories; nothing more can be done there.
+        if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace the file at ``path`` with ``data`` atomically and durably.
+
+    Writes ``path + ".tmp"`` (created with mode 0o600), fsyncs it, ``os.replace``-s it onto
+    ``path`` and fsyncs the directory.  Readers see the old or the new content, never a mix.
+    Two concurrent calls for the same ``path`` are not supported (they share the temp file).
+    Raises ``StorageError`` (chained to the ``OSError``) on failure; ``path`` is then untouched.
+    """
+    target = os.path.abspath(os.fspath(path))
+    tmp = target + ".tmp"
+    try:
+        # A stale .tmp from a crash may exist, possibly with other permissions: start afresh
+        # with O_EXCL so the mode below is the one the file gets.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StorageError(f"{target}: cannot write file: {_why(e)}") from e
+    try:
+        _fsync_dir(os.path.dirname(target))
+    except OSError as e:
+        raise StorageError(f"{target}: cannot fsync directory after replace: {_why(e)}") from e
+
+
+def _encode_events(first_n: int, events: Sequence[dict[str, Any]]) -> bytes:
+    """Encode events as journal lines numbered from ``first_n``."""
+    parts: list[str] = []
+    n = first_n
+    for event in events:
+        if not isinstance(event, dict):
+            raise TypeError(f"journal events must be dicts, got {type(event).__name__}")
+        parts.append(f'{{"n":{n},"e":{_encode_compact(event)}}}\n')
+        n += 1
+    try:
+        return "".join(parts).encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (e.g. text decoded with errors="surrogateescape") are not valid UTF-8;
+        # \u-escaping them is valid JSON and json.loads gives back the same str.
+        return "".join(
+            f'{{"n":{first_n + i},"e":{_encode_ascii(event)}}}\n' for i, event in enumerate(events)
+        ).encode("ascii")
+
+
+def _encode_document(doc: dict[str, Any]) -> bytes:
+    try:
+        return _encode_compact(doc).encode("utf-8")
+    except UnicodeEncodeError:
+        return _encode_ascii(doc).encode("ascii")
+
+
+def _parse_line(raw: bytes) -> tuple[int, dict[str, Any]]:
+    """Parse one journal line; ``ValueError`` if it is not a valid entry."""
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except RecursionError as e:
+        raise ValueError("JSON nested too deeply") from e
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    n = obj.get("n")
+    event = obj.get("e")
+    if type(n) is not int or n < 1:
+        raise ValueError("missing or invalid sequence number 'n'")
+    if not isinstance(event, dict):
+        raise ValueError("missing or invalid event 'e'")
+    return n, event
+
+
+@dataclass
+class _JournalFile:
+    path: str
+    entries: list[tuple[int, dict[str, Any]]]
+    ends: list[int]  # byte offset just past each entry's line
+    good_len: int  # bytes up to and including the last good line
+    total_len: int
+
+
+def _read_journal(path: str) -> _JournalFile | None:
+    """Read and validate a journal file without modifying it.
+
+    A torn last line (no trailing newline, or an unparsable final line) is excluded from
+    ``good_len``; any other bad line raises ``StorageError``.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise StorageError(f"{path}: cannot read journal: {_why(e)}") from e
+    lines = data.split(b"\n")
+    tail = lines.pop()  # bytes after the last newline: b"" unless the last write was torn
+    entries: list[tuple[int, dict[str, Any]]] = []
+    ends: list[int] = []
+    pos = 0
+    prev_n = 0
+    last_index = len(lines) - 1
+    for i, raw in enumerate(lines):
+        try:
+            n, event = _parse_line(raw)
+        except ValueError as e:
+            if i == last_index and not tail:
+                break  # a garbage final line (e.g. after a power cut): treat as torn
+            raise StorageError(f"{path}: corrupt journal at line {i + 1}: {e}") from e
+        if n <= prev_n:
+            raise StorageError(
+                f"{path}: corrupt journal at line {i + 1}: sequence number {n} after {prev_n}"
+            )
+        entries.append((n, event))
+        prev_n = n
+        pos += len(raw) + 1
+        ends.append(pos)
+    return _JournalFile(path=path, entries=entries, ends=ends, good_len=pos, total_len=len(data))
+
+
+class FileStore:
+    """Journal + snapshot on the local filesystem.  See the module docstring.
+
+    ``version`` is the snapshot schema version written, and the only one ``load()`` accepts.
+    Not safe for two processes on the same ``path`` at once.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fsync: FsyncPolicy = "everysec",
+        version: int = 1,
+    ) -> None:
+        if fsync not in _FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(_FSYNC_POLICIES)}, not {fsync!r}")
+        if type(version) is not int:
+            raise TypeError(f"version must be an int, not {type(version).__name__}")
+        self._path = os.path.abspath(os.fspath(path))
+        self._journal_path = self._path + ".journal"
+        self._old_journal_path = self._path + ".journal.1"
+        self._dir = os.path.dirname(self._path)
+        self._fsync: FsyncPolicy = fsync
+        self._version = version
+
+        self._fd: int | None = None  # journal, O_APPEND
+        self._size = 0  # bytes in the journal = offset of the next append
+        # Journal bytes before this offset are already in .journal.1 (an interrupted copy).
+        self._copied = 0
+        self._seq = 0  # last journal sequence number written (or covered by the snapshot)
+        self._loaded = False
+        self._closed = False
+        self._broken: str | None = None  # set when the journal can no longer be trusted
+        self._snapshot_gen = 0
+
+        # Shared with the "everysec" fsync thread.
+        self._lock = threading.Lock()
+        self._dirty = False  # written since the last fsync
+        self._dir_dirty = False  # directory entries changed since the last directory fsync
+        self._retired: list[int] = []  # rotated-out journal fds: fsync, then close
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def path(self) -> str:
+        """Absolute path of the snapshot file."""
+        return self._path
+
+    @property
+    def journal_path(self) -> str:
+        return self._journal_path
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number ``n`` of the last event appended (or covered by the snapshot)."""
+        return self._seq
+
+    # -- load -------------------------------------------------------------------------------
+
+    def load(self) -> LoadedState:
+        """Read the snapshot and the journal events after it; open the journal for appending.
+
+        Raises ``StorageError`` for an unreadable file, corrupt JSON, an unknown format or
+        schema version, or a corrupt journal line before the last one; no file is modified
+        then.  A torn last journal line (left by a crash in the middle of a write) is logged,
+        dropped and truncated away.
+        """
+        if self._closed:
+            raise StorageError(f"{self._path}: store is closed")
+        if self._loaded:
+            raise StorageError(f"{self._path}: load() called twice")
+
+        state, journal_seq = self._read_snapshot()
+        # Validate everything before modifying anything.
+        old = _read_journal(self._old_journal_path)
+        cur = _read_journal(self._journal_path)
+        journals = [jf for jf in (old, cur) if jf is not None]
+        copied = 0
+        if old is not None and old.entries and cur is not None:
+            # A crash in begin_snapshot between copying .journal onto .journal.1 and emptying
+            # .journal leaves the first entries in both; a later copy must skip them.
+            old_last = old.entries[-1][0]
+            for (n, _), end in zip(cur.entries, cur.ends, strict=True):
+                if n > old_last:
+                    break
+                copied = end
+
+        events: list[dict[str, Any]] = []
+        last = journal_seq
+        for jf in journals:
+            for n, event in jf.entries:
+                if n <= last:
+                    continue  # already in the snapshot, or a duplicate from an interrupted copy
+                if n != last + 1:
+                    log.warning(
+                        "%s: journal jumps from sequence %d to %d; events may be missing",
+                        jf.path,
+                        last,
+                        n,
+                    )
+                events.append(event)
+                last = n
+
+        for jf in journals:
+            if jf.good_len < jf.total_len:
+                log.warning(
+                    "%s: ignoring torn last line (%d bytes, left by an interrupted write); "
+                    "truncating to %d bytes",
+                    jf.path,
+                    jf.total_len - jf.good_len,
+                    jf.good_len,
+                )
+                try:
+                    os.truncate(jf.path, jf.good_len)
+                except OSError as e:
+                    raise StorageError(f"{jf.path}: cannot truncate torn line: {_why(e)}") from e
+
+        created = not os.path.exists(self._journal_path)
+        try:
+            fd = os.open(self._journal_path, _JOURNAL_FLAGS, _FILE_MODE)
+        except OSError as e:
+            raise StorageError(f"{self._journal_path}: cannot open journal: {_why(e)}") from e
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
+        self._copied = copied
+        self._seq = last
+        self._loaded = True
+        if created:
+            self._directory_changed()
+        if self._fsync == "everysec":
+            self._thread = threading.Thread(
+                target=self._fsync_loop, name="ircd-journal-fsync", daemon=True
+            )
+            self._thread.start()
+        return LoadedState(snapshot=state, events=events)
+
+    def _read_snapshot(self) -> tuple[dict[str, Any] | None, int]:
+        path = self._path
+        try:
+            with open(path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return None, 0
+        except OSError as e:
+            raise StorageError(f"{path}: cannot read snapshot: {_why(e)}") from e
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise StorageError(f"{path}: corrupt snapshot, not valid JSON: {_why(e)}") from e
+        if not isinstance(doc, dict) or type(doc.get("version")) is not int:
+            raise StorageError(
+                f"{path}: unknown snapshot format "
+                "(expected an object with 'version', 'journal_seq' and 'state')"
+            )
+        version = doc["version"]
+        if version != self._version:
+            raise StorageError(
+                f"{path}: unsupported snapshot schema version {version} "
+                f"(this server reads version {self._version})"
+            )
+        seq = doc.get("journal_seq")
+        state = doc.get("state")
+        if type(seq) is not int or seq < 0:
+            raise StorageError(f"{path}: corrupt snapshot: missing or invalid 'journal_seq'")
+        if not isinstance(state, dict):
+            raise StorageError(f"{path}: corrupt snapshot: missing or invalid 'state'")
+        return state, seq
+
+    # -- append -----------------------------------------------------------------------------
+
+    def append(self, events: Sequence[dict[str, Any]]) -> None:
+        """Append ``events`` to the journal with a single ``os.write``.
+
+        When this returns the events are in the kernel (they survive ``kill -9``); with
+        ``fsync="always"`` they are also on disk, at the cost of waiting for an fsync here.
+        An empty sequence does nothing.  ``TypeError`` for a non-dict or non-JSON-able event
+        (nothing is written then); ``StorageError`` if the write fails (the journal is rolled
+        back to its previous length).
+        """
+        if not events:
+            return
+        fd = self._require_fd()
+        data = _encode_events(self._seq + 1, events)
+        try:
+            _write_all(fd, data)
+        except OSError as e:
+            self._rollback(fd)
+            raise StorageError(f"{self._journal_path}: cannot append: {_why(e)}") from e
+        self._size += len(data)
+        self._seq += len(events)
+        if self._fsync == "always":
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                self._broken = f"{self._journal_path}: fsync failed: {_why(e)}"
+                raise StorageError(self._broken) from e
+        elif self._fsync == "everysec":
+            with self._lock:
+                self._dirty = True
+
+    def _rollback(self, fd: int) -> None:
+        """Cut off a partially written batch so the next append starts on a line boundary."""
+        try:
+            os.ftruncate(fd, self._size)
+        except OSError as e:
+            self._broken = (
+                f"{self._journal_path}: cannot roll back a failed append ({_why(e)}); "
+                "journal may end in a partial line"
+            )
+
+    def _require_fd(self) -> int:
+        if self._closed:
+            raise StorageError(f"{self._journal_path}: store is closed")
+        if self._fd is None:
+            raise StorageError(f"{self._path}: load() must be called before writing")
+        if self._broken is not None:
+            raise StorageError(self._broken)
+        return self._fd
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def begin_snapshot(self, state: dict[str, Any]) -> Callable[[], None]:
+        """Rotate the journal and return ``write()``, which writes the snapshot of ``state``.
+
+        Call on the event loop; it does a rename and an open, nothing proportional to the
+        state size.  (After a *failed* snapshot it also copies the current journal, which
+        holds only the events since that attempt, onto ``.journal.1``.)  Run the returned
+        ``write()`` in a worker thread; it serializes ``state``, so ``state`` must not be
+        mutated after this call (pass a fresh ``to_dict()``).
+
+        Only one snapshot may be in flight: do not call ``begin_snapshot`` again until the
+        previous ``write()`` has returned or raised (or will never be run).  A ``write()``
+        superseded by a later ``begin_snapshot`` raises ``StorageError`` instead of writing.
+        If ``write()`` fails or is never run, ``.journal.1`` is kept and replayed by ``load``.
+        """
+        fd = self._require_fd()
+        if not isinstance(state, dict):
+            raise TypeError(f"snapshot state must be a dict, got {type(state).__name__}")
+        seq = self._seq
+        try:
+            self._rotate(fd)
+        except OSError as e:
+            raise StorageError(f"{self._journal_path}: cannot rotate journal: {_why(e)}") from e
+        self._snapshot_gen += 1
+        gen = self._snapshot_gen
+        version = self._version
+
+        def write() -> None:
+            if gen != self._snapshot_gen:
+                raise StorageError(f"{self._path}: snapshot superseded by a newer begin_snapshot")
+            self._write_snapshot(version, seq, state)
+
+        return write
+
+    def _rotate(self, fd: int) -> None:
+        if self._size == 0:
+            return  # nothing to move; any .journal.1 holds only events the snapshot covers
+        if os.path.exists(self._old_journal_path):
+            # A previous snapshot failed (or was never written): .journal.1 still holds events
+            # the next snapshot needs, so add ours to it rather than replacing it.
+            self._copy_into_old_journal()
+            self._copied = self._size  # if emptying .journal fails, don't copy these again
+            os.ftruncate(fd, 0)
+            self._size = 0
+            self._copied = 0
+            if self._fsync == "always":
+                os.fsync(fd)
+            elif self._fsync == "everysec":
+                with self._lock:
+                    self._dirty = True
+            return
+        os.rename(self._journal_path, self._old_journal_path)
+        try:
+            new_fd = os.open(self._journal_path, _JOURNAL_FLAGS | os.O_EXCL, _FILE_MODE)
+        except OSError:
+            try:
+                os.rename(self._old_journal_path, self._journal_path)
+            except OSError as e:
+                self._broken = f"{self._journal_path}: journal lost after failed rotation: {e}"
+            raise
+        with self._lock:
+            self._fd = new_fd
+            if self._fsync == "everysec":
+                # The thread fsyncs (the rest of) .journal.1 and closes it.
+                self._retired.append(fd)
+                self._dirty = False
+        self._size = 0
+        self._copied = 0
+        if self._fsync != "everysec":
+            os.close(fd)  # "always": already synced; "never": not wanted
+        self._directory_changed()
+
+    def _copy_into_old_journal(self) -> None:
+        with open(self._journal_path, "rb") as f:
+            f.seek(self._copied)
+            data = f.read(self._size - self._copied)
+        old_fd = os.open(self._old_journal_path, os.O_WRONLY | os.O_APPEND)
+        try:
+            old_size = os.fstat(old_fd).st_size
+            try:
+                _write_all(old_fd, data)
+                if self._fsync != "never":
+                    os.fsync(old_fd)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(old_fd, old_size)
+                raise
+        finally:
+            os.close(old_fd)
+
+    def _write_snapshot(self, version: int, seq: int, state: dict[str, Any]) -> None:
+        data = _encode_document({"version": version, "journal_seq": seq, "state": state})
+        write_atomic(self._path, data)
+        # The snapshot is durable now; .journal.1 holds only events with n <= seq.
+        try:
+            os.unlink(self._old_journal_path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            # Harmless: load() skips events the snapshot already covers.
+            log.warning("%s: cannot delete: %s", self._old_journal_path, _why(e))
+
+    # -- fsync ------------------------------------------------------------------------------
+
+    def _directory_changed(self) -> None:
+        if self._fsync == "always":
+            try:
+                _fsync_dir(self._dir)
+            except OSError as e:
+                raise StorageError(f"{self._dir}: cannot fsync directory: {_why(e)}") from e
+        elif self._fsync == "everysec":
+            with self._lock:
+                self._dir_dirty = True
+
+    def _fsync_loop(self) -> None:
+        while not self._stop.wait(_FSYNC_INTERVAL):
+            try:
+                self._sync_pending(close_all=False)
+            except StorageError:
+                pass  # logged; appends now fail with it
+            except Exception:
+                log.exception("%s: journal fsync thread error", self._journal_path)
+
+    def _sync_pending(self, *, close_all: bool) -> None:
+        """fsync what is pending; with ``close_all`` also fsync and close the journal fd.
+
+        Failures mark the store broken (after a failed fsync the kernel may have dropped the
+        data, so further appends would give a false sense of safety) and are re-raised.
+        """
+        with self._lock:
+            fd = self._fd
+            dirty = self._dirty or close_all
+            dir_dirty = self._dir_dirty or close_all
+            retired, self._retired = self._retired, []
+            self._dirty = False
+            self._dir_dirty = False
+            if close_all:
+                self._fd = None
+        first_error: OSError | None = None
+        for old in retired:
+            try:
+                os.fsync(old)
+            except OSError as e:
+                first_error = first_error or e
+            finally:
+                os.close(old)
+        if dir_dirty:
+            try:
+                _fsync_dir(self._dir)
+            except OSError as e:
+                first_error = first_error or e
+        if fd is not None:
+            try:
+                if dirty:
+                    os.fsync(fd)
+            except OSError as e:
+                first_error = first_error or e
+            finally:
+                if close_all:
+                    os.close(fd)
+        if first_error is not None:
+            self._broken = f"{self._journal_path}: fsync failed: {_why(first_error)}"
+            log.error("%s", self._broken)
+            raise StorageError(self._broken) from first_error
+
+    # -- close ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the fsync thread, fsync and close the journal.  Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._thread = None
+        if self._fd is not None or self._retired:
+            self._sync_pending(close_all=True)
