@@ -310,8 +310,11 @@ def format_line(
 class Message:
     """One IRC message.
 
-    ``tags`` is None when the message has no tags.  It is excluded from the hash
-    (dicts are unhashable) but included in equality.
+    ``command`` is upper-case when it comes from :func:`parse`.  ``tags`` is None
+    when the message has no tags (:func:`parse` never returns an empty dict; an
+    empty dict is formatted as no tags).  ``tags`` takes part in equality but
+    not in the hash, so messages stay hashable.  :meth:`format` follows the rules
+    of :func:`format_line`, including its always-trailing text params.
     """
 
     command: str
