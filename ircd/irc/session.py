@@ -44,8 +44,8 @@ class Session:
     last_active: float = 0.0  # last line received (for ping timeouts)
     ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)
     ack_pending: int = 0  # seq of the outstanding delivery-ack PING (0: none)
-    acked_through: int = 0  # highest seq acknowledged on this connection
-    ack_sent_seq: int = 0  # highest seq we asked to be acknowledged
+    acked_through: int = -1  # highest seq acknowledged on this connection
+    ack_sent_seq: int = -1  # highest seq we asked to be acknowledged
     catching_up: bool = False  # a chathistory client that has not pulled its unread yet
     out: list[bytes] = field(default_factory=list)
     out_bytes: int = 0

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what the benchmark suite needs: the anchor servers (ngIRCd, InspIRCd from Debian;
+# miniircd from PyPI), uvloop for the generator, matplotlib for the chart, and the profilers.
+# The Debian packages' own services are not used (run.py starts each server itself from a
+# generated temp config on 127.0.0.1); if the package started one, it is stopped again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v ngircd >/dev/null || ! [ -x /usr/sbin/inspircd ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    # policy-rc.d 101: packages must not start their system services during install
+    had_policy=0
+    [ -e /usr/sbin/policy-rc.d ] && had_policy=1
+    if [ "$had_policy" = 0 ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+    fi
+    apt-get install -y --no-install-recommends ngircd inspircd util-linux
+    [ "$had_policy" = 0 ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+python3 -m pip install --quiet -e . 2>/dev/null || python3 -m pip install --quiet .
+python3 -m pip install --quiet "uvloop>=0.19" "matplotlib>=3.7" "miniircd>=2.3" \
+    "py-spy>=0.3" "pyinstrument>=4.6"
+echo "bench setup done: $(ngircd --version 2>&1 | head -1); inspircd $(dpkg-query -W -f='${Version}' inspircd)"

@@ -1,0 +1,196 @@
+"""End-to-end with real pydle bots (a full ``pydle.Client`` and a ``pydle.MinimalClient``)
+against the real server on port 0, all in the test's event loop.
+
+pydle's ``connect()`` is a coroutine that registers and then starts ``handle_forever`` as a task
+in the running loop, so the bots and the server share one loop; no ``ClientPool``/``run()``.
+Every wait is a future resolved from a pydle handler and bounded by ``asyncio.wait_for``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pydle
+import pytest
+
+from ircd.server import Server
+
+TIMEOUT = 5.0
+GENERAL = "#general"
+
+Event = tuple[str, str, str, str]  # (kind, target, source, text)
+Pred = Callable[[Event], bool]
+
+
+class Recorder:
+    """Mixin for a pydle client class: records connects and messages, and lets a test await
+    a future that a handler resolves."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connected_future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.events: list[Event] = []
+        self._waiters: list[tuple[Pred, asyncio.Future[Event]]] = []
+
+    def _record(self, event: Event) -> None:
+        self.events.append(event)
+        for pred, fut in list(self._waiters):
+            if not fut.done() and pred(event):
+                fut.set_result(event)
+                self._waiters.remove((pred, fut))
+
+    async def on_connect(self) -> None:
+        await super().on_connect()  # type: ignore[misc]
+        if not self.connected_future.done():
+            self.connected_future.set_result(None)
+
+    async def on_channel_message(self, target: str, by: str, message: str) -> None:
+        await super().on_channel_message(target, by, message)  # type: ignore[misc]
+        self._record(("channel", target, by, message))
+
+    async def on_private_message(self, target: str, by: str, message: str) -> None:
+        await super().on_private_message(target, by, message)  # type: ignore[misc]
+        self._record(("private", target, by, message))
+
+    async def wait_event(self, pred: Pred, what: str) -> Event:
+        for event in self.events:
+            if pred(event):
+                return event
+        fut: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        self._waiters.append((pred, fut))
+        try:
+            return await asyncio.wait_for(fut, TIMEOUT)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{self.nickname}: timed out waiting for {what}; got {self.events}")  # type: ignore[attr-defined]
+
+
+class FullBot(Recorder, pydle.Client):
+    RECONNECT_ON_ERROR = False
+
+
+class MinimalBot(Recorder, pydle.MinimalClient):
+    RECONNECT_ON_ERROR = False
+
+
+Connect = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture
+async def bots(server: Server) -> AsyncIterator[Connect]:
+    """``await bots(FullBot, "alice", password=None)`` -> a bot that has seen on_connect."""
+    started: list[Any] = []
+
+    async def _make(cls: type[Any], nick: str, **connect_kw: Any) -> Any:
+        bot = cls(nick)
+        started.append(bot)
+        await asyncio.wait_for(bot.connect("127.0.0.1", server.port, **connect_kw), TIMEOUT)
+        try:
+            await asyncio.wait_for(bot.connected_future, TIMEOUT)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"{nick}: on_connect never fired") from None
+        return bot
+
+    yield _make
+    for bot in started:
+        if bot.connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bot.quit("bye"), TIMEOUT)
+    # let the bots' reader tasks see EOF and end
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+
+_seq = itertools.count()
+
+
+def token(label: str) -> str:
+    return f"{label}-{next(_seq)}"
+
+
+async def wait_in_general(bot: Any) -> None:
+    """pydle fills ``bot.channels`` from the forced JOIN echo; poll it with a deadline."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while GENERAL not in bot.channels:
+        if loop.time() > deadline:
+            raise AssertionError(f"{bot.nickname} not in {GENERAL}: {list(bot.channels)}")
+        await asyncio.sleep(0.02)
+
+
+async def wait_sees(bot: Any, nick: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while nick not in bot.channels.get(GENERAL, {}).get("users", set()):
+        if loop.time() > deadline:
+            raise AssertionError(f"{bot.nickname} never saw {nick} in {GENERAL}")
+        await asyncio.sleep(0.02)
+
+
+async def test_full_and_minimal_bots_chat_in_general_and_privately(bots: Connect) -> None:
+    full = await bots(FullBot, "fullbot")
+    mini = await bots(MinimalBot, "minibot")
+    for bot in (full, mini):
+        await wait_in_general(bot)
+    await wait_sees(full, "minibot")
+    await wait_sees(mini, "fullbot")
+
+    # channel: each receives the other's message with the right source and target
+    t1 = token("from-full")
+    await full.message(GENERAL, t1)
+    kind, target, source, _ = await mini.wait_event(lambda e: e[3] == t1, "full's channel msg")
+    assert (kind, target, source) == ("channel", GENERAL, "fullbot")
+
+    t2 = token("from-mini")
+    await mini.message(GENERAL, t2)
+    kind, target, source, _ = await full.wait_event(
+        lambda e: e[3] == t2 and e[2] == "minibot", "mini's channel msg"
+    )
+    assert (kind, target, source) == ("channel", GENERAL, "minibot")
+
+    # private, both directions
+    t3 = token("dm-full")
+    await full.message("minibot", t3)
+    kind, target, source, _ = await mini.wait_event(lambda e: e[3] == t3, "full's DM")
+    assert (kind, target, source) == ("private", "minibot", "fullbot")
+
+    t4 = token("dm-mini")
+    await mini.message("fullbot", t4)
+    kind, target, source, _ = await full.wait_event(
+        lambda e: e[3] == t4 and e[2] == "minibot", "mini's DM"
+    )
+    assert (kind, target, source) == ("private", "fullbot", "minibot")
+
+    # each message arrived exactly once at the peer (no duplicate relay)
+    assert [e[3] for e in mini.events].count(t1) == 1
+    assert [e[3] for e in full.events if e[2] == "minibot"].count(t2) == 1
+
+
+async def test_full_client_with_echo_message_sees_own_line_once(bots: Connect) -> None:
+    full = await bots(FullBot, "echoer")
+    await wait_in_general(full)
+    t = token("echo")
+    await full.message(GENERAL, t)
+    kind, target, source, _ = await full.wait_event(lambda e: e[3] == t, "own echo")
+    assert (kind, target, source) == ("channel", GENERAL, "echoer")
+    # a PING round trip through pydle: nothing else for this text is in flight
+    info = await asyncio.wait_for(full.whois("echoer"), TIMEOUT)
+    assert info is not None
+    assert [e[3] for e in full.events].count(t) == 1
+
+
+@pytest.mark.parametrize("cls", [FullBot, MinimalBot], ids=["client", "minimal"])
+async def test_bot_with_password_becomes_an_account(bots: Connect, cls: type[Any]) -> None:
+    carol = await bots(cls, "carol", password="s3cret-pass")
+    watcher = await bots(MinimalBot, "watcher")
+    await wait_in_general(carol)
+    info = await asyncio.wait_for(watcher.whois("carol"), TIMEOUT)
+    assert info is not None
+    assert info.get("account") == "carol", info  # set from 330
+    assert info.get("identified") is True
+    # a guest has no account
+    guest = await asyncio.wait_for(carol.whois("watcher"), TIMEOUT)
+    assert guest is not None and guest.get("account") is None, guest
