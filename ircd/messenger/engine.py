@@ -684,7 +684,7 @@ class Messenger:
                 (p for lst in (*rooms.values(), *private.values()) for p in lst),
                 key=lambda p: p.seq,
             )
-            cutoff = everything[omitted].seq
+            cutoff = everything[omitted].seq if omitted < len(everything) else self.seq + 1
             rooms = {k: [p for p in v if p.seq >= cutoff] for k, v in rooms.items()}
             private = {k: [p for p in v if p.seq >= cutoff] for k, v in private.items()}
             rooms = {k: v for k, v in rooms.items() if v}

@@ -202,6 +202,7 @@ _TEXT_PARAM_INDEX |= {
     "QUIT": 0,
     "ERROR": 0,
     "AWAY": 0,
+    "PONG": 1,  # ":srv PONG srv :token", as HexChat and the brief expect
 }
 _TEXT_PARAM_INDEX.update({f"{i:03d}": 1 for i in range(1000)})
 
