@@ -14,7 +14,7 @@ import contextlib
 import logging
 import signal
 import ssl
-from typing import Any
+from typing import Any, cast
 
 from .clock import Clock, SystemClock
 from .config import Config
@@ -57,8 +57,9 @@ class Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, base)  # uvloop's is not a subclass
+        self.transport = transport
         peer = transport.get_extra_info("peername")
         ip = str(peer[0]) if peer else "unknown"
         srv = self.server

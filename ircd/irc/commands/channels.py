@@ -88,8 +88,8 @@ def join(hub: Hub, s: Session, msg: Message) -> None:
             hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
             continue
         key = casefold(name)
-        room = hub.messenger.room(key)
-        if room is not None and s.user_key in room.members:
+        existing = hub.messenger.room(key)
+        if existing is not None and s.user_key in existing.members:
             continue  # already there: ignore silently (autojoin lists, bots)
         if u is not None and len(u.rooms) >= hub.config.server.max_channels_per_user:
             hub.reply(s, Numeric.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")

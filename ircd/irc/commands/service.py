@@ -367,9 +367,9 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
         if m.lift_ban(key):
             log.info("operator %s lifted the mute of %s", s.nick, args[0])
             hub.service_notice(s, f"The mute of {args[0]} was lifted.")
-            target = hub.by_user.get(key)
-            if target is not None:
-                hub.service_notice(target, "Your mute was lifted by an operator.")
+            muted = hub.by_user.get(key)
+            if muted is not None:
+                hub.service_notice(muted, "Your mute was lifted by an operator.")
         else:
             hub.service_notice(s, f"{args[0]} is not muted.")
     elif cmd == "mute":
@@ -388,10 +388,10 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
         ban = m.ban(resolved[0], seconds, " ".join(args[2:]) or f"muted by {s.nick}")
         log.info("operator %s muted %s until %s", s.nick, resolved[1], human_time(ban.until))
         hub.service_notice(s, f"{resolved[1]} is muted until {human_time(ban.until)}.")
-        target = hub.by_user.get(resolved[0])
-        if target is not None:
+        muted = hub.by_user.get(resolved[0])
+        if muted is not None:
             hub.service_notice(
-                target, f"You have been muted by an operator until {human_time(ban.until)}."
+                muted, f"You have been muted by an operator until {human_time(ban.until)}."
             )
 
 
