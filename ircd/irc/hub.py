@@ -62,8 +62,10 @@ CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect"}
 
 
 def iso_time(ts: float) -> str:
-    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    """UTC with milliseconds, as server-time wants: 2026-05-01T10:00:00.000Z."""
+    ms = round(ts * 1000)
+    dt = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def human_time(ts: float) -> str:
@@ -73,6 +75,13 @@ def human_time(ts: float) -> str:
 
 def short_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _sendable_param(p: str, text: bool = False) -> str:
+    """``p`` with CR, LF and NUL (and, unless ``text``, spaces and a leading ':') replaced."""
+    bad = "\r\n\0" if text else " \r\n\0"
+    p = "".join("?" if ch in bad else ch for ch in p)
+    return p if text else (p.lstrip(":") or "*")
 
 
 def add_tag(line: str, tag: str) -> str:
@@ -134,6 +143,10 @@ class Hub:
             text = "Input line was too long" if item.what == "line" else "Message tags too long"
             self.reply(s, Numeric.ERR_INPUTTOOLONG, text)
             return
+        if "\r" in item or "\0" in item:
+            # a bare CR or a NUL would make every line that echoes this text unsendable
+            # (and poison the stored history and topic): drop them
+            item = item.replace("\r", "").replace("\0", "")
         try:
             msg = parse(item)
         except ParseError:
@@ -224,7 +237,13 @@ class Hub:
     # ------------------------------------------------------------------ reply helpers
 
     def reply(self, s: Session, numeric: Numeric, *params: str) -> None:
-        s.send(format_line(numeric.value, (s.nick, *params), self.name))
+        try:
+            line = format_line(numeric.value, (s.nick, *params), self.name)
+        except ValueError:  # echoed client input ("NICK :a b", a CR...): make it sendable
+            *mid, last = params
+            safe = [_sendable_param(p) for p in mid] + [_sendable_param(last, text=True)]
+            line = format_line(numeric.value, (s.nick, *safe), self.name)
+        s.send(line)
 
     def notice(self, s: Session, text: str) -> None:
         """A notice from the server itself."""
@@ -240,17 +259,33 @@ class Hub:
         return f"{SERVICE_NICK}!service@{self.name}"
 
     def standard_reply(
-        self, s: Session, kind: str, command: str, code: str, context: Sequence[str], text: str
+        self,
+        s: Session,
+        kind: str,
+        command: str,
+        code: str,
+        context: Sequence[str],
+        text: str,
+        feature: str = "standard-replies",
     ) -> None:
-        """FAIL/WARN/NOTE to clients that negotiated standard-replies, a service NOTICE else."""
-        if "standard-replies" in s.caps:
+        """FAIL/WARN/NOTE to clients that negotiated standard-replies (or the cap that defines
+        these replies, e.g. draft/chathistory), a service NOTICE to everyone else."""
+        if "standard-replies" in s.caps or feature in s.caps:
             s.send(format_line(kind, (command, code, *context, text), self.name))
         else:
             prefix = "Error: " if kind == "FAIL" else ""
             self.service_notice(s, prefix + text)
 
-    def fail(self, s: Session, command: str, code: str, *context: str, text: str) -> None:
-        self.standard_reply(s, "FAIL", command, code, context, text)
+    def fail(
+        self,
+        s: Session,
+        command: str,
+        code: str,
+        *context: str,
+        text: str,
+        feature: str = "standard-replies",
+    ) -> None:
+        self.standard_reply(s, "FAIL", command, code, context, text, feature)
 
     def note(self, s: Session, command: str, code: str, *context: str, text: str) -> None:
         self.standard_reply(s, "NOTE", command, code, context, text)

@@ -261,7 +261,7 @@ async def test_kill_9_during_flood_loses_nothing_anyone_saw(tmp_path: Path) -> N
         deadline = loop.time() + 10
         while True:
             try:
-                r, w = await asyncio.open_connection("127.0.0.1", port)
+                _r, w = await asyncio.open_connection("127.0.0.1", port)
                 w.close()
                 return proc
             except OSError:

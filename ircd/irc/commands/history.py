@@ -116,7 +116,7 @@ def _ref_key(ref: str) -> tuple[int, float]:
         return 0, int(tail)
     if ref.startswith("timestamp="):
         try:
-            return 1, parse_iso_time(ref[10:])
+            return 1, round(parse_iso_time(ref[10:]) * 1000)  # compared in whole milliseconds
         except InvalidDuration:
             raise _BadRef(ref) from None
     raise _BadRef(ref)
@@ -129,7 +129,7 @@ def _index(posts: Sequence[Post], ref: tuple[int, float], after: bool) -> int:
     while lo < hi:
         mid = (lo + hi) // 2
         p = posts[mid]
-        v = p.seq if kind == 0 else p.time
+        v = p.seq if kind == 0 else round(p.time * 1000)
         if v < value or (after and v == value):
             lo = mid + 1
         else:
@@ -170,6 +170,8 @@ def select(posts: Sequence[Post], sub: str, refs: list[str], limit: int) -> list
     raise _BadRef(sub)
 
 
+CH = "draft/chathistory"
+RM = "draft/read-marker"
 SUBCOMMANDS = {"LATEST": 1, "BEFORE": 1, "AFTER": 1, "AROUND": 1, "BETWEEN": 2, "TARGETS": 2}
 
 
@@ -177,23 +179,23 @@ SUBCOMMANDS = {"LATEST": 1, "BEFORE": 1, "AFTER": 1, "AROUND": 1, "BETWEEN": 2, 
 def chathistory(hub: Hub, s: Session, msg: Message) -> None:
     sub = msg.params[0].upper()
     if sub not in SUBCOMMANDS:
-        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", msg.params[0], text="Unknown subcommand")
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", msg.params[0], text="Unknown subcommand", feature=CH)
         return
     nrefs = SUBCOMMANDS[sub]
     if sub == "TARGETS":
         args = msg.params[1:]
         if len(args) < 3:
-            hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters")
+            hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters", feature=CH)
             return
         _targets(hub, s, args[0], args[1], args[2])
         return
     args = msg.params[1:]
     if len(args) < 1 + nrefs + 1:
-        hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters")
+        hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters", feature=CH)
         return
     target, refs, limit_s = args[0], list(args[1 : 1 + nrefs]), args[1 + nrefs]
     if not limit_s.isdigit():
-        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", sub, limit_s, text="Invalid limit")
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", sub, limit_s, text="Invalid limit", feature=CH)
         return
     limit = min(int(limit_s), hub.config.chat.chathistory_max)
     private = not target.startswith("#")
@@ -209,12 +211,12 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
             room = hub.messenger.rooms[casefold(target)]
             name = room.name
     except (NoSuchRoom, NotMember):
-        hub.fail(s, "CHATHISTORY", "INVALID_TARGET", sub, target, text="No such target")
+        hub.fail(s, "CHATHISTORY", "INVALID_TARGET", sub, target, text="No such target", feature=CH)
         return
     try:
         chosen = select(posts, sub, refs, limit)
     except _BadRef as e:
-        hub.fail(s, "CHATHISTORY", "INVALID_MSGREFTYPE", sub, str(e), text="Invalid reference")
+        hub.fail(s, "CHATHISTORY", "INVALID_MSGREFTYPE", sub, str(e), text="Invalid reference", feature=CH)
         return
     send_history_batch(hub, s, name, chosen, private)
 
@@ -240,12 +242,12 @@ def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
     try:
         k1, k2 = _ref_key(ref1), _ref_key(ref2)
     except _BadRef as e:
-        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", str(e), text="Use timestamp=")
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", str(e), text="Use timestamp=", feature=CH)
         return
     if k1[0] != 1 or k2[0] != 1 or not limit_s.isdigit():
-        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs")
+        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs", feature=CH)
         return
-    lo, hi = sorted((k1[1], k2[1]))
+    lo, hi = sorted((k1[1] / 1000, k2[1] / 1000))
     limit = min(int(limit_s), hub.config.chat.chathistory_max)
     found: list[tuple[float, str]] = []
     for target, private, posts in hub.messenger.conversations(s.user_key):
@@ -287,12 +289,12 @@ def markread(hub: Hub, s: Session, msg: Message) -> None:
         return
     ref = msg.params[1]
     if not ref.startswith("timestamp="):
-        hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Use timestamp=")
+        hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Use timestamp=", feature=RM)
         return
     try:
         ts = parse_iso_time(ref[10:])
     except InvalidDuration:
-        hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Invalid timestamp")
+        hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Invalid timestamp", feature=RM)
         return
     stored = hub.messenger.mark_read(s.user_key, key, ts)
     line = format_line("MARKREAD", (target, f"timestamp={iso_time(stored)}"), hub.name)
