@@ -221,3 +221,99 @@ async def test_ban_survives_restart(tmp_path: Path) -> None:
         await carol.close()
     finally:
         await srv.stop()
+
+
+async def test_operators_list_complaints_and_bans_and_lift_a_ban(tmp_path: Path) -> None:
+    from ircd.config import OperatorConfig
+    from ircd.messenger.passwords import hash_password
+
+    base = make_config(tmp_path)
+    import dataclasses
+
+    cfg = dataclasses.replace(
+        base, operators=(OperatorConfig(name="root", password_hash=hash_password("opsecret")),)
+    )
+    clock = FakeClock(T0)
+    srv = await start(cfg, clock)
+    try:
+        op = await RawClient.connect(srv.port)
+        await op.registered_and_joined("boss", password="pw")
+        op.send("PRIVMSG Messenger :bans")
+        denied = await op.expect("NOTICE")
+        assert "not an operator" in denied.params[1]
+        op.send("OPER root wrong")
+        await op.expect("464")
+        op.send("OPER root opsecret")
+        await op.expect("381")
+        eve = await RawClient.connect(srv.port)
+        await eve.registered_and_joined("eve", password="pw")
+        op.send("COMPLAIN eve :rude")
+        await op.expect(lambda m: m.command == "NOTICE" and "recorded" in m.params[1])
+        op.send("MESSENGER complaints")
+        got = await op.expect(lambda m: m.command == "NOTICE" and m.params[1].startswith("eve"))
+        assert got.params[1] == "eve: 1 complaint(s) (boss: rude)"
+        op.send("PRIVMSG Messenger :mute eve 2h spamming")
+        got = await op.expect(lambda m: m.command == "NOTICE" and "muted until" in m.params[1])
+        assert got.params[1] == "eve is muted until 2027-01-15 10:00:00 UTC."
+        await eve.expect(lambda m: m.command == "NOTICE" and "muted by an operator" in m.params[1])
+        op.send("PRIVMSG Messenger :bans")
+        got = await op.expect(lambda m: m.command == "NOTICE" and m.params[1].startswith("eve"))
+        assert got.params[1] == "eve muted until 2027-01-15 10:00:00 UTC (spamming)"
+        eve.send("PRIVMSG #general :x")
+        await eve.expect("404")
+        op.send("PRIVMSG Messenger :unban eve")
+        await op.expect(lambda m: m.command == "NOTICE" and "was lifted" in m.params[1])
+        await eve.expect(lambda m: m.command == "NOTICE" and "lifted" in m.params[1])
+        eve.send("PRIVMSG #general :free")
+        assert (await op.expect("PRIVMSG")).params[1] == "free"
+        for c in (op, eve):
+            await c.close()
+    finally:
+        await srv.stop()
+
+
+async def test_help_and_service_help(cfg: Config) -> None:
+    srv = await start(cfg, FakeClock(T0))
+    try:
+        c = await RawClient.connect(srv.port)
+        await c.registered_and_joined("newbie")
+        c.send("HELP DELAY")
+        got = await c.collect_until("706")
+        assert got[0].command == "704" and got[0].params[1] == "DELAY"
+        assert any("DELAY CANCEL" in m.params[-1] for m in got if m.command == "705")
+        c.send("HELP NOSUCHTHING")
+        assert (await c.expect("524")).params[1] == "NOSUCHTHING"
+        c.send("PRIVMSG Messenger :help")
+        got = await c.expect("NOTICE")
+        assert got.source.startswith("Messenger!")
+        assert "service commands" in got.params[1]
+        c.send("PRIVMSG Messenger :frobnicate")
+        got = await c.expect(lambda m: m.command == "NOTICE" and "Unknown command" in m.params[1])
+        c.send("NOTICE Messenger :help")  # the service never answers notices
+        c.send("WHOIS Messenger")
+        got = await c.collect_until("318")
+        assert [m.command for m in got] == ["311", "312", "335", "318"]
+        c.send("PRIVMSG Messenger :quota")
+        got = await c.expect("NOTICE")
+        assert (
+            got.params[1] == "You can send 3 more channel messages until 2027-01-15 08:01:00 UTC."
+        )
+        await c.close()
+    finally:
+        await srv.stop()
+
+
+async def test_guest_nick_change_keeps_quota(cfg: Config) -> None:
+    srv = await start(cfg, FakeClock(T0))
+    try:
+        c = await RawClient.connect(srv.port)
+        await c.registered_and_joined("quick")
+        for i in range(3):
+            c.send(f"PRIVMSG #general :{i}")
+        c.send("NICK quick2", "PRIVMSG #general :after rename")
+        await c.expect("NICK")
+        err = await c.expect("404")
+        assert "Rate limit" in err.params[2]
+        await c.close()
+    finally:
+        await srv.stop()
