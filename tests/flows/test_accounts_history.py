@@ -152,9 +152,8 @@ async def test_chathistory_and_markread(srv: Server) -> None:
     c.send("CHATHISTORY BEFORE #general nonsense 10")
     fail = await c.expect("FAIL")
     assert fail.params[:2] == ("CHATHISTORY", "INVALID_MSGREFTYPE")
-    c.send(
-        "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10"
-    )
+    wide = "timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z"
+    c.send(f"CHATHISTORY TARGETS {wide} 10")
     got = await c.collect_until(lambda m: m.command == "BATCH" and m.params[0][0] == "-")
     assert got[0].params[1] == "draft/chathistory-targets"
     assert [m.params[1] for m in got if m.command == "CHATHISTORY"] == ["#general"]
