@@ -185,12 +185,14 @@ class Hub:
         tag = "label=" + escape_tag_value(label)
         if not lines:
             s.send(f"@{tag} :{self.name} ACK")
-        elif len(lines) == 1:
+        elif len(lines) == 1 or "batch" not in s.caps:
+            # no batch negotiated: never send BATCH; the label goes on the first line only
             s.send(add_tag(lines[0], tag))
+            for line in lines[1:]:
+                s.send(line)
         else:
             ref = self.batch_id()
             s.send(f"@{tag} :{self.name} BATCH +{ref} labeled-response")
-            depth = 0
             for line in lines:
                 # lines inside a nested batch already carry their own batch tag
                 inner = line.startswith("@") and "batch=" in line.split(" ", 1)[0]
@@ -198,7 +200,6 @@ class Hub:
                     s.send(add_tag(line, f"batch={ref}"))
                 else:
                     s.send(line)
-                depth += 0
             s.send(f":{self.name} BATCH -{ref}")
 
     def batch_id(self) -> str:
@@ -230,7 +231,8 @@ class Hub:
     def quit(self, s: Session, reason: str, error: str | None = None) -> None:
         """Close a connection from our side: an ERROR line to it, QUIT to its peers."""
         if s.closing is None:
-            s.send(format_line("ERROR", (error or f"Closing link: {s.ip} ({reason})",)))
+            line = format_line("ERROR", (error or f"Closing link: {s.ip} ({reason})",))
+            s.send_bytes((line + "\r\n").encode())  # not captured by a label: sent now
             s.closing = reason
         self.close_session(s, reason)
 
@@ -418,7 +420,13 @@ class Hub:
         if private:
             head = f"*** Replaying {n} {what} private {plural} from {target} (since {since} UTC)"
         s.send(format_line("NOTICE", (frame_to, head), self.name))
-        with_prefix = "server-time" not in s.caps or stamps == "always"
+        # irssi asks for server-time but hides it unless show_server_time is on; it is the
+        # client that pairs server-time with znc.in/self-message and no batch, so it gets the
+        # visible prefix too (HexChat shows the tag's time itself)
+        irssi_like = "znc.in/self-message" in s.caps and "batch" not in s.caps
+        with_prefix = (
+            "server-time" not in s.caps or stamps == "always" or (stamps == "auto" and irssi_like)
+        )
         for p in posts:
             prefix = f"[{short_time(p.time)}] " if with_prefix and stamps != "never" else ""
             s.send(self.history_line(s, p, prefix))
