@@ -239,12 +239,13 @@ class Hub:
     # ------------------------------------------------------------------ reply helpers
 
     def reply(self, s: Session, numeric: Numeric, *params: str) -> None:
+        me = s.nick if s.registered else "*"
         try:
-            line = format_line(numeric.value, (s.nick, *params), self.name)
+            line = format_line(numeric.value, (me, *params), self.name)
         except ValueError:  # echoed client input ("NICK :a b", a CR...): make it sendable
             *mid, last = params
             safe = [_sendable_param(p) for p in mid] + [_sendable_param(last, text=True)]
-            line = format_line(numeric.value, (s.nick, *safe), self.name)
+            line = format_line(numeric.value, (me, *safe), self.name)
         s.send(line)
 
     def notice(self, s: Session, text: str) -> None:
@@ -521,7 +522,6 @@ class Hub:
             f"NETWORK={cfg.server.network}",
             "NICKLEN=30",
             "PREFIX=(ov)@+",
-            "STATUSMSG=@+",
             "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:1",
             "TOPICLEN=390",
             "UTF8ONLY",

@@ -8,13 +8,16 @@ from datetime import datetime, timezone
 from .errors import InvalidDuration
 
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_PART = re.compile(r"(\d+)([dhms])")
+_PART = re.compile(r"([0-9]+)([dhms])")
+_MAX_LEN = 32  # far beyond any sensible duration; keeps int() away from huge digit strings
 
 
 def parse_duration(text: str) -> int:
     """``"5"`` (minutes, as in the original client), ``"90s"``, ``"15m"``, ``"2h"``, ``"1h30m"``,
     ``"1d"`` -> seconds. Raises InvalidDuration for anything else."""
     s = text.strip().lower()
+    if len(s) > _MAX_LEN or not s.isascii():
+        raise InvalidDuration(f"{text[:_MAX_LEN]!r}: use minutes (5) or units like 90s, 15m, 2h")
     if s.isdigit():
         minutes = int(s)
         if minutes <= 0:

@@ -110,12 +110,17 @@ class Messenger:
             if u is not None:
                 u.seen_before = True
         elif t == "acct":
+            # a guest becoming an account is re-inserted, so the order of users is the same
+            # live and after a replay (where the guest never existed)
+            self.users.pop(ev["k"], None)
+            s = ev.get("s", self.seq)
             self.users[ev["k"]] = User(
                 key=ev["k"],
                 name=ev["n"],
                 password_hash=ev["pw"],
                 created=ev["ts"],
-                delivered_seq=ev.get("s", self.seq),
+                delivered_seq=s,
+                since_seq=ev.get("since", s),
             )
         elif t == "room":
             if ev["r"] not in self.rooms:
@@ -171,10 +176,10 @@ class Messenger:
         elif t == "unsched":
             self.scheduled.pop(ev["id"], None)
         elif t == "resched":
-            item = self.scheduled.get(ev["id"])
-            if item is not None:
-                item.due = ev["due"]
-                heapq.heappush(self._due_heap, (item.due, item.id))
+            moved = self.scheduled.get(ev["id"])
+            if moved is not None:
+                moved.due = ev["due"]
+                heapq.heappush(self._due_heap, (moved.due, moved.id))
         elif t == "rename":
             self._rename(ev["old"], ev["new"], ev["n"])
         else:
@@ -235,6 +240,7 @@ class Messenger:
                     "rooms": dict(u.rooms),
                     "settings": dict(u.settings),
                     "markers": dict(u.read_markers),
+                    "since": u.since_seq,
                 }
                 for u in self.users.values()
                 if u.is_account
@@ -257,7 +263,7 @@ class Messenger:
             "windows": {k: list(w) for k, w in self.windows.items()},
             "complaints": {k: dict(v) for k, v in self.complaints.items()},
             "bans": {k: [b.until, b.reason] for k, b in self.bans.items()},
-            "scheduled": [s.to_dict() for s in self.scheduled.values()],
+            "scheduled": [s.to_dict() for s in self.scheduled.values() if s.owner in accounts],
         }
 
     @classmethod
@@ -279,6 +285,7 @@ class Messenger:
                 rooms=dict(d["rooms"]),
                 settings=dict(d["settings"]),
                 read_markers=dict(d["markers"]),
+                since_seq=d.get("since", 0),
             )
         for d in data["rooms"]:
             room = Room(
@@ -290,11 +297,11 @@ class Messenger:
                 topic_time=d["topic_time"],
                 members=set(d["members"]),
                 ops=set(d["ops"]),
-                history=deque(Post.from_dict(p) for p in d["history"]),
+                history=_tail(map(Post.from_dict, d["history"]), m.rules.history_per_room),
             )
             m.rooms[room.key] = room
         for k, posts in data["private"].items():
-            m.dms[k] = deque(Post.from_dict(p) for p in posts)
+            m.dms[k] = _tail(map(Post.from_dict, posts), m.rules.history_per_private)
             a, b = k.split("\t")
             m._dm_index.setdefault(a, set()).add(k)
             m._dm_index.setdefault(b, set()).add(k)
@@ -311,6 +318,10 @@ class Messenger:
 
     def user(self, key: UserKey) -> User | None:
         return self.users.get(key)
+
+    def _is_account(self, key: UserKey) -> bool:
+        u = self.users.get(key)
+        return u is not None and u.is_account
 
     def account(self, key: UserKey) -> User | None:
         u = self.users.get(key)
@@ -337,27 +348,46 @@ class Messenger:
         if u is not None and u.is_account:
             raise AccountExists(f"{name} is already registered")
         guest = u
-        user = self._create_account(key, name, password)
+        user = self._create_account(
+            key, name, password, since=None if guest is None else guest.since_seq
+        )
         if guest is not None:
-            # carry the guest's live memberships over to the new account
+            # carry the guest's live memberships, settings and markers over to the account
             for room_key in list(self.rooms):
                 room = self.rooms[room_key]
                 if key in room.members:
-                    self._emit({"t": "join", "u": key, "r": room_key, "op": key in room.ops})
+                    self._emit(
+                        {
+                            "t": "join",
+                            "u": key,
+                            "r": room_key,
+                            "op": key in room.ops,
+                            "s": guest.rooms.get(room_key, self.seq),
+                        }
+                    )
+            for k, v in guest.settings.items():
+                self._emit({"t": "set", "u": key, "k": k, "v": v})
+            for target, ts in guest.read_markers.items():
+                self._emit({"t": "mark", "u": key, "target": target, "ts": ts})
+            for item in self.list_scheduled(key):
+                self._emit({"t": "sched", "item": item.to_dict()})  # durable from now on
         return user
 
-    def _create_account(self, key: UserKey, name: str, password: str) -> User:
+    def _create_account(
+        self, key: UserKey, name: str, password: str, since: int | None = None
+    ) -> User:
         now = self.clock.now()
-        self._emit(
-            {
-                "t": "acct",
-                "k": key,
-                "n": name,
-                "pw": hash_password(password),
-                "ts": now,
-                "s": self.seq,
-            }
-        )
+        ev: dict[str, Any] = {
+            "t": "acct",
+            "k": key,
+            "n": name,
+            "pw": hash_password(password),
+            "ts": now,
+            "s": self.seq,
+        }
+        if since is not None and since != self.seq:
+            ev["since"] = since  # a guest registering keeps its current conversations
+        self._emit(ev)
         return self.users[key]
 
     def attach_guest(self, key: UserKey, name: str) -> User:
@@ -368,7 +398,12 @@ class Messenger:
             raise NameTaken(f"{name} is a registered account")
         if u is None:
             u = self.users[key] = User(
-                key=key, name=name, password_hash=None, created=self.clock.now()
+                key=key,
+                name=name,
+                password_hash=None,
+                created=self.clock.now(),
+                # not its business: what earlier guests with this nick said privately
+                since_seq=self.seq,
             )
         return u
 
@@ -376,6 +411,9 @@ class Messenger:
         self.online.add(key)
 
     def disconnected(self, key: UserKey) -> None:
+        """A user's last connection closed. A guest vanishes: its memberships and pending
+        scheduled messages go (the next guest with this nick is someone else); its quota
+        window, complaints and ban stay with the nick."""
         self.online.discard(key)
         u = self.users.get(key)
         if u is not None and not u.is_account:
@@ -384,6 +422,8 @@ class Messenger:
                 room.ops.discard(key)
             del self.users[key]
             self._buckets.pop(key, None)
+            for item in self.list_scheduled(key):
+                self._emit({"t": "unsched", "id": item.id}, durable=False)
 
     def rename_guest(self, old: UserKey, new: UserKey, name: str) -> None:
         """A guest changed its nick: its quota, complaints and ban follow it."""
@@ -401,6 +441,7 @@ class Messenger:
         u = self.users.pop(old, None)
         if u is not None and not u.is_account:
             u.key, u.name = new, name
+            u.since_seq = self.seq  # private messages to an earlier holder of ``new`` stay hidden
             self.users[new] = u
             for room in self.rooms.values():
                 if old in room.members:
@@ -414,9 +455,15 @@ class Messenger:
                 self.online.add(new)
         elif u is not None:
             self.users[old] = u
-        for table in (self.windows, self.complaints, self.bans):
-            if old in table:
-                table[new] = table.pop(old)  # type: ignore[index]
+        if old in self.windows:
+            self.windows[new] = self.windows.pop(old)
+        if old in self.complaints:
+            self.complaints[new] = self.complaints.pop(old)
+        if old in self.bans:
+            self.bans[new] = self.bans.pop(old)
+        for item in self.scheduled.values():
+            if item.owner == old:
+                item.owner, item.owner_name = new, name
 
     def set_setting(self, user: UserKey, key: str, value: str) -> None:
         u = self.users.get(user)
@@ -674,7 +721,8 @@ class Messenger:
         for pk in sorted(self._dm_index.get(user, ())):
             a, b = pk.split("\t")
             peer = b if a == user else a
-            got = [p for p in _newer_than(self.dms[pk], floor) if p.sender != user]
+            lo = max(floor, u.since_seq)
+            got = [p for p in _newer_than(self.dms[pk], lo) if p.sender != user]
             if got:
                 private[peer] = got
         total = sum(map(len, rooms.values())) + sum(map(len, private.values()))
@@ -701,7 +749,7 @@ class Messenger:
     def history(self, user: UserKey, target: str, private: bool) -> Sequence[Post]:
         """All stored posts of a target the user may read, oldest first."""
         if private:
-            return self.dms.get(pair_key(user, target), deque())
+            return self._private_history(user, pair_key(user, target))
         room = self.rooms.get(target)
         if room is None:
             raise NoSuchRoom(target)
@@ -716,9 +764,24 @@ class Messenger:
             if user in room.members:
                 out.append((room.key, False, room.history))
         for pk in self._dm_index.get(user, ()):
-            a, b = pk.split("\t")
-            out.append((b if a == user else a, True, self.dms[pk]))
+            posts = self._private_history(user, pk)
+            if posts:
+                a, b = pk.split("\t")
+                out.append((b if a == user else a, True, posts))
         return out
+
+    def _private_history(self, user: UserKey, pk: str) -> Sequence[Post]:
+        """The posts of a private conversation this holder of the name may read: not those
+        an earlier guest with the same nick exchanged."""
+        posts = self.dms.get(pk)
+        if not posts:
+            return ()
+        u = self.users.get(user)
+        if u is None:
+            return ()
+        if posts[0].seq > u.since_seq:
+            return posts
+        return _newer_than(posts, u.since_seq)
 
     # ------------------------------------------------------------------ complaints and bans
 
@@ -756,9 +819,17 @@ class Messenger:
         return self.bans[target]
 
     def lift_ban(self, target: UserKey) -> bool:
-        if target not in self.bans:
+        ban = self.bans.get(target)
+        if ban is None:
             return False
         self._emit({"t": "unban", "u": target})
+        # scheduled posts held by the ban were moved to its end: they may go now
+        now = self.clock.now()
+        for item in self.list_scheduled(target):
+            if item.due == ban.until and item.due > now:
+                self._emit(
+                    {"t": "resched", "id": item.id, "due": now}, durable=self._is_account(target)
+                )
         return True
 
     # ------------------------------------------------------------------ scheduled posts
@@ -807,7 +878,7 @@ class Messenger:
             due=due,
             origin=origin,
         )
-        self._emit({"t": "sched", "item": item.to_dict()})
+        self._emit({"t": "sched", "item": item.to_dict()}, durable=self._is_account(owner))
         return item
 
     def list_scheduled(self, owner: UserKey) -> list[Scheduled]:
@@ -819,7 +890,7 @@ class Messenger:
         item = self.scheduled.get(item_id)
         if item is None or item.owner != owner:
             raise UnknownScheduled(f"no scheduled message #{item_id} of yours")
-        self._emit({"t": "unsched", "id": item_id})
+        self._emit({"t": "unsched", "id": item_id}, durable=self._is_account(owner))
         return item
 
     def next_due(self) -> float | None:
@@ -855,9 +926,10 @@ class Messenger:
         return fired, ended
 
     def _fire(self, item: Scheduled, now: float, late: bool) -> Fired:
+        keep = self._is_account(item.owner)  # a guest's schedules are not durable
         ban = self.ban_of(item.owner, now)
         if ban is not None:
-            self._emit({"t": "resched", "id": item.id, "due": ban.until})
+            self._emit({"t": "resched", "id": item.id, "due": ban.until}, durable=keep)
             return Fired(item, "held", reason=f"muted until {ban.until}", late=late)
         u = self.users.get(item.owner)
         try:
@@ -891,14 +963,20 @@ class Messenger:
                     room=item.target,
                 )
         except RateLimited as e:
-            self._emit({"t": "resched", "id": item.id, "due": e.reset_at})
+            self._emit({"t": "resched", "id": item.id, "due": e.reset_at}, durable=keep)
             return Fired(item, "postponed", reason=str(e.reset_at), late=late)
         except (NoSuchUser, NotMember) as e:
-            self._emit({"t": "unsched", "id": item.id})
+            self._emit({"t": "unsched", "id": item.id}, durable=keep)
             what = "recipient is gone" if item.private else "you are no longer in the channel"
             return Fired(item, "dropped", reason=f"{what} ({e})", late=late)
-        self._emit({"t": "unsched", "id": item.id})
+        self._emit({"t": "unsched", "id": item.id}, durable=keep)
         return Fired(item, "posted", post=post, late=late)
+
+
+def _tail(posts: Iterable[Post], limit: int) -> deque[Post]:
+    """The last ``limit`` posts (the retention rule may have shrunk since the snapshot), in a
+    deque without a maxlen: the engine trims on append itself."""
+    return deque(deque(posts, maxlen=max(0, limit)))
 
 
 def _newer_than(history: Sequence[Post], seq: int) -> list[Post]:

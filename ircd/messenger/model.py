@@ -70,7 +70,7 @@ class Post:
             d["to"] = self.to
             d["tn"] = self.to_name
         if self.tags:
-            d["tags"] = self.tags
+            d["tags"] = dict(self.tags)  # a copy: snapshots and events may be written elsewhere
         return d
 
     @classmethod
@@ -88,7 +88,7 @@ class Post:
             to=d.get("to"),
             to_name=d.get("tn"),
             text=d["txt"],
-            tags=d.get("tags"),
+            tags=dict(d["tags"]) if d.get("tags") else None,
         )
 
 
@@ -103,6 +103,9 @@ class User:
     rooms: dict[RoomKey, int] = field(default_factory=dict)  # room -> seq when joined
     settings: dict[str, str] = field(default_factory=dict)
     read_markers: dict[str, float] = field(default_factory=dict)
+    # private messages with seq <= this predate this holder of the name (an earlier guest
+    # with the same nick); they are not shown to it
+    since_seq: int = 0
 
     @property
     def is_account(self) -> bool:

@@ -13,7 +13,7 @@ from typing import Any
 
 from ircd.clock import FakeClock
 from ircd.config import Config, default_config
-from ircd.irc import Hub, Session
+from ircd.irc import Hub, Session, fire_due
 from ircd.messenger import Messenger
 from ircd.server import rules_from
 from ircd.wire import Message, TooLong, casefold, parse
@@ -119,8 +119,12 @@ class Harness:
         return c
 
     def advance(self, seconds: float) -> None:
+        """Move time on and run what the server's ticker runs: timeouts, then due messages."""
         self.clock.advance(seconds)
         self.hub.tick()
+        due = self.messenger.next_due()
+        if due is not None and due <= self.clock.now():
+            fire_due(self.hub)
 
     def drain(self, *clients: Client) -> None:
         for c in clients:

@@ -180,7 +180,7 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
         return
     target = hub.session_by_nick(nick)
     if target is None:
-        hub.reply(s, Numeric.ERR_USERNOTINCHANNEL, nick, room.name, "They aren't on that channel")
+        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     line = format_line("KICK", (room.name, target.nick, reason), s.mask)
     members = list(hub.room_sessions(room))

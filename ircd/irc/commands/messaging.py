@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
+
 from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
-from ..hub import SERVICE_KEY, Hub, human_time
+from ..hub import SERVICE_KEY, Hub, add_tag, human_time, iso_time
 from ..registry import command
 from ..session import Session
 from .service import service_command
@@ -151,6 +153,13 @@ def _to_nick(
         )
 
 
+def _tagmsg_lines(hub: Hub, s: Session, target: str, tags: dict[str, str]) -> tuple[str, str]:
+    """A relayed TAGMSG with a fresh msgid: (without, with) the server-time tag."""
+    tagged = {**tags, "msgid": f"{hub.messenger.server_id}-t{secrets.token_hex(6)}"}
+    line = format_line("TAGMSG", (target,), s.mask, tagged)
+    return line, add_tag(line, "time=" + iso_time(hub.clock.now()))
+
+
 @command("TAGMSG", min_params=1)
 def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
     tags = client_tags(msg)
@@ -169,10 +178,10 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
                 continue
             except Banned:
                 continue  # dropped silently
-            line = format_line("TAGMSG", (room.name,), s.mask, tags)
+            line, timed = _tagmsg_lines(hub, s, room.name, tags)
             for peer in hub.room_sessions(room):
                 if "message-tags" in peer.caps and (peer is not s or "echo-message" in s.caps):
-                    peer.send(line)
+                    peer.send(timed if "server-time" in peer.caps else line)
         else:
             peer_s = hub.session_by_nick(target)
             if peer_s is None:
@@ -180,8 +189,8 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
                 continue
             if hub.messenger.ban_of(s.user_key) is not None:
                 continue
-            line = format_line("TAGMSG", (peer_s.nick,), s.mask, tags)
+            line, timed = _tagmsg_lines(hub, s, peer_s.nick, tags)
             if "message-tags" in peer_s.caps:
-                peer_s.send(line)
-            if "echo-message" in s.caps and peer_s is not s:
-                s.send(line)
+                peer_s.send(timed if "server-time" in peer_s.caps else line)
+            if "echo-message" in s.caps and "message-tags" in s.caps and peer_s is not s:
+                s.send(timed if "server-time" in s.caps else line)
