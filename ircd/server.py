@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import ssl
+from collections.abc import Callable
 from typing import Any, cast
 
 from .clock import Clock, SystemClock
@@ -108,6 +110,99 @@ def _quit_reason(reason: str) -> str:
     return reason
 
 
+def _bind(host: str, port: int, backlog: int) -> list[socket.socket]:
+    """Listening sockets for every address of ``host`` (as ``loop.create_server`` binds)."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    socks: list[socket.socket] = []
+    seen: set[tuple[int, Any]] = set()
+    try:
+        for family, type_, proto, _name, addr in infos:
+            if (family, addr) in seen:
+                continue
+            seen.add((family, addr))
+            sock = socket.socket(family, type_, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(addr)
+            sock.listen(backlog)
+            sock.setblocking(False)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+class _Listener(asyncio.AbstractServer):
+    """Plain-TCP listening sockets with our own accept loop, which takes every pending
+    connection in one event-loop pass. (uvloop's server accepts one connection per pass: with
+    a connect burst each pass then completes a single registration, and each of those passes
+    writes the JOIN broadcast to every member separately.)"""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sockets: list[socket.socket],
+        factory: Callable[[], asyncio.Protocol],
+    ) -> None:
+        self._loop = loop
+        self.sockets = sockets
+        self._factory = factory
+        self._adopting: set[asyncio.Task[None]] = set()
+        for sock in sockets:
+            loop.add_reader(sock.fileno(), self._accept, sock)
+
+    def _accept(self, lsock: socket.socket) -> None:
+        for _ in range(4096):
+            try:
+                conn, _addr = lsock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as e:  # out of fds or buffers: pause accepting for a second
+                log.warning("accept failed: %s; pausing accepts for 1 s", e)
+                self._loop.remove_reader(lsock.fileno())
+                self._loop.call_later(1.0, self._resume, lsock)
+                return
+            conn.setblocking(False)
+            task = self._loop.create_task(self._adopt(conn))
+            self._adopting.add(task)
+            task.add_done_callback(self._adopting.discard)
+
+    def _resume(self, lsock: socket.socket) -> None:
+        if lsock in self.sockets:
+            self._loop.add_reader(lsock.fileno(), self._accept, lsock)
+
+    async def _adopt(self, conn: socket.socket) -> None:
+        try:
+            await self._loop.connect_accepted_socket(self._factory, conn)
+        except OSError:
+            conn.close()
+
+    def close(self) -> None:
+        for sock in self.sockets:
+            with contextlib.suppress(Exception):
+                self._loop.remove_reader(sock.fileno())
+            sock.close()
+        self.sockets = []
+
+    async def wait_closed(self) -> None:
+        return None
+
+    def is_serving(self) -> bool:
+        return bool(self.sockets)
+
+    def get_loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    async def start_serving(self) -> None:
+        return None
+
+    async def serve_forever(self) -> None:
+        await asyncio.Future()
+
+
 class Server:
     """An IRC messenger server bound to one address (port 0 picks a free port)."""
 
@@ -142,6 +237,8 @@ class Server:
             self.messenger.seq,
             len(self.messenger.scheduled),
         )
+        if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
+            self.messenger.pin_server_id()
         self.messenger.ensure_room(
             casefold(config.chat.general_channel), config.chat.general_channel
         )
@@ -150,7 +247,7 @@ class Server:
         self.conns: dict[Session, Connection] = {}
         self.closing = False
         self._flush_scheduled = False
-        self._servers: list[asyncio.base_events.Server] = []
+        self._servers: list[asyncio.AbstractServer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_task: asyncio.Future[None] | None = None
         self._events_since_snapshot = 0
@@ -164,9 +261,7 @@ class Server:
         loop = asyncio.get_running_loop()
         self._loop = loop
         cfg = self.config.server
-        srv = await loop.create_server(
-            lambda: Connection(self), cfg.host, cfg.port, reuse_address=True, backlog=4096
-        )
+        srv = _Listener(loop, _bind(cfg.host, cfg.port, 4096), lambda: Connection(self))
         self._servers.append(srv)
         self.port = srv.sockets[0].getsockname()[1]
         log.info("listening on %s:%d", cfg.host, self.port)

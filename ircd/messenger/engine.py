@@ -95,6 +95,11 @@ class Messenger:
         if durable:
             self._events.append(ev)
 
+    def pin_server_id(self) -> None:
+        """Journal the server id on a fresh state, so msgids keep their prefix after a restart
+        that finds no snapshot yet."""
+        self._emit({"t": "sid", "id": self.server_id})
+
     def replay(self, events: Iterable[dict[str, Any]]) -> None:
         for ev in events:
             self._apply(ev)
@@ -180,6 +185,8 @@ class Messenger:
             if moved is not None:
                 moved.due = ev["due"]
                 heapq.heappush(self._due_heap, (moved.due, moved.id))
+        elif t == "sid":
+            self.server_id = ev["id"]
         elif t == "rename":
             self._rename(ev["old"], ev["new"], ev["n"])
         else:

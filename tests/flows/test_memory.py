@@ -311,3 +311,15 @@ async def test_kill_9_during_flood_loses_nothing_anyone_saw(tmp_path: Path) -> N
         assert [int(t.split()[1]) for t in history] == list(range(len(history)))
     finally:
         srv.store.close()
+
+
+async def test_msgids_keep_their_prefix_across_restarts_before_any_snapshot(
+    tmp_path: Path,
+) -> None:
+    cfg = make_config(tmp_path)
+    first = Server(cfg)
+    sid = first.messenger.server_id
+    first.store.close()  # "killed": no snapshot was ever written
+    second = Server(cfg)
+    assert second.messenger.server_id == sid
+    second.store.close()
