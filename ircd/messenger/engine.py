@@ -937,7 +937,7 @@ class Messenger:
         ban = self.ban_of(item.owner, now)
         if ban is not None:
             self._emit({"t": "resched", "id": item.id, "due": ban.until}, durable=keep)
-            return Fired(item, "held", reason=f"muted until {ban.until}", late=late)
+            return Fired(item, "held", reason="muted", late=late, until=ban.until)
         u = self.users.get(item.owner)
         try:
             if item.private:
@@ -971,7 +971,7 @@ class Messenger:
                 )
         except RateLimited as e:
             self._emit({"t": "resched", "id": item.id, "due": e.reset_at}, durable=keep)
-            return Fired(item, "postponed", reason=str(e.reset_at), late=late)
+            return Fired(item, "postponed", reason="rate limited", late=late, until=e.reset_at)
         except (NoSuchUser, NotMember) as e:
             self._emit({"t": "unsched", "id": item.id}, durable=keep)
             what = "recipient is gone" if item.private else "you are no longer in the channel"

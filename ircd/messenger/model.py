@@ -194,6 +194,7 @@ class Fired:
     post: Post | None = None
     reason: str = ""
     late: bool = False
+    until: float = 0.0  # postponed/held: when it will be tried again
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,10 @@ class Recorder:
         if not self.connected_future.done():
             self.connected_future.set_result(None)
 
+    async def on_join(self, channel: str, user: str) -> None:
+        await super().on_join(channel, user)  # type: ignore[misc]
+        self._record(("join", channel, user, ""))
+
     async def on_channel_message(self, target: str, by: str, message: str) -> None:
         await super().on_channel_message(target, by, message)  # type: ignore[misc]
         self._record(("channel", target, by, message))
@@ -65,7 +69,11 @@ class Recorder:
         try:
             return await asyncio.wait_for(fut, TIMEOUT)
         except asyncio.TimeoutError:
-            raise AssertionError(f"{self.nickname}: timed out waiting for {what}; got {self.events}")  # type: ignore[attr-defined]
+            me = getattr(self, "nickname", "?")
+            raise AssertionError(f"{me}: timed out waiting for {what}; got {self.events}") from None
+        finally:
+            if (pred, fut) in self._waiters:
+                self._waiters.remove((pred, fut))
 
 
 class FullBot(Recorder, pydle.Client):
@@ -111,31 +119,23 @@ def token(label: str) -> str:
     return f"{label}-{next(_seq)}"
 
 
-async def wait_in_general(bot: Any) -> None:
-    """pydle fills ``bot.channels`` from the forced JOIN echo; poll it with a deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + TIMEOUT
-    while GENERAL not in bot.channels:
-        if loop.time() > deadline:
-            raise AssertionError(f"{bot.nickname} not in {GENERAL}: {list(bot.channels)}")
-        await asyncio.sleep(0.02)
-
-
-async def wait_sees(bot: Any, nick: str, timeout: float = TIMEOUT) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while nick not in bot.channels.get(GENERAL, {}).get("users", set()):
-        if loop.time() > deadline:
-            raise AssertionError(f"{bot.nickname} never saw {nick} in {GENERAL}")
-        await asyncio.sleep(0.02)
+async def wait_joined(bot: Any, nick: str, *, peer: bool = False) -> None:
+    """Wait for pydle's ``on_join`` of ``nick`` in #general (the bot's own forced JOIN, or a
+    ``peer``'s relayed JOIN), then check pydle's channel table."""
+    await bot.wait_event(lambda e: e[:3] == ("join", GENERAL, nick), f"{nick} joining {GENERAL}")
+    assert GENERAL in bot.channels, list(bot.channels)
+    if peer:
+        assert nick in bot.channels[GENERAL]["users"], bot.channels[GENERAL]
 
 
 async def test_full_and_minimal_bots_chat_in_general_and_privately(bots: Connect) -> None:
     full = await bots(FullBot, "fullbot")
     mini = await bots(MinimalBot, "minibot")
-    for bot in (full, mini):
-        await wait_in_general(bot)
-    await wait_sees(full, "minibot")  # from minibot's JOIN, seen by fullbot
+    # explicit nicks: a MinimalClient's .nickname may still read "<unregistered>" after
+    # on_connect (its 001 handler awaits a WHOIS, and the 376 task runs meanwhile)
+    await wait_joined(full, "fullbot")
+    await wait_joined(mini, "minibot")
+    await wait_joined(full, "minibot", peer=True)  # minibot's JOIN, relayed to fullbot
 
     # channel: each receives the other's message with the right source and target
     t1 = token("from-full")
@@ -170,7 +170,7 @@ async def test_full_and_minimal_bots_chat_in_general_and_privately(bots: Connect
 
 async def test_full_client_with_echo_message_sees_own_line_once(bots: Connect) -> None:
     full = await bots(FullBot, "echoer")
-    await wait_in_general(full)
+    await wait_joined(full, "echoer")
     t = token("echo")
     await full.message(GENERAL, t)
     kind, target, source, _ = await full.wait_event(lambda e: e[3] == t, "own echo")
@@ -185,7 +185,7 @@ async def test_full_client_with_echo_message_sees_own_line_once(bots: Connect) -
 async def test_bot_with_password_becomes_an_account(bots: Connect, cls: type[Any]) -> None:
     carol = await bots(cls, "carol", password="s3cret-pass")
     watcher = await bots(MinimalBot, "watcher")
-    await wait_in_general(carol)
+    await wait_joined(carol, "carol")
     info = await asyncio.wait_for(watcher.whois("carol"), TIMEOUT)
     assert info is not None
     assert info.get("account") == "carol", info  # set from 330
@@ -204,5 +204,6 @@ async def test_bot_with_password_becomes_an_account(bots: Connect, cls: type[Any
 async def test_pydle_names_list_includes_members_already_present(bots: Connect) -> None:
     await bots(MinimalBot, "early")
     late = await bots(MinimalBot, "late")
-    await wait_in_general(late)
-    await wait_sees(late, "early", timeout=1.0)
+    await wait_joined(late, "late")
+    await asyncio.wait_for(late.whois("late"), TIMEOUT)  # the 353/366 handlers ran before
+    assert "early" in late.channels[GENERAL]["users"], late.channels[GENERAL]

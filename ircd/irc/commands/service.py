@@ -236,7 +236,7 @@ def _deliver_fired(hub: Hub, f: Fired) -> None:
     if owner is None:
         return
     if f.outcome == "postponed":
-        reset = human_time(float(f.reason))
+        reset = human_time(f.until)
         hub.service_notice(
             owner,
             f"Scheduled message #{item.id} to {item.target_name} is postponed to {reset}: "
