@@ -11,6 +11,7 @@ import pytest
 from tests.conftest import RawClient
 from tests.e2e.terminal import (
     STAMP,
+    START_TIMEOUT,
     IrcdProcess,
     Irssi,
     Tmux,
@@ -48,7 +49,7 @@ async def test_irssi_unread_survives_server_restart(
     bob = await bob_joins(ircd.port, peers)
     alice = Irssi(tmux, tmp_path / "irssi", "alice")
     alice.start(ircd.port, password="secret")
-    await bob.expect(joined("alice"), timeout=10)
+    await bob.expect(joined("alice"), timeout=START_TIMEOUT)
     # the per-account setting that makes replayed lines carry their original time as text
     alice.type("/msg Messenger set timestamps always")
     await alice.show_window("Messenger", r"timestamps is now always")
