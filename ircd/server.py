@@ -324,11 +324,13 @@ class Server:
                 self.store.append(events)  # journaled before anyone is sent anything
             except Exception:
                 log.exception("could not write the journal; shutting down to lose nothing")
+                self.hub.logs.clear()
                 self.hub.dirty.clear()
                 assert self._loop is not None
                 self._loop.create_task(self.stop("Storage failure"))
                 return
         hub = self.hub
+        hub.deliver_logs()  # each member's share of this pass's room broadcasts, in one piece
         sendq = self.config.server.sendq_bytes
         while hub.dirty:
             dirty = list(hub.dirty)

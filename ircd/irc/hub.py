@@ -91,6 +91,69 @@ def add_tag(line: str, tag: str) -> str:
     return f"@{tag} {line}"
 
 
+class RoomLog:
+    """One room's broadcasts (channel posts and JOIN lines) in one event-loop pass, delivered
+    to each member once per pass (one piece of output per member per pass, not one per line).
+
+    Entries are encoded lines (the same for everyone) or posts (formatted once per capability
+    variant, when first needed). A member takes the entries from its cursor on (0: all of them)
+    when anything else is sent to it (``Session.catch_up``) and at flush (``deliver``), so its
+    output has exactly the order it would have had with immediate sends."""
+
+    __slots__ = ("cursor", "entries", "full", "hub", "parts", "room")
+
+    def __init__(self, hub: Hub, room: Room) -> None:
+        self.hub = hub
+        self.room = room
+        self.entries: list[bytes | Post] = []
+        self.cursor: dict[Session, int] = {}  # next entry for a member (absent: 0)
+        self.parts: dict[int, list[bytes]] = {}  # tagbits -> entries rendered so far
+        self.full: dict[int, tuple[int, bytes]] = {}  # tagbits -> (entries, all joined)
+
+    def render(self, bits: int, start: int) -> bytes:
+        entries = self.entries
+        parts = self.parts.get(bits)
+        if parts is None:
+            parts = self.parts[bits] = []
+        if len(parts) < len(entries):
+            target = self.room.name
+            post_line = self.hub.post_line
+            for e in entries[len(parts) :]:
+                if isinstance(e, bytes):
+                    parts.append(e)
+                else:
+                    parts.append((post_line(e, bits, target) + "\r\n").encode())
+        if start:
+            return b"".join(parts[start:])
+        got = self.full.get(bits)
+        if got is None or got[0] != len(parts):
+            got = self.full[bits] = (len(parts), b"".join(parts))
+        return got[1]
+
+    def catch_up(self, s: Session) -> None:
+        n = len(self.entries)
+        start = self.cursor.get(s, 0)
+        if start >= n or s.closing is not None:
+            return
+        key = s.user_key
+        if key not in self.room.members or self.hub.by_user.get(key) is not s:
+            return
+        self.cursor[s] = n
+        s.push(self.render(s.tagbits, start))
+
+    def deliver(self) -> None:
+        n = len(self.entries)
+        by_user = self.hub.by_user
+        cursor = self.cursor
+        for key in self.room.members:
+            s = by_user.get(key)
+            if s is None or s.closing is not None:
+                continue
+            start = cursor.get(s, 0)
+            if start < n:
+                s.push(self.render(s.tagbits, start))
+
+
 class Hub:
     def __init__(self, config: Config, messenger: Messenger, clock: Clock) -> None:
         self.config = config
@@ -101,6 +164,7 @@ class Hub:
         self.nicks: dict[str, Session] = {}  # casefolded nick -> registered session
         self.by_user: dict[str, Session] = {}  # messenger user key -> session
         self.dirty: set[Session] = set()
+        self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
         self.ip_counts: dict[str, int] = {}
         self.login_failures: dict[str, deque[float]] = {}
         self.started = clock.now()
@@ -123,6 +187,7 @@ class Hub:
         s = Session(
             ip=ip,
             dirty=self.dirty,
+            pending=self.logs,
             sendq_limit=self.config.server.sendq_bytes,
             created=now,
             last_active=now,
@@ -348,20 +413,49 @@ class Hub:
             tags["account"] = post.account
         return format_line(post.kind, (target, extra + post.text), post.origin, tags)
 
+    def room_log(self, room: Room) -> RoomLog:
+        """This pass's broadcast log for ``room``. Only one room has a log at a time (another
+        room's is delivered first), so each member's output keeps the order of events."""
+        log_ = self.logs.get(room.key)
+        if log_ is None:
+            if self.logs:
+                self.deliver_logs()
+            log_ = self.logs[room.key] = RoomLog(self, room)
+        return log_
+
+    def broadcast_join(self, room: Room, s: Session, data: bytes) -> None:
+        """Queue a JOIN line (already encoded) to every member of ``room``, ``s`` included, who
+        just joined: batched, so a burst of joins costs each member one write per pass."""
+        log_ = self.room_log(room)
+        log_.cursor[s] = len(log_.entries)  # the joiner gets its JOIN and what follows only
+        log_.entries.append(data)
+
+    def note_joined(self, room: Room, s: Session) -> None:
+        """``s`` joined ``room`` without broadcast_join: it gets no earlier batched lines."""
+        log_ = self.logs.get(room.key)
+        if log_ is not None:
+            log_.cursor[s] = len(log_.entries)
+
+    def deliver_logs(self) -> None:
+        """Hand every member its share of the batched room broadcasts (the server calls this
+        when it flushes, after the journal write)."""
+        while self.logs:
+            logs = list(self.logs.values())
+            self.logs.clear()
+            for log_ in logs:
+                log_.deliver()
+
     def relay_room(self, post: Post, room: Room, sender: Session | None) -> None:
-        """Deliver a channel post to every online member (formatted once per variant)."""
-        cache: dict[int, bytes] = {}
+        """Deliver a channel post to every online member: formatted once per variant, and
+        batched, so each member gets all of a pass's posts in one piece."""
         target = room.name
         by_user = self.by_user
-        for key in room.members:
-            s = by_user.get(key)
-            if s is None or s is sender:
-                continue
-            data = cache.get(s.tagbits)
-            if data is None:
-                data = (self.post_line(post, s.tagbits, target) + "\r\n").encode()
-                cache[s.tagbits] = data
-            s.send_bytes(data)
+        log_ = self.room_log(room)
+        if sender is not None:
+            log_.catch_up(sender)
+        log_.entries.append(post)
+        if sender is not None:
+            log_.cursor[sender] = len(log_.entries)  # not to the sender itself
         if sender is not None and "echo-message" in sender.caps:
             sender.send(self.post_line(post, sender.tagbits, target))
         elif sender is None:
@@ -525,4 +619,7 @@ class Hub:
             "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:1",
             "TOPICLEN=390",
             "UTF8ONLY",
+            # WHOX (354) is implemented but not advertised: pydle with WHOX handles our forced
+            # JOIN before it knows its own nick (its 001 handler awaits a WHOIS), and loses the
+            # channel; without it pydle stays consistent (see tests/e2e/test_pydle.py)
         ]

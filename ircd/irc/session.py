@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Any
 
 _ids = itertools.count(1)
 
@@ -50,6 +51,9 @@ class Session:
     out: list[bytes] = field(default_factory=list)
     out_bytes: int = 0
     capture: list[str] | None = None  # lines to this session while a labeled command runs
+    # the hub's room broadcasts batched in this event-loop pass (shared with the hub; see
+    # Hub.room_log): this session takes its share before anything else is queued to it
+    pending: dict[str, Any] = field(default_factory=dict)
     closing: str | None = None  # set when the connection is to be closed, with the reason
     quit_sent: bool = False
 
@@ -67,6 +71,22 @@ class Session:
     def send_bytes(self, data: bytes) -> None:
         if self.closing is not None:
             return
+        if self.pending:
+            self.catch_up()
+        self.out.append(data)
+        self.out_bytes += len(data)
+        self.dirty.add(self)
+        if self.out_bytes > self.sendq_limit:
+            self.closing = "SendQ exceeded"
+
+    def catch_up(self) -> None:
+        """Queue this session's share of the room broadcasts batched so far in this pass, so
+        that they come before whatever is sent to it next (the order is as if sent at once)."""
+        for room_log in tuple(self.pending.values()):
+            room_log.catch_up(self)
+
+    def push(self, data: bytes) -> None:
+        """Queue bytes as they are (used by the batched room broadcasts)."""
         self.out.append(data)
         self.out_bytes += len(data)
         self.dirty.add(self)
@@ -74,6 +94,8 @@ class Session:
             self.closing = "SendQ exceeded"
 
     def take_output(self) -> bytes:
+        if self.pending and self.closing is None:
+            self.catch_up()
         data = b"".join(self.out) if len(self.out) != 1 else self.out[0]
         self.out.clear()
         self.out_bytes = 0

@@ -853,7 +853,8 @@ class Messenger:
         due: float,
     ) -> Scheduled:
         now = self.clock.now()
-        if due - now < 1:
+        # 1s minimum; the slack covers the caller's earlier clock read ("DELAY 1s" = now + 1)
+        if due - now < 0.9:
             raise InvalidDuration("the time must be in the future")
         if due - now > self.rules.max_delay_seconds:
             raise InvalidDuration(

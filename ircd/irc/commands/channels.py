@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from itertools import accumulate
+
 from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
 from ...messenger.model import Room
 from ...wire import Message, Numeric, casefold, format_line, is_channel_name
@@ -17,23 +20,22 @@ def _prefix(room: Room, s: Session, multi: bool) -> str:
 
 
 def send_names(hub: Hub, s: Session, room: Room) -> None:
-    multi = "multi-prefix" in s.caps
     uhnames = "userhost-in-names" in s.caps
-    names = []
-    for member in hub.room_sessions(room):
-        ident = member.mask if uhnames else member.nick
-        names.append(_prefix(room, member, multi) + ident)
-    # 353 must have exactly 4 params (pydle); split long lists over several lines
-    line: list[str] = []
-    size = 0
-    for n in names:
-        if size + len(n) + 1 > 380 and line:
-            hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, " ".join(line))
-            line, size = [], 0
-        line.append(n)
-        size += len(n) + 1
-    if line:
-        hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, " ".join(line))
+    # every member of a big channel gets this on join: built with list operations, not a loop
+    # of calls per member (same names and order as iterating hub.room_sessions)
+    members = [m for m in map(hub.by_user.get, room.members) if m is not None]
+    names = [m.mask for m in members] if uhnames else [m.nick for m in members]
+    ops = room.ops
+    if ops:
+        names = ["@" + n if m.user_key in ops else n for m, n in zip(members, names, strict=True)]
+    # 353 must have exactly 4 params (pydle); split long lists over several lines of at most
+    # 380 bytes of names (each name counted with its separating space)
+    ends = list(accumulate((len(n) + 1 for n in names), initial=0))
+    i, count = 0, len(names)
+    while i < count:
+        j = max(i + 1, bisect_right(ends, ends[i] + 380) - 1)
+        hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, " ".join(names[i:j]))
+        i = j
 
 
 def send_topic(hub: Hub, s: Session, room: Room) -> None:
@@ -50,10 +52,15 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
     room, _new = hub.messenger.join(s.user_key, key, name)
     line = format_line("JOIN", (room.name,), s.mask)
     away_line = format_line("AWAY", (s.away,), s.mask) if s.away else None
-    for peer in hub.room_sessions(room):
-        peer.send(line)
-        if away_line and peer is not s and "away-notify" in peer.caps:
-            peer.send(away_line)
+    if away_line is None and s.capture is None:
+        # every join to a big channel is a broadcast: encoded once, and batched per pass
+        hub.broadcast_join(room, s, (line + "\r\n").encode("utf-8", "replace"))
+    else:
+        hub.note_joined(room, s)
+        for peer in hub.room_sessions(room):
+            peer.send(line)
+            if away_line and peer is not s and "away-notify" in peer.caps:
+                peer.send(away_line)
     send_topic(hub, s, room)
     send_names(hub, s, room)
     if "draft/read-marker" in s.caps:

@@ -179,13 +179,17 @@ SUBCOMMANDS = {"LATEST": 1, "BEFORE": 1, "AFTER": 1, "AROUND": 1, "BETWEEN": 2, 
 def chathistory(hub: Hub, s: Session, msg: Message) -> None:
     sub = msg.params[0].upper()
     if sub not in SUBCOMMANDS:
-        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", msg.params[0], text="Unknown subcommand", feature=CH)
+        hub.fail(
+            s, "CHATHISTORY", "INVALID_PARAMS", msg.params[0], text="Unknown subcommand", feature=CH
+        )
         return
     nrefs = SUBCOMMANDS[sub]
     if sub == "TARGETS":
         args = msg.params[1:]
         if len(args) < 3:
-            hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters", feature=CH)
+            hub.fail(
+                s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters", feature=CH
+            )
             return
         _targets(hub, s, args[0], args[1], args[2])
         return
@@ -216,7 +220,15 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
     try:
         chosen = select(posts, sub, refs, limit)
     except _BadRef as e:
-        hub.fail(s, "CHATHISTORY", "INVALID_MSGREFTYPE", sub, str(e), text="Invalid reference", feature=CH)
+        hub.fail(
+            s,
+            "CHATHISTORY",
+            "INVALID_MSGREFTYPE",
+            sub,
+            str(e),
+            text="Invalid reference",
+            feature=CH,
+        )
         return
     send_history_batch(hub, s, name, chosen, private)
 
@@ -242,10 +254,14 @@ def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
     try:
         k1, k2 = _ref_key(ref1), _ref_key(ref2)
     except _BadRef as e:
-        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", str(e), text="Use timestamp=", feature=CH)
+        hub.fail(
+            s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", str(e), text="Use timestamp=", feature=CH
+        )
         return
     if k1[0] != 1 or k2[0] != 1 or not limit_s.isdigit():
-        hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs", feature=CH)
+        hub.fail(
+            s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs", feature=CH
+        )
         return
     lo, hi = sorted((k1[1] / 1000, k2[1] / 1000))
     limit = min(int(limit_s), hub.config.chat.chathistory_max)

@@ -15,10 +15,12 @@ from . import registration
 log = logging.getLogger(__name__)
 
 
-def _who_line(hub: Hub, s: Session, channel: str, who: Session, op: bool) -> None:
+def _flags(who: Session, op: bool) -> str:
     flags = ("G" if who.away else "H") + ("*" if who.oper else "") + ("@" if op else "")
-    if who.bot:
-        flags += "B"
+    return flags + ("B" if who.bot else "")
+
+
+def _who_line(hub: Hub, s: Session, channel: str, who: Session, op: bool) -> None:
     hub.reply(
         s,
         Numeric.RPL_WHOREPLY,
@@ -27,23 +29,64 @@ def _who_line(hub: Hub, s: Session, channel: str, who: Session, op: bool) -> Non
         who.host,
         hub.name,
         who.nick,
-        flags,
+        _flags(who, op),
         f"0 {who.realname or who.nick}",
     )
+
+
+# WHOX fields, in the order their values are sent (ircv3 "whox" / modern-irc RPL_WHOSPCRPL)
+WHOX_ORDER = "tcuihsnfdlaor"
+
+
+def _whox_line(
+    hub: Hub, s: Session, fields: str, token: str, channel: str, who: Session, op: bool
+) -> None:
+    values = {
+        "t": token or "0",
+        "c": channel,
+        "u": who.user,
+        "i": who.ip,
+        "h": who.host,
+        "s": hub.name,
+        "n": who.nick,
+        "f": _flags(who, op),
+        "d": "0",
+        "l": str(int(hub.clock.now() - who.last_active)),
+        "a": who.account or "0",
+        "o": "n/a",
+        "r": who.realname or who.nick,
+    }
+    params = [values[f] for f in WHOX_ORDER if f in fields and (f != "t" or token)]
+    if not params:
+        return
+    hub.reply(s, Numeric.RPL_WHOSPCRPL, *params)
 
 
 @command("WHO")
 def who(hub: Hub, s: Session, msg: Message) -> None:
     mask = msg.params[0] if msg.params else "*"
+    whox = len(msg.params) > 1 and msg.params[1].startswith("%")
+    fields, token = "", ""
+    if whox:
+        spec = msg.params[1][1:]
+        fields, _, token = spec.partition(",")
+        token = token[:3] if token.isdigit() else ""
+
+    def line(channel: str, member: Session, op: bool) -> None:
+        if whox:
+            _whox_line(hub, s, fields, token, channel, member, op)
+        else:
+            _who_line(hub, s, channel, member, op)
+
     if mask.startswith("#"):
         room = hub.messenger.room(casefold(mask))
         if room is not None:
             for member in hub.room_sessions(room):
-                _who_line(hub, s, room.name, member, member.user_key in room.ops)
+                line(room.name, member, member.user_key in room.ops)
     else:
         target = hub.session_by_nick(mask)
         if target is not None:
-            _who_line(hub, s, "*", target, False)
+            line("*", target, False)
     hub.reply(s, Numeric.RPL_ENDOFWHO, mask, "End of /WHO list")
 
 

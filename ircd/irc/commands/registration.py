@@ -36,6 +36,8 @@ def _cap_list(s: Session, with_values: bool) -> str:
 
 
 def update_tagbits(s: Session) -> None:
+    if s.pending:
+        s.catch_up()  # room broadcasts batched before the change keep their old format
     bits = 0
     if "message-tags" in s.caps:
         bits |= TAGS
