@@ -36,6 +36,9 @@ SERVICE_NICK = "Messenger"
 SERVICE_KEY = casefold(SERVICE_NICK)
 RESERVED_NICKS = frozenset({SERVICE_KEY, "nickserv", "chanserv", "histserv"})
 VENDOR_CAP = "messenger.chat/commands"
+# the ticker's delivery-ack PINGs wait until the client has sent nothing for ACK_QUIET
+# seconds, or ACK_MAX_WAIT seconds after the last one (see Hub.request_ack)
+ACK_QUIET, ACK_MAX_WAIT = 3.0, 30.0
 
 # Caps we implement, in the order they are listed. sasl gets a value with CAP LS 302.
 CAPS = (
@@ -554,15 +557,22 @@ class Hub:
 
     # ------------------------------------------------------------------ delivery acks
 
-    def request_ack(self, s: Session) -> None:
-        """Ask the client to confirm it has everything up to now (soju's PING barrier)."""
+    def request_ack(self, s: Session, periodic: bool = False) -> None:
+        """Ask the client to confirm it has everything up to now (soju's PING barrier).
+        ``periodic`` (the ticker) asks only once the client has been quiet for ACK_QUIET:
+        irssi counts each PONG as a sent line and sends its queued lines only after 2.2 s
+        without any, so a PING every second on a busy network held its user's lines back."""
         if not s.registered or not s.account or s.catching_up:
             return
         seq = self.messenger.seq
         if seq <= s.ack_sent_seq:
             return
+        now = self.clock.now()
+        if periodic and now - s.last_active < ACK_QUIET and now - s.ack_asked_at < ACK_MAX_WAIT:
+            return
+        s.ack_asked_at = now
         s.ack_sent_seq = seq
-        s.send(f"PING :ack-{seq}")
+        s.send_bytes(f"PING :ack-{seq}\r\n".encode())  # never part of a labeled reply
 
     def on_pong(self, s: Session, token: str) -> None:
         if token.startswith("ack-") and token[4:].isdigit():
@@ -593,7 +603,7 @@ class Hub:
             if idle > cfg.ping_interval and not s.ping_sent:
                 s.ping_sent = now
                 s.send(f"PING :{self.name}")
-            self.request_ack(s)
+            self.request_ack(s, periodic=True)
 
     # ------------------------------------------------------------------ ISUPPORT
 

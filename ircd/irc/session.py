@@ -47,6 +47,7 @@ class Session:
     ack_pending: int = 0  # seq of the outstanding delivery-ack PING (0: none)
     acked_through: int = -1  # highest seq acknowledged on this connection
     ack_sent_seq: int = -1  # highest seq we asked to be acknowledged
+    ack_asked_at: float = 0.0  # when we last sent a delivery-ack PING
     catching_up: bool = False  # a chathistory client that has not pulled its unread yet
     out: list[bytes] = field(default_factory=list)
     out_bytes: int = 0

@@ -323,3 +323,26 @@ async def test_msgids_keep_their_prefix_across_restarts_before_any_snapshot(
     second = Server(cfg)
     assert second.messenger.server_id == sid
     second.store.close()
+
+
+async def test_account_never_acknowledged_still_gets_its_private_messages(cfg: Config) -> None:
+    srv = await start(cfg)
+    try:
+        alice = await client(srv)
+        alice.auto_pong = False  # type: ignore[attr-defined]
+        await alice.registered_and_joined("alice", password="pw")
+        await alice.close()  # gone before acknowledging anything
+        bob = await client(srv)
+        await bob.registered_and_joined("bob")
+        bob.send("PRIVMSG alice :are you there?")
+        await bob.sync()
+        alice = await client(srv)
+        await alice.registered_and_joined("alice", password="pw")
+        got = await alice.collect_until(
+            lambda m: m.command == "NOTICE" and "End of replay" in m.params[1]
+        )
+        assert privmsgs(got) == [("alice", "are you there?")]
+        await alice.close()
+        await bob.close()
+    finally:
+        await srv.stop()

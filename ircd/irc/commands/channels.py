@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from itertools import accumulate
+from operator import attrgetter
 
 from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
 from ...messenger.model import Room
@@ -21,21 +20,38 @@ def _prefix(room: Room, s: Session, multi: bool) -> str:
 
 def send_names(hub: Hub, s: Session, room: Room) -> None:
     uhnames = "userhost-in-names" in s.caps
-    # every member of a big channel gets this on join: built with list operations, not a loop
-    # of calls per member (same names and order as iterating hub.room_sessions)
-    members = [m for m in map(hub.by_user.get, room.members) if m is not None]
-    names = [m.mask for m in members] if uhnames else [m.nick for m in members]
+    # every joiner of a big channel gets this: built with C-level list operations (no Python
+    # code per member); same names and order as iterating hub.room_sessions
+    members = list(filter(None, map(hub.by_user.get, room.members)))
+    names = list(map(_MASK if uhnames else _NICK, members))
     ops = room.ops
     if ops:
         names = ["@" + n if m.user_key in ops else n for m, n in zip(members, names, strict=True)]
+    if not names:
+        return
     # 353 must have exactly 4 params (pydle); split long lists over several lines of at most
-    # 380 bytes of names (each name counted with its separating space)
-    ends = list(accumulate((len(n) + 1 for n in names), initial=0))
-    i, count = 0, len(names)
-    while i < count:
-        j = max(i + 1, bisect_right(ends, ends[i] + 380) - 1)
-        hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, " ".join(names[i:j]))
+    # 380 characters of names (each name counted with its separating space)
+    text = " ".join(names) + " "
+    chunks = []
+    i, end = 0, len(text)
+    while i < end:
+        j = text.rfind(" ", i, i + 380) + 1
+        if j <= i:  # a single name longer than the limit goes alone
+            j = text.index(" ", i) + 1
+        chunks.append(text[i : j - 1])
         i = j
+    if s.capture is not None:
+        for chunk in chunks:
+            hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, chunk)
+        return
+    # exactly what hub.reply formats, for all the lines at once
+    head = format_line(Numeric.RPL_NAMREPLY.value, (s.nick, "=", room.name, "x"), hub.name)[:-1]
+    body = "".join([head + chunk + "\r\n" for chunk in chunks])
+    s.send_bytes(body.encode("utf-8", "replace"))
+
+
+_NICK = attrgetter("nick")
+_MASK = attrgetter("mask")
 
 
 def send_topic(hub: Hub, s: Session, room: Room) -> None:

@@ -20,11 +20,16 @@ def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
     m = hub.messenger
     general = hub.config.chat.general_channel
     if s.account is None or first_time:
-        # guests and new accounts: the last N messages of the general channel
+        # guests and new accounts: the last N messages of the general channel, and for an
+        # account that was never acknowledged, the private messages waiting for it
         if wants_push(hub, s):
             posts = m.backlog(hub.general_key, hub.config.chat.backlog_on_join)
             room = m.rooms.get(hub.general_key)
             hub.replay(s, room.name if room else general, posts, "recent", private=False)
+            if s.account is not None:
+                for peer_key, dms in m.unread(s.user_key).private.items():
+                    peer = hub.display_nick(peer_key, dms[-1].sender_name)
+                    hub.replay(s, peer, dms, "unread", private=True)
         hub.request_ack(s)
         return
     unread = m.unread(s.user_key)
