@@ -48,6 +48,7 @@ class Session:
     acked_through: int = -1  # highest seq acknowledged on this connection
     ack_sent_seq: int = -1  # highest seq we asked to be acknowledged
     ack_asked_at: float = 0.0  # when we last sent a delivery-ack PING
+    landed_seq: int = 0  # the messenger's seq when this connection was joined and replayed
     catching_up: bool = False  # a chathistory client that has not pulled its unread yet
     out: list[bytes] = field(default_factory=list)
     out_bytes: int = 0

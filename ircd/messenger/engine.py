@@ -709,11 +709,14 @@ class Messenger:
         u = self.users.get(user)
         return None if u is None else u.read_markers.get(target)
 
-    def unread(self, user: UserKey) -> Unread:
+    def unread(self, user: UserKey, upto: int | None = None) -> Unread:
+        """What ``user`` has not been delivered, per target, oldest first; with ``upto``, only
+        posts up to that seq (later ones reached the user's live connection)."""
         u = self.users.get(user)
         if u is None:
             raise NoSuchUser(user)
         floor = u.delivered_seq
+        top = self.seq if upto is None else upto
         rooms: dict[RoomKey, list[Post]] = {}
         general = self.rules.general_room
         for rk in sorted(u.rooms, key=lambda k: (k != general, k)):
@@ -721,7 +724,7 @@ class Messenger:
             if room is None:
                 continue
             lo = max(floor, u.rooms[rk])
-            got = [p for p in _newer_than(room.history, lo) if p.sender != user]
+            got = [p for p in _newer_than(room.history, lo) if p.sender != user and p.seq <= top]
             if got:
                 rooms[rk] = got
         private: dict[UserKey, list[Post]] = {}
@@ -729,7 +732,7 @@ class Messenger:
             a, b = pk.split("\t")
             peer = b if a == user else a
             lo = max(floor, u.since_seq)
-            got = [p for p in _newer_than(self.dms[pk], lo) if p.sender != user]
+            got = [p for p in _newer_than(self.dms[pk], lo) if p.sender != user and p.seq <= top]
             if got:
                 private[peer] = got
         total = sum(map(len, rooms.values())) + sum(map(len, private.values()))

@@ -18,6 +18,7 @@ from .channels import wants_push
 
 def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
     m = hub.messenger
+    s.landed_seq = m.seq  # later posts reach this connection live
     general = hub.config.chat.general_channel
     if s.account is None or first_time:
         # guests and new accounts: the last N messages of the general channel, and for an
@@ -101,7 +102,7 @@ def unread_cmd(hub: Hub, s: Session, msg: Message) -> None:
             text="Guests have no unread memory; connect with a password to get one",
         )
         return
-    push_unread(hub, s, hub.messenger.unread(s.user_key))
+    push_unread(hub, s, hub.messenger.unread(s.user_key, upto=s.landed_seq))
 
 
 # ---------------------------------------------------------------------- CHATHISTORY

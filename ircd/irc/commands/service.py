@@ -304,7 +304,7 @@ def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
         if s.account is None:
             hub.service_notice(s, "Guests have no unread memory; connect with a password.")
         else:
-            push_unread(hub, s, hub.messenger.unread(s.user_key))
+            push_unread(hub, s, hub.messenger.unread(s.user_key, upto=s.landed_seq))
     elif cmd == "quota":
         left, reset = hub.messenger.quota_left(s.user_key)
         hub.service_notice(
