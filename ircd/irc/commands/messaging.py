@@ -79,13 +79,13 @@ def _to_room(
         hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
         return
     except Banned as e:
-        text_ = f"Cannot send to {name}: {_ban_text(e.until, e.reason)}"
+        text_ = f"Message not sent: {_ban_text(e.until, e.reason)}"
         hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
         return
     except RateLimited as e:
         per = _period(e.period)
         text_ = (
-            f"Rate limit: {e.limit} messages per {per} in channels; "
+            f"Message not sent. Rate limit: {e.limit} messages per {per} in channels; "
             f"resets at {human_time(e.reset_at)}"
         )
         if "standard-replies" in s.caps:
@@ -129,7 +129,12 @@ def _to_nick(
         hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     except Banned as e:
-        hub.reply(s, Numeric.ERR_CANTSENDTOUSER, display, _ban_text(e.until, e.reason))
+        hub.reply(
+            s,
+            Numeric.ERR_CANTSENDTOUSER,
+            display,
+            "Message not sent: " + _ban_text(e.until, e.reason),
+        )
         return
     except Flooding as e:
         hub.reply(

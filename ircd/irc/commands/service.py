@@ -33,8 +33,25 @@ class Replier:
     """Sends results of one messenger command the way the caller can read them."""
 
     def __init__(self, hub: Hub, s: Session, command: str, via: str) -> None:
-        self.hub, self.s, self.command = hub, s, command
+        self.hub, self.s, self.command, self.via = hub, s, command, via
         self.standard = via == "verb" and "standard-replies" in s.caps
+
+    def usage(self, what: str) -> str:
+        """How to type a command, in the words the caller used (raw verb or the service)."""
+        if self.via == "privmsg":
+            return {
+                "delay": f"Usage: /msg {SERVICE_NICK} delay <minutes|90s|2h|1h30m|1d> "
+                "[#channel|nick] <text>; delays; cancel <id>",
+                "cancel": f"Usage: /msg {SERVICE_NICK} cancel <id>",
+                "list": f"/msg {SERVICE_NICK} delays",
+                "complain": f"Usage: /msg {SERVICE_NICK} complain <nick> [reason]",
+            }[what]
+        return {
+            "delay": USAGE_DELAY,
+            "cancel": "Usage: DELAY CANCEL <id>",
+            "list": "DELAY LIST",
+            "complain": "Usage: COMPLAIN <nick> [:<reason>]",
+        }[what]
 
     def ok(self, code: str, *context: str, text: str) -> None:
         if self.standard:
@@ -57,7 +74,7 @@ USAGE_DELAY = (
 def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
     r = Replier(hub, s, "DELAY", via)
     if not args:
-        r.error("NEED_MORE_PARAMS", text=USAGE_DELAY)
+        r.error("NEED_MORE_PARAMS", text=r.usage("delay"))
         return
     head = args[0].upper()
     if head in ("LIST", "LS"):
@@ -65,14 +82,14 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
         return
     if head in ("CANCEL", "DEL", "RM"):
         if len(args) < 2:
-            r.error("NEED_MORE_PARAMS", text="Usage: DELAY CANCEL <id>")
+            r.error("NEED_MORE_PARAMS", text=r.usage("cancel"))
             return
         delay_cancel(hub, s, r, args[1])
         return
     at = head == "AT"
     rest = list(args[1:]) if at else list(args)
     if len(rest) < 3:
-        r.error("NEED_MORE_PARAMS", text=USAGE_DELAY)
+        r.error("NEED_MORE_PARAMS", text=r.usage("delay"))
         return
     when, target, text = rest[0], rest[1], " ".join(rest[2:])
     now = hub.clock.now()
@@ -121,6 +138,8 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
         r.error("TOO_MANY", str(e.limit), text=f"You already have {e.limit} scheduled messages")
         return
     log.info("%s scheduled #%d to %s for %s", s.nick, item.id, display, iso_time(item.due))
+    # irssi and others do not pass an unknown /DELAY on: answer /msg users in their own terms
+    undo = f"/msg {SERVICE_NICK} cancel" if via == "privmsg" else "DELAY CANCEL"
     r.ok(
         "SCHEDULED",
         str(item.id),
@@ -128,7 +147,7 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
         iso_time(item.due),
         text=(
             f"Message #{item.id} to {display} scheduled for {human_time(item.due)} "
-            f"(in {format_duration(item.due - now)}); cancel with DELAY CANCEL {item.id}"
+            f"(in {format_duration(item.due - now)}); cancel with {undo} {item.id}"
         ),
     )
 
@@ -154,7 +173,7 @@ def delay_list(hub: Hub, s: Session, r: Replier) -> None:
 def delay_cancel(hub: Hub, s: Session, r: Replier, raw_id: str) -> None:
     ident = raw_id.lstrip("#")
     if not ident.isdigit():
-        r.error("UNKNOWN_ID", raw_id, text=f"{raw_id} is not a message id (see DELAY LIST)")
+        r.error("UNKNOWN_ID", raw_id, text=f"{raw_id} is not a message id (see {r.usage('list')})")
         return
     try:
         item = hub.messenger.cancel_scheduled(s.user_key, int(ident))
@@ -167,7 +186,7 @@ def delay_cancel(hub: Hub, s: Session, r: Replier, raw_id: str) -> None:
 def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
     r = Replier(hub, s, "COMPLAIN", via)
     if not args:
-        r.error("NEED_MORE_PARAMS", text="Usage: COMPLAIN <nick> [:<reason>]")
+        r.error("NEED_MORE_PARAMS", text=r.usage("complain"))
         return
     nick, reason = args[0], " ".join(args[1:])
     if casefold(nick) == SERVICE_KEY:
