@@ -645,18 +645,13 @@ class Messenger:
         tags: dict[str, str] | None = None,
     ) -> Post:
         now = self.clock.now()
-        room = self.rooms.get(key)
-        if room is None:
-            raise NoSuchRoom(key)
-        if user not in room.members:
-            raise NotMember(key)
-        self._check_ban(user, now)
+        self.check_room_send(user, key, now)
         self._check_quota(user, now)
         return self._new_post(user, name, origin, kind, text, tags, now, room=key)
 
-    def check_room_send(self, user: UserKey, key: RoomKey) -> None:
-        """The checks of post_room without posting (for TAGMSG)."""
-        now = self.clock.now()
+    def check_room_send(self, user: UserKey, key: RoomKey, now: float | None = None) -> None:
+        """The checks of post_room but the quota, without posting (also for TAGMSG)."""
+        now = self.clock.now() if now is None else now
         room = self.rooms.get(key)
         if room is None:
             raise NoSuchRoom(key)
