@@ -323,7 +323,13 @@ def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
         if s.account is None:
             hub.service_notice(s, "Guests have no unread memory; connect with a password.")
         else:
-            push_unread(hub, s, hub.messenger.unread(s.user_key, upto=s.landed_seq))
+            unread = hub.messenger.unread(s.user_key, upto=s.landed_seq)
+            if unread.total or unread.omitted:
+                push_unread(hub, s, unread)
+            else:  # the service answers, so clients show it where it was asked (HexChat)
+                s.catching_up = False
+                hub.service_notice(s, "You have no unread messages.")
+                hub.request_ack(s)
     elif cmd == "quota":
         left, reset = hub.messenger.quota_left(s.user_key)
         hub.service_notice(
