@@ -50,6 +50,7 @@ class Session:
     ack_asked_at: float = 0.0  # when we last sent a delivery-ack PING
     landed_seq: int = 0  # the messenger's seq when this connection was joined and replayed
     catching_up: bool = False  # a chathistory client that has not pulled its unread yet
+    told_offline: set[str] = field(default_factory=set)  # recipients we said were offline
     out: list[bytes] = field(default_factory=list)
     out_bytes: int = 0
     capture: list[str] | None = None  # lines to this session while a labeled command runs

@@ -346,3 +346,19 @@ async def test_account_never_acknowledged_still_gets_its_private_messages(cfg: C
         await bob.close()
     finally:
         await srv.stop()
+
+
+async def test_offline_notice_once_per_recipient(cfg: Config) -> None:
+    srv = await start(cfg)
+    try:
+        alice = await client(srv)
+        await alice.registered_and_joined("alice", password="pw")
+        await alice.close()
+        bob = await client(srv)
+        await bob.registered_and_joined("bob")
+        bob.send("PRIVMSG alice :one", "PRIVMSG alice :two", "PRIVMSG alice :three")
+        await bob.sync()
+        assert sum("is offline" in line for line in bob.lines) == 1
+        await bob.close()
+    finally:
+        await srv.stop()

@@ -145,10 +145,13 @@ def _to_nick(
         )
         return
     online = hub.relay_private(post, s)
+    if online:
+        s.told_offline.discard(user_key)
     target_session = hub.by_user.get(user_key)
     if target_session is not None and target_session.away and kind == "PRIVMSG":
         hub.reply(s, Numeric.RPL_AWAY, target_session.nick, target_session.away)
-    if not online and kind == "PRIVMSG":
+    if not online and kind == "PRIVMSG" and user_key not in s.told_offline:
+        s.told_offline.add(user_key)  # once per recipient and connection, not per message
         hub.note(
             s,
             kind,
