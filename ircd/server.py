@@ -110,6 +110,23 @@ def _quit_reason(reason: str) -> str:
     return reason
 
 
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None where there is no glibc)."""
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_size_t]
+    fn.restype = ctypes.c_int
+    return cast(Callable[[int], int], fn)
+
+
+_malloc_trim = _load_malloc_trim()
+_TRIM_AFTER_BYTES = 16 << 20  # trim (at the next tick) once this much output has been written
+
+
 def _bind(host: str, port: int, backlog: int) -> list[socket.socket]:
     """Listening sockets for every address of ``host`` (as ``loop.create_server`` binds)."""
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -251,6 +268,7 @@ class Server:
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_task: asyncio.Future[None] | None = None
         self._events_since_snapshot = 0
+        self._written_since_trim = 0  # bytes handed to transports since the last malloc_trim
         self.port = 0
         self.tls_port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -343,6 +361,7 @@ class Server:
                 t = conn.transport
                 if data and not t.is_closing():
                     t.write(data)
+                    self._written_since_trim += len(data)
                 if s.closing is not None:
                     if s in hub.sessions:
                         log.info("closing %s (%s): %s", s.nick, s.ip, s.closing)
@@ -371,9 +390,20 @@ class Server:
             try:
                 self.hub.tick()
                 self._run_due()
+                self._trim_memory()
             except Exception:
                 log.exception("error in the periodic tick")
             self.schedule_flush()
+
+    def _trim_memory(self) -> None:
+        """After a burst of output (a big channel's join storm, a fan-out), hand the freed
+        buffers back to the OS: glibc keeps freed heap memory otherwise, and the process
+        stays at its peak size."""
+        if self._written_since_trim < _TRIM_AFTER_BYTES or _malloc_trim is None:
+            return
+        self._written_since_trim = 0
+        with contextlib.suppress(Exception):
+            _malloc_trim(0)
 
     def _tick_interval(self) -> float:
         nxt = self.messenger.next_due()

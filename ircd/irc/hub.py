@@ -94,6 +94,31 @@ def add_tag(line: str, tag: str) -> str:
     return f"@{tag} {line}"
 
 
+# Commands after which every cached NAMES list still holds (a guest registering and joining
+# updates the caches itself); any other command, a login or a closed connection drops them.
+_NAMES_SAFE = frozenset({"PING", "PONG", "CAP", "USER", "NICK", "JOIN"})
+
+
+class NamesCache:
+    """A room's RPL_NAMREPLY name lists (plain nicks), kept while only joins happen, so that
+    each of many joiners of a big channel costs O(lines), not O(members)."""
+
+    __slots__ = ("chunks", "last_size")
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []  # space-separated names, at most 380 characters each
+        self.last_size = 0  # characters in the last chunk, each name counted with a space
+
+    def add(self, name: str) -> None:
+        size = len(name) + 1
+        if self.chunks and self.last_size + size <= 380:
+            self.chunks[-1] += " " + name
+            self.last_size += size
+        else:
+            self.chunks.append(name)
+            self.last_size = size
+
+
 class RoomLog:
     """One room's broadcasts (channel posts and JOIN lines) in one event-loop pass, delivered
     to each member once per pass (one piece of output per member per pass, not one per line).
@@ -168,6 +193,7 @@ class Hub:
         self.by_user: dict[str, Session] = {}  # messenger user key -> session
         self.dirty: set[Session] = set()
         self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
+        self.names_cache: dict[str, NamesCache] = {}  # room key -> NAMES lists (see dispatch)
         self.ip_counts: dict[str, int] = {}
         self.login_failures: dict[str, deque[float]] = {}
         self.started = clock.now()
@@ -222,6 +248,13 @@ class Hub:
         self.dispatch(s, msg)
 
     def dispatch(self, s: Session, msg: Message) -> None:
+        if self.names_cache and (
+            msg.command not in _NAMES_SAFE
+            or s.password is not None
+            or s.sasl_account is not None
+            or (s.registered and msg.command == "NICK")
+        ):
+            self.names_cache.clear()  # this command may change who is in which room, or nicks
         spec = COMMANDS.get(msg.command)
         label = None
         if msg.tags and "label" in msg.tags and "labeled-response" in s.caps:
@@ -278,6 +311,7 @@ class Hub:
         """The connection is gone (or being closed): tell peers and forget it."""
         if s not in self.sessions:
             return
+        self.names_cache.clear()
         self.sessions.discard(s)
         n = self.ip_counts.get(s.ip, 1) - 1
         if n > 0:
@@ -432,9 +466,13 @@ class Hub:
         log_ = self.room_log(room)
         log_.cursor[s] = len(log_.entries)  # the joiner gets its JOIN and what follows only
         log_.entries.append(data)
+        names = self.names_cache.get(room.key)
+        if names is not None:
+            names.add(("@" if s.user_key in room.ops else "") + s.nick)
 
     def note_joined(self, room: Room, s: Session) -> None:
         """``s`` joined ``room`` without broadcast_join: it gets no earlier batched lines."""
+        self.names_cache.clear()
         log_ = self.logs.get(room.key)
         if log_ is not None:
             log_.cursor[s] = len(log_.entries)

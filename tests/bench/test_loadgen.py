@@ -41,7 +41,7 @@ async def test_fanout_tiny(server: Server) -> None:
 
 async def test_connect_tiny(server: Server) -> None:
     res = await loadgen.run_scenario(
-        "connect", "127.0.0.1", server.port, clients=10, timeout=10, server_pid=None
+        "connect", "127.0.0.1", server.port, clients=10, timeout=10, server_pid=None, settle=0
     )
     assert res["joined"] == 10 and res["lost"] == 0, res
     assert res["clients_per_s"] > 0

@@ -7,7 +7,7 @@ from operator import attrgetter
 from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
 from ...messenger.model import Room
 from ...wire import Message, Numeric, casefold, format_line, is_channel_name
-from ..hub import Hub, iso_time
+from ..hub import Hub, NamesCache, iso_time
 from ..registry import command
 from ..session import Session
 
@@ -20,6 +20,11 @@ def _prefix(room: Room, s: Session, multi: bool) -> str:
 
 def send_names(hub: Hub, s: Session, room: Room) -> None:
     uhnames = "userhost-in-names" in s.caps
+    cache = None if uhnames else hub.names_cache.get(room.key)
+    if cache is not None:
+        if cache.chunks:
+            _send_names_lines(hub, s, room, cache.chunks)
+        return
     # every joiner of a big channel gets this: built with C-level list operations (no Python
     # code per member); same names and order as iterating hub.room_sessions
     members = list(filter(None, map(hub.by_user.get, room.members)))
@@ -40,13 +45,21 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
             j = text.index(" ", i) + 1
         chunks.append(text[i : j - 1])
         i = j
+    if not uhnames:
+        cache = hub.names_cache[room.key] = NamesCache()
+        cache.chunks = chunks
+        cache.last_size = len(chunks[-1]) + 1
+    _send_names_lines(hub, s, room, chunks)
+
+
+def _send_names_lines(hub: Hub, s: Session, room: Room, chunks: list[str]) -> None:
     if s.capture is not None:
         for chunk in chunks:
             hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, chunk)
         return
     # exactly what hub.reply formats, for all the lines at once
     head = format_line(Numeric.RPL_NAMREPLY.value, (s.nick, "=", room.name, "x"), hub.name)[:-1]
-    body = "".join([head + chunk + "\r\n" for chunk in chunks])
+    body = head + ("\r\n" + head).join(chunks) + "\r\n"
     s.send_bytes(body.encode("utf-8", "replace"))
 
 
@@ -121,6 +134,7 @@ def join(hub: Hub, s: Session, msg: Message) -> None:
 
 
 def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
+    hub.names_cache.clear()
     params = (room.name, reason) if reason else (room.name,)
     line = format_line("PART", params, s.mask)
     for peer in hub.room_sessions(room):

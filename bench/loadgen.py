@@ -1,0 +1,708 @@
+"""Our own IRC load generator: asyncio (uvloop when installed), raw sockets, minimal parsing.
+
+One process holds up to ~20k client sockets. Every loop is bounded in count and in time, only
+127.0.0.1 (loopback) is ever targeted, and every scenario stops by itself.
+
+Scenarios (each returns a JSON-ready dict; ``gen_cpu_pct`` is this process's own CPU over the
+measured window: a generator near 100 % means the figure is a lower bound):
+
+* ``connect``: C clients register and are joined to #general (the generator sends JOIN itself
+  after 001, which our server ignores since it auto-joins): clients/s, time until all joined,
+  lost clients, and the server's RSS per joined connection (VmRSS before/after).
+* ``fanout``: R receivers in #general, 4 senders, 100-byte lines, closed loop (a bounded number
+  of messages in flight): deliveries/s and loss.
+* ``latency``: a fixed offered rate into 100 members: p50/p99/max of receive time minus the
+  send time embedded in the text.
+* ``private``: P pairs exchanging private messages, closed loop: messages/s.
+* ``history``: a returning account with N unread messages: time to full replay.
+
+Run one scenario: ``python bench/loadgen.py fanout --port 6667 --receivers 1000``; the result
+is printed as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import re
+import resource
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+HOST = "127.0.0.1"  # loopback only, always
+CHANNEL = "#general"
+_ids = itertools.count(1)
+_STAMP = re.compile(rb" :L(\d+) ")
+_REFUSALS = (b"432", b"433", b"436", b"464", b"465", b"471", b"473", b"474", b"475")
+# lines the generator acts on (anything else is only counted)
+_INTERESTING = re.compile(
+    rb"^(?:PING |ERROR|:[^ \r\n]+ (?:PONG|001|366|43[2368]|46[45]|47[1345]) )[^\r\n]*", re.M
+)
+
+
+def raise_fd_limit(want: int = 20000) -> int:
+    """Raise the soft fd limit towards the hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def vm_rss_kib(pid: int | None) -> int | None:
+    """VmRSS of a process in KiB, from /proc/<pid>/status (None when unknown)."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class CpuMeter:
+    """Wall time and this process's CPU time over a window."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.c0 = cpu_seconds()
+
+    def pct(self, t_end: float | None = None) -> float:
+        wall = (t_end or time.perf_counter()) - self.t0
+        return round(100.0 * (cpu_seconds() - self.c0) / wall, 1) if wall > 0 else 0.0
+
+
+def percentile(sorted_values: list[float], p: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(p / 100.0 * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+class Gen:
+    """Shared state of one run: counters that clients bump and waiters that await them."""
+
+    def __init__(self, host: str, port: int, join: bool = True) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the load generator only targets loopback")
+        self.host = host
+        self.port = port
+        self.join = join  # send JOIN #general after 001 (harmless on an auto-joining server)
+        self.delivered = 0  # lines counted by clients with counts=True
+        self.threshold = 1 << 62
+        self.progress = asyncio.Event()
+        self.last_delivery = 0.0
+        self.latencies: list[float] = []  # seconds, from probe clients
+
+    def bump(self, n: int) -> None:
+        self.delivered += n
+        self.last_delivery = time.perf_counter()
+        if self.delivered >= self.threshold:
+            self.threshold = 1 << 62
+            self.progress.set()
+
+    async def wait_delivered(self, at_least: int, timeout: float) -> bool:
+        if self.delivered >= at_least:
+            return True
+        self.threshold = at_least
+        self.progress.clear()
+        try:
+            await asyncio.wait_for(self.progress.wait(), timeout)
+        except asyncio.TimeoutError:
+            return self.delivered >= at_least
+        return True
+
+
+class Client(asyncio.Protocol):
+    """One raw IRC client. Until it has joined (or while it waits for a PONG or counts a
+    pattern) it splits lines; after that it only counts newlines, which is cheap."""
+
+    def __init__(
+        self,
+        gen: Gen,
+        nick: str,
+        password: str | None = None,
+        counts: bool = False,
+        probe: bool = False,
+        pattern: bytes | None = None,
+    ) -> None:
+        self.gen = gen
+        self.nick = nick
+        self.password = password
+        self.counts = counts  # add received lines to gen.delivered once joined
+        self.probe = probe  # parse embedded send stamps for latency
+        self.pattern = pattern  # count lines containing this (scan mode stays on)
+        self.pattern_hits = 0
+        self.pattern_done: asyncio.Future[None] | None = None
+        self.pattern_want = 0
+        self.transport: asyncio.Transport | None = None
+        self.buf = b""
+        self.scan = True
+        self.lines = 0  # lines received since the last reset (newline count)
+        self.registered = False
+        self.joined_at = 0.0
+        self.error: str | None = None
+        loop = asyncio.get_running_loop()
+        self.joined: asyncio.Future[float] = loop.create_future()
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.pong_waits: dict[bytes, asyncio.Future[None]] = {}
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        reg = f"NICK {self.nick}\r\nUSER {self.nick} 0 * :{self.nick}\r\n"
+        if self.password is not None:
+            reg = f"PASS {self.password}\r\n" + reg
+        self.transport.write(reg.encode())  # type: ignore[union-attr]
+
+    def data_received(self, data: bytes) -> None:
+        n = data.count(b"\n")
+        self.lines += n
+        if not self.scan:
+            if self.counts:
+                self.gen.bump(n)
+            if self.probe:
+                self._stamps(data)
+            if b"PING" in data:
+                self._lines(data)
+            return
+        if self.counts and self.joined.done():
+            self.gen.bump(n)
+        self._lines(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.joined.done():
+            self.error = self.error or f"closed before joining ({exc})"
+            self.joined.set_exception(ConnectionError(self.error))
+        if not self.closed.done():
+            self.closed.set_result(None)
+        for f in self.pong_waits.values():
+            if not f.done():
+                f.set_exception(ConnectionError("closed"))
+        if self.pattern_done is not None and not self.pattern_done.done():
+            self.pattern_done.set_exception(ConnectionError("closed"))
+
+    # -- parsing (slow path)
+    def _lines(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        cut = buf.rfind(b"\n") + 1
+        self.buf = buf[cut:] if len(buf) - cut <= 65536 else b""
+        if not cut:
+            return
+        # only the few lines that matter are looked at, found by one C-level regex scan
+        for m in _INTERESTING.finditer(buf, 0, cut):
+            self._line(m.group(0))
+        if self.pattern is not None:
+            self.pattern_hits += buf.count(self.pattern, 0, cut)
+            done = self.pattern_done
+            if done is not None and self.pattern_hits >= self.pattern_want and not done.done():
+                done.set_result(None)
+        if self.probe:
+            now = time.perf_counter_ns()
+            lat = self.gen.latencies
+            for m in _STAMP.finditer(buf, 0, cut):
+                lat.append((now - int(m.group(1))) / 1e9)
+        if self.joined.done() and not self.pong_waits and self.pattern is None:
+            self.scan = False
+            self.buf = b""
+
+    def _line(self, line: bytes) -> None:
+        if line.startswith(b"PING "):
+            self.write(b"PONG " + line[5:].rstrip(b"\r") + b"\r\n")
+            return
+        if line.startswith(b"ERROR"):
+            self.error = line.decode("utf-8", "replace").strip()
+            return
+        parts = line.split(b" ", 3)
+        if len(parts) < 2:
+            return
+        cmd = parts[1]
+        if cmd == b"PONG" and self.pong_waits:
+            token = line.rsplit(b":", 1)[-1].strip()
+            f = self.pong_waits.pop(token, None)
+            if f is not None and not f.done():
+                f.set_result(None)
+        elif cmd == b"001" and not self.registered:
+            self.registered = True
+            if self.gen.join:
+                self.write(f"JOIN {CHANNEL}\r\n".encode())
+        elif cmd == b"366" and not self.joined.done():
+            self.joined_at = time.perf_counter()
+            self.joined.set_result(self.joined_at)
+        elif cmd in _REFUSALS and not self.joined.done():
+            self.error = line.decode("utf-8", "replace").strip()
+            self.joined.set_exception(ConnectionError(self.error))
+            self.close()
+
+    def _stamps(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        cut = buf.rfind(b"\n") + 1
+        self.buf = buf[cut:]
+        now = time.perf_counter_ns()
+        lat = self.gen.latencies
+        for m in _STAMP.finditer(buf, 0, cut):
+            lat.append((now - int(m.group(1))) / 1e9)
+
+    # -- actions
+    def write(self, data: bytes) -> None:
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    async def sync(self, timeout: float) -> None:
+        """PING the server and wait for the PONG: all earlier output has then arrived."""
+        token = f"s{next(_ids)}".encode()
+        f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.pong_waits[token] = f
+        self.scan = True
+        self.write(b"PING :" + token + b"\r\n")
+        await asyncio.wait_for(f, timeout)
+
+    def expect_pattern(self, pattern: bytes, count: int) -> asyncio.Future[None]:
+        self.pattern = pattern
+        self.pattern_hits = 0
+        self.pattern_want = count
+        self.pattern_done = asyncio.get_running_loop().create_future()
+        self.scan = True
+        return self.pattern_done
+
+
+async def open_client(gen: Gen, nick: str, **kw: Any) -> Client:
+    loop = asyncio.get_running_loop()
+    _, proto = await loop.create_connection(lambda: Client(gen, nick, **kw), gen.host, gen.port)
+    return proto
+
+
+async def connect_many(
+    gen: Gen,
+    nicks: list[str],
+    concurrency: int,
+    timeout: float,
+    **kw: Any,
+) -> tuple[list[Client], list[str]]:
+    """Connect and join many clients, at most ``concurrency`` registering at once.
+    Returns (joined clients, errors); bounded by ``timeout`` overall."""
+    sem = asyncio.Semaphore(concurrency)
+    deadline = time.perf_counter() + timeout
+    clients: list[Client] = []
+    errors: list[str] = []
+
+    async def one(nick: str) -> None:
+        async with sem:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                errors.append(f"{nick}: not started before the deadline")
+                return
+            try:
+                c = await asyncio.wait_for(open_client(gen, nick, **kw), left)
+            except (OSError, asyncio.TimeoutError) as e:
+                errors.append(f"{nick}: connect failed: {e!r}")
+                return
+            clients.append(c)
+            try:
+                await asyncio.wait_for(asyncio.shield(c.joined), max(0.01, left))
+            except (ConnectionError, asyncio.TimeoutError) as e:
+                errors.append(f"{nick}: {c.error or repr(e)}")
+
+    await asyncio.gather(*(one(n) for n in nicks))
+    joined = [c for c in clients if c.joined.done() and not c.joined.exception()]
+    for c in clients:
+        if c.joined.done():
+            c.joined.exception()  # mark retrieved
+    return joined, errors
+
+
+async def sync_all(clients: list[Client], timeout: float, concurrency: int = 2000) -> int:
+    """PING/PONG every client; returns how many did not answer in time."""
+    sem = asyncio.Semaphore(concurrency)
+    failed = 0
+
+    async def one(c: Client) -> None:
+        nonlocal failed
+        async with sem:
+            try:
+                await c.sync(timeout)
+            except (asyncio.TimeoutError, ConnectionError):
+                failed += 1
+
+    await asyncio.gather(*(one(c) for c in clients))
+    return failed
+
+
+def close_all(clients: list[Client]) -> None:
+    for c in clients:
+        c.abort()
+
+
+def nick_for(prefix: str, i: int) -> str:
+    return f"{prefix}{i}"
+
+
+def message_line(target: str, size: int, tag: str = "") -> bytes:
+    """A PRIVMSG line of exactly ``size`` bytes including CRLF."""
+    head = f"PRIVMSG {target} :{tag}"
+    pad = max(1, size - len(head) - 2)
+    return (head + ("x" * pad) + "\r\n").encode()
+
+
+# ---------------------------------------------------------------------- scenarios
+
+
+async def scenario_connect(
+    gen: Gen,
+    clients: int,
+    concurrency: int = 500,
+    timeout: float = 60.0,
+    server_pid: int | None = None,
+    prefix: str = "c",
+    settle: float = 1.0,
+) -> dict[str, Any]:
+    rss0 = vm_rss_kib(server_pid)
+    meter = CpuMeter()
+    nicks = [nick_for(prefix, i) for i in range(clients)]
+    joined, errors = await connect_many(gen, nicks, concurrency, timeout)
+    t_all = max((c.joined_at for c in joined), default=meter.t0) - meter.t0
+    cpu = meter.pct(meter.t0 + t_all if t_all > 0 else None)
+    # steady state: everything queued to each client has arrived, and a second has passed
+    unsynced = await sync_all(joined, timeout=min(60.0, timeout))
+    await asyncio.sleep(settle)
+    rss1 = vm_rss_kib(server_pid)
+    n = len(joined)
+    res: dict[str, Any] = {
+        "clients": clients,
+        "joined": n,
+        "lost": clients - n,
+        "all_joined_s": round(t_all, 3),
+        "clients_per_s": round(n / t_all, 1) if t_all > 0 else 0.0,
+        "gen_cpu_pct": cpu,
+        "unsynced": unsynced,
+        "errors_sample": errors[:5],
+    }
+    if rss0 is not None and rss1 is not None and n:
+        res["rss_before_kib"] = rss0
+        res["rss_after_kib"] = rss1
+        res["rss_per_conn_kib"] = round((rss1 - rss0) / n, 2)
+    close_all(joined)
+    return res
+
+
+async def scenario_fanout(
+    gen: Gen,
+    receivers: int,
+    senders: int = 4,
+    messages: int = 10000,
+    line_bytes: int = 100,
+    window: int = 64,
+    batch: int = 16,
+    timeout: float = 60.0,
+    concurrency: int = 500,
+) -> dict[str, Any]:
+    rx, err1 = await connect_many(
+        gen, [nick_for("r", i) for i in range(receivers)], concurrency, timeout, counts=True
+    )
+    tx, err2 = await connect_many(gen, [nick_for("s", i) for i in range(senders)], senders, 30)
+    if len(rx) < receivers or len(tx) < senders:
+        close_all(rx + tx)
+        return {"error": f"setup failed: {(err1 + err2)[:3]}", "receivers": len(rx)}
+    await sync_all(rx + tx, timeout=30)
+    for c in rx:
+        c.lines = 0
+    gen.delivered = 0
+    line = message_line(CHANNEL, line_bytes, "F")
+    r = len(rx)
+    meter = CpuMeter()
+    deadline = meter.t0 + timeout
+    sent = 0
+    k = 0
+    while sent < messages and time.perf_counter() < deadline:
+        in_flight = sent - gen.delivered // r
+        room = window - in_flight
+        if room <= 0:
+            await gen.wait_delivered(
+                (sent - window // 2) * r, max(0.01, deadline - time.perf_counter())
+            )
+            continue
+        while room > 0 and sent < messages:
+            n = min(batch, room, messages - sent)
+            tx[k % len(tx)].write(line * n)
+            k += 1
+            sent += n
+            room -= n
+        await asyncio.sleep(0)
+    await gen.wait_delivered(sent * r, max(0.5, min(30.0, deadline - time.perf_counter() + 5)))
+    t_end = gen.last_delivery if gen.delivered else time.perf_counter()
+    wall = t_end - meter.t0
+    got = [c.lines for c in rx]
+    lost = sum(max(0, sent - g) for g in got)
+    res = {
+        "receivers": r,
+        "senders": len(tx),
+        "messages": sent,
+        "deliveries": gen.delivered,
+        "lost": lost,
+        "seconds": round(wall, 3),
+        "deliveries_per_s": round(gen.delivered / wall) if wall > 0 else 0,
+        "gen_cpu_pct": meter.pct(t_end),
+    }
+    close_all(rx + tx)
+    return res
+
+
+async def scenario_latency(
+    gen: Gen,
+    rate: float,
+    members: int = 100,
+    seconds: float = 5.0,
+    probes: int = 20,
+    line_bytes: int = 100,
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    nicks = [nick_for("m", i) for i in range(members)]
+    rx: list[Client] = []
+    errs: list[str] = []
+    for i in range(0, members, 50):  # probes first, so they are the first members
+        part, e = await connect_many(gen, nicks[i : i + 50], 50, timeout, counts=True)
+        rx += part
+        errs += e
+    sender, e2 = await connect_many(gen, ["lsend"], 1, 30)
+    if len(rx) < members or not sender:
+        close_all(rx + sender)
+        return {"error": f"setup failed: {(errs + e2)[:3]}"}
+    await sync_all(rx + sender, timeout=30)
+    for i, c in enumerate(rx):
+        c.lines = 0
+        c.probe = i < probes
+        c.buf = b""
+    gen.delivered = 0
+    gen.latencies = []
+    snd = sender[0]
+    total = max(1, int(rate * seconds))
+    pad = "y" * max(1, line_bytes - len(f"PRIVMSG {CHANNEL} :L{time.perf_counter_ns()} ") - 2)
+    meter = CpuMeter()
+    t0 = meter.t0
+    sent = 0
+    while sent < total and time.perf_counter() - t0 < seconds * 3 + 5:
+        due = min(total, int((time.perf_counter() - t0) * rate) + 1)
+        while sent < due:
+            snd.write(f"PRIVMSG {CHANNEL} :L{time.perf_counter_ns()} {pad}\r\n".encode())
+            sent += 1
+        await asyncio.sleep(min(0.001, 1.0 / rate))
+    send_wall = time.perf_counter() - t0
+    await gen.wait_delivered(sent * len(rx), 10.0)
+    lat = sorted(gen.latencies)
+    lost = sum(max(0, sent - c.lines) for c in rx)
+    res = {
+        "rate": rate,
+        "offered_per_s": round(sent / send_wall, 1) if send_wall > 0 else 0,
+        "members": len(rx),
+        "messages": sent,
+        "samples": len(lat),
+        "lost": lost,
+        "p50_ms": round(percentile(lat, 50) * 1000, 3),
+        "p99_ms": round(percentile(lat, 99) * 1000, 3),
+        "max_ms": round(lat[-1] * 1000, 3) if lat else float("nan"),
+        "gen_cpu_pct": meter.pct(),
+    }
+    close_all(rx + sender)
+    return res
+
+
+async def scenario_private(
+    gen: Gen,
+    pairs: int = 100,
+    messages: int = 100000,
+    line_bytes: int = 100,
+    window: int = 8,
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    a_n = [nick_for("pa", i) for i in range(pairs)]
+    b_n = [nick_for("pb", i) for i in range(pairs)]
+    cl, errs = await connect_many(gen, a_n + b_n, 200, timeout, counts=True)
+    if len(cl) < 2 * pairs:
+        close_all(cl)
+        return {"error": f"setup failed: {errs[:3]}"}
+    by_nick = {c.nick: c for c in cl}
+    await sync_all(cl, timeout=30)
+    for c in cl:
+        c.lines = 0
+    gen.delivered = 0
+    # each client talks to its partner: pa_i -> pb_i and pb_i -> pa_i
+    senders = []
+    for i in range(pairs):
+        a, b = by_nick[a_n[i]], by_nick[b_n[i]]
+        senders.append((a, message_line(b.nick, line_bytes, "P")))
+        senders.append((b, message_line(a.nick, line_bytes, "P")))
+    n_s = len(senders)
+    per = max(1, messages // n_s)
+    total = per * n_s
+    meter = CpuMeter()
+    deadline = meter.t0 + timeout
+    sent = 0
+    in_flight_cap = window * n_s
+    rnd = 0
+    while sent < total and time.perf_counter() < deadline:
+        if sent - gen.delivered >= in_flight_cap:
+            await gen.wait_delivered(sent - in_flight_cap // 2, deadline - time.perf_counter())
+            continue
+        n = min(window // 2 or 1, per - rnd)
+        if n <= 0:
+            break
+        for c, line in senders:
+            c.write(line * n)
+        sent += n * n_s
+        rnd += n
+        await asyncio.sleep(0)
+    await gen.wait_delivered(sent, max(0.5, min(30.0, deadline - time.perf_counter() + 5)))
+    t_end = gen.last_delivery if gen.delivered else time.perf_counter()
+    wall = t_end - meter.t0
+    res = {
+        "pairs": pairs,
+        "messages": sent,
+        "delivered": gen.delivered,
+        "lost": max(0, sent - gen.delivered),
+        "seconds": round(wall, 3),
+        "messages_per_s": round(gen.delivered / wall) if wall > 0 else 0,
+        "gen_cpu_pct": meter.pct(t_end),
+    }
+    close_all(cl)
+    return res
+
+
+async def scenario_history(
+    gen: Gen,
+    unread: int = 1000,
+    line_bytes: int = 100,
+    timeout: float = 60.0,
+    password: str = "benchpw-1",
+) -> dict[str, Any]:
+    """Needs a server with accounts (PASS) and unread replay on reconnect."""
+    nick = f"hist{next(_ids)}"
+    acct, errs = await connect_many(gen, [nick], 1, 30, password=password)
+    if not acct:
+        return {"error": f"account login failed: {errs[:1]}"}
+    a = acct[0]
+    await a.sync(10)  # our delivery-ack PING was answered before this PONG
+    a.close()
+    await asyncio.wait_for(a.closed, 10)
+    poster, e2 = await connect_many(gen, [f"hpost{next(_ids)}"], 1, 30)
+    if not poster:
+        return {"error": f"poster failed: {e2[:1]}"}
+    p = poster[0]
+    await p.sync(10)  # the account's disconnect was processed
+    line = message_line(CHANNEL, line_bytes, "H")
+    for i in range(0, unread, 100):
+        p.write(line * min(100, unread - i))
+        await p.sync(30)
+    meter = CpuMeter()
+    c = await asyncio.wait_for(open_client(gen, nick, password=password), 10)
+    done = c.expect_pattern(b"PRIVMSG " + CHANNEL.encode() + b" :", unread)
+    try:
+        await asyncio.wait_for(asyncio.shield(done), timeout)
+        ok = True
+    except (asyncio.TimeoutError, ConnectionError):
+        ok = False
+    t = time.perf_counter() - meter.t0
+    res = {
+        "unread": unread,
+        "replayed": c.pattern_hits,
+        "replay_s": round(t, 4) if ok else None,
+        "replay_ms": round(t * 1000, 1) if ok else None,
+        "joined_ms": round((c.joined_at - meter.t0) * 1000, 1) if c.joined_at else None,
+        "gen_cpu_pct": meter.pct(),
+    }
+    close_all([c, p])
+    return res
+
+
+SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
+    "connect": scenario_connect,
+    "fanout": scenario_fanout,
+    "latency": scenario_latency,
+    "private": scenario_private,
+    "history": scenario_history,
+}
+
+
+async def run_scenario(
+    name: str, host: str, port: int, join: bool = True, **kw: Any
+) -> dict[str, Any]:
+    gen = Gen(host, port, join=join)
+    res = await SCENARIOS[name](gen, **kw)
+    res["scenario"] = name
+    await asyncio.sleep(0)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--host", default=HOST)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--no-join", action="store_true", help="don't send JOIN after 001")
+    ap.add_argument("--server-pid", type=int, default=None)
+    ap.add_argument("--clients", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=1000, help="registrations in flight")
+    ap.add_argument("--receivers", type=int, default=1000)
+    ap.add_argument("--senders", type=int, default=4)
+    ap.add_argument("--messages", type=int, default=None)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--members", type=int, default=100)
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--pairs", type=int, default=100)
+    ap.add_argument("--unread", type=int, default=1000)
+    ap.add_argument("--timeout", type=float, default=60.0)
+    a = ap.parse_args(argv)
+    raise_fd_limit()
+    kw: dict[str, Any] = {"timeout": a.timeout}
+    if a.scenario == "connect":
+        kw.update(clients=a.clients, concurrency=a.concurrency, server_pid=a.server_pid)
+    elif a.scenario == "fanout":
+        kw.update(receivers=a.receivers, senders=a.senders, concurrency=a.concurrency)
+        if a.messages:
+            kw["messages"] = a.messages
+    elif a.scenario == "latency":
+        kw.update(rate=a.rate, members=a.members, seconds=a.seconds)
+    elif a.scenario == "private":
+        kw.update(pairs=a.pairs)
+        if a.messages:
+            kw["messages"] = a.messages
+    elif a.scenario == "history":
+        kw.update(unread=a.unread)
+    coro = run_scenario(a.scenario, a.host, a.port, join=not a.no_join, **kw)
+    try:
+        import uvloop
+
+        res = uvloop.run(coro)
+    except ImportError:
+        res = asyncio.run(coro)
+    res["loop"] = "uvloop" if "uvloop" in sys.modules else "asyncio"
+    res["pid"] = os.getpid()
+    print(json.dumps(res), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

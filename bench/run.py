@@ -1,0 +1,653 @@
+"""Run the whole benchmark suite against our server and, in the same run, ngIRCd, InspIRCd and
+miniircd; write bench/results/latest.json, bench/results/latest.png and the table in
+bench/README.md.
+
+    bash bench/setup.sh && python bench/run.py            # full suite, medians of 3
+    python bench/run.py --quick --repeat 1                # small sizes, a quick look
+
+Each server listens on 127.0.0.1 only, is started from a generated temp config with its flood
+limits raised (so throughput is measured, not throttling), pinned to core 0 (`taskset -c 0`), and
+restarted for every run; the generator (bench/loadgen.py) runs pinned to core 1. Every run is
+bounded in time and everything stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+README = BENCH / "README.md"
+HOST = "127.0.0.1"
+START = "<!-- results:start -->"
+END = "<!-- results:end -->"
+
+
+# ---------------------------------------------------------------------- servers
+
+
+@dataclass
+class ServerSpec:
+    name: str
+    label: str
+    history: bool = False  # accounts + unread replay on reconnect
+    max_clients: int | None = None  # None: no known hard limit
+    note: str = ""
+    version: str = ""
+    cmd_for: Any = None  # (port, dir) -> argv (written configs live in dir)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _ours(port: int, d: Path) -> list[str]:
+    src = (ROOT / "messenger.toml").read_text()
+    # the real config (persistence on, fsync everysec); only the limits are raised
+    for key, val in (
+        ("messages_per_period", "1_000_000_000"),
+        ("private_burst", "1_000_000_000"),
+        ("private_per_second", "1_000_000_000.0"),
+        ("max_clients_per_ip", "100000"),
+    ):
+        src, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {val}", src)
+        if n != 1:
+            raise SystemExit(f"messenger.toml: cannot raise {key}")
+    (d / "bench.toml").write_text(src)
+    return [
+        sys.executable,
+        "-m",
+        "ircd",
+        "--port",
+        str(port),
+        "--state",
+        str(d / "state.json"),
+        "--config",
+        str(d / "bench.toml"),
+    ]
+
+
+def _ngircd(port: int, d: Path) -> list[str]:
+    (d / "conf.d").mkdir(exist_ok=True)
+    (d / "ngircd.conf").write_text(
+        f"""[Global]
+Name = bench.ngircd.local
+Info = benchmark
+Listen = {HOST}
+Ports = {port}
+MotdPhrase = "bench"
+PidFile = {d}/ngircd.pid
+[Limits]
+MaxConnections = 0
+MaxConnectionsIP = 0
+MaxJoins = 0
+MaxNickLength = 30
+MaxPenaltyTime = 0
+PingTimeout = 600
+PongTimeout = 600
+[Options]
+DNS = no
+Ident = no
+PAM = no
+IncludeDir = {d}/conf.d
+"""
+    )
+    return ["/usr/sbin/ngircd", "--nodaemon", "--config", str(d / "ngircd.conf")]
+
+
+def _inspircd(port: int, d: Path) -> list[str]:
+    (d / "motd.txt").write_text("bench\n")
+    (d / "inspircd.conf").write_text(
+        f"""<server name="bench.inspircd.local" description="benchmark" network="Bench">
+<admin name="bench" nick="bench" email="bench@localhost">
+<bind address="{HOST}" port="{port}" type="clients">
+<power diepass="bench-die" restartpass="bench-restart">
+<connect name="bench" allow="{HOST}" timeout="120" pingfreq="600"
+         threshold="1000000000" commandrate="2000000000" fakelag="no"
+         hardsendq="1073741824" softsendq="1048576" recvq="1048576"
+         localmax="100000" globalmax="100000" maxconnwarn="no" limit="100000"
+         resolvehostnames="no" maxchans="50">
+<files motd="{d}/motd.txt">
+<channels users="50" opers="50">
+<dns server="127.0.0.1" timeout="3">
+<pid file="{d}/inspircd.pid">
+<options prefixquit="Quit: " syntaxhints="no" announcets="yes" pingwarning="15">
+<security maxtargets="20">
+<performance quietbursts="yes" softlimit="20000" somaxconn="4096" netbuffersize="10240"
+             clonesonconnect="no">
+<limits maxnick="30">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/inspircd.log">
+"""
+    )
+    return [
+        "/usr/sbin/inspircd",
+        f"--config={d}/inspircd.conf",
+        "--nofork",
+        "--runasroot",
+    ]
+
+
+def _miniircd(port: int, d: Path) -> list[str]:
+    exe = shutil.which("miniircd") or "miniircd"
+    return [exe, "--listen", HOST, "--ports", str(port), "--setuid", "root"]
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    text = (out.stdout + out.stderr).strip().splitlines()
+    return text[0][:60] if text else "?"
+
+
+def _deb_version(pkg: str) -> str:
+    return _version(["dpkg-query", "-W", "-f=${Version}", pkg])
+
+
+SERVERS = {
+    "ours": ServerSpec(
+        "ours",
+        "ours (messenger-ircd)",
+        history=True,
+        cmd_for=_ours,
+        note="real config (journal, fsync everysec), rate limits raised",
+    ),
+    "ngircd": ServerSpec("ngircd", "ngIRCd", cmd_for=_ngircd, note="MaxPenaltyTime = 0"),
+    "inspircd": ServerSpec(
+        "inspircd",
+        "InspIRCd",
+        cmd_for=_inspircd,
+        note="fakelag off, commandrate/threshold raised",
+    ),
+    "miniircd": ServerSpec(
+        "miniircd",
+        "miniircd",
+        max_clients=1015,
+        cmd_for=_miniircd,
+        note="select(): at most ~1020 sockets",
+    ),
+}
+
+
+class RunningServer:
+    def __init__(self, spec: ServerSpec, server_cpu: str, workdir: Path) -> None:
+        self.spec = spec
+        self.port = _free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-", dir=workdir))
+        argv = spec.cmd_for(self.port, self.dir)
+        self.log = open(self.dir / "server.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            ["taskset", "-c", server_cpu, *argv],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.dir,
+            start_new_session=True,
+        )
+        self.pid = self.proc.pid  # taskset execs the server: same pid
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{spec.name} exited at start: {self.tail()}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=0.5):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            self.stop()
+            raise RuntimeError(f"{spec.name} did not listen on {self.port}: {self.tail()}")
+        time.sleep(0.2)  # the probe connection's close is handled before the run
+
+    def tail(self) -> str:
+        self.log.flush()
+        with contextlib.suppress(OSError):
+            return (self.dir / "server.log").read_text(errors="replace")[-600:]
+        return ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Case:
+    key: str  # result key, e.g. "fanout_1000"
+    scenario: str
+    args: list[str]
+    timeout: float
+    needs_history: bool = False
+    clients: int = 0  # sockets the case needs at once (for servers with a hard cap)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def cases(quick: bool) -> list[Case]:
+    if quick:
+        c_small, c_big, rx, fan_msgs, lat_s, priv_msgs = 200, 1000, 100, 2000, 1.5, 20000
+    else:
+        c_small, c_big, rx, fan_msgs, lat_s, priv_msgs = 1000, 10000, 1000, 10000, 5.0, 200000
+    return [
+        Case(f"connect_{c_small}", "connect", ["--clients", str(c_small)], 30, clients=c_small),
+        Case(f"connect_{c_big}", "connect", ["--clients", str(c_big)], 60, clients=c_big),
+        Case(
+            f"fanout_{rx}",
+            "fanout",
+            ["--receivers", str(rx), "--messages", str(fan_msgs)],
+            60,
+            clients=rx + 4,
+        ),
+        Case("latency_200", "latency", ["--rate", "200", "--seconds", str(lat_s)], 60, clients=101),
+        Case(
+            "latency_2000", "latency", ["--rate", "2000", "--seconds", str(lat_s)], 60, clients=101
+        ),
+        Case(
+            "private", "private", ["--pairs", "100", "--messages", str(priv_msgs)], 60, clients=200
+        ),
+        Case("history", "history", ["--unread", "1000"], 60, needs_history=True, clients=2),
+    ]
+
+
+def run_case(
+    spec: ServerSpec, case: Case, gen_cpu: str, server_cpu: str, workdir: Path
+) -> dict[str, Any]:
+    if case.needs_history and not spec.history:
+        return {"na": "no history/unread replay"}
+    if spec.max_clients is not None and case.clients > spec.max_clients:
+        return {"na": spec.note}
+    srv = RunningServer(spec, server_cpu, workdir)
+    try:
+        argv = [
+            "taskset",
+            "-c",
+            gen_cpu,
+            sys.executable,
+            str(BENCH / "loadgen.py"),
+            case.scenario,
+            "--port",
+            str(srv.port),
+            "--server-pid",
+            str(srv.pid),
+            "--timeout",
+            str(case.timeout),
+            *case.args,
+        ]
+        try:
+            out = subprocess.run(
+                argv, capture_output=True, text=True, timeout=case.timeout * 3 + 60
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": "generator timed out"}
+        alive = srv.proc.poll() is None
+        lines = [x for x in out.stdout.splitlines() if x.startswith("{")]
+        if not lines:
+            return {"error": f"generator failed: {out.stderr.strip()[-400:]}"}
+        res: dict[str, Any] = json.loads(lines[-1])
+        if not alive:
+            res["server_died"] = True
+            res["server_log"] = srv.tail()[-300:]
+        return res
+    finally:
+        srv.stop()
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in runs if "error" not in r and "na" not in r]
+    if not ok:
+        return dict(runs[0]) if runs else {}
+    out: dict[str, Any] = {}
+    for k in ok[0]:
+        vals = [r.get(k) for r in ok]
+        nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if nums and len(nums) == len(vals):
+            m = statistics.median(nums)
+            out[k] = round(m, 3) if isinstance(m, float) else m
+        else:
+            out[k] = vals[0]
+    out["runs"] = len(ok)
+    if len(ok) < len(runs):
+        out["failed_runs"] = len(runs) - len(ok)
+    return out
+
+
+# ---------------------------------------------------------------------- report
+
+
+def _fmt(v: Any, unit: str = "", digits: int = 0) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, (int, float)):
+        if unit == "M/s":
+            return f"{v / 1e6:.2f} M/s"
+        if unit == "k/s":
+            return f"{v / 1e3:.0f} k/s"
+        return f"{v:,.{digits}f}{unit}"
+    return str(v)
+
+
+def cell(res: dict[str, Any], metric: str, unit: str = "", digits: int = 0) -> str:
+    if not res:
+        return "—"
+    if "na" in res:
+        return "n/a"
+    if "error" in res:
+        return "error"
+    v = res.get(metric)
+    text = _fmt(v, unit, digits)
+    if res.get("lost"):
+        text += f" ({res['lost']} lost)"
+    if res.get("gen_cpu_pct", 0) >= 95:
+        text += " ≥"  # generator-bound: a lower bound
+    return text
+
+
+def table(results: dict[str, dict[str, dict[str, Any]]], names: list[str], quick: bool) -> str:
+    keys = {c.key: c for c in cases(quick)}
+    ck_small, ck_big = (
+        next(k for k in keys if k.startswith("connect_")),
+        [k for k in keys if k.startswith("connect_")][1],
+    )
+    fk = next(k for k in keys if k.startswith("fanout_"))
+    rows = [
+        (f"fan-out, {fk.split('_')[1]} receivers (deliveries/s)", fk, "deliveries_per_s", "M/s", 0),
+        (f"connect {ck_small.split('_')[1]}: clients/s", ck_small, "clients_per_s", "", 0),
+        (f"connect {ck_big.split('_')[1]}: s until all joined", ck_big, "all_joined_s", " s", 2),
+        (f"connect {ck_big.split('_')[1]}: clients/s", ck_big, "clients_per_s", "", 0),
+        (f"RSS per joined connection (connect {ck_big.split('_')[1]})", ck_big,
+         "rss_per_conn_kib", " KiB", 1),
+        ("latency p50 @200/s, 100 members", "latency_200", "p50_ms", " ms", 2),
+        ("latency p99 @200/s, 100 members", "latency_200", "p99_ms", " ms", 2),
+        ("latency max @200/s, 100 members", "latency_200", "max_ms", " ms", 2),
+        ("latency p50 @2000/s, 100 members", "latency_2000", "p50_ms", " ms", 2),
+        ("latency p99 @2000/s, 100 members", "latency_2000", "p99_ms", " ms", 2),
+        ("latency max @2000/s, 100 members", "latency_2000", "max_ms", " ms", 2),
+        ("private messages/s (100 pairs)", "private", "messages_per_s", "k/s", 0),
+        ("history: 1000 unread, time to full replay", "history", "replay_ms", " ms", 1),
+    ]  # fmt: skip
+    head = "| scenario | " + " | ".join(SERVERS[n].label for n in names) + " |"
+    sep = "|---|" + "---|" * len(names)
+    out = [head, sep]
+    for label, key, metric, unit, digits in rows:
+        cells = [cell(results.get(n, {}).get(key, {}), metric, unit, digits) for n in names]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out.append("")
+    cpu = ["| generator CPU % (max over scenarios) | " + " | ".join(
+        _fmt(max((r.get("gen_cpu_pct", 0) for r in results.get(n, {}).values()), default=0))
+        for n in names) + " |"]  # fmt: skip
+    return "\n".join(out[:-1] + cpu)
+
+
+def targets(results: dict[str, dict[str, dict[str, Any]]], quick: bool) -> list[tuple[str, str]]:
+    ours = results.get("ours", {})
+    insp = results.get("inspircd", {})
+    ngi = results.get("ngircd", {})
+    keys = [c.key for c in cases(quick)]
+    ck_small, ck_big = [k for k in keys if k.startswith("connect_")]
+    fk = next(k for k in keys if k.startswith("fanout_"))
+    out: list[tuple[str, str]] = []
+
+    def g(d: dict[str, Any], k: str, m: str) -> Any:
+        return d.get(k, {}).get(m)
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("**met**" if ok else "**NOT met**")
+
+    a, b = g(ours, fk, "deliveries_per_s"), g(insp, fk, "deliveries_per_s")
+    out.append(
+        (f"fan-out {fk.split('_')[1]} ≥ InspIRCd ({_fmt(a, 'M/s')} vs {_fmt(b, 'M/s')})",
+         verdict(None if a is None or b is None else a >= b))
+    )  # fmt: skip
+    a = g(ours, ck_small, "clients_per_s")
+    out.append((f"connect {ck_small.split('_')[1]} ≥ 3000 clients/s ({_fmt(a)})",
+                verdict(None if a is None else a >= 3000)))  # fmt: skip
+    a, lost = g(ours, ck_big, "all_joined_s"), g(ours, ck_big, "lost")
+    out.append(
+        (f"connect {ck_big.split('_')[1]} all joined ≤ 10 s, none lost ({_fmt(a, ' s', 2)}, "
+         f"{lost} lost)", verdict(None if a is None else a <= 10 and not lost))
+    )  # fmt: skip
+    a = g(ours, ck_big, "rss_per_conn_kib")
+    out.append((f"RSS per joined connection ≤ 8 KiB ({_fmt(a, ' KiB', 1)})",
+                verdict(None if a is None else a <= 8)))  # fmt: skip
+    a = g(ours, "latency_200", "p99_ms")
+    out.append((f"latency p99 @200/s ≤ 2 ms ({_fmt(a, ' ms', 3)})",
+                verdict(None if a is None else a <= 2)))  # fmt: skip
+    a, b = g(ours, "private", "messages_per_s"), g(ngi, "private", "messages_per_s")
+    out.append(
+        (f"private messages/s ≥ ngIRCd ({_fmt(a, 'k/s')} vs {_fmt(b, 'k/s')})",
+         verdict(None if a is None or b is None else a >= b))
+    )  # fmt: skip
+    return out
+
+
+def chart(
+    results: dict[str, dict[str, dict[str, Any]]], names: list[str], quick: bool, path: Path
+) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no chart (run bench/setup.sh)", file=sys.stderr)
+        return False
+    keys = [c.key for c in cases(quick)]
+    ck_small, ck_big = [k for k in keys if k.startswith("connect_")]
+    fk = next(k for k in keys if k.startswith("fanout_"))
+    panels = [
+        (fk, "deliveries_per_s", 1e-6, f"fan-out {fk.split('_')[1]}: M deliveries/s ↑"),
+        (ck_small, "clients_per_s", 1, f"connect {ck_small.split('_')[1]}: clients/s ↑"),
+        (ck_big, "all_joined_s", 1, f"connect {ck_big.split('_')[1]}: s until all joined ↓"),
+        (ck_big, "rss_per_conn_kib", 1, "RSS per joined connection, KiB ↓"),
+        ("latency_200", "p99_ms", 1, "latency p99 @200/s, ms ↓"),
+        ("latency_2000", "p99_ms", 1, "latency p99 @2000/s, ms ↓"),
+        ("private", "messages_per_s", 1e-3, "private: k messages/s ↑"),
+        ("history", "replay_ms", 1, "history: 1000 unread, ms ↓"),
+    ]
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+    colors = {"ours": "#d62728", "ngircd": "#1f77b4", "inspircd": "#2ca02c", "miniircd": "#9467bd"}
+    for ax, (key, metric, scale, title) in zip(axes.flat, panels, strict=True):
+        labels, vals, cols = [], [], []
+        for n in names:
+            r = results.get(n, {}).get(key, {})
+            v = r.get(metric)
+            labels.append(SERVERS[n].label.split(" ")[0])
+            vals.append(v * scale if isinstance(v, (int, float)) else 0)
+            cols.append(colors.get(n, "grey"))
+        bars = ax.bar(labels, vals, color=cols)
+        for bar, n in zip(bars, names, strict=True):
+            r = results.get(n, {}).get(key, {})
+            note = "n/a" if "na" in r or not r else ("err" if "error" in r else "")
+            if r.get("lost"):
+                note = f"{r['lost']} lost"
+            if note:
+                ax.annotate(note, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                            ha="center", va="bottom", fontsize=8)  # fmt: skip
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
+    fig.suptitle(f"IRC server benchmark, {dt.date.today().isoformat()} (server on core 0, "
+                 "generator on core 1; medians)")  # fmt: skip
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return True
+
+
+def machine() -> str:
+    cpu = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with contextlib.suppress(OSError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem} RAM; Linux {platform.release()}; "
+        f"Python {platform.python_version()}"
+    )
+
+
+def write_readme(doc: dict[str, Any], names: list[str]) -> None:
+    res = doc["results"]
+    quick = doc["quick"]
+    lines = [
+        START,
+        f"Latest run: **{doc['date']}** on {doc['machine']}.",
+        "",
+        f"Command: `{doc['command']}` (repeat {doc['repeat']}, medians"
+        f"{'; --quick sizes' if quick else ''}).",
+        "",
+        "Versions: "
+        + "; ".join(f"{SERVERS[n].label} {doc['versions'].get(n, '?')}" for n in names),
+        "",
+        table(res, names, quick),
+        "",
+        "A `≥` after a figure: the generator was at ≥ 95 % CPU, so the figure is a lower bound. "
+        "`n/a`: the server cannot do this (miniircd: select(), ~1020 sockets; no server but ours "
+        "has accounts with unread replay).",
+        "",
+        "Targets (ours):",
+        "",
+    ]
+    for text, verdict in targets(res, quick):
+        lines.append(f"- {text}: {verdict}")
+    lines += ["", "![benchmark chart](results/latest.png)", "", END]
+    block = "\n".join(lines)
+    text = README.read_text() if README.exists() else "# Benchmarks\n\n" + START + "\n" + END + "\n"
+    if START in text and END in text:
+        a, b = text.index(START), text.index(END) + len(END)
+        text = text[:a] + block + text[b:]
+    else:
+        text += "\n" + block + "\n"
+    README.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per case (median); default 3")
+    ap.add_argument("--servers", default="ours,ngircd,inspircd,miniircd")
+    ap.add_argument("--only", default="", help="comma-separated case keys (default: all)")
+    ap.add_argument("--server-cpu", default="0")
+    ap.add_argument("--gen-cpu", default="1")
+    ap.add_argument("--out", default=str(RESULTS / "latest.json"))
+    ap.add_argument("--no-readme", action="store_true", help="don't rewrite bench/README.md")
+    a = ap.parse_args(argv)
+    names = [n for n in a.servers.split(",") if n]
+    for n in names:
+        if n not in SERVERS:
+            raise SystemExit(f"unknown server {n!r}; known: {', '.join(SERVERS)}")
+    only = {x for x in a.only.split(",") if x}
+    with contextlib.suppress(ValueError, OSError):
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(20000, hard), hard))
+    versions = {
+        "ours": _version(
+            [
+                sys.executable,
+                "-c",
+                "import importlib.metadata as m;print(m.version('async-messenger-ircd'))",
+            ]
+        ),
+        "ngircd": _deb_version("ngircd"),
+        "inspircd": _deb_version("inspircd"),
+        "miniircd": _version([shutil.which("miniircd") or "miniircd", "--version"]),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="ircbench-"))
+    doc: dict[str, Any] = {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "command": "python bench/run.py " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "quick": a.quick,
+        "repeat": a.repeat,
+        "server_cpu": a.server_cpu,
+        "gen_cpu": a.gen_cpu,
+        "versions": {n: versions.get(n, "?") for n in names},
+        "notes": {n: SERVERS[n].note for n in names},
+        "results": {},
+        "raw": {},
+    }
+    t_start = time.monotonic()
+    try:
+        for case in cases(a.quick):
+            if only and case.key not in only:
+                continue
+            for n in names:
+                runs = []
+                for i in range(a.repeat):
+                    t0 = time.monotonic()
+                    try:
+                        r = run_case(SERVERS[n], case, a.gen_cpu, a.server_cpu, workdir)
+                    except RuntimeError as e:
+                        r = {"error": str(e)[:400]}
+                    runs.append(r)
+                    brief = {k: v for k, v in r.items() if k not in ("errors_sample", "server_log")}
+                    took = time.monotonic() - t0
+                    print(
+                        f"[{time.monotonic() - t_start:6.0f}s] {case.key:14} {n:9} run {i + 1}: "
+                        f"{json.dumps(brief)} ({took:.1f}s)",
+                        flush=True,
+                    )
+                    if "na" in r:
+                        break
+                doc["raw"].setdefault(n, {})[case.key] = runs
+                doc["results"].setdefault(n, {})[case.key] = median_of(runs)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    doc["elapsed_s"] = round(time.monotonic() - t_start, 1)
+    out = Path(a.out)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"wrote {out}")
+    png = out.with_suffix(".png")
+    if chart(doc["results"], names, a.quick, png):
+        print(f"wrote {png}")
+    if not a.no_readme and not only:
+        write_readme(doc, names)
+        print(f"wrote {README}")
+    print()
+    print(table(doc["results"], names, a.quick))
+    for text, verdict in targets(doc["results"], a.quick):
+        print(f"- {text}: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
