@@ -305,33 +305,38 @@ async def connect_many(
 ) -> tuple[list[Client], list[str]]:
     """Connect and join many clients, at most ``concurrency`` registering at once.
     Returns (joined clients, errors); bounded by ``timeout`` overall."""
+    loop = asyncio.get_running_loop()
     sem = asyncio.Semaphore(concurrency)
-    deadline = time.perf_counter() + timeout
     clients: list[Client] = []
     errors: list[str] = []
+    host, port = gen.host, gen.port
 
     async def one(nick: str) -> None:
-        async with sem:
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                errors.append(f"{nick}: not started before the deadline")
-                return
-            try:
-                c = await asyncio.wait_for(open_client(gen, nick, **kw), left)
-            except (OSError, asyncio.TimeoutError) as e:
-                errors.append(f"{nick}: connect failed: {e!r}")
-                return
-            clients.append(c)
-            try:
-                await asyncio.wait_for(asyncio.shield(c.joined), max(0.01, left))
-            except (ConnectionError, asyncio.TimeoutError) as e:
-                errors.append(f"{nick}: {c.error or repr(e)}")
+        # no per-client wait_for/shield: one watchdog below bounds them all (cheaper, so the
+        # generator issues a burst of connections quickly)
+        c: Client | None = None
+        try:
+            async with sem:
+                _, c = await loop.create_connection(lambda: Client(gen, nick, **kw), host, port)
+                clients.append(c)
+                await c.joined
+        except asyncio.CancelledError:
+            errors.append(f"{nick}: timed out ({'not connected' if c is None else 'not joined'})")
+        except (OSError, ConnectionError) as e:
+            errors.append(f"{nick}: {(c.error if c is not None else None) or repr(e)}")
 
-    await asyncio.gather(*(one(n) for n in nicks))
-    joined = [c for c in clients if c.joined.done() and not c.joined.exception()]
-    for c in clients:
-        if c.joined.done():
-            c.joined.exception()  # mark retrieved
+    tasks = [loop.create_task(one(n)) for n in nicks]
+
+    def expire() -> None:
+        for t in tasks:
+            if not t.done():
+                t.cancel()
+
+    watchdog = loop.call_later(timeout, expire)
+    await asyncio.gather(*tasks)
+    watchdog.cancel()
+    joined = [c for c in clients if c.joined.done() and not c.joined.cancelled()]
+    joined = [c for c in joined if c.joined.exception() is None]
     return joined, errors
 
 
@@ -418,8 +423,10 @@ async def scenario_fanout(
     window: int = 64,
     batch: int = 16,
     timeout: float = 60.0,
-    concurrency: int = 500,
+    concurrency: int = 20,
 ) -> dict[str, Any]:
+    # setup at a gentle pace (registrations in flight): servers with a tiny listen backlog
+    # (miniircd) drop connections under a connect storm, and the setup is not what is measured
     rx, err1 = await connect_many(
         gen, [nick_for("r", i) for i in range(receivers)], concurrency, timeout, counts=True
     )
@@ -483,8 +490,8 @@ async def scenario_latency(
     nicks = [nick_for("m", i) for i in range(members)]
     rx: list[Client] = []
     errs: list[str] = []
-    for i in range(0, members, 50):  # probes first, so they are the first members
-        part, e = await connect_many(gen, nicks[i : i + 50], 50, timeout, counts=True)
+    for i in range(0, members, 20):  # probes first, so they are the first members
+        part, e = await connect_many(gen, nicks[i : i + 20], 20, timeout, counts=True)
         rx += part
         errs += e
     sender, e2 = await connect_many(gen, ["lsend"], 1, 30)
@@ -540,7 +547,7 @@ async def scenario_private(
 ) -> dict[str, Any]:
     a_n = [nick_for("pa", i) for i in range(pairs)]
     b_n = [nick_for("pb", i) for i in range(pairs)]
-    cl, errs = await connect_many(gen, a_n + b_n, 200, timeout, counts=True)
+    cl, errs = await connect_many(gen, a_n + b_n, 20, timeout, counts=True)
     if len(cl) < 2 * pairs:
         close_all(cl)
         return {"error": f"setup failed: {errs[:3]}"}
@@ -680,7 +687,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.scenario == "connect":
         kw.update(clients=a.clients, concurrency=a.concurrency, server_pid=a.server_pid)
     elif a.scenario == "fanout":
-        kw.update(receivers=a.receivers, senders=a.senders, concurrency=a.concurrency)
+        kw.update(receivers=a.receivers, senders=a.senders)
         if a.messages:
             kw["messages"] = a.messages
     elif a.scenario == "latency":

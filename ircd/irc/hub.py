@@ -193,6 +193,7 @@ class Hub:
         self.by_user: dict[str, Session] = {}  # messenger user key -> session
         self.dirty: set[Session] = set()
         self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
+        self.opers: set[Session] = set()  # sessions that are IRC operators
         self.names_cache: dict[str, NamesCache] = {}  # room key -> NAMES lists (see dispatch)
         self.ip_counts: dict[str, int] = {}
         self.login_failures: dict[str, deque[float]] = {}
@@ -312,6 +313,7 @@ class Hub:
         if s not in self.sessions:
             return
         self.names_cache.clear()
+        self.opers.discard(s)
         self.sessions.discard(s)
         n = self.ip_counts.get(s.ip, 1) - 1
         if n > 0:

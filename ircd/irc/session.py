@@ -40,7 +40,7 @@ class Session:
     sasl_password: str | None = None
     away: str | None = None
     bot: bool = False
-    oper: bool = False
+    oper: bool = False  # an IRC operator (OPER); the hub also keeps the set of them
     created: float = 0.0
     last_active: float = 0.0  # last line received (for ping timeouts)
     ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)
@@ -85,7 +85,7 @@ class Session:
     def catch_up(self) -> None:
         """Queue this session's share of the room broadcasts batched so far in this pass, so
         that they come before whatever is sent to it next (the order is as if sent at once)."""
-        for room_log in tuple(self.pending.values()):
+        for room_log in self.pending.values():  # catch_up never adds or removes logs
             room_log.catch_up(self)
 
     def push(self, data: bytes) -> None:

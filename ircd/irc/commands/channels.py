@@ -335,6 +335,7 @@ def _user_mode(hub: Hub, s: Session, msg: Message) -> None:
                 changed += ("+" if sign else "-") + "B"
         elif ch == "o" and not sign and s.oper:
             s.oper = False
+            hub.opers.discard(s)
             changed += "-o"
         elif ch in "iwo":
             continue

@@ -218,6 +218,7 @@ def oper(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.ERR_PASSWDMISMATCH, "Password incorrect")
         return
     s.oper = True
+    hub.opers.add(s)
     log.info("%s (%s) is now an operator as %s", s.nick, s.ip, name)
     hub.reply(s, Numeric.RPL_YOUREOPER, "You are now an IRC operator")
     s.send(format_line("MODE", (s.nick, "+o"), s.mask))

@@ -7,7 +7,6 @@ import base64
 import binascii
 import logging
 from collections import deque
-from operator import attrgetter
 
 from ...messenger.errors import (
     AccountExists,
@@ -432,13 +431,10 @@ def welcome(hub: Hub, s: Session) -> None:
         s.send(format_line("MODE", (s.nick, "+B"), s.mask))
 
 
-_OPER = attrgetter("oper")
-
-
 def lusers(hub: Hub, s: Session) -> None:
     n = len(hub.nicks)
     unknown = len(hub.sessions) - n
-    opers = sum(map(_OPER, hub.nicks.values()))  # C-level: this runs on every registration
+    opers = len(hub.opers)  # kept by the hub: this runs on every registration
     hub.reply(s, Numeric.RPL_LUSERCLIENT, f"There are {n} users and 0 invisible on 1 servers")
     hub.reply(s, Numeric.RPL_LUSEROP, str(opers), "operator(s) online")
     hub.reply(s, Numeric.RPL_LUSERUNKNOWN, str(max(0, unknown)), "unknown connection(s)")
