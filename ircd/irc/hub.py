@@ -194,6 +194,7 @@ class Hub:
         self.dirty: set[Session] = set()
         self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
         self.opers: set[Session] = set()  # sessions that are IRC operators
+        self.burst_cache: dict[str, str] = {}  # static parts of the welcome burst
         self.names_cache: dict[str, NamesCache] = {}  # room key -> NAMES lists (see dispatch)
         self.ip_counts: dict[str, int] = {}
         self.login_failures: dict[str, deque[float]] = {}

@@ -7,6 +7,7 @@ import base64
 import binascii
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from ...messenger.errors import (
     AccountExists,
@@ -415,6 +416,16 @@ def try_register(hub: Hub, s: Session) -> None:
 def welcome(hub: Hub, s: Session) -> None:
     cfg = hub.config.server
     hub.reply(s, Numeric.RPL_WELCOME, f"Welcome to the {cfg.network} Network, {s.mask}")
+    # 002-005 and the MOTD are the same for everyone but the nick: formatted once per server
+    _send_block(s, _static_burst(hub, "info", server_info), s.nick)
+    lusers(hub, s)
+    _send_block(s, _static_burst(hub, "motd", motd), s.nick)
+    if s.bot:
+        s.send(format_line("MODE", (s.nick, "+B"), s.mask))
+
+
+def server_info(hub: Hub, s: Session) -> None:
+    """002-005."""
     hub.reply(s, Numeric.RPL_YOURHOST, f"Your host is {hub.name}, running version {VERSION}")
     hub.reply(s, Numeric.RPL_CREATED, f"This server was created {human_time(hub.started)}")
     s.send(
@@ -425,10 +436,29 @@ def welcome(hub: Hub, s: Session) -> None:
     tokens = hub.isupport
     for i in range(0, len(tokens), 12):
         hub.reply(s, Numeric.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
-    lusers(hub, s)
-    motd(hub, s)
-    if s.bot:
-        s.send(format_line("MODE", (s.nick, "+B"), s.mask))
+
+
+_NICK_SLOT = "\x01"  # stands for the nick in a cached burst (never valid in a nick)
+
+
+def _static_burst(hub: Hub, name: str, build: Callable[[Hub, Session], None]) -> str:
+    """The lines ``build`` sends, formatted once with a placeholder nick."""
+    text = hub.burst_cache.get(name)
+    if text is None:
+        probe = Session(ip="", dirty=set(), nick=_NICK_SLOT, registered=True)
+        probe.capture = []
+        build(hub, probe)
+        text = hub.burst_cache[name] = "".join(line + "\r\n" for line in probe.capture)
+    return text
+
+
+def _send_block(s: Session, text: str, nick: str) -> None:
+    text = text.replace(f" {_NICK_SLOT} ", f" {nick} ")
+    if s.capture is not None:  # a labeled command: each line goes into the labeled reply
+        for line in text.split("\r\n")[:-1]:
+            s.send(line)
+    else:
+        s.send_bytes(text.encode())
 
 
 def lusers(hub: Hub, s: Session) -> None:
