@@ -102,12 +102,8 @@ class Connection(asyncio.Protocol):
         srv.conns.pop(s, None)
         if s.closing is None:
             s.closing = "Connection closed" if exc is None else f"Connection reset: {exc}"
-        srv.hub.close_session(s, s.closing if s.quit_sent else _quit_reason(s.closing))
+        srv.hub.close_session(s, s.closing)
         srv.schedule_flush()
-
-
-def _quit_reason(reason: str) -> str:
-    return reason
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:

@@ -94,11 +94,6 @@ def add_tag(line: str, tag: str) -> str:
     return f"@{tag} {line}"
 
 
-# Commands after which every cached NAMES list still holds (a guest registering and joining
-# updates the caches itself); any other command, a login or a closed connection drops them.
-_NAMES_SAFE = frozenset({"PING", "PONG", "CAP", "USER", "NICK", "JOIN"})
-
-
 class NamesCache:
     """A room's RPL_NAMREPLY name lists (plain nicks), kept while only joins happen, so that
     each of many joiners of a big channel costs O(lines), not O(members)."""
@@ -195,7 +190,9 @@ class Hub:
         self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
         self.opers: set[Session] = set()  # sessions that are IRC operators
         self.burst_cache: dict[str, str] = {}  # static parts of the welcome burst
-        self.names_cache: dict[str, NamesCache] = {}  # room key -> NAMES lists (see dispatch)
+        # room key -> NAMES lists; a join appends to it (broadcast_join), and every other change
+        # of who is in a room, of a nick or of an op status drops them all (names_changed)
+        self.names_cache: dict[str, NamesCache] = {}
         self.ip_counts: dict[str, int] = {}
         self.login_failures: dict[str, deque[float]] = {}
         self.started = clock.now()
@@ -250,13 +247,6 @@ class Hub:
         self.dispatch(s, msg)
 
     def dispatch(self, s: Session, msg: Message) -> None:
-        if self.names_cache and (
-            msg.command not in _NAMES_SAFE
-            or s.password is not None
-            or s.sasl_account is not None
-            or (s.registered and msg.command == "NICK")
-        ):
-            self.names_cache.clear()  # this command may change who is in which room, or nicks
         spec = COMMANDS.get(msg.command)
         label = None
         if msg.tags and "label" in msg.tags and "labeled-response" in s.caps:
@@ -313,7 +303,7 @@ class Hub:
         """The connection is gone (or being closed): tell peers and forget it."""
         if s not in self.sessions:
             return
-        self.names_cache.clear()
+        self.names_changed()
         self.opers.discard(s)
         self.sessions.discard(s)
         n = self.ip_counts.get(s.ip, 1) - 1
@@ -473,9 +463,13 @@ class Hub:
         if names is not None:
             names.add(("@" if s.user_key in room.ops else "") + s.nick)
 
+    def names_changed(self) -> None:
+        """Someone left a room, changed nick or op status: cached NAMES lists are stale."""
+        self.names_cache.clear()
+
     def note_joined(self, room: Room, s: Session) -> None:
         """``s`` joined ``room`` without broadcast_join: it gets no earlier batched lines."""
-        self.names_cache.clear()
+        self.names_changed()
         log_ = self.logs.get(room.key)
         if log_ is not None:
             log_.cursor[s] = len(log_.entries)

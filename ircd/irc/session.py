@@ -37,14 +37,12 @@ class Session:
     sasl_mech: str | None = None
     sasl_buffer: str = ""
     sasl_account: str | None = None
-    sasl_password: str | None = None
     away: str | None = None
     bot: bool = False
     oper: bool = False  # an IRC operator (OPER); the hub also keeps the set of them
     created: float = 0.0
     last_active: float = 0.0  # last line received (for ping timeouts)
     ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)
-    ack_pending: int = 0  # seq of the outstanding delivery-ack PING (0: none)
     acked_through: int = -1  # highest seq acknowledged on this connection
     ack_sent_seq: int = -1  # highest seq we asked to be acknowledged
     ack_asked_at: float = 0.0  # when we last sent a delivery-ack PING
@@ -58,7 +56,6 @@ class Session:
     # Hub.room_log): this session takes its share before anything else is queued to it
     pending: dict[str, Any] = field(default_factory=dict)
     closing: str | None = None  # set when the connection is to be closed, with the reason
-    quit_sent: bool = False
 
     @property
     def mask(self) -> str:
@@ -103,6 +100,3 @@ class Session:
         self.out.clear()
         self.out_bytes = 0
         return data
-
-    def has(self, cap: str) -> bool:
-        return cap in self.caps

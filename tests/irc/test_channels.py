@@ -233,3 +233,29 @@ def test_mode_op_by_operator_only() -> None:
     assert cmds(out) == ["TOPIC"]
     out = a.send_take("NAMES #dev")
     assert sorted(out[0].params[3].split()) == ["@alice", "@bob"]
+
+
+def test_names_on_join_stays_right_after_nick_op_part_and_quit_changes() -> None:
+    """Joiners of a room get its NAMES from a cache; every change must show up."""
+    h = Harness()
+    a = h.user("alice")
+    b = h.user("bob")
+    a.send_take("JOIN #dev")  # alice is op of #dev
+    b.send_take("JOIN #dev")
+
+    def names_for(nick: str) -> list[str]:
+        c = h.user(nick)
+        out = c.send_take("JOIN #dev")
+        got = sorted(n for m in out if m.command == "353" for n in m.params[3].split())
+        c.send_take("PART #dev")
+        return got
+
+    assert names_for("carol") == ["@alice", "bob", "carol"]
+    b.send_take("NICK bobby")
+    assert names_for("dave") == ["@alice", "bobby", "dave"]
+    a.send_take("MODE #dev +o bobby")
+    assert names_for("erin") == ["@alice", "@bobby", "erin"]
+    a.send_take("KICK #dev bobby")
+    assert names_for("fred") == ["@alice", "fred"]
+    a.send_take("QUIT :bye")
+    assert names_for("gina") == ["@gina"]  # alone in the room again: its first joiner

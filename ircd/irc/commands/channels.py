@@ -12,12 +12,6 @@ from ..registry import command
 from ..session import Session
 
 
-def _prefix(room: Room, s: Session, multi: bool) -> str:
-    if s.user_key in room.ops:
-        return "@"
-    return ""
-
-
 def send_names(hub: Hub, s: Session, room: Room) -> None:
     uhnames = "userhost-in-names" in s.caps
     cache = None if uhnames else hub.names_cache.get(room.key)
@@ -134,7 +128,7 @@ def join(hub: Hub, s: Session, msg: Message) -> None:
 
 
 def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
-    hub.names_cache.clear()
+    hub.names_changed()
     params = (room.name, reason) if reason else (room.name,)
     line = format_line("PART", params, s.mask)
     for peer in hub.room_sessions(room):
@@ -223,6 +217,7 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
     members = list(hub.room_sessions(room))
     try:
         hub.messenger.kick(s.user_key, room.key, target.user_key)
+        hub.names_changed()
     except NotMember:
         hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
         return
@@ -289,6 +284,7 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
                 continue
             try:
                 hub.messenger.set_op(s.user_key, room.key, who.user_key, sign)
+                hub.names_changed()
             except NotOperator:
                 hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
                 return

@@ -167,6 +167,7 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
     del hub.nicks[s.nick_key]
     s.nick, s.nick_key = new, key
     hub.nicks[key] = s
+    hub.names_changed()
 
 
 @command("PING", min_params=1, before_registration=True)
@@ -239,7 +240,6 @@ def authenticate(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: invalid credentials")
         return
     s.sasl_account = acct.name
-    s.sasl_password = password
     s.account = acct.name
     s.user_key = acct.key
     mask = f"{s.nick}!{s.user or '*'}@{s.host}"
