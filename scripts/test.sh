@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs everything the test suite needs, then runs it.
+# Installs everything the test suite needs, then runs it: `bash scripts/test.sh [pytest flags]`.
 # System packages (irssi, WeeChat and tmux, for the end-to-end tests with real clients) are
 # installed with apt-get when it is available and we are root (or sudo works without a password).
+# The package and its test extras go into .venv in the checkout (see venv.sh), never into the
+# system Python; pytest runs from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh
 
 missing=()
 for tool in irssi tmux; do
@@ -18,5 +21,5 @@ if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     || echo "warning: could not install ${missing[*]}; the end-to-end tests with real clients will be skipped" >&2
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e '.[test]'
-python3 -m pytest -q "$@"
+ensure_venv test
+exec "$VENV_PY" -m pytest -q "$@"
