@@ -60,8 +60,11 @@ ensure_venv() {
   if [ -n "$extras" ]; then spec=".[$extras]"; fi
   stamp="$VENV/.messenger-installed"
   key="$(cd "$REPO" && cksum pyproject.toml | cut -d' ' -f1) $REPO"
-  if [ -x "$VENV_PY" ] && [ -f "$stamp" ] && grep -qxF -- "$key $spec" "$stamp"; then
-    return 0
+  # Done already: this spec, or (for ".") any spec, since extras come on top of the package.
+  if [ -x "$VENV_PY" ] && [ -f "$stamp" ]; then
+    if grep -qxF -- "$key $spec" "$stamp" || { [ "$spec" = "." ] && grep -qF -- "$key " "$stamp"; }; then
+      return 0
+    fi
   fi
   # Missing, or left half-made by an earlier failure (e.g. created without ensurepip: no pip).
   if ! { [ -x "$VENV_PY" ] && "$VENV_PY" -m pip --version >/dev/null 2>&1; }; then
