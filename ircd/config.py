@@ -64,6 +64,9 @@ class ServerConfig:
     registration_timeout: float = 30.0
     sendq_bytes: int = 1_048_576
     max_channels_per_user: int = 50
+    command_burst: int = 25
+    commands_per_second: float = 5.0
+    max_queued_commands: int = 100
     tls_cert: str = ""
     tls_key: str = ""
     tls_port: int = 0
@@ -84,6 +87,7 @@ class ChatConfig:
     history_per_channel: int = 10000
     history_per_private: int = 2000
     chathistory_max: int = 100
+    max_read_markers: int = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,9 @@ class AccountsConfig:
     auto_register: bool = True
     allow_guests: bool = True
     login_failures_per_minute: int = 5
+    account_failures_per_minute: int = 20
+    max_new_per_address: int = 10
+    new_per_address_seconds: int = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +204,11 @@ _RULES: dict[str, _Rule] = {
     "server.registration_timeout": _positive_float("seconds"),
     "server.sendq_bytes": _int(1),
     "server.max_channels_per_user": _int(1),
+    "server.command_burst": _int(1),
+    "server.commands_per_second": _Rule(
+        float, "a non-negative number of commands per second (0 = no limit)", lambda v: v >= 0
+    ),
+    "server.max_queued_commands": _int(1),
     "server.tls_cert": _ANY_STR,
     "server.tls_key": _ANY_STR,
     "server.tls_port": _PORT,
@@ -211,6 +223,7 @@ _RULES: dict[str, _Rule] = {
     "chat.history_per_channel": _int(1),
     "chat.history_per_private": _int(1),
     "chat.chathistory_max": _int(1),
+    "chat.max_read_markers": _int(1),
     "limits.messages_per_period": _int(1),
     "limits.period_seconds": _int(1),
     "limits.private_burst": _int(1),
@@ -223,6 +236,9 @@ _RULES: dict[str, _Rule] = {
     "accounts.auto_register": _Rule(bool, "true or false"),
     "accounts.allow_guests": _Rule(bool, "true or false"),
     "accounts.login_failures_per_minute": _int(1),
+    "accounts.account_failures_per_minute": _int(1),
+    "accounts.max_new_per_address": _int(0),
+    "accounts.new_per_address_seconds": _int(1),
 }
 
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})

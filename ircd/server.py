@@ -10,8 +10,10 @@ appends the pass's events to the journal, then writes each dirty session's outpu
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
+import os
 import signal
 import socket
 import ssl
@@ -22,7 +24,8 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .irc import Hub, Session, fire_due
 from .messenger import Messenger, Rules
-from .storage import FileStore, StorageError, Store
+from .messenger.validate import StateError
+from .storage import FileStore, LoadedState, StorageError, Store
 from .wire import LineFramer, casefold
 
 log = logging.getLogger(__name__)
@@ -36,6 +39,7 @@ def rules_from(config: Config) -> Rules:
         max_unread_replay=c.chat.max_unread_replay,
         history_per_room=c.chat.history_per_channel,
         history_per_private=c.chat.history_per_private,
+        max_read_markers=c.chat.max_read_markers,
         messages_per_period=c.limits.messages_per_period,
         period_seconds=c.limits.period_seconds,
         private_burst=c.limits.private_burst,
@@ -47,7 +51,39 @@ def rules_from(config: Config) -> Rules:
         complaints_require_account=c.moderation.complaints_require_account,
         auto_register=c.accounts.auto_register,
         allow_guests=c.accounts.allow_guests,
+        accounts_per_address=c.accounts.max_new_per_address,
+        accounts_window_seconds=c.accounts.new_per_address_seconds,
     )
+
+
+def _describe(e: Exception) -> str:
+    """One line: the message of a ``StateError``, else the exception's type and message."""
+    text = str(e) if isinstance(e, StateError) else f"{type(e).__name__}: {e}"
+    return " ".join(text.splitlines())
+
+
+def restore(loaded: LoadedState, clock: Clock, rules: Rules, state_file: str) -> Messenger:
+    """The engine rebuilt from a snapshot and the journal after it.
+
+    ``StorageError`` with one line naming the file (and the journal line) and what is wrong,
+    whatever failed: the engine's checks (``StateError``) or anything they did not foresee.
+    """
+    path = os.path.abspath(state_file)
+    if loaded.snapshot is None:
+        m = Messenger(clock, rules)
+    else:
+        try:
+            m = Messenger.from_dict(loaded.snapshot, clock, rules)
+        except Exception as e:
+            log.debug("snapshot not loaded", exc_info=True)
+            raise StorageError(f"{path}: corrupt snapshot: {_describe(e)}") from e
+    for i, ev in enumerate(loaded.events):
+        try:
+            m.replay((ev,))
+        except Exception as e:
+            log.debug("journal event not applied", exc_info=True)
+            raise StorageError(f"{loaded.origin(i)}: {_describe(e)}") from e
+    return m
 
 
 class Connection(asyncio.Protocol):
@@ -226,23 +262,10 @@ class Server:
             config.storage.state_file,
             fsync=config.storage.fsync,  # type: ignore[arg-type]
         )
-        loaded = self.store.load()
-        rules = rules_from(config)
-        if loaded.snapshot is not None:
-            try:
-                self.messenger = Messenger.from_dict(loaded.snapshot, self.clock, rules)
-            except (KeyError, TypeError, ValueError) as e:
-                raise StorageError(
-                    f"{config.storage.state_file}: state is not valid ({e!r})"
-                ) from None
-        else:
-            self.messenger = Messenger(self.clock, rules)
-        try:
-            self.messenger.replay(loaded.events)
-        except (KeyError, TypeError, ValueError) as e:
-            raise StorageError(
-                f"{config.storage.state_file}.journal: an event could not be applied ({e!r})"
-            ) from None
+        self._rules = rules_from(config)
+        # The state is built inside load(): if it cannot be, nothing on disk is touched, and
+        # the store will never write over the files that failed to load.
+        self.store.load(self._accept)
         log.info(
             "state loaded: %d accounts, %d channels, %d messages, %d scheduled",
             sum(1 for u in self.messenger.users.values() if u.is_account),
@@ -250,13 +273,18 @@ class Server:
             self.messenger.seq,
             len(self.messenger.scheduled),
         )
-        if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
-            self.messenger.pin_server_id()
-        self.messenger.ensure_room(
-            casefold(config.chat.general_channel), config.chat.general_channel
-        )
+        self.messenger.drop_empty_rooms()  # rooms only guests were in: they are gone
         self.store.append(self.messenger.take_events())
         self.hub = Hub(config, self.messenger, self.clock)
+        self.hub.offload = self._offload
+        self.hub.wake_at = self._wake_at
+        # password hashing (scrypt) runs here, never on the event loop; one core is left free
+        # for the loop
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)), thread_name_prefix="ircd-hash"
+        )
+        self._wake: asyncio.TimerHandle | None = None
+        self._wake_when = 0.0
         self.conns: dict[Session, Connection] = {}
         self.closing = False
         self._flush_scheduled = False
@@ -268,6 +296,15 @@ class Server:
         self.port = 0
         self.tls_port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _accept(self, loaded: LoadedState) -> None:
+        """Build the engine from what the store read (``StorageError`` if it cannot be)."""
+        general = self.config.chat.general_channel
+        m = restore(loaded, self.clock, self._rules, self.config.storage.state_file)
+        if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
+            m.pin_server_id()
+        m.ensure_room(casefold(general), general)
+        self.messenger = m
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -304,9 +341,12 @@ class Server:
         for t in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        if self._wake is not None:
+            self._wake.cancel()
         for s in list(self.hub.sessions):
             self.hub.quit(s, reason, error=f"Closing link: {reason}")
         self._flush()
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for conn in list(self.conns.values()):
             if conn.transport is not None:
                 conn.transport.close()
@@ -371,6 +411,41 @@ class Server:
                     s.closing = "SendQ exceeded"
                     hub.quit(s, "SendQ exceeded")
                     t.abort()
+
+    # ------------------------------------------------------------------ off-loop work
+
+    def _offload(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Run ``work`` in the hashing pool; ``done(result)`` (or ``done(exception)``) on the
+        loop, then flush what it queued."""
+        assert self._loop is not None
+        fut = self._loop.run_in_executor(self._pool, work)
+
+        def finished(f: asyncio.Future[Any]) -> None:
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is not None:
+                log.error("off-loop work failed: %r", exc)
+            done(exc if exc is not None else f.result())
+            self.schedule_flush()
+
+        fut.add_done_callback(finished)
+
+    def _wake_at(self, when: float) -> None:
+        """The hub has lines waiting for their command budget: pump them at ``when``."""
+        if self._loop is None or self.closing:
+            return
+        if self._wake is not None:
+            if self._wake_when <= when:
+                return
+            self._wake.cancel()
+        self._wake_when = when
+        self._wake = self._loop.call_later(max(0.005, when - self.clock.now()), self._on_wake)
+
+    def _on_wake(self) -> None:
+        self._wake = None
+        self.hub.pump_waiting()
+        self.schedule_flush()
 
     # ------------------------------------------------------------------ timers
 

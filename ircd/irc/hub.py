@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 from ..clock import Clock
 from ..config import Config
 from ..messenger import Messenger
+from ..messenger.durations import MAX_TIME, MIN_TIME
 from ..messenger.model import Post, Room
 from ..wire import (
     Message,
@@ -25,11 +26,28 @@ from ..wire import (
     escape_tag_value,
     format_line,
     parse,
+    parse_uint,
 )
+from .lines import safe_line
+from .logbudget import LOG, SUPPRESS_START
 from .registry import COMMANDS
 from .session import ACCOUNT, TAGS, TIME, Session
+from .throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# runs slow, pure work (password hashing) somewhere else, then calls ``done`` with its result
+# on the event loop; the server passes one backed by a thread pool. Without one (the adapter
+# tests) the work runs at once.
+Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+# commands that never wait for the command budget: answers to our own PINGs (delivery acks)
+UNTHROTTLED = frozenset({"PONG"})
+
+
+def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+    done(work())
+
 
 VERSION = "messenger-ircd-0.1"
 SERVICE_NICK = "Messenger"
@@ -64,27 +82,34 @@ CAPS = (
 CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect"}
 
 
+def _showable(ts: float) -> float:
+    """``ts`` brought into the range a time can be shown in (1970 to 9999; NaN: 1970). Times
+    from clients are checked where they are parsed (parse_iso_time); this keeps a stored value
+    from before that check (a read marker of year 1) from breaking every line that shows it."""
+    try:
+        ts = float(ts)
+    except (TypeError, ValueError):
+        return MIN_TIME
+    if MIN_TIME <= ts <= MAX_TIME:
+        return ts
+    return MAX_TIME if ts > MAX_TIME else MIN_TIME
+
+
 def iso_time(ts: float) -> str:
-    """UTC with milliseconds, as server-time wants: 2026-05-01T10:00:00.000Z."""
-    ms = round(ts * 1000)
+    """UTC with milliseconds, as server-time wants: 2026-05-01T10:00:00.000Z. Never raises."""
+    ms = round(_showable(ts) * 1000)
     dt = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def human_time(ts: float) -> str:
     """An unambiguous UTC time for people: '2026-05-01 14:05 UTC'."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    dt = datetime.fromtimestamp(_showable(ts), tz=timezone.utc)
+    return dt.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def short_time(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
-def _sendable_param(p: str, text: bool = False) -> str:
-    """``p`` with CR, LF and NUL (and, unless ``text``, spaces and a leading ':') replaced."""
-    bad = "\r\n\0" if text else " \r\n\0"
-    p = "".join("?" if ch in bad else ch for ch in p)
-    return p if text else (p.lstrip(":") or "*")
+    return datetime.fromtimestamp(_showable(ts), tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def add_tag(line: str, tag: str) -> str:
@@ -194,7 +219,21 @@ class Hub:
         # of who is in a room, of a nick or of an op status drops them all (names_changed)
         self.names_cache: dict[str, NamesCache] = {}
         self.ip_counts: dict[str, int] = {}
-        self.login_failures: dict[str, deque[float]] = {}
+        acc = config.accounts
+        self.throttle = LoginThrottle(
+            acc.login_failures_per_minute, acc.account_failures_per_minute
+        )
+        self._pruned_at = clock.now()
+        # nick -> the connection whose login or account creation for it is being checked off
+        # the loop: nobody else may take the nick meanwhile
+        self.claims: dict[str, Session] = {}
+        self.offload: Offload = run_now
+        # the server's timer: call pump_waiting() at (about) this clock time
+        self.wake_at: Callable[[float], None] = lambda _when: None
+        self.waiting: set[Session] = set()  # sessions with lines waiting for their budget
+        # guest keys are never reused, not even after a restart
+        self._guest_prefix = secrets.token_hex(2)
+        self._guests = 0
         self.started = clock.now()
         self.general_key = casefold(config.chat.general_channel)
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
@@ -226,31 +265,116 @@ class Hub:
         return s
 
     def feed(self, s: Session, item: str | TooLong) -> None:
-        """One framed line from a client."""
+        """One framed line from a client: handled now, or queued behind earlier lines that
+        wait (for off-loop work or for the command budget)."""
         if s.closing is not None:
             return
         s.last_active = self.clock.now()
         s.ping_sent = 0.0
-        if isinstance(item, TooLong):
-            log.info("%s (%s): %s too long", s.nick, s.ip, item.what)
-            text = "Input line was too long" if item.what == "line" else "Message tags too long"
+        if isinstance(item, str):
+            if "\r" in item or "\0" in item:
+                # a bare CR or a NUL would make every line that echoes this text unsendable
+                # (and poison the stored history and topic): drop them
+                item = item.replace("\r", "").replace("\0", "")
+            try:
+                msg: Message | TooLong = parse(item)
+            except ParseError:
+                return  # empty or garbage line: ignore, like other servers
+        else:
+            msg = item
+        if s.held or s.inbox or not self._spend(s, msg):
+            if len(s.inbox) >= self.config.server.max_queued_commands:
+                self.client_log(s, log.info, "excess flood from %s (%s)", s.nick, s.ip)
+                self.quit(s, "Excess flood")
+                return
+            s.inbox.append(msg)
+            self._wait(s)
+            return
+        self._handle(s, msg)
+
+    def _handle(self, s: Session, msg: Message | TooLong) -> None:
+        if isinstance(msg, TooLong):
+            self.client_log(s, log.info, "%s (%s): %s too long", s.nick, s.ip, msg.what)
+            text = "Input line was too long" if msg.what == "line" else "Message tags too long"
             self.reply(s, Numeric.ERR_INPUTTOOLONG, text)
             return
-        if "\r" in item or "\0" in item:
-            # a bare CR or a NUL would make every line that echoes this text unsendable
-            # (and poison the stored history and topic): drop them
-            item = item.replace("\r", "").replace("\0", "")
-        try:
-            msg = parse(item)
-        except ParseError:
-            return  # empty or garbage line: ignore, like other servers
         self.dispatch(s, msg)
+
+    def _spend(self, s: Session, msg: Message | TooLong) -> bool:
+        """Take one command from the connection's budget (a token bucket: a burst, then a
+        steady rate); False if there is none left (the line must wait)."""
+        rate = self.config.server.commands_per_second
+        if rate <= 0 or (isinstance(msg, Message) and msg.command in UNTHROTTLED):
+            return True
+        now = self.clock.now()
+        burst = float(self.config.server.command_burst)
+        if s.tokens < 0:
+            s.tokens, s.tokens_at = burst, now
+        else:
+            s.tokens = min(burst, s.tokens + (now - s.tokens_at) * rate)
+            s.tokens_at = now
+        if s.tokens < 1:
+            return False
+        s.tokens -= 1
+        return True
+
+    def _wait(self, s: Session) -> None:
+        """``s`` has lines waiting: if for its budget, ask the server to wake us when the next
+        command is allowed (a held session is resumed by its off-loop work instead)."""
+        if s.held or s in self.waiting:
+            return
+        self.waiting.add(s)
+        rate = self.config.server.commands_per_second
+        self.wake_at(self.clock.now() + (max(0.0, 1 - s.tokens) / rate if rate > 0 else 0.0))
+
+    def pump(self, s: Session) -> None:
+        """Handle ``s``'s waiting lines, in order, until it is held or out of budget."""
+        self.waiting.discard(s)
+        while s.inbox and not s.held and s.closing is None:
+            if not self._spend(s, s.inbox[0]):
+                self._wait(s)
+                return
+            self._handle(s, s.inbox.popleft())
+        if s.closing is not None:
+            s.inbox.clear()
+
+    def pump_waiting(self) -> None:
+        """The server's timer: sessions whose budget has grown handle their waiting lines."""
+        for s in list(self.waiting):
+            self.pump(s)
+
+    def defer(self, s: Session, work: Callable[[], T], then: Callable[[T], None]) -> None:
+        """Run slow ``work`` off the event loop (``offload``), then ``then(result)`` on it.
+        Meanwhile ``s``'s later lines wait, in order; other connections are served. A labeled
+        command's response is completed by ``then``."""
+        label, captured = s.label, s.capture
+        s.label = s.capture = None
+        s.held += 1
+
+        def done(result: T) -> None:
+            s.held -= 1
+            if s.closing is None and s in self.sessions:
+                s.label, s.capture = label, captured
+                try:
+                    if isinstance(result, BaseException):  # the work failed (logged)
+                        self.notice(s, "Internal error; it has been logged.")
+                    else:
+                        then(result)
+                except Exception:
+                    self.client_log(
+                        s, log.exception, "error completing a command from %s (%s)", s.nick, s.ip
+                    )
+                    self.notice(s, "Internal error; it has been logged.")
+                finally:
+                    self._end_label(s)
+            self.pump(s)
+
+        self.offload(work, done)
 
     def dispatch(self, s: Session, msg: Message) -> None:
         spec = COMMANDS.get(msg.command)
-        label = None
         if msg.tags and "label" in msg.tags and "labeled-response" in s.caps:
-            label = msg.tags["label"][:64]
+            s.label = msg.tags["label"][:64]
             s.capture = []
         try:
             if spec is None:
@@ -267,12 +391,20 @@ class Hub:
             else:
                 spec.handler(self, s, msg)
         except Exception:
-            log.exception("error handling %s from %s (%s)", msg.command, s.nick, s.ip)
+            # the last resort: every bad input must have its own error reply (tests/irc/test_fuzz.py
+            # checks that no line gets here)
+            self.client_log(
+                s, log.exception, "error handling %s from %s (%s)", msg.command, s.nick, s.ip
+            )
             self.notice(s, f"Internal error while handling {msg.command}; it has been logged.")
         finally:
-            if label is not None:
-                lines, s.capture = s.capture or [], None
-                self._emit_labeled(s, label, lines)
+            self._end_label(s)  # unless the command was deferred: then its continuation does
+
+    def _end_label(self, s: Session) -> None:
+        label, s.label = s.label, None
+        if label is not None:
+            lines, s.capture = s.capture or [], None
+            self._emit_labeled(s, label, lines)
 
     def _emit_labeled(self, s: Session, label: str, lines: list[str]) -> None:
         tag = "label=" + escape_tag_value(label)
@@ -303,6 +435,10 @@ class Hub:
         """The connection is gone (or being closed): tell peers and forget it."""
         if s not in self.sessions:
             return
+        s.inbox.clear()
+        self.waiting.discard(s)
+        for nick in [k for k, v in self.claims.items() if v is s]:
+            del self.claims[nick]
         self.names_changed()
         self.opers.discard(s)
         self.sessions.discard(s)
@@ -312,7 +448,7 @@ class Hub:
         else:
             self.ip_counts.pop(s.ip, None)
         if s.registered:
-            line = format_line("QUIT", (reason,), s.mask)
+            line = safe_line("QUIT", (reason,), s.mask)
             for peer in self.peers_of(s):
                 peer.send(line)
             if self.nicks.get(s.nick_key) is s:
@@ -321,7 +457,26 @@ class Hub:
                 del self.by_user[s.user_key]
                 self.messenger.disconnected(s.user_key)
         s.registered = False
-        log.info("closed %s (%s): %s", s.nick, s.ip, reason)
+        # once per connection, so not from its log budget; it says what the budget dropped
+        dropped = s.log_budget.dropped_total
+        if dropped:
+            log.info("closed %s (%s): %s (%d log lines suppressed)", s.nick, s.ip, reason, dropped)
+        else:
+            log.info("closed %s (%s): %s", s.nick, s.ip, reason)
+
+    def client_log(self, s: Session, emit: Callable[..., None], msg: str, *args: object) -> None:
+        """Log a line on behalf of ``s`` (``emit`` is the logger method: ``log.info``,
+        ``log.warning``, ``log.exception``...), within the connection's log budget (see
+        logbudget.py): one client cannot fill the log, however fast it sends."""
+        budget = s.log_budget
+        verdict = budget.take(self.clock.now())
+        if verdict == LOG:
+            if budget.dropped:
+                n = budget.resumed()
+                log.warning("log lines from %s (%s) resume; %d were suppressed", s.nick, s.ip, n)
+            emit(msg, *args)
+        elif verdict == SUPPRESS_START:
+            log.warning("further log lines from %s (%s) suppressed", s.nick, s.ip)
 
     def quit(self, s: Session, reason: str, error: str | None = None) -> None:
         """Close a connection from our side: an ERROR line to it, QUIT to its peers."""
@@ -334,23 +489,19 @@ class Hub:
     # ------------------------------------------------------------------ reply helpers
 
     def reply(self, s: Session, numeric: Numeric, *params: str) -> None:
+        """A numeric to ``s``; params may echo client input ("NICK :a b", 400 bytes): they are
+        made sendable and cut to fit (see lines.safe_line)."""
         me = s.nick if s.registered else "*"
-        try:
-            line = format_line(numeric.value, (me, *params), self.name)
-        except ValueError:  # echoed client input ("NICK :a b", a CR...): make it sendable
-            *mid, last = params
-            safe = [_sendable_param(p) for p in mid] + [_sendable_param(last, text=True)]
-            line = format_line(numeric.value, (me, *safe), self.name)
-        s.send(line)
+        s.send(safe_line(numeric.value, (me, *params), self.name))
 
     def notice(self, s: Session, text: str) -> None:
         """A notice from the server itself."""
-        s.send(format_line("NOTICE", (s.nick, text), self.name))
+        s.send(safe_line("NOTICE", (s.nick, text), self.name))
 
     def service_notice(self, s: Session, text: str) -> None:
         """A notice from the Messenger service (shown in every client)."""
         for part in text.split("\n"):
-            s.send(format_line("NOTICE", (s.nick, part or " "), self.service_mask))
+            s.send(safe_line("NOTICE", (s.nick, part or " "), self.service_mask))
 
     @property
     def service_mask(self) -> str:
@@ -369,7 +520,8 @@ class Hub:
         """FAIL/WARN/NOTE to clients that negotiated standard-replies (or the cap that defines
         these replies, e.g. draft/chathistory), a service NOTICE to everyone else."""
         if "standard-replies" in s.caps or feature in s.caps:
-            s.send(format_line(kind, (command, code, *context, text), self.name))
+            # context often echoes what the client sent (a target, a reference, an id)
+            s.send(safe_line(kind, (command, code, *context, text), self.name))
         else:
             prefix = "Error: " if kind == "FAIL" else ""
             self.service_notice(s, prefix + text)
@@ -392,6 +544,19 @@ class Hub:
 
     def session_by_nick(self, nick: str) -> Session | None:
         return self.nicks.get(casefold(nick))
+
+    def nick_holder(self, key: str, me: Session) -> Session | None:
+        """Another connection that has (or is being given) the nick ``key``."""
+        for holder in (self.nicks.get(key), self.claims.get(key)):
+            if holder is not None and holder is not me:
+                return holder
+        return None
+
+    def guest_key(self, nick_key: str) -> str:
+        """A messenger key of its own for a guest connection ('!' is never in a nick, so it
+        never names an account): what an earlier guest with the same nick had is not its."""
+        self._guests += 1
+        return f"{nick_key}!{self._guest_prefix}{self._guests:x}"
 
     def resolve_user(self, nick: str) -> tuple[str, str] | None:
         """A nick -> (messenger user key, display name): an online user, or an offline
@@ -447,7 +612,7 @@ class Hub:
         """This pass's broadcast log for ``room``. Only one room has a log at a time (another
         room's is delivered first), so each member's output keeps the order of events."""
         log_ = self.logs.get(room.key)
-        if log_ is None:
+        if log_ is None or log_.room is not room:  # (a room that emptied, ceased and was made anew)
             if self.logs:
                 self.deliver_logs()
             log_ = self.logs[room.key] = RoomLog(self, room)
@@ -610,11 +775,10 @@ class Hub:
         s.send_bytes(f"PING :ack-{seq}\r\n".encode())  # never part of a labeled reply
 
     def on_pong(self, s: Session, token: str) -> None:
-        if token.startswith("ack-") and token[4:].isdigit():
-            seq = int(token[4:])
-            if seq > s.acked_through and s.account and not s.catching_up:
-                s.acked_through = seq
-                self.messenger.ack(s.user_key, seq)
+        seq = parse_uint(token[4:]) if token.startswith("ack-") else None
+        if seq is not None and seq > s.acked_through and s.account and not s.catching_up:
+            s.acked_through = seq
+            self.messenger.ack(s.user_key, seq)
 
     # ------------------------------------------------------------------ periodic work
 
@@ -622,17 +786,21 @@ class Hub:
         """Called about once a second by the server: timeouts, keepalives, delivery acks."""
         now = self.clock.now()
         cfg = self.config.server
+        self.pump_waiting()
+        if now - self._pruned_at >= 60:
+            self._pruned_at = now
+            self.throttle.prune(now)
         for s in list(self.sessions):
             if s.closing is not None:
                 continue
             idle = now - s.last_active
             if not s.registered:
                 if now - s.created > cfg.registration_timeout:
-                    log.info("registration timeout for %s", s.ip)
+                    self.client_log(s, log.info, "registration timeout for %s", s.ip)
                     self.quit(s, "Registration timeout")
                 continue
             if idle > cfg.ping_timeout:
-                log.info("ping timeout for %s (%s)", s.nick, s.ip)
+                self.client_log(s, log.info, "ping timeout for %s (%s)", s.nick, s.ip)
                 self.quit(s, f"Ping timeout: {int(idle)} seconds")
                 continue
             if idle > cfg.ping_interval and not s.ping_sent:

@@ -4,8 +4,12 @@ output buffer that the server flushes once per event-loop pass."""
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..wire import Message, TooLong
+from .logbudget import LogBudget
 
 _ids = itertools.count(1)
 
@@ -56,6 +60,14 @@ class Session:
     # Hub.room_log): this session takes its share before anything else is queued to it
     pending: dict[str, Any] = field(default_factory=dict)
     closing: str | None = None  # set when the connection is to be closed, with the reason
+    log_budget: LogBudget = field(default_factory=LogBudget)  # see Hub.client_log
+    # input flow: lines wait here, in order, while the connection is held (a password being
+    # checked off the event loop) or has used up its command budget (flood control)
+    inbox: deque[Message | TooLong] = field(default_factory=deque)
+    held: int = 0  # off-loop work in flight for this connection; its lines wait meanwhile
+    tokens: float = -1.0  # command budget left (-1: not started yet, a full burst)
+    tokens_at: float = 0.0  # when ``tokens`` was last brought up to date
+    label: str | None = None  # the label of the labeled command being dispatched
 
     @property
     def mask(self) -> str:

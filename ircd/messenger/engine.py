@@ -20,7 +20,6 @@ from ..clock import Clock
 from .errors import (
     AccountExists,
     AccountRequired,
-    BadPassword,
     Banned,
     CannotComplain,
     Flooding,
@@ -33,6 +32,7 @@ from .errors import (
     NotMember,
     NotOperator,
     RateLimited,
+    TooManyAccounts,
     TooManyScheduled,
     UnknownScheduled,
 )
@@ -50,7 +50,7 @@ from .model import (
     User,
     UserKey,
 )
-from .passwords import hash_password, verify_password
+from .validate import StateError, check_event, check_snapshot
 
 SNAPSHOT_VERSION = 1
 
@@ -77,6 +77,9 @@ class Messenger:
         self.next_sched_id = 1
         self.online: set[UserKey] = set()
         self._buckets: dict[UserKey, list[float]] = {}  # private anti-flood [tokens, stamp]
+        self._addresses: dict[UserKey, str] = {}  # online user -> its connection's address
+        self._ip_bans: dict[str, UserKey] = {}  # address -> the muted user whose mute it carries
+        self._created_from: dict[str, list[float]] = {}  # address -> recent account creations
         self._events: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ events and persistence
@@ -101,13 +104,20 @@ class Messenger:
         self._emit({"t": "sid", "id": self.server_id})
 
     def replay(self, events: Iterable[dict[str, Any]]) -> None:
+        """Apply journaled events. ``StateError`` (one line) for an event that is malformed or
+        does not fit the state; the events before it stay applied."""
         for ev in events:
-            self._apply(ev)
+            check_event(ev, self.rooms)
+            try:
+                self._apply(ev)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+                what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
+                raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
 
     def _apply(self, ev: dict[str, Any]) -> None:
         t = ev["t"]
         if t == "post":
-            self._apply_post(Post.from_dict(ev["p"]))
+            self._apply_post(Post.from_dict(ev["p"]), ev.get("q"))
         elif t == "ack":
             u = self.users.get(ev["u"])
             if u is not None and ev["s"] > u.delivered_seq:
@@ -126,10 +136,14 @@ class Messenger:
                 created=ev["ts"],
                 delivered_seq=s,
                 since_seq=ev.get("since", s),
+                address=ev.get("ip", ""),
             )
+            self._note_created(ev.get("ip", ""), ev["ts"])
         elif t == "room":
-            if ev["r"] not in self.rooms:
-                self.rooms[ev["r"]] = Room(key=ev["r"], name=ev["n"], created=ev["ts"])
+            room = self.rooms.pop(ev["r"], None)  # (re)journaled: it goes last, as on replay
+            if room is None:
+                room = Room(key=ev["r"], name=ev["n"], created=ev["ts"])
+            self.rooms[ev["r"]] = room
         elif t == "join":
             room = self.rooms[ev["r"]]
             room.members.add(ev["u"])
@@ -145,6 +159,9 @@ class Messenger:
             u = self.users.get(ev["u"])
             if u is not None:
                 u.rooms.pop(ev["r"], None)
+                u.read_markers.pop(ev["r"], None)
+        elif t == "unroom":
+            self.rooms.pop(ev["r"], None)
         elif t == "op":
             room = self.rooms[ev["r"]]
             if ev["on"]:
@@ -157,7 +174,7 @@ class Messenger:
         elif t == "mark":
             u = self.users.get(ev["u"])
             if u is not None:
-                u.read_markers[ev["target"]] = ev["ts"]
+                _set_marker(u.read_markers, ev["target"], ev["ts"], self.rules.max_read_markers)
         elif t == "set":
             u = self.users.get(ev["u"])
             if u is not None:
@@ -169,10 +186,19 @@ class Messenger:
         elif t == "cmp":
             self.complaints.setdefault(ev["target"], {})[ev["by"]] = ev.get("why", "")
         elif t == "ban":
-            self.bans[ev["u"]] = Ban(until=ev["until"], reason=ev.get("why", ""))
+            self._set_ban(
+                ev["u"],
+                Ban(ev["until"], ev.get("why", ""), name=ev.get("n", ""), ip=ev.get("ip", "")),
+            )
             self.complaints.pop(ev["u"], None)
         elif t == "unban":
-            self.bans.pop(ev["u"], None)
+            gone = self.bans.pop(ev["u"], None)
+            if gone is not None and gone.ip and self._ip_bans.get(gone.ip) == ev["u"]:
+                del self._ip_bans[gone.ip]
+        elif t == "adopt":
+            self._adopt(ev["old"], ev["new"], ev.get("q"))
+        elif t == "gone":
+            self.complaints.pop(ev["u"], None)
         elif t == "sched":
             item = Scheduled.from_dict(ev["item"])
             self.scheduled[item.id] = item
@@ -188,11 +214,14 @@ class Messenger:
         elif t == "sid":
             self.server_id = ev["id"]
         elif t == "rename":
-            self._rename(ev["old"], ev["new"], ev["n"])
+            if "u" in ev:
+                self._rename(ev["u"], ev["n"], ev.get("q", ""), ev.get("oq", ""))
+            else:  # journals of version 0.1, where a guest's key was its nick
+                self._legacy_rename(ev["old"], ev["new"])
         else:
             raise ValueError(f"unknown event type {t!r}")
 
-    def _apply_post(self, post: Post) -> None:
+    def _apply_post(self, post: Post, quota: UserKey | None = None) -> None:
         self.seq = max(self.seq, post.seq)
         if post.room is not None:
             room = self.rooms.get(post.room)
@@ -203,7 +232,7 @@ class Messenger:
             room.history.append(post)
             if len(room.history) > self.rules.history_per_room:
                 room.history.popleft()
-            self._count_public(post.sender, post.time)
+            self._count_public(quota or post.sender, post.time)
         else:
             assert post.to is not None
             pk = pair_key(post.sender, post.to)
@@ -248,6 +277,7 @@ class Messenger:
                     "settings": dict(u.settings),
                     "markers": dict(u.read_markers),
                     "since": u.since_seq,
+                    **({"address": u.address} if u.address else {}),
                 }
                 for u in self.users.values()
                 if u.is_account
@@ -267,16 +297,19 @@ class Messenger:
                 for r in self.rooms.values()
             ],
             "private": {k: [p.to_dict() for p in h] for k, h in self.dms.items()},
-            "windows": {k: list(w) for k, w in self.windows.items()},
+            "windows": {
+                k: list(w)
+                for k, w in self.windows.items()
+                if w[0] >= self._window_start(self.clock.now())  # older ones count nothing
+            },
             "complaints": {k: dict(v) for k, v in self.complaints.items()},
-            "bans": {k: [b.until, b.reason] for k, b in self.bans.items()},
+            "bans": {k: [b.until, b.reason, b.name, b.ip] for k, b in self.bans.items()},
             "scheduled": [s.to_dict() for s in self.scheduled.values() if s.owner in accounts],
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], clock: Clock, rules: Rules | None = None) -> Messenger:
-        if data.get("schema") != SNAPSHOT_VERSION:
-            raise ValueError(f"unsupported state schema {data.get('schema')!r}")
+        check_snapshot(data, SNAPSHOT_VERSION)  # StateError (a ValueError) saying where
         m = cls(clock, rules)
         m.server_id = data["server_id"]
         m.seq = data["seq"]
@@ -293,6 +326,7 @@ class Messenger:
                 settings=dict(d["settings"]),
                 read_markers=dict(d["markers"]),
                 since_seq=d.get("since", 0),
+                address=d.get("address", ""),
             )
         for d in data["rooms"]:
             room = Room(
@@ -314,7 +348,11 @@ class Messenger:
             m._dm_index.setdefault(b, set()).add(k)
         m.windows = {k: list(v) for k, v in data["windows"].items()}
         m.complaints = {k: dict(v) for k, v in data["complaints"].items()}
-        m.bans = {k: Ban(until=v[0], reason=v[1]) for k, v in data["bans"].items()}
+        for k, v in data["bans"].items():
+            m._set_ban(k, Ban(v[0], v[1], *v[2:4]))
+        for u in sorted(m.users.values(), key=lambda u: u.created):
+            if u.address:
+                m._note_created(u.address, u.created)
         for d in data["scheduled"]:
             item = Scheduled.from_dict(d)
             m.scheduled[item.id] = item
@@ -334,70 +372,160 @@ class Messenger:
         u = self.users.get(key)
         return u if u is not None and u.is_account else None
 
-    def login(self, key: UserKey, name: str, password: str) -> tuple[User, bool]:
-        """Log in to the account ``key``; with auto_register, create it when free.
-        Returns (user, created)."""
-        u = self.users.get(key)
-        if u is not None and u.is_account:
-            assert u.password_hash is not None
-            if not verify_password(password, u.password_hash):
-                raise BadPassword("wrong password")
-            return u, False
-        if u is not None and key in self.online:
-            raise NameTaken(f"{name} is in use by a guest")
-        if not self.rules.auto_register:
-            raise NoSuchAccount(f"no account {name}")
-        return self._create_account(key, name, password), True
+    def new_account_blocked(self, address: str, now: float | None = None) -> float | None:
+        """None if one more account may be created from ``address`` now; else the time when
+        it may (rules.accounts_per_address per rules.accounts_window_seconds)."""
+        limit = self.rules.accounts_per_address
+        times = self._created_from.get(address) if address and limit > 0 else None
+        if not times or len(times) < limit:
+            return None
+        now = self.clock.now() if now is None else now
+        window = self.rules.accounts_window_seconds
+        oldest = times[-limit]  # the limit-th newest creation
+        return oldest + window if now - oldest < window else None
 
-    def register(self, key: UserKey, name: str, password: str) -> User:
-        """Turn a name (typically the caller's guest nick) into an account."""
+    def _note_created(self, address: str, when: float) -> None:
+        if not address or self.rules.accounts_per_address <= 0:
+            return
+        times = self._created_from.setdefault(address, [])
+        times.append(when)
+        if len(times) > self.rules.accounts_per_address:
+            del times[0]
+
+    def create_account(
+        self, key: UserKey, name: str, password_hash: str, address: str = "", auto: bool = False
+    ) -> User:
+        """A new account with an already computed password hash (the adapter hashes off the
+        event loop, so the state may have changed meanwhile: every check is made here).
+        ``auto``: created by a first login (accounts.auto_register)."""
         u = self.users.get(key)
         if u is not None and u.is_account:
             raise AccountExists(f"{name} is already registered")
-        guest = u
+        if u is not None:
+            raise NameTaken(f"{name} is in use by a guest")
+        if auto and not self.rules.auto_register:
+            raise NoSuchAccount(f"no account {name}")
+        retry = self.new_account_blocked(address)
+        if retry is not None:
+            raise TooManyAccounts(retry)
+        return self._create_account(key, name, password_hash, address)
+
+    def register(
+        self, guest: UserKey, key: UserKey, name: str, password_hash: str, address: str = ""
+    ) -> User:
+        """Turn the connected guest ``guest`` into the account ``key``: its memberships,
+        settings, read markers, scheduled messages, rate window and mute go with it. Its
+        private conversations stay with the guest (they were not the account's)."""
+        u = self.users.get(key)
+        if u is not None and u.is_account:
+            raise AccountExists(f"{name} is already registered")
+        if u is not None and key != guest:
+            raise NameTaken(f"{name} is in use by a guest")
+        retry = self.new_account_blocked(address)
+        if retry is not None:
+            raise TooManyAccounts(retry)
+        g = self.users.get(guest)
+        if g is not None and g.is_account:
+            raise AccountExists(f"{g.name} is already an account")
+        same = g is not None and guest == key
         user = self._create_account(
-            key, name, password, since=None if guest is None else guest.since_seq
+            key, name, password_hash, address, since=g.since_seq if same and g else None
         )
-        if guest is not None:
-            # carry the guest's live memberships, settings and markers over to the account
-            for room_key in list(self.rooms):
-                room = self.rooms[room_key]
-                if key in room.members:
+        if g is None:
+            return user
+        if not same:
+            self._emit({"t": "adopt", "old": guest, "new": key, "q": g.quota})
+        # the guest's live state, made durable under the account
+        for room_key, room in list(self.rooms.items()):
+            if guest in room.members or (same and key in room.members):
+                was_op = guest in room.ops or key in room.ops
+                if not same:
+                    room.members.discard(guest)
+                    room.ops.discard(guest)
+                # a room of guests only is in no snapshot: journal it before the account joins
+                self._emit({"t": "room", "r": room_key, "n": room.name, "ts": room.created})
+                if room.topic:
                     self._emit(
                         {
-                            "t": "join",
-                            "u": key,
+                            "t": "topic",
                             "r": room_key,
-                            "op": key in room.ops,
-                            "s": guest.rooms.get(room_key, self.seq),
+                            "text": room.topic,
+                            "by": room.topic_by,
+                            "ts": room.topic_time,
                         }
                     )
-            for k, v in guest.settings.items():
-                self._emit({"t": "set", "u": key, "k": k, "v": v})
-            for target, ts in guest.read_markers.items():
-                self._emit({"t": "mark", "u": key, "target": target, "ts": ts})
-            for item in self.list_scheduled(key):
-                self._emit({"t": "sched", "item": item.to_dict()})  # durable from now on
+                self._emit(
+                    {
+                        "t": "join",
+                        "u": key,
+                        "r": room_key,
+                        "op": was_op,
+                        "s": g.rooms.get(room_key, self.seq),
+                    }
+                )
+        for k, v in g.settings.items():
+            self._emit({"t": "set", "u": key, "k": k, "v": v})
+        for target, ts in g.read_markers.items():
+            self._emit({"t": "mark", "u": key, "target": target, "ts": ts})
+        for item in self.list_scheduled(guest):
+            item.owner = key
+            self._emit({"t": "sched", "item": item.to_dict()})  # durable from now on
         return user
 
+    def _adopt(self, old: UserKey, new: UserKey, quota: UserKey | None) -> None:
+        """A guest became the account ``new``: what was kept under its key moves over."""
+        q = quota or old
+        if q in self.windows:
+            w = self.windows.pop(q)
+            cur = self.windows.get(new)
+            if cur is None or cur < w:
+                self.windows[new] = w
+        if old in self.bans:
+            ban = self.bans.pop(old)
+            self._set_ban(new, ban)
+        if old in self.complaints:
+            self.complaints[new] = {**self.complaints.pop(old), **self.complaints.get(new, {})}
+        if old in self.online:
+            self.online.discard(old)
+            self.online.add(new)
+        if old in self._addresses:
+            self._addresses[new] = self._addresses.pop(old)
+        if old in self._buckets:
+            self._buckets[new] = self._buckets.pop(old)
+        g = self.users.get(old)
+        if g is not None and not g.is_account:
+            del self.users[old]
+
     def _create_account(
-        self, key: UserKey, name: str, password: str, since: int | None = None
+        self,
+        key: UserKey,
+        name: str,
+        password_hash: str,
+        address: str = "",
+        since: int | None = None,
     ) -> User:
         now = self.clock.now()
         ev: dict[str, Any] = {
             "t": "acct",
             "k": key,
             "n": name,
-            "pw": hash_password(password),
+            "pw": password_hash,
             "ts": now,
             "s": self.seq,
         }
+        if address:
+            ev["ip"] = address
         if since is not None and since != self.seq:
             ev["since"] = since  # a guest registering keeps its current conversations
         self._emit(ev)
         return self.users[key]
 
-    def attach_guest(self, key: UserKey, name: str) -> User:
+    def attach_guest(
+        self, key: UserKey, name: str, *, address: str = "", quota_key: str = ""
+    ) -> User:
+        """A guest under ``key`` (the adapter gives every guest connection a key of its own,
+        so nothing of an earlier guest with the same nick reaches it). ``quota_key``: where
+        its channel posts are counted (the adapter passes one derived from the nick)."""
         if not self.rules.allow_guests:
             raise AccountRequired("this server needs a password: set one as the server password")
         u = self.users.get(key)
@@ -411,66 +539,63 @@ class Messenger:
                 created=self.clock.now(),
                 # not its business: what earlier guests with this nick said privately
                 since_seq=self.seq,
+                address=address,
+                quota_key=quota_key,
             )
         return u
 
-    def connected(self, key: UserKey) -> None:
+    def connected(self, key: UserKey, address: str = "") -> None:
         self.online.add(key)
+        if address:
+            self._addresses[key] = address
 
     def disconnected(self, key: UserKey) -> None:
-        """A user's last connection closed. A guest vanishes: its memberships and pending
-        scheduled messages go (the next guest with this nick is someone else); its quota
-        window, complaints and ban stay with the nick."""
+        """A user's last connection closed. A guest vanishes: its memberships, pending
+        scheduled messages and the complaints about it go (the next guest is someone else);
+        its rate window stays with its nick, and a mute with its address."""
         self.online.discard(key)
+        self._addresses.pop(key, None)
         u = self.users.get(key)
         if u is not None and not u.is_account:
             for room in self.rooms.values():
                 room.members.discard(key)
                 room.ops.discard(key)
+            self.drop_empty_rooms()
             del self.users[key]
             self._buckets.pop(key, None)
             for item in self.list_scheduled(key):
                 self._emit({"t": "unsched", "id": item.id}, durable=False)
+            if key in self.complaints:
+                self._emit({"t": "gone", "u": key})
 
-    def rename_guest(self, old: UserKey, new: UserKey, name: str) -> None:
-        """A guest changed its nick: its quota, complaints and ban follow it."""
-        if new != old and new in self.users and self.users[new].is_account:
-            raise NameTaken(f"{name} is a registered account")
-        # durable: the quota, complaints and ban follow the nick even across a restart
-        self._emit({"t": "rename", "old": old, "new": new, "n": name})
+    def rename_guest(self, key: UserKey, name: str, quota_key: str = "") -> None:
+        """A guest changed its nick: its rate window follows it to the new nick."""
+        u = self.users.get(key)
+        if u is None or u.is_account:
+            raise NoSuchUser(key)
+        # durable: the rate window follows the nick even across a restart
+        self._emit({"t": "rename", "u": key, "n": name, "q": quota_key, "oq": u.quota_key})
 
-    def _rename(self, old: UserKey, new: UserKey, name: str) -> None:
-        if old == new:
-            u = self.users.get(old)
-            if u is not None and not u.is_account:
-                u.name = name
-            return
-        u = self.users.pop(old, None)
+    def _rename(self, key: UserKey, name: str, quota: str, old_quota: str) -> None:
+        u = self.users.get(key)
         if u is not None and not u.is_account:
-            u.key, u.name = new, name
-            u.since_seq = self.seq  # private messages to an earlier holder of ``new`` stay hidden
-            self.users[new] = u
-            for room in self.rooms.values():
-                if old in room.members:
-                    room.members.discard(old)
-                    room.members.add(new)
-                if old in room.ops:
-                    room.ops.discard(old)
-                    room.ops.add(new)
-            if old in self.online:
-                self.online.discard(old)
-                self.online.add(new)
-        elif u is not None:
-            self.users[old] = u
+            u.name, u.quota_key = name, quota
+        if old_quota and quota and old_quota != quota and old_quota in self.windows:
+            w = self.windows.pop(old_quota)
+            cur = self.windows.get(quota)
+            if cur is None or cur < w:
+                self.windows[quota] = w
+
+    def _legacy_rename(self, old: UserKey, new: UserKey) -> None:
+        """A 0.1 journal's guest rename (guests were keyed by nick): move what was durable."""
+        if old == new:
+            return
         if old in self.windows:
             self.windows[new] = self.windows.pop(old)
         if old in self.complaints:
             self.complaints[new] = self.complaints.pop(old)
         if old in self.bans:
-            self.bans[new] = self.bans.pop(old)
-        for item in self.scheduled.values():
-            if item.owner == old:
-                item.owner, item.owner_name = new, name
+            self._set_ban(new, self.bans.pop(old))
 
     def set_setting(self, user: UserKey, key: str, value: str) -> None:
         u = self.users.get(user)
@@ -518,25 +643,48 @@ class Messenger:
             raise NotMember(key)
         u = self.users.get(user)
         self._emit({"t": "part", "u": user, "r": key}, durable=u is not None and u.is_account)
+        self._drop_if_empty(room)
         return room
 
-    def kick(self, by: UserKey, key: RoomKey, target: UserKey) -> Room:
+    def _drop_if_empty(self, room: Room) -> None:
+        """A room nobody is a member of any more ceases to exist, with its history and topic,
+        as an empty IRC channel does. An offline account is still a member: it keeps the room
+        and the history it will read when it returns. The general room always stays."""
+        if room.members or room.key == self.rules.general_room:
+            return
+        if self.rooms.get(room.key) is room:
+            self._emit({"t": "unroom", "r": room.key})
+
+    def drop_empty_rooms(self) -> None:
+        """Drop every room nobody is in. The server calls this once the state is loaded:
+        rooms only guests were in are empty after a restart (and older state files kept
+        empty rooms)."""
+        for room in [r for r in self.rooms.values() if not r.members]:
+            self._drop_if_empty(room)
+
+    def kick(self, by: UserKey, key: RoomKey, target: UserKey, privileged: bool = False) -> Room:
+        """``privileged``: ``by`` is a server operator (the adapter knows; the engine does
+        not), who may act as a channel operator in every room."""
         room = self.rooms.get(key)
         if room is None:
             raise NoSuchRoom(key)
         if by not in room.members:
             raise NotMember(key)
-        if by not in room.ops:
+        if by not in room.ops and not privileged:
             raise NotOperator(key)
         if target not in room.members:
             raise NoSuchUser(target)
         return self.part(target, key)
 
-    def set_op(self, by: UserKey, key: RoomKey, target: UserKey, on: bool) -> None:
+    def set_op(
+        self, by: UserKey, key: RoomKey, target: UserKey, on: bool, privileged: bool = False
+    ) -> None:
+        """Give or take channel operator status. A server operator (``privileged``) may do it
+        in every room: that is how the general room, which has no operator, gets one."""
         room = self.rooms.get(key)
         if room is None:
             raise NoSuchRoom(key)
-        if by not in room.ops:
+        if by not in room.ops and not privileged:
             raise NotOperator(key)
         if target not in room.members:
             raise NoSuchUser(target)
@@ -545,13 +693,23 @@ class Messenger:
             {"t": "op", "u": target, "r": key, "on": on}, durable=u is not None and u.is_account
         )
 
-    def set_topic(self, by: UserKey, by_name: str, key: RoomKey, text: str) -> Room:
+    def topic_protected(self, room: Room) -> bool:
+        """Whether the room is +t: only its channel operators (and server operators) may set
+        the topic. Always so in the general room, where everybody lands; elsewhere while the
+        room has an operator (a room whose operators all left is open to its members)."""
+        return bool(room.ops) or room.key == self.rules.general_room
+
+    def set_topic(
+        self, by: UserKey, by_name: str, key: RoomKey, text: str, privileged: bool = False
+    ) -> Room:
+        """``privileged``: ``by`` is a server operator, who may set the topic of any room
+        it is in."""
         room = self.rooms.get(key)
         if room is None:
             raise NoSuchRoom(key)
         if by not in room.members:
             raise NotMember(key)
-        if room.ops and by not in room.ops:
+        if self.topic_protected(room) and by not in room.ops and not privileged:
             raise NotOperator(key)
         self._check_ban(by, self.clock.now())
         self._emit({"t": "topic", "r": key, "text": text, "by": by_name, "ts": self.clock.now()})
@@ -559,10 +717,25 @@ class Messenger:
 
     # ------------------------------------------------------------------ posting
 
+    def _set_ban(self, user: UserKey, ban: Ban) -> None:
+        self.bans[user] = ban
+        if ban.ip:
+            held = self._ip_bans.get(ban.ip)
+            if held is None or held not in self.bans or self.bans[held].until <= ban.until:
+                self._ip_bans[ban.ip] = user
+
     def ban_of(self, user: UserKey, now: float | None = None) -> Ban | None:
+        """The user's mute; for a guest also a mute that came with its address (a muted
+        guest does not escape by reconnecting under another nick)."""
         ban = self.bans.get(user)
         if ban is None:
-            return None
+            u = self.users.get(user)
+            if u is None or u.is_account or not u.address or not self._ip_bans:
+                return None
+            holder = self._ip_bans.get(u.address)
+            ban = self.bans.get(holder) if holder is not None else None
+            if ban is None:
+                return None
         if ban.until <= (self.clock.now() if now is None else now):
             return None  # expired; release_due emits the unban and the notice
         return ban
@@ -572,9 +745,13 @@ class Messenger:
         if ban is not None:
             raise Banned(ban.until, ban.reason)
 
+    def _quota_of(self, user: UserKey) -> UserKey:
+        u = self.users.get(user)
+        return u.quota if u is not None else user
+
     def _check_quota(self, user: UserKey, now: float) -> None:
         start = self._window_start(now)
-        w = self.windows.get(user)
+        w = self.windows.get(self._quota_of(user))
         if w is not None and w[0] == start and w[1] >= self.rules.messages_per_period:
             raise RateLimited(
                 start + self.rules.period_seconds,
@@ -585,7 +762,7 @@ class Messenger:
     def quota_left(self, user: UserKey) -> tuple[int, float]:
         now = self.clock.now()
         start = self._window_start(now)
-        w = self.windows.get(user)
+        w = self.windows.get(self._quota_of(user))
         used = int(w[1]) if w is not None and w[0] == start else 0
         return max(0, self.rules.messages_per_period - used), start + self.rules.period_seconds
 
@@ -630,8 +807,12 @@ class Messenger:
             text=text,
             tags=tags or None,
         )
-        self._apply_post(post)
-        self._events.append({"t": "post", "p": post.to_dict()})
+        ev: dict[str, Any] = {"t": "post", "p": post.to_dict()}
+        quota = u.quota if u is not None else sender
+        if quota != sender:
+            ev["q"] = quota  # a guest's channel posts count under its nick
+        self._apply_post(post, quota)
+        self._events.append(ev)
         return post
 
     def post_room(
@@ -688,11 +869,19 @@ class Messenger:
         if seq > u.delivered_seq or not u.seen_before:
             self._emit({"t": "ack", "u": user, "s": max(seq, u.delivered_seq)})
 
-    def mark_read(self, user: UserKey, target: str, ts: float) -> float:
-        """Move a read marker forward only (clamped to now); returns the stored value."""
+    def mark_read(self, user: UserKey, target: str, ts: float, private: bool = False) -> float:
+        """Move a read marker forward only (clamped to now); returns the stored value.
+        A room's marker needs membership (it goes when the user leaves); private ones are
+        kept for the rules.max_read_markers most recent targets."""
         u = self.users.get(user)
         if u is None:
             raise NoSuchUser(user)
+        if not private:
+            room = self.rooms.get(target)
+            if room is None:
+                raise NoSuchRoom(target)
+            if user not in room.members:
+                raise NotMember(target)
         ts = min(ts, self.clock.now())
         cur = u.read_markers.get(target)
         if cur is not None and ts <= cur:
@@ -819,8 +1008,17 @@ class Messenger:
         return ComplaintResult(target=target, target_name=tu.name, count=count, banned=banned)
 
     def ban(self, target: UserKey, seconds: float, reason: str) -> Ban:
+        """Mute ``target``. Guests connecting from its current address are muted with it."""
         until = self.clock.now() + seconds
-        self._emit({"t": "ban", "u": target, "until": until, "why": reason})
+        u = self.users.get(target)
+        ev: dict[str, Any] = {"t": "ban", "u": target, "until": until, "why": reason}
+        if u is not None:
+            ev["n"] = u.name
+        guest_ip = u.address if u is not None and not u.is_account else ""
+        ip = self._addresses.get(target) or guest_ip
+        if ip:
+            ev["ip"] = ip
+        self._emit(ev)
         return self.bans[target]
 
     def lift_ban(self, target: UserKey) -> bool:
@@ -921,7 +1119,7 @@ class Messenger:
             if ban.until <= now:
                 self._emit({"t": "unban", "u": key})
                 u = self.users.get(key)
-                ended.append(BanEnded(user=key, name=u.name if u else key))
+                ended.append(BanEnded(user=key, name=u.name if u else ban.name or key))
         fired: list[Fired] = []
         while self._due_heap and self._due_heap[0][0] <= now:
             due, sid = heapq.heappop(self._due_heap)
@@ -977,6 +1175,15 @@ class Messenger:
             return Fired(item, "dropped", reason=f"{what} ({e})", late=late)
         self._emit({"t": "unsched", "id": item.id}, durable=keep)
         return Fired(item, "posted", post=post, late=late)
+
+
+def _set_marker(markers: dict[str, float], target: str, ts: float, limit: int) -> None:
+    """Set one read marker; beyond ``limit`` markers the oldest others go (ties: by name, so
+    that a replay drops the same ones)."""
+    markers[target] = ts
+    while len(markers) > max(1, limit):
+        oldest = min((k for k in markers if k != target), key=lambda k: (markers[k], k))
+        del markers[oldest]
 
 
 def _tail(posts: Iterable[Post], limit: int) -> deque[Post]:

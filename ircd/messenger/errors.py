@@ -88,3 +88,11 @@ class CannotComplain(MessengerError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class TooManyAccounts(MessengerError):
+    """Too many accounts were created from this address recently."""
+
+    def __init__(self, retry_at: float) -> None:
+        super().__init__("too many new accounts from this address")
+        self.retry_at = retry_at

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 # Keys are casefolded names, produced by the adapter; the engine never folds names itself.
@@ -29,8 +29,12 @@ class Rules:
     complaints_to_ban: int = 3
     ban_seconds: int = 4 * 3600
     complaints_require_account: bool = True
+    max_read_markers: int = 200  # per user; a room's marker goes when the user leaves it
     auto_register: bool = True
     allow_guests: bool = True
+    # at most this many accounts created from one address per accounts_window_seconds (0: any)
+    accounts_per_address: int = 10
+    accounts_window_seconds: int = 3600
 
 
 @dataclass(slots=True)
@@ -106,10 +110,20 @@ class User:
     # private messages with seq <= this predate this holder of the name (an earlier guest
     # with the same nick); they are not shown to it
     since_seq: int = 0
+    # accounts: the address the account was created from ("" when unknown); guests: the
+    # address of their connection
+    address: str = ""
+    # whose rate window the user's channel posts count in: an account's own key; for a guest
+    # its nick (set by the adapter), so reconnecting under the same nick does not reset it
+    quota_key: str = ""
 
     @property
     def is_account(self) -> bool:
         return self.password_hash is not None
+
+    @property
+    def quota(self) -> UserKey:
+        return self.quota_key or self.key
 
 
 @dataclass(slots=True)
@@ -154,13 +168,19 @@ class Scheduled:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Scheduled:
-        return cls(**d)
+        # keys this version does not know (written by a newer one) are ignored
+        return cls(**{k: v for k, v in d.items() if k in _SCHEDULED_FIELDS})
+
+
+_SCHEDULED_FIELDS = frozenset(f.name for f in fields(Scheduled))
 
 
 @dataclass(frozen=True, slots=True)
 class Ban:
     until: float
     reason: str
+    name: str = ""  # the muted user's name when muted (guests leave; their key means nothing)
+    ip: str = ""  # guests connecting from this address are muted too ("": none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,8 +80,9 @@ async def test_register_turns_a_guest_into_an_account(srv: Server) -> None:
     ok = await g.expect("REGISTER")
     assert ok.params[:2] == ("SUCCESS", "dora")
     g.send("REGISTER * * again!!")
-    fail = await g.expect("NOTICE")
-    assert "logged in" in fail.params[1]
+    fail = await g.expect("FAIL")  # the cap's own standard reply (draft/account-registration)
+    assert fail.params[:2] == ("REGISTER", "ALREADY_AUTHENTICATED")
+    assert "logged in" in fail.params[-1]
     await g.close()
     h = await RawClient.connect(srv.port)
     h.send("NICK dora", "USER d 0 * :d")

@@ -251,7 +251,10 @@ async def test_kill_9_during_flood_loses_nothing_anyone_saw(tmp_path: Path) -> N
         port = sock.getsockname()[1]
     state = tmp_path / "state.json"
     conf = tmp_path / "m.toml"
-    conf.write_text("[limits]\nmessages_per_period = 100000\nprivate_burst = 100000\n")
+    conf.write_text(
+        "[server]\ncommands_per_second = 0\n"  # a load source: no flood control
+        "[limits]\nmessages_per_period = 100000\nprivate_burst = 100000\n"
+    )
     args = [sys.executable, "-m", "ircd", "--port", str(port), "--state", str(state)]
     args += ["--config", str(conf), "--log-level", "WARNING"]
 

@@ -37,7 +37,7 @@ def clock_of(m: Messenger) -> FakeClock:
 
 
 def account(m: Messenger, key: str, password: str = "pw", *, online: bool = True) -> None:
-    m.login(key, key.capitalize(), password)
+    m.create_account(key, key.capitalize(), fast_hash(password))
     if online:
         m.connected(key)
 

@@ -80,8 +80,8 @@ def test_distinct_complainers_reach_a_ban(m: Messenger) -> None:
     assert m.complain("bob", "carol").count == 2
     r = m.complain("dave", "carol")
     assert r.count == 3
-    assert r.banned == Ban(until=T0 + BAN, reason="3 complaints")
-    assert m.ban_of("carol") == Ban(until=T0 + BAN, reason="3 complaints")
+    assert r.banned == Ban(until=T0 + BAN, reason="3 complaints", name="Carol")
+    assert m.ban_of("carol") == Ban(until=T0 + BAN, reason="3 complaints", name="Carol")
     assert "carol" not in m.complaints  # reset when the ban starts
     assert m.next_due() == T0 + BAN
 
@@ -159,7 +159,7 @@ def test_lift_ban(m: Messenger) -> None:
 def test_operator_ban(m: Messenger) -> None:
     m.complain("alice", "carol")
     ban = m.ban("carol", 60, "muted by oper")
-    assert ban == Ban(until=T0 + 60, reason="muted by oper")
+    assert ban == Ban(until=T0 + 60, reason="muted by oper", name="Carol")
     assert m.complaints == {}
     clock_of(m).advance(60)
     assert m.release_due()[1] == [BanEnded("carol", "Carol")]
@@ -177,7 +177,7 @@ def test_ban_and_complaints_survive_snapshot_and_journal(m: Messenger) -> None:
     m.complain("alice", "erin", "rude")
     events = m.take_events()
     for restored in (reloaded(m), replayed(events, m)):
-        assert restored.ban_of("carol") == Ban(until=T0 + BAN, reason="3 complaints")
+        assert restored.ban_of("carol") == Ban(until=T0 + BAN, reason="3 complaints", name="Carol")
         assert restored.complaints == {"erin": {"alice": "rude"}}
         with pytest.raises(Banned):
             say(restored, "carol", "#general", "after restart")

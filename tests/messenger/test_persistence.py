@@ -12,6 +12,7 @@ from ircd.messenger import Messenger
 from ircd.messenger.engine import SNAPSHOT_VERSION
 
 from .helpers import (
+    fast_hash,
     T0,
     account,
     clock_of,
@@ -42,7 +43,12 @@ def scenario(m: Messenger, checkpoint: list[dict[str, object]] | None = None) ->
     m.join("carol", "#x", "#x")
     m.set_op("alice", "#x", "bob", True)
     m.set_topic("alice", "Alice", "#x", "the x room")
-    m.set_topic("gus", "Gus", "#general", "guests can talk")
+    m.set_topic("gus", "Gus", "#gus", "guests can talk")
+    m.set_topic("alice", "Alice", "#general", "set by a server operator", privileged=True)
+    m.join("dave", "#gone", "#gone")  # a room that ceases to exist when its last member leaves
+    say(m, "dave", "#gone", "lost with the room")
+    m.mark_read("dave", "#gone", c.now())
+    m.part("dave", "#gone")
     c.advance(10)
     say(m, "alice", "#general", "hello", kind="NOTICE")
     say(m, "gus", "#general", "hi from a guest")
@@ -72,8 +78,8 @@ def scenario(m: Messenger, checkpoint: list[dict[str, object]] | None = None) ->
     c.advance(30)
     m.release_due()
     sched(m, "gus", "#general", "guest's", 7200)  # not durable until gus registers
-    m.rename_guest("gus", "gustav", "Gustav")
-    m.register("gustav", "Gustav", "pw")
+    m.rename_guest("gus", "Gustav", "~gustav")
+    m.register("gus", "gustav", "Gustav", fast_hash("pw"), "10.0.0.8")
     m.disconnected("gustav")
     guest(m, "temp")
     m.join("temp", "#general", "#general")
@@ -101,6 +107,8 @@ def test_snapshot_and_journal_rebuild_the_same_state() -> None:
     assert m.account("gustav") is not None
     assert m.rooms["#x"].members == {"alice", "bob"} and m.rooms["#x"].ops == {"alice", "bob"}
     assert m.rooms["#gus"].members == {"gustav"} and m.user("gus") is None
+    assert "#gone" not in m.rooms and "#gone" not in m.user("dave").read_markers
+    assert m.rooms["#general"].topic == "set by a server operator"
     assert {u["key"] for u in expected["users"]} == {
         "alice",
         "bob",

@@ -172,7 +172,9 @@ async def test_slow_reader_is_disconnected_and_others_keep_receiving(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     srv = await start_server(
-        server={"sendq_bytes": 65536}, limits={"messages_per_period": 1_000_000}
+        # the flooder is a load source: no flood control
+        server={"sendq_bytes": 65536, "commands_per_second": 0},
+        limits={"messages_per_period": 1_000_000},
     )
     slow = await _slow_client(srv.port)
     flooder = await clients(srv.port)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from ...messenger.passwords import verify_password
-from ...wire import Message, Numeric, casefold, format_line
+from ...messenger.passwords import hash_password, verify_password
+from ...wire import Message, Numeric, casefold, format_line, parse_uint
 from ..hub import SERVICE_KEY, SERVICE_NICK, VERSION, Hub, human_time
 from ..registry import COMMANDS, command
 from ..session import Session
@@ -70,7 +70,7 @@ def who(hub: Hub, s: Session, msg: Message) -> None:
     if whox:
         spec = msg.params[1][1:]
         fields, _, token = spec.partition(",")
-        token = token[:3] if token.isdigit() else ""
+        token = token[:3] if parse_uint(token) is not None else ""
 
     def line(channel: str, member: Session, op: bool) -> None:
         if whox:
@@ -141,9 +141,9 @@ def whois(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("WHOWAS", min_params=1)
 def whowas(hub: Hub, s: Session, msg: Message) -> None:
-    nick = msg.params[0]
-    s.send(format_line("406", (s.nick, nick, "There was no such nickname"), hub.name))
-    s.send(format_line("369", (s.nick, nick, "End of WHOWAS"), hub.name))
+    nick = msg.params[0]  # echoed: hub.reply makes "WHOWAS :a b" sendable
+    hub.reply(s, Numeric.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    hub.reply(s, Numeric.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
 
 
 @command("ISON", min_params=1)
@@ -209,19 +209,46 @@ def users(hub: Hub, s: Session, msg: Message) -> None:
     s.send(format_line("446", (s.nick, "USERS has been disabled"), hub.name))
 
 
+_DUMMY_HASH: list[str] = []  # checked against for unknown operator names (made once)
+
+
+def _oper_check(password: str, stored: str | None) -> bool:
+    """Off the event loop: an unknown name costs the same scrypt as a wrong password."""
+    if stored is None:
+        if not _DUMMY_HASH:
+            _DUMMY_HASH.append(hash_password("not an operator password"))
+        verify_password(password, _DUMMY_HASH[0])
+        return False
+    return verify_password(password, stored)
+
+
 @command("OPER", min_params=2)
 def oper(hub: Hub, s: Session, msg: Message) -> None:
     name, password = msg.params[0], msg.params[1]
-    stored = hub.operators.get(casefold(name))
-    if stored is None or not verify_password(password, stored):
-        log.warning("failed OPER as %s by %s (%s)", name, s.nick, s.ip)
-        hub.reply(s, Numeric.ERR_PASSWDMISMATCH, "Password incorrect")
+    key = casefold(name)
+    throttle_key = "oper:" + key  # OPER guesses are throttled like logins
+    now = hub.clock.now()
+    until = hub.throttle.blocked(now, s.ip, throttle_key)
+    if until:
+        wait = int(until - now) + 1
+        hub.reply(s, Numeric.ERR_PASSWDMISMATCH, f"Too many failed attempts; try again in {wait}s")
         return
-    s.oper = True
-    hub.opers.add(s)
-    log.info("%s (%s) is now an operator as %s", s.nick, s.ip, name)
-    hub.reply(s, Numeric.RPL_YOUREOPER, "You are now an IRC operator")
-    s.send(format_line("MODE", (s.nick, "+o"), s.mask))
+    stored = hub.operators.get(key)
+
+    def checked(good: bool) -> None:
+        if not good:
+            hub.throttle.failed(hub.clock.now(), s.ip, throttle_key)
+            log.warning("failed OPER as %s by %s (%s)", name, s.nick, s.ip)
+            hub.reply(s, Numeric.ERR_PASSWDMISMATCH, "Password incorrect")
+            return
+        hub.throttle.succeeded(s.ip, throttle_key)
+        s.oper = True
+        hub.opers.add(s)
+        log.info("%s (%s) is now an operator as %s", s.nick, s.ip, name)
+        hub.reply(s, Numeric.RPL_YOUREOPER, "You are now an IRC operator")
+        s.send(format_line("MODE", (s.nick, "+o"), s.mask))
+
+    hub.defer(s, lambda: _oper_check(password, stored), checked)
 
 
 HELP_TOPICS: dict[str, list[str]] = {

@@ -6,18 +6,20 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections import deque
 from collections.abc import Callable
 
 from ...messenger.errors import (
     AccountExists,
     AccountRequired,
-    BadPassword,
     NameTaken,
     NoSuchAccount,
+    TooManyAccounts,
 )
-from ...wire import Message, Numeric, casefold, format_line, is_valid_nick
+from ...messenger.model import User
+from ...messenger.passwords import hash_password, verify_password
+from ...wire import Message, Numeric, casefold, format_line, is_valid_nick, parse_uint
 from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, VERSION, Hub, human_time
+from ..lines import safe_line
 from ..registry import command
 from ..session import ACCOUNT, TAGS, TIME, Session
 from .channels import join_room
@@ -56,9 +58,9 @@ def cap(hub: Hub, s: Session, msg: Message) -> None:
     if sub == "LS":
         if not s.registered:
             s.cap_negotiating = True
-        version = msg.params[1] if len(msg.params) > 1 else ""
-        if version.isdigit():
-            s.cap_version = max(s.cap_version, int(version))
+        version = parse_uint(msg.params[1]) if len(msg.params) > 1 else None
+        if version is not None:
+            s.cap_version = max(s.cap_version, version)
         if s.cap_version >= 302:
             s.caps.add("cap-notify")
         # always one line: pydle and non-302 irssi break on multi-line LS
@@ -75,8 +77,8 @@ def cap(hub: Hub, s: Session, msg: Message) -> None:
             name = c[1:] if c.startswith("-") else c
             if name not in CAPS or (c.startswith("-") and name == "sasl" and s.sasl_account):
                 ok = False
-        if not ok:
-            s.send(format_line("CAP", (target, "NAK", wanted), hub.name))
+        if not ok:  # the NAK echoes the request, whatever the client sent (cut to fit)
+            s.send(safe_line("CAP", (target, "NAK", wanted), hub.name))
             return
         for c in changes:
             if c.startswith("-"):
@@ -84,7 +86,8 @@ def cap(hub: Hub, s: Session, msg: Message) -> None:
             else:
                 s.caps.add(c)
         update_tagbits(s)
-        s.send(format_line("CAP", (target, "ACK", wanted), hub.name))
+        acked = " ".join(dict.fromkeys(changes))  # each change once: it fits in one line
+        s.send(safe_line("CAP", (target, "ACK", acked), hub.name))
     elif sub == "END":
         if not s.registered:
             s.cap_negotiating = False
@@ -92,14 +95,8 @@ def cap(hub: Hub, s: Session, msg: Message) -> None:
                 s.sasl_mech = None
                 hub.reply(s, Numeric.ERR_SASLABORTED, "SASL authentication aborted")
             try_register(hub, s)
-    else:
-        s.send(
-            format_line(
-                Numeric.ERR_INVALIDCAPCMD.value,
-                (target, msg.params[0], "Invalid CAP command"),
-                hub.name,
-            )
-        )
+    else:  # hub.reply makes an echoed "CAP :a b" sendable
+        hub.reply(s, Numeric.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP command")
 
 
 @command("PASS", min_params=1, before_registration=True)
@@ -143,8 +140,7 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         return
     if new == s.nick:
         return
-    holder = hub.nicks.get(key)
-    if holder is not None and holder is not s:
+    if hub.nick_holder(key, s) is not None:
         hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is already in use")
         return
     acct = hub.messenger.account(key)
@@ -152,14 +148,8 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is registered to someone else")
         return
     if s.account is None:
-        try:
-            hub.messenger.rename_guest(s.user_key, key, new)
-        except NameTaken:
-            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is registered to someone else")
-            return
-        del hub.by_user[s.user_key]
-        s.user_key = key
-        hub.by_user[key] = s
+        # a guest keeps its own key; its channel quota follows the nick
+        hub.messenger.rename_guest(s.user_key, new, guest_quota(key))
     line = format_line("NICK", (new,), s.mask)
     s.send(line)
     for peer in hub.peers_of(s):
@@ -229,38 +219,101 @@ def authenticate(hub: Hub, s: Session, msg: Message) -> None:
     if not is_valid_nick(name) or casefold(name) in RESERVED_NICKS:
         hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: invalid account name")
         return
-    if _throttled(hub, s):
-        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: too many attempts")
-        return
-    try:
-        acct, created = hub.messenger.login(casefold(name), name, password)
-    except (BadPassword, NoSuchAccount, NameTaken) as e:
-        _note_failure(hub, s)
-        log.info("SASL login failed for %s from %s: %s", name, s.ip, e)
-        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: invalid credentials")
-        return
-    s.sasl_account = acct.name
-    s.account = acct.name
-    s.user_key = acct.key
-    mask = f"{s.nick}!{s.user or '*'}@{s.host}"
-    hub.reply(s, Numeric.RPL_LOGGEDIN, mask, acct.name, f"You are now logged in as {acct.name}")
-    hub.reply(s, Numeric.RPL_SASLSUCCESS, "SASL authentication successful")
-    if created:
-        log.info("registered account %s from %s (SASL)", acct.name, s.ip)
+
+    def ok(acct: User, created: bool) -> None:
+        s.sasl_account = acct.name
+        s.account = acct.name
+        s.user_key = acct.key
+        mask = f"{s.nick}!{s.user or '*'}@{s.host}"
+        hub.reply(s, Numeric.RPL_LOGGEDIN, mask, acct.name, f"You are now logged in as {acct.name}")
+        hub.reply(s, Numeric.RPL_SASLSUCCESS, "SASL authentication successful")
+        if created:
+            log.info("registered account %s from %s (SASL)", acct.name, s.ip)
+
+    def failed(code: str, text: str) -> None:
+        log.info("SASL login failed for %s from %s: %s", name, s.ip, text)
+        why = "invalid credentials" if code in ("BAD_PASSWORD", "NO_SUCH_ACCOUNT") else text
+        hub.reply(s, Numeric.ERR_SASLFAIL, f"SASL authentication failed: {why}")
+
+    check_login(hub, s, name, password, ok, failed)
 
 
-def _throttled(hub: Hub, s: Session) -> bool:
+def guest_quota(nick_key: str) -> str:
+    """Where a guest's channel posts are counted: its nick ('~' never starts an account)."""
+    return "~" + nick_key
+
+
+def check_login(
+    hub: Hub,
+    s: Session,
+    name: str,
+    password: str,
+    ok: Callable[[User, bool], None],
+    failed: Callable[[str, str], None],
+) -> None:
+    """Check ``password`` for the account ``name``, or create the account with it when there
+    is none (accounts.auto_register); then ``ok(account, created)`` or ``failed(code, text)``.
+    The hashing runs off the event loop (``hub.defer``): this connection's later lines wait,
+    everyone else goes on. Guesses are throttled per (address, account) and per account."""
+    m = hub.messenger
+    key = casefold(name)
     now = hub.clock.now()
-    q = hub.login_failures.get(s.ip)
-    if q is None:
-        return False
-    while q and now - q[0] > 60:
-        q.popleft()
-    return len(q) >= hub.config.accounts.login_failures_per_minute
+    until = hub.throttle.blocked(now, s.ip, key)
+    if until:
+        failed("THROTTLED", f"Too many failed logins; try again in {int(until - now) + 1}s")
+        return
+    acct = m.account(key)
+    if acct is not None:
+        stored = acct.password_hash or ""
+
+        def checked(good: bool) -> None:
+            cur = m.account(key)
+            if good and cur is not None and cur.password_hash == stored:
+                hub.throttle.succeeded(s.ip, key)
+                ok(cur, False)
+            else:
+                hub.throttle.failed(hub.clock.now(), s.ip, key)
+                failed("BAD_PASSWORD", "Password incorrect")
+
+        hub.defer(s, lambda: verify_password(password, stored), checked)
+        return
+    if not m.rules.auto_register:
+        hub.throttle.failed(now, s.ip, key)
+        failed("NO_SUCH_ACCOUNT", "No such account")
+        return
+    if hub.nick_holder(key, s) is not None:
+        failed("IN_USE", f"{name} is in use by another connection")
+        return
+    retry = m.new_account_blocked(s.ip)
+    if retry is not None:
+        failed("TOO_MANY_ACCOUNTS", _too_many_accounts(retry))
+        return
+    hub.claims[key] = s  # nobody takes the nick while its password is hashed
+
+    def hashed(password_hash: str) -> None:
+        if hub.claims.get(key) is s:
+            del hub.claims[key]
+        if hub.nick_holder(key, s) is not None:
+            failed("IN_USE", f"{name} is in use by another connection")
+            return
+        try:
+            acct = m.create_account(key, name, password_hash, s.ip, auto=True)
+        except (AccountExists, NameTaken):
+            failed("IN_USE", f"{name} was registered by someone else just now")
+            return
+        except NoSuchAccount:
+            failed("NO_SUCH_ACCOUNT", "No such account")
+            return
+        except TooManyAccounts as e:
+            failed("TOO_MANY_ACCOUNTS", _too_many_accounts(e.retry_at))
+            return
+        ok(acct, True)
+
+    hub.defer(s, lambda: hash_password(password), hashed)
 
 
-def _note_failure(hub: Hub, s: Session) -> None:
-    hub.login_failures.setdefault(s.ip, deque()).append(hub.clock.now())
+def _too_many_accounts(retry_at: float) -> str:
+    return f"Too many new accounts from your address; try again after {human_time(retry_at)}"
 
 
 # ---------------------------------------------------------------------- REGISTER
@@ -269,41 +322,74 @@ def _note_failure(hub: Hub, s: Session) -> None:
 @command("REGISTER", min_params=3, before_registration=True)
 def register(hub: Hub, s: Session, msg: Message) -> None:
     account, _email, password = msg.params[0], msg.params[1], msg.params[2]
+    m = hub.messenger
+
+    def fail(code: str, context: str, text: str) -> None:
+        hub.fail(s, "REGISTER", code, context, text=text, feature="draft/account-registration")
+
     if s.account is not None:
-        hub.fail(s, "REGISTER", "ALREADY_AUTHENTICATED", account, text="You are logged in")
+        fail("ALREADY_AUTHENTICATED", account, "You are logged in")
         return
     name = s.nick if account == "*" else account
     if name == "*" or not name:
-        hub.fail(s, "REGISTER", "NEED_NICK", "*", text="Choose a nick first")
+        fail("NEED_NICK", "*", "Choose a nick first")
         return
-    if casefold(name) != s.nick_key:
-        hub.fail(
-            s, "REGISTER", "ACCOUNT_NAME_MUST_BE_NICK", name, text="The account must be your nick"
-        )
+    key = casefold(name)
+    if key != s.nick_key:
+        fail("ACCOUNT_NAME_MUST_BE_NICK", name, "The account must be your nick")
         return
     if len(password) < 4 or len(password) > MAX_PASSWORD:
-        hub.fail(s, "REGISTER", "WEAK_PASSWORD", name, text="Use a password of 4-300 characters")
+        fail("WEAK_PASSWORD", name, "Use a password of 4-300 characters")
         return
-    if casefold(name) in RESERVED_NICKS:
-        hub.fail(s, "REGISTER", "BAD_ACCOUNT_NAME", name, text="That name is reserved")
+    if key in RESERVED_NICKS:
+        fail("BAD_ACCOUNT_NAME", name, "That name is reserved")
         return
-    try:
-        acct = hub.messenger.register(casefold(name), name, password)
-    except AccountExists:
-        hub.fail(s, "REGISTER", "ACCOUNT_EXISTS", name, text=f"{name} is already registered")
+    if m.account(key) is not None:
+        fail("ACCOUNT_EXISTS", name, f"{name} is already registered")
         return
-    s.account = acct.name
-    s.user_key = acct.key
-    log.info("registered account %s from %s (REGISTER)", acct.name, s.ip)
-    s.send(
-        format_line("REGISTER", ("SUCCESS", acct.name, f"Account {acct.name} registered"), hub.name)
-    )
-    if s.registered:
-        hub.reply(
-            s, Numeric.RPL_LOGGEDIN, s.mask, acct.name, f"You are now logged in as {acct.name}"
+    if hub.nick_holder(key, s) is not None:
+        # someone else is using (or logging in with) this nick: it is not ours to register
+        fail("BAD_ACCOUNT_NAME", name, f"{name} is in use by another connection")
+        return
+    retry = m.new_account_blocked(s.ip)
+    if retry is not None:
+        fail("TEMPORARILY_UNAVAILABLE", name, _too_many_accounts(retry))
+        return
+    hub.claims[key] = s
+
+    def hashed(password_hash: str) -> None:
+        if hub.claims.get(key) is s:
+            del hub.claims[key]
+        if s.nick_key != key or hub.nick_holder(key, s) is not None:
+            fail("BAD_ACCOUNT_NAME", name, f"{name} is in use by another connection")
+            return
+        guest = s.user_key if s.registered else key
+        try:
+            acct = m.register(guest, key, name, password_hash, s.ip)
+        except (AccountExists, NameTaken):
+            fail("ACCOUNT_EXISTS", name, f"{name} is already registered")
+            return
+        except TooManyAccounts as e:
+            fail("TEMPORARILY_UNAVAILABLE", name, _too_many_accounts(e.retry_at))
+            return
+        if s.registered and hub.by_user.get(s.user_key) is s:
+            del hub.by_user[s.user_key]
+            hub.by_user[acct.key] = s
+        s.account = acct.name
+        s.user_key = acct.key
+        log.info("registered account %s from %s (REGISTER)", acct.name, s.ip)
+        s.send(
+            format_line(
+                "REGISTER", ("SUCCESS", acct.name, f"Account {acct.name} registered"), hub.name
+            )
         )
-        _account_notify(hub, s)
-        hub.request_ack(s)
+        if s.registered:
+            text = f"You are now logged in as {acct.name}"
+            hub.reply(s, Numeric.RPL_LOGGEDIN, s.mask, acct.name, text)
+            _account_notify(hub, s)
+            hub.request_ack(s)
+
+    hub.defer(s, lambda: hash_password(password), hashed)
 
 
 def _account_notify(hub: Hub, s: Session) -> None:
@@ -317,69 +403,51 @@ def _account_notify(hub: Hub, s: Session) -> None:
 
 
 def try_register(hub: Hub, s: Session) -> None:
-    if s.registered or s.cap_negotiating or s.nick == "*" or not s.user or s.closing:
+    if s.registered or s.cap_negotiating or s.nick == "*" or not s.user or s.closing or s.held:
         return
     if s.sasl_mech is not None:
         s.sasl_mech = None
         hub.reply(s, Numeric.ERR_SASLABORTED, "SASL authentication aborted")
     m = hub.messenger
     key = s.nick_key
-    holder = hub.nicks.get(key)
-    takeover: Session | None = None
-    if s.sasl_account is not None:
-        acct_key = casefold(s.sasl_account)
+    if s.account is not None:
+        # logged in already (SASL, or REGISTER before registration)
+        acct_key = casefold(s.account)
         other = m.account(key)
         if other is not None and other.key != acct_key:
             hub.reply(
                 s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is registered to someone else"
             )
             return
-        if holder is not None:
-            if holder.user_key != acct_key:
-                hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
-                return
-            takeover = holder
-        elif (old := hub.by_user.get(acct_key)) is not None:
-            takeover = old
-        s.user_key = acct_key
+        _complete(hub, s, acct_key)
     elif s.password is not None:
-        if _throttled(hub, s):
-            hub.reply(s, Numeric.ERR_PASSWDMISMATCH, "Too many failed logins; wait a minute")
-            hub.quit(s, "Too many failed logins")
-            return
-        name, password = s.nick, s.password
+        password = s.password
         if ":" in password and casefold(password.split(":", 1)[0]) == key:
             password = password.split(":", 1)[1]  # "nick:password"
-        try:
-            acct, created = m.login(key, name, password)
-        except (BadPassword, NoSuchAccount) as e:
-            _note_failure(hub, s)
-            log.info("login failed for %s from %s: %s", name, s.ip, e)
-            why = "Password incorrect" if isinstance(e, BadPassword) else "No such account"
-            hub.reply(s, Numeric.ERR_PASSWDMISMATCH, why)
-            hub.quit(s, "Bad password", error=f"Closing link: {why}")
-            return
-        except NameTaken:
-            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
-            return
-        if created:
-            log.info("registered account %s from %s (PASS)", acct.name, s.ip)
-        if holder is not None:
-            if holder.user_key != acct.key:
-                hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+
+        def ok(acct: User, created: bool) -> None:
+            if created:
+                log.info("registered account %s from %s (PASS)", acct.name, s.ip)
+            if s.nick_key != acct.key or s.registered:
+                return  # cannot happen while held; be safe
+            s.account = acct.name
+            if not _complete(hub, s, acct.key):
+                s.account = None
+
+        def failed(code: str, text: str) -> None:
+            log.info("login failed for %s from %s: %s", s.nick, s.ip, text)
+            if code == "IN_USE":
+                hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, text)
                 return
-            takeover = holder
-        elif (old := hub.by_user.get(acct.key)) is not None:
-            takeover = old
-        s.account = acct.name
-        s.user_key = acct.key
+            hub.reply(s, Numeric.ERR_PASSWDMISMATCH, text)
+            hub.quit(s, "Bad password", error=f"Closing link: {text}")
+
+        check_login(hub, s, s.nick, password, ok, failed)
     else:
-        if holder is not None:
+        if hub.nick_holder(key, s) is not None:
             hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
             return
-        try:
-            m.attach_guest(key, s.nick)
-        except NameTaken:
+        if m.account(key) is not None:
             hub.reply(
                 s,
                 Numeric.ERR_NICKNAMEINUSE,
@@ -387,18 +455,40 @@ def try_register(hub: Hub, s: Session) -> None:
                 "Nickname is registered: send its password as the server password (PASS) or SASL",
             )
             return
+        guest_key = hub.guest_key(key)
+        try:
+            m.attach_guest(guest_key, s.nick, address=s.ip, quota_key=guest_quota(key))
         except AccountRequired as e:
             hub.reply(s, Numeric.ERR_PASSWDMISMATCH, f"Password required: {e}")
             hub.quit(s, "Password required")
             return
-        s.user_key = key
+        _complete(hub, s, guest_key)
+
+
+def _complete(hub: Hub, s: Session, user_key: str) -> bool:
+    """Registration is complete: the nick is ours (an older connection of the same account
+    holding it is taken over), then the welcome, #general and what the user missed."""
+    m = hub.messenger
+    key = s.nick_key
+    holder = hub.nick_holder(key, s)
+    takeover: Session | None = None
+    if holder is not None:
+        if holder.user_key != user_key or not holder.registered:
+            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+            if s.account is None:
+                m.disconnected(user_key)  # the guest we attached never came online
+            return False
+        takeover = holder
+    elif (old := hub.by_user.get(user_key)) is not None and old is not s:
+        takeover = old
+    s.user_key = user_key
     if takeover is not None:
         log.info("%s reconnected from %s; closing the old connection", s.nick, s.ip)
         hub.quit(takeover, "Reconnected from elsewhere")
     s.registered = True
     hub.nicks[key] = s
-    hub.by_user[s.user_key] = s
-    m.connected(s.user_key)
+    hub.by_user[user_key] = s
+    m.connected(user_key, s.ip)
     if s.sasl_account is None and s.account is not None:
         mask = s.mask
         hub.reply(s, Numeric.RPL_LOGGEDIN, mask, s.account, f"You are now logged in as {s.account}")
@@ -411,6 +501,7 @@ def try_register(hub: Hub, s: Session) -> None:
     )
     welcome(hub, s)
     land(hub, s)
+    return True
 
 
 def welcome(hub: Hub, s: Session) -> None:
@@ -504,6 +595,12 @@ def land(hub: Hub, s: Session) -> None:
         name = room.name if room is not None else general_name
         join_room(hub, s, key, name, backlog=False)
     push_unread_on_connect(hub, s, first_time)
+    ban = m.ban_of(s.user_key)
+    if ban is not None:
+        why = f" ({ban.reason})" if ban.reason else ""
+        hub.service_notice(
+            s, f"You are muted until {human_time(ban.until)}{why}: you can read but not send."
+        )
 
 
 __all__ = ["land", "try_register", "update_tagbits"]
