@@ -41,7 +41,8 @@ T = TypeVar("T")
 # on the event loop; the server passes one backed by a thread pool. Without one (the adapter
 # tests) the work runs at once.
 Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
-# commands that never wait for the command budget: answers to our own PINGs (delivery acks)
+# commands that never wait (for the budget or behind other lines): answers to our own PINGs,
+# the delivery acks
 UNTHROTTLED = frozenset({"PONG"})
 
 
@@ -282,6 +283,9 @@ class Hub:
                 return  # empty or garbage line: ignore, like other servers
         else:
             msg = item
+        if isinstance(msg, Message) and msg.command in UNTHROTTLED:
+            self.dispatch(s, msg)  # an ack of what we sent: never waits behind anything
+            return
         if s.held or s.inbox or not self._spend(s, msg):
             if len(s.inbox) >= self.config.server.max_queued_commands:
                 self.client_log(s, log.info, "excess flood from %s (%s)", s.nick, s.ip)
@@ -304,7 +308,7 @@ class Hub:
         """Take one command from the connection's budget (a token bucket: a burst, then a
         steady rate); False if there is none left (the line must wait)."""
         rate = self.config.server.commands_per_second
-        if rate <= 0 or (isinstance(msg, Message) and msg.command in UNTHROTTLED):
+        if rate <= 0:
             return True
         now = self.clock.now()
         burst = float(self.config.server.command_burst)

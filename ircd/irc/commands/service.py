@@ -22,7 +22,7 @@ from ...messenger.errors import (
     UnknownScheduled,
 )
 from ...messenger.model import Fired
-from ...wire import MAX_BODY, casefold
+from ...wire import MAX_BODY, casefold, parse_uint
 from ..hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
 from ..session import Session
 
@@ -148,6 +148,12 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
         text=(
             f"Message #{item.id} to {display} scheduled for {human_time(item.due)} "
             f"(in {format_duration(item.due - now)}); cancel with {undo} {item.id}"
+            + (
+                # bound to this guest's presence: never delivered to whoever takes the nick next
+                f". {display} is a guest: if they disconnect before then, it is dropped"
+                if private and m.account(key) is None
+                else ""
+            )
         ),
     )
 
@@ -172,11 +178,12 @@ def delay_list(hub: Hub, s: Session, r: Replier) -> None:
 
 def delay_cancel(hub: Hub, s: Session, r: Replier, raw_id: str) -> None:
     ident = raw_id.lstrip("#")
-    if not ident.isdigit():
+    item_id = parse_uint(ident)
+    if item_id is None:
         r.error("UNKNOWN_ID", raw_id, text=f"{raw_id} is not a message id (see {r.usage('list')})")
         return
     try:
-        item = hub.messenger.cancel_scheduled(s.user_key, int(ident))
+        item = hub.messenger.cancel_scheduled(s.user_key, item_id)
     except UnknownScheduled:
         r.error("UNKNOWN_ID", ident, text=f"No scheduled message #{ident} of yours")
         return
@@ -185,7 +192,7 @@ def delay_cancel(hub: Hub, s: Session, r: Replier, raw_id: str) -> None:
 
 def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
     r = Replier(hub, s, "COMPLAIN", via)
-    if not args:
+    if not args or not args[0]:  # "COMPLAIN :" names nobody
         r.error("NEED_MORE_PARAMS", text=r.usage("complain"))
         return
     nick, reason = args[0], " ".join(args[1:])
@@ -382,13 +389,19 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
         if not active:
             hub.service_notice(s, "Nobody is muted.")
         for k, b in sorted(active, key=lambda kb: kb[1].until):
-            hub.service_notice(s, f"{_name(hub, k)} muted until {human_time(b.until)} ({b.reason})")
+            name = _name(hub, k) if m.user(k) is not None else (b.name or k)
+            where = f", and guests from {b.ip}" if b.ip else ""
+            hub.service_notice(s, f"{name} muted until {human_time(b.until)} ({b.reason}){where}")
     elif cmd == "unban":
         if not args:
             hub.service_notice(s, "Usage: unban <nick>")
             return
         resolved = hub.resolve_user(args[0])
         key = resolved[0] if resolved else casefold(args[0])
+        if key not in m.bans:
+            # a guest who left: its mute is known by the name it had
+            named = [k for k, b in m.bans.items() if casefold(b.name) == casefold(args[0])]
+            key = named[-1] if named else key
         if m.lift_ban(key):
             log.info("operator %s lifted the mute of %s", s.nick, args[0])
             hub.service_notice(s, f"The mute of {args[0]} was lifted.")
