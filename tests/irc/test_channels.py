@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .harness import SERVER, Harness, cmds, one, only
+from .operators import oper_up, with_operator
 
 
 def test_auto_join_general_after_registration() -> None:
@@ -28,8 +29,14 @@ def test_auto_join_general_after_registration() -> None:
 
 
 def test_general_has_no_operator_and_topic_is_shown_on_join() -> None:
-    h = Harness()
+    h = Harness(with_operator())
     a = h.user("alice")
+    # #general is +t and has no channel operator: a server operator sets its topic
+    out = a.send_take("TOPIC #general :Welcome all")
+    assert [m.format() for m in out] == [
+        f":{SERVER} 482 alice #general :You're not channel operator"
+    ]
+    oper_up(a)
     out = a.send_take("TOPIC #general :Welcome all")
     assert [m.format() for m in out] == [
         f":alice!~alice@{a.session.ip} TOPIC #general :Welcome all"

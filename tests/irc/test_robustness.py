@@ -47,6 +47,8 @@ def test_cr_and_nul_inside_a_line_do_not_poison_history_or_topic() -> None:
     a = h.user("alice")
     b = h.user("bob")
     a.take()
+    # only operators set #general's topic: make alice one, as a server operator could
+    h.messenger.set_op(b.session.user_key, "#general", a.session.user_key, True, privileged=True)
     a.send("PRIVMSG #general :a\rb\0c", "TOPIC #general :t\ro\0p", "AWAY :x\ry")
     assert b.take_lines() == [
         f":{a.session.mask} PRIVMSG #general :abc",

@@ -130,17 +130,49 @@ def test_topic_rules(m: Messenger) -> None:
     assert (r.topic, r.topic_by, r.topic_time) == ("Welcome", "Alice", T0 + 5)
 
 
-def test_anyone_in_general_sets_the_topic(m: Messenger) -> None:
+def test_only_operators_set_the_topic_of_general(m: Messenger) -> None:
+    """#general has no channel operator (nobody becomes one by joining first), yet it is +t:
+    its topic is set by server operators (``privileged``) and by whom they make operator."""
     m.join("alice", "#general", "#general")
     m.join("bob", "#general", "#general")
+    assert m.topic_protected(m.rooms["#general"])
+    with pytest.raises(NotOperator):
+        m.set_topic("bob", "Bob", "#general", "hello")
+    assert m.rooms["#general"].topic == ""
+    assert m.set_topic("alice", "Alice", "#general", "hi", privileged=True).topic == "hi"
+    with pytest.raises(NotOperator):
+        m.set_op("bob", "#general", "bob", True)
+    m.set_op("alice", "#general", "bob", True, privileged=True)
     assert m.set_topic("bob", "Bob", "#general", "hello").topic == "hello"
+    assert reloaded(m).rooms["#general"].ops == {"bob"}
+
+
+def test_a_room_whose_operators_left_is_open_to_its_members(m: Messenger) -> None:
+    m.join("alice", "#x", "#x")
+    m.join("bob", "#x", "#x")
+    assert m.topic_protected(m.rooms["#x"])
+    m.part("alice", "#x")
+    assert not m.topic_protected(m.rooms["#x"])
+    assert m.set_topic("bob", "Bob", "#x", "ours now").topic == "ours now"
+
+
+def test_a_server_operator_acts_as_channel_operator(m: Messenger) -> None:
+    m.join("alice", "#x", "#x")
+    m.join("bob", "#x", "#x")
+    m.join("carol", "#x", "#x")
+    with pytest.raises(NotOperator):
+        m.kick("bob", "#x", "carol")
+    m.kick("bob", "#x", "carol", privileged=True)
+    assert m.rooms["#x"].members == {"alice", "bob"}
+    m.set_op("bob", "#x", "alice", False, privileged=True)
+    assert m.rooms["#x"].ops == set()
 
 
 def test_a_banned_member_cannot_set_the_topic(m: Messenger) -> None:
-    m.join("alice", "#general", "#general")
+    m.join("alice", "#x", "#x")
     m.ban("alice", 60, "test")
     with pytest.raises(Banned):
-        m.set_topic("alice", "Alice", "#general", "hello")
+        m.set_topic("alice", "Alice", "#x", "hello")
 
 
 def test_guest_memberships_are_not_durable_but_account_ones_are(m: Messenger) -> None:

@@ -225,6 +225,7 @@ def test_read_markers_move_forward_only_and_are_clamped_to_now() -> None:
 def test_guest_read_markers_are_not_durable() -> None:
     m = setup()
     guest(m, "gus")
+    m.join("gus", "#general", "#general")
     m.take_events()
     assert m.mark_read("gus", "#general", T0) == T0
     assert m.read_marker("gus", "#general") == T0

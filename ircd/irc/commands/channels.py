@@ -160,7 +160,9 @@ def topic(hub: Hub, s: Session, msg: Message) -> None:
         send_topic(hub, s, room)
         return
     try:
-        hub.messenger.set_topic(s.user_key, s.mask, room.key, msg.params[1][:390])
+        hub.messenger.set_topic(
+            s.user_key, s.mask, room.key, msg.params[1][:390], privileged=s.oper
+        )
     except NotMember:
         hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
         return
@@ -216,7 +218,7 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
     line = format_line("KICK", (room.name, target.nick, reason), s.mask)
     members = list(hub.room_sessions(room))
     try:
-        hub.messenger.kick(s.user_key, room.key, target.user_key)
+        hub.messenger.kick(s.user_key, room.key, target.user_key, privileged=s.oper)
         hub.names_changed()
     except NotMember:
         hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
@@ -247,7 +249,8 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
         hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
         return
     if not args:
-        hub.reply(s, Numeric.RPL_CHANNELMODEIS, room.name, "+nt")
+        modes = "+nt" if hub.messenger.topic_protected(room) else "+n"
+        hub.reply(s, Numeric.RPL_CHANNELMODEIS, room.name, modes)
         hub.reply(s, Numeric.RPL_CREATIONTIME, room.name, str(int(room.created)))
         return
     modes = args[0]
@@ -270,7 +273,12 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
             sign = ch == "+"
             continue
         if ch in "nt":
-            continue  # always set
+            # n is always set, t as topic_protected says: neither can be changed, but only
+            # those who may change modes hear nothing about it (Modern IRC: MODE, 482)
+            if not (s.oper or s.user_key in room.ops):
+                hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+                return
+            continue
         if ch in "ov":
             if argi >= len(args):
                 continue
@@ -283,7 +291,7 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
                 hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
                 continue
             try:
-                hub.messenger.set_op(s.user_key, room.key, who.user_key, sign)
+                hub.messenger.set_op(s.user_key, room.key, who.user_key, sign, privileged=s.oper)
                 hub.names_changed()
             except NotOperator:
                 hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from ...messenger.durations import parse_iso_time
 from ...messenger.errors import InvalidDuration, NoSuchRoom, NotMember
 from ...messenger.model import Post, Unread
-from ...wire import Message, casefold, format_line
+from ...wire import Message, casefold, format_line, is_channel_name
 from ..hub import Hub, iso_time
 from ..registry import command
 from ..session import Session
@@ -318,6 +318,12 @@ def markread(hub: Hub, s: Session, msg: Message) -> None:
     except InvalidDuration:
         hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Invalid timestamp", feature=RM)
         return
-    stored = hub.messenger.mark_read(s.user_key, key, ts)
+    try:
+        stored = hub.messenger.mark_read(s.user_key, key, ts, private=not is_channel_name(target))
+    except (NoSuchRoom, NotMember):  # a channel's marker is kept while one is in it
+        hub.fail(
+            s, "MARKREAD", "INVALID_PARAMS", target, text="You're not on that channel", feature=RM
+        )
+        return
     line = format_line("MARKREAD", (target, f"timestamp={iso_time(stored)}"), hub.name)
     s.send(line)
