@@ -40,8 +40,9 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 __all__ = [
@@ -77,17 +78,32 @@ class LoadedState:
     ``snapshot`` is the ``state`` dict that was passed to ``begin_snapshot`` (not the envelope
     with ``version``/``journal_seq``), or ``None`` if there is no snapshot.  ``events`` are the
     journal events written after that snapshot, oldest first, to be replayed on top of it.
+    ``origins`` says where each event was read, as ``(file, line number)``, for error messages
+    (it does not take part in comparisons).
     """
 
     snapshot: dict[str, Any] | None
     events: list[dict[str, Any]]
+    origins: list[tuple[str, int]] = field(default_factory=list, compare=False)
+
+    def origin(self, index: int) -> str:
+        """``"<journal file>: corrupt journal at line <n>"`` for ``events[index]``."""
+        if index < len(self.origins):
+            path, line = self.origins[index]
+            return f"{path}: corrupt journal at line {line}"
+        return f"corrupt journal event #{index + 1}"
 
 
 class Store(Protocol):
     """The interface the server uses; ``FileStore`` is the single-node implementation."""
 
-    def load(self) -> LoadedState:
-        """Read the persisted state.  Must be called once, before anything else."""
+    def load(self, accept: Callable[[LoadedState], None] | None = None) -> LoadedState:
+        """Read the persisted state.  Must be called once, before anything else.
+
+        ``accept``, if given, is called with what was read before any file is created or
+        changed; if it raises, ``load`` re-raises, nothing on disk was touched, and the store
+        refuses to write from then on (a state that did not load is never overwritten).
+        """
         ...
 
     def append(self, events: Sequence[dict[str, Any]]) -> None:
@@ -196,7 +212,13 @@ def _encode_document(doc: dict[str, Any]) -> bytes:
 def _parse_line(raw: bytes) -> tuple[int, dict[str, Any]]:
     """Parse one journal line; ``ValueError`` if it is not a valid entry."""
     try:
-        obj = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not valid UTF-8 (byte {e.start + 1})") from e
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from e
     except RecursionError as e:
         raise ValueError("JSON nested too deeply") from e
     if not isinstance(obj, dict):
@@ -215,36 +237,40 @@ class _JournalFile:
     path: str
     entries: list[tuple[int, dict[str, Any]]]
     ends: list[int]  # byte offset just past each entry's line
-    good_len: int  # bytes up to and including the last good line
+    good_len: int  # bytes up to and including the last newline
     total_len: int
+    mtime: float  # when the file was last written (for naming a saved torn tail)
+
+    @property
+    def torn(self) -> bool:
+        return self.good_len < self.total_len
 
 
 def _read_journal(path: str) -> _JournalFile | None:
     """Read and validate a journal file without modifying it.
 
-    A torn last line (no trailing newline, or an unparsable final line) is excluded from
-    ``good_len``; any other bad line raises ``StorageError``.
+    Bytes after the last newline are a torn write (a crash in the middle of an append, which
+    always ends in a newline): they are excluded from ``good_len``.  Every complete line must
+    be a valid entry, the last one too; otherwise ``StorageError`` names the line.
     """
     try:
         with open(path, "rb") as f:
             data = f.read()
+            mtime = os.fstat(f.fileno()).st_mtime
     except FileNotFoundError:
         return None
     except OSError as e:
         raise StorageError(f"{path}: cannot read journal: {_why(e)}") from e
     lines = data.split(b"\n")
-    tail = lines.pop()  # bytes after the last newline: b"" unless the last write was torn
+    lines.pop()  # bytes after the last newline: b"" unless the last write was torn
     entries: list[tuple[int, dict[str, Any]]] = []
     ends: list[int] = []
     pos = 0
     prev_n = 0
-    last_index = len(lines) - 1
     for i, raw in enumerate(lines):
         try:
             n, event = _parse_line(raw)
         except ValueError as e:
-            if i == last_index and not tail:
-                break  # a garbage final line (e.g. after a power cut): treat as torn
             raise StorageError(f"{path}: corrupt journal at line {i + 1}: {e}") from e
         if n <= prev_n:
             raise StorageError(
@@ -254,7 +280,40 @@ def _read_journal(path: str) -> _JournalFile | None:
         prev_n = n
         pos += len(raw) + 1
         ends.append(pos)
-    return _JournalFile(path=path, entries=entries, ends=ends, good_len=pos, total_len=len(data))
+    return _JournalFile(
+        path=path, entries=entries, ends=ends, good_len=pos, total_len=len(data), mtime=mtime
+    )
+
+
+def _save_torn_tail(jf: _JournalFile) -> str:
+    """Copy the torn bytes at the end of ``jf`` to a new side file (fsynced); return its path.
+
+    The file is named after the time the journal was last written, which is when the
+    interrupted write happened: ``state.json.journal.torn-20260501T152000Z``.
+    """
+    with open(jf.path, "rb") as f:
+        f.seek(jf.good_len)
+        data = f.read()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(jf.mtime))
+    base = f"{jf.path}.torn-{stamp}"
+    for k in range(1000):
+        side = base if k == 0 else f"{base}-{k}"
+        try:
+            fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        except FileExistsError:
+            continue
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(side)
+            raise
+        os.close(fd)
+        _fsync_dir(os.path.dirname(side))
+        return side
+    raise OSError(errno.EEXIST, f"{base}-*: too many torn tails saved already")
 
 
 class FileStore:
@@ -288,6 +347,7 @@ class FileStore:
         self._copied = 0
         self._seq = 0  # last journal sequence number written (or covered by the snapshot)
         self._loaded = False
+        self._failed: str | None = None  # why load() failed: then nothing is ever written
         self._closed = False
         self._broken: str | None = None  # set when the journal can no longer be trusted
         self._snapshot_gen = 0
@@ -316,63 +376,39 @@ class FileStore:
 
     # -- load -------------------------------------------------------------------------------
 
-    def load(self) -> LoadedState:
+    def load(self, accept: Callable[[LoadedState], None] | None = None) -> LoadedState:
         """Read the snapshot and the journal events after it; open the journal for appending.
 
         Raises ``StorageError`` for an unreadable file, corrupt JSON, an unknown format or
-        schema version, or a corrupt journal line before the last one; no file is modified
-        then.  A torn last journal line (left by a crash in the middle of a write) is logged,
-        dropped and truncated away.
+        schema version, or a corrupt journal line (any complete line, the last one too).
+        ``accept``, if given, is called with what was read before anything on disk changes:
+        the caller builds its state from it and raises if it cannot.
+
+        When ``load`` raises (whatever raised), no file was created or modified and the store
+        refuses every later write: a state that failed to load is never overwritten.
+
+        Only after success, a torn last journal line (bytes after the last newline, left by a
+        crash in the middle of a write) is copied to a side file
+        (``<journal>.torn-<time of the write>``), logged, and truncated away; then the
+        journal is opened (created if missing) for appending.
         """
         if self._closed:
             raise StorageError(f"{self._path}: store is closed")
+        if self._failed is not None:
+            raise StorageError(self._failed)
         if self._loaded:
             raise StorageError(f"{self._path}: load() called twice")
-
-        state, journal_seq = self._read_snapshot()
-        # Validate everything before modifying anything.
-        old = _read_journal(self._old_journal_path)
-        cur = _read_journal(self._journal_path)
-        journals = [jf for jf in (old, cur) if jf is not None]
-        copied = 0
-        if old is not None and old.entries and cur is not None:
-            # A crash in begin_snapshot between copying .journal onto .journal.1 and emptying
-            # .journal leaves the first entries in both; a later copy must skip them.
-            old_last = old.entries[-1][0]
-            for (n, _), end in zip(cur.entries, cur.ends, strict=True):
-                if n > old_last:
-                    break
-                copied = end
-
-        events: list[dict[str, Any]] = []
-        last = journal_seq
+        try:
+            loaded, journals, copied, last = self._read_all()
+            if accept is not None:
+                accept(loaded)
+        except BaseException as e:
+            why = str(e).splitlines()[0] if str(e) else type(e).__name__
+            self._failed = f"{self._path}: not writing, the state failed to load: {why}"
+            raise
         for jf in journals:
-            for n, event in jf.entries:
-                if n <= last:
-                    continue  # already in the snapshot, or a duplicate from an interrupted copy
-                if n != last + 1:
-                    log.warning(
-                        "%s: journal jumps from sequence %d to %d; events may be missing",
-                        jf.path,
-                        last,
-                        n,
-                    )
-                events.append(event)
-                last = n
-
-        for jf in journals:
-            if jf.good_len < jf.total_len:
-                log.warning(
-                    "%s: ignoring torn last line (%d bytes, left by an interrupted write); "
-                    "truncating to %d bytes",
-                    jf.path,
-                    jf.total_len - jf.good_len,
-                    jf.good_len,
-                )
-                try:
-                    os.truncate(jf.path, jf.good_len)
-                except OSError as e:
-                    raise StorageError(f"{jf.path}: cannot truncate torn line: {_why(e)}") from e
+            if jf.torn:
+                self._drop_torn_tail(jf)
 
         created = not os.path.exists(self._journal_path)
         try:
@@ -391,7 +427,66 @@ class FileStore:
                 target=self._fsync_loop, name="ircd-journal-fsync", daemon=True
             )
             self._thread.start()
-        return LoadedState(snapshot=state, events=events)
+        return loaded
+
+    def _read_all(self) -> tuple[LoadedState, list[_JournalFile], int, int]:
+        """Read and check every file, modifying nothing: (what was loaded, the journal files,
+        bytes of .journal already copied into .journal.1, the last sequence number)."""
+        state, journal_seq = self._read_snapshot()
+        old = _read_journal(self._old_journal_path)
+        cur = _read_journal(self._journal_path)
+        journals = [jf for jf in (old, cur) if jf is not None]
+        copied = 0
+        if old is not None and old.entries and cur is not None:
+            # A crash in begin_snapshot between copying .journal onto .journal.1 and emptying
+            # .journal leaves the first entries in both; a later copy must skip them.
+            old_last = old.entries[-1][0]
+            for (n, _), end in zip(cur.entries, cur.ends, strict=True):
+                if n > old_last:
+                    break
+                copied = end
+
+        events: list[dict[str, Any]] = []
+        origins: list[tuple[str, int]] = []
+        last = journal_seq
+        for jf in journals:
+            for line, (n, event) in enumerate(jf.entries, 1):
+                if n <= last:
+                    continue  # already in the snapshot, or a duplicate from an interrupted copy
+                if n != last + 1:
+                    log.warning(
+                        "%s: journal jumps from sequence %d to %d; events may be missing",
+                        jf.path,
+                        last,
+                        n,
+                    )
+                events.append(event)
+                origins.append((jf.path, line))
+                last = n
+        return LoadedState(snapshot=state, events=events, origins=origins), journals, copied, last
+
+    def _drop_torn_tail(self, jf: _JournalFile) -> None:
+        """Save the bytes after the last newline to a side file, then truncate them away."""
+        torn = jf.total_len - jf.good_len
+        try:
+            side = _save_torn_tail(jf)
+        except OSError as e:
+            raise StorageError(
+                f"{jf.path}: torn last line ({torn} bytes) not truncated: cannot save it to a "
+                f"side file: {_why(e)}"
+            ) from e
+        try:
+            os.truncate(jf.path, jf.good_len)
+        except OSError as e:
+            raise StorageError(f"{jf.path}: cannot truncate torn line: {_why(e)}") from e
+        log.warning(
+            "%s: dropped a torn last line (%d bytes after the last newline, left by an "
+            "interrupted write); the bytes are saved in %s; journal truncated to %d bytes",
+            jf.path,
+            torn,
+            side,
+            jf.good_len,
+        )
 
     def _read_snapshot(self) -> tuple[dict[str, Any] | None, int]:
         path = self._path
@@ -468,6 +563,8 @@ class FileStore:
             )
 
     def _require_fd(self) -> int:
+        if self._failed is not None:
+            raise StorageError(self._failed)
         if self._closed:
             raise StorageError(f"{self._journal_path}: store is closed")
         if self._fd is None:
