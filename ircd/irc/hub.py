@@ -610,7 +610,7 @@ class Hub:
             tags["msgid"] = post.msgid
         if bits & ACCOUNT and post.account:
             tags["account"] = post.account
-        return format_line(post.kind, (target, extra + post.text), post.origin, tags)
+        return safe_line(post.kind, (target, extra + post.text), post.origin, tags)
 
     def room_log(self, room: Room) -> RoomLog:
         """This pass's broadcast log for ``room``. Only one room has a log at a time (another
@@ -757,7 +757,8 @@ class Hub:
                 tags.update(p.tags)
         if s.tagbits & ACCOUNT and p.account:
             tags["account"] = p.account
-        return format_line(p.kind, (target, prefix + text), p.origin, tags)
+        # the [time] prefix, or a peer's longer nick, can push a stored line over 512 bytes
+        return safe_line(p.kind, (target, prefix + text), p.origin, tags)
 
     # ------------------------------------------------------------------ delivery acks
 

@@ -10,6 +10,12 @@ from .errors import InvalidDuration
 _UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _PART = re.compile(r"([0-9]+)([dhms])")
 _MAX_LEN = 32  # far beyond any sensible duration; keeps int() away from huge digit strings
+# The times a client may name (epoch seconds): 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+# Every time in between can be shown in ISO-8601 (server-time) and by datetime; one outside
+# (year 1 with a +23:59 offset is in year 0 in UTC) cannot.
+MIN_TIME = 0.0
+MAX_TIME = 253402300799.0
+_MAX_ISO_LEN = 64  # '2026-05-01T12:05:00.000000+00:00' is 32
 
 
 def parse_duration(text: str) -> int:
@@ -42,8 +48,13 @@ def parse_duration(text: str) -> int:
 
 
 def parse_iso_time(text: str) -> float:
-    """An ISO-8601 time -> epoch seconds. A time without a zone is taken as UTC."""
+    """An ISO-8601 time -> epoch seconds. A time without a zone is taken as UTC. Raises
+    InvalidDuration for anything else, and for a time outside MIN_TIME..MAX_TIME."""
     s = text.strip()
+    if len(s) > _MAX_ISO_LEN or not s.isascii():
+        raise InvalidDuration(
+            f"{text[:_MAX_ISO_LEN]!r}: not an ISO-8601 time like 2026-05-01T12:05Z"
+        )
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
     try:
@@ -52,7 +63,13 @@ def parse_iso_time(text: str) -> float:
         raise InvalidDuration(f"{text!r}: not an ISO-8601 time like 2026-05-01T12:05Z") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+    try:
+        ts = dt.timestamp()
+    except (OverflowError, ValueError):  # beyond what the platform can count
+        ts = -1.0
+    if not MIN_TIME <= ts <= MAX_TIME:
+        raise InvalidDuration(f"{text!r}: must be between 1970 and 9999 (UTC)")
+    return ts
 
 
 def format_duration(seconds: float) -> str:

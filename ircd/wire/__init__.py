@@ -20,6 +20,7 @@ from ircd.wire.message import (
     unescape_tag_value,
 )
 from ircd.wire.names import casefold, is_channel_name, is_valid_nick
+from ircd.wire.numbers import parse_uint
 from ircd.wire.numerics import Numeric
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "is_channel_name",
     "is_valid_nick",
     "parse",
+    "parse_uint",
     "truncate_utf8",
     "unescape_tag_value",
 ]

@@ -6,8 +6,9 @@ from operator import attrgetter
 
 from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
 from ...messenger.model import Room
-from ...wire import Message, Numeric, casefold, format_line, is_channel_name
+from ...wire import Message, Numeric, casefold, format_line, is_channel_name, truncate_utf8
 from ..hub import Hub, NamesCache, iso_time
+from ..lines import safe_line
 from ..registry import command
 from ..session import Session
 
@@ -74,7 +75,7 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
     topic, names, read marker, and the backlog when asked."""
     room, _new = hub.messenger.join(s.user_key, key, name)
     line = format_line("JOIN", (room.name,), s.mask)
-    away_line = format_line("AWAY", (s.away,), s.mask) if s.away else None
+    away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
         # every join to a big channel is a broadcast: encoded once, and batched per pass
         hub.broadcast_join(room, s, (line + "\r\n").encode("utf-8", "replace"))
@@ -130,7 +131,7 @@ def join(hub: Hub, s: Session, msg: Message) -> None:
 def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
     hub.names_changed()
     params = (room.name, reason) if reason else (room.name,)
-    line = format_line("PART", params, s.mask)
+    line = safe_line("PART", params, s.mask)
     for peer in hub.room_sessions(room):
         peer.send(line)
     hub.messenger.part(s.user_key, room.key)
@@ -138,7 +139,7 @@ def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
 
 @command("PART", min_params=1)
 def part(hub: Hub, s: Session, msg: Message) -> None:
-    reason = msg.params[1][:300] if len(msg.params) > 1 else ""
+    reason = truncate_utf8(msg.params[1], 300) if len(msg.params) > 1 else ""  # in bytes
     for name in msg.params[0].split(","):
         room = hub.messenger.room(casefold(name))
         if room is None:
@@ -161,7 +162,7 @@ def topic(hub: Hub, s: Session, msg: Message) -> None:
         return
     try:
         hub.messenger.set_topic(
-            s.user_key, s.mask, room.key, msg.params[1][:390], privileged=s.oper
+            s.user_key, s.mask, room.key, truncate_utf8(msg.params[1], 390), privileged=s.oper
         )
     except NotMember:
         hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
@@ -172,7 +173,7 @@ def topic(hub: Hub, s: Session, msg: Message) -> None:
     except Banned:
         hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, room.name, "You are muted")
         return
-    line = format_line("TOPIC", (room.name, room.topic), s.mask)
+    line = safe_line("TOPIC", (room.name, room.topic), s.mask)
     for peer in hub.room_sessions(room):
         peer.send(line)
 
@@ -206,7 +207,7 @@ def list_(hub: Hub, s: Session, msg: Message) -> None:
 @command("KICK", min_params=2)
 def kick(hub: Hub, s: Session, msg: Message) -> None:
     name, nick = msg.params[0], msg.params[1]
-    reason = msg.params[2][:300] if len(msg.params) > 2 else s.nick
+    reason = truncate_utf8(msg.params[2], 300) if len(msg.params) > 2 else s.nick
     room = hub.messenger.room(casefold(name))
     if room is None:
         hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
@@ -215,7 +216,7 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
     if target is None:
         hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
-    line = format_line("KICK", (room.name, target.nick, reason), s.mask)
+    line = safe_line("KICK", (room.name, target.nick, reason), s.mask)
     members = list(hub.room_sessions(room))
     try:
         hub.messenger.kick(s.user_key, room.key, target.user_key, privileged=s.oper)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from ...messenger.durations import parse_iso_time
 from ...messenger.errors import InvalidDuration, NoSuchRoom, NotMember
 from ...messenger.model import Post, Unread
-from ...wire import Message, casefold, format_line, is_channel_name
+from ...wire import Message, casefold, format_line, is_channel_name, is_valid_nick, parse_uint
 from ..hub import Hub, iso_time
 from ..registry import command
 from ..session import Session
@@ -116,10 +116,10 @@ def _ref_key(ref: str) -> tuple[int, float]:
     """A message reference -> (kind, value): (0, seq) for msgid=, (1, time) for timestamp=."""
     if ref.startswith("msgid="):
         mid = ref[6:]
-        tail = mid.rsplit("-", 1)[-1]
-        if not tail.isdigit():
+        seq = parse_uint(mid.rsplit("-", 1)[-1])
+        if seq is None:
             raise _BadRef(ref)
-        return 0, int(tail)
+        return 0, seq
     if ref.startswith("timestamp="):
         try:
             return 1, round(parse_iso_time(ref[10:]) * 1000)  # compared in whole milliseconds
@@ -204,10 +204,11 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
         hub.fail(s, "CHATHISTORY", "NEED_MORE_PARAMS", sub, text="Missing parameters", feature=CH)
         return
     target, refs, limit_s = args[0], list(args[1 : 1 + nrefs]), args[1 + nrefs]
-    if not limit_s.isdigit():
+    limit_n = parse_uint(limit_s)
+    if limit_n is None:
         hub.fail(s, "CHATHISTORY", "INVALID_PARAMS", sub, limit_s, text="Invalid limit", feature=CH)
         return
-    limit = min(int(limit_s), hub.config.chat.chathistory_max)
+    limit = min(limit_n, hub.config.chat.chathistory_max)
     private = not target.startswith("#")
     try:
         if private:
@@ -264,13 +265,14 @@ def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
             s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", str(e), text="Use timestamp=", feature=CH
         )
         return
-    if k1[0] != 1 or k2[0] != 1 or not limit_s.isdigit():
+    limit_n = parse_uint(limit_s)
+    if k1[0] != 1 or k2[0] != 1 or limit_n is None:
         hub.fail(
             s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs", feature=CH
         )
         return
     lo, hi = sorted((k1[1] / 1000, k2[1] / 1000))
-    limit = min(int(limit_s), hub.config.chat.chathistory_max)
+    limit = min(limit_n, hub.config.chat.chathistory_max)
     found: list[tuple[float, str]] = []
     for target, private, posts in hub.messenger.conversations(s.user_key):
         times = [p.time for p in posts]
@@ -303,6 +305,10 @@ def _peer_name(p: Post, peer_key: str) -> str:
 @command("MARKREAD", min_params=1)
 def markread(hub: Hub, s: Session, msg: Message) -> None:
     target = msg.params[0]
+    if not (is_channel_name(target) or is_valid_nick(target)):
+        # read-marker: the target is one buffer, a channel or a nick ("MARKREAD :a b" is not)
+        hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, text="Not a channel or nick", feature=RM)
+        return
     key = casefold(target)
     if len(msg.params) < 2:
         marker = hub.messenger.read_marker(s.user_key, key)

@@ -24,8 +24,8 @@ def client_tags(msg: Message) -> dict[str, str] | None:
 
 def _fits(hub: Hub, s: Session, target: str, text: str) -> bool:
     """Would the relayed line (with our source) fit in 512 bytes?"""
-    overhead = len(s.mask) + len(target) + 14 + 2  # ":mask PRIVMSG target :" + CRLF
-    return len(text.encode()) + overhead <= MAX_BODY
+    overhead = len(s.mask.encode()) + len(target.encode()) + 14 + 2  # ":mask PRIVMSG target :"
+    return len(text.encode()) + overhead <= MAX_BODY  # (+ CRLF), all in bytes
 
 
 def _ban_text(until: float, reason: str) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 
 from ...messenger.passwords import hash_password, verify_password
-from ...wire import Message, Numeric, casefold, format_line, parse_uint
+from ...wire import Message, Numeric, casefold, format_line, parse_uint, truncate_utf8
 from ..hub import SERVICE_KEY, SERVICE_NICK, VERSION, Hub, human_time
+from ..lines import safe_line
 from ..registry import COMMANDS, command
 from ..session import Session
 from . import registration
@@ -169,13 +170,14 @@ def userhost(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("AWAY")
 def away(hub: Hub, s: Session, msg: Message) -> None:
-    text = msg.params[0][:200] if msg.params and msg.params[0] else None
+    text = truncate_utf8(msg.params[0], 200) if msg.params else ""  # AWAYLEN, in bytes
+    text = text or None
     s.away = text
     if text:
         hub.reply(s, Numeric.RPL_NOWAWAY, "You have been marked as being away")
     else:
         hub.reply(s, Numeric.RPL_UNAWAY, "You are no longer marked as being away")
-    line = format_line("AWAY", (text,) if text else (), s.mask)
+    line = safe_line("AWAY", (text,) if text else (), s.mask)
     for peer in hub.peers_of(s):
         if "away-notify" in peer.caps:
             peer.send(line)

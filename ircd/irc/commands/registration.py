@@ -17,7 +17,15 @@ from ...messenger.errors import (
 )
 from ...messenger.model import User
 from ...messenger.passwords import hash_password, verify_password
-from ...wire import Message, Numeric, casefold, format_line, is_valid_nick, parse_uint
+from ...wire import (
+    Message,
+    Numeric,
+    casefold,
+    format_line,
+    is_valid_nick,
+    parse_uint,
+    truncate_utf8,
+)
 from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, VERSION, Hub, human_time
 from ..lines import safe_line
 from ..registry import command
@@ -116,7 +124,7 @@ def user(hub: Hub, s: Session, msg: Message) -> None:
         return
     name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.")[:10] or "user"
     s.user = "~" + name if not name.startswith("~") else name
-    s.realname = msg.params[3][:100]
+    s.realname = truncate_utf8(msg.params[3], 100)
     try_register(hub, s)
 
 
@@ -162,7 +170,7 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("PING", min_params=1, before_registration=True)
 def ping(hub: Hub, s: Session, msg: Message) -> None:
-    s.send(format_line("PONG", (hub.name, msg.params[0]), hub.name))
+    s.send(safe_line("PONG", (hub.name, msg.params[0]), hub.name))  # the token, cut to fit
 
 
 @command("PONG", before_registration=True)
@@ -173,7 +181,7 @@ def pong(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("QUIT", before_registration=True)
 def quit_(hub: Hub, s: Session, msg: Message) -> None:
-    reason = msg.params[0][:300] if msg.params else "Client quit"
+    reason = truncate_utf8(msg.params[0], 300) if msg.params else "Client quit"
     hub.quit(s, f"Quit: {reason}", error="Closing link: goodbye")
 
 

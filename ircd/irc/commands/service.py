@@ -115,7 +115,7 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
             r.error("INVALID_TARGET", target, text=f"No such nick or channel: {target}")
             return
         key, display, private = resolved[0], resolved[1], True
-    overhead = len(s.mask) + len(display) + 16
+    overhead = len(s.mask.encode()) + len(display.encode()) + 16  # bytes, as on the wire
     if len(text.encode()) + overhead > MAX_BODY:
         r.error("TOO_LONG", text="The message is too long to be relayed; shorten it")
         return

@@ -1,0 +1,88 @@
+"""Lines that carry client text, made sendable in one place.
+
+``format_line`` refuses what is not a valid IRC line (a middle param with a space, an empty or
+':'-prefixed middle param, CR/LF/NUL anywhere), and it never shortens anything. A reply that
+echoes what a client typed (``MARKREAD :a b``, ``WHOWAS :a b``, ``CAP :a b``, a 500-byte
+unknown command) can be either. :func:`safe_line` formats such lines so that they always go
+out, well-formed and within the 512 bytes a line may have (modern.ircdocs.horse, "Message
+format": "SHALL NOT exceed 512 bytes in length, counting all characters including the trailing
+CR-LF"; tags have their own budget, ircv3.net message-tags "Size limit"):
+
+* a middle param has its spaces, CR, LF and NUL replaced by ``?`` and leading ':' removed, and
+  an empty one becomes ``*``; the last param keeps its spaces;
+* if the line is still too long, the longest param is cut (at a character boundary), then the
+  next longest, until it fits: the echoed text goes before the server's own words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ..wire import MAX_BODY, format_line, truncate_utf8
+
+__all__ = ["MAX_CONTENT", "safe_line", "sendable_param"]
+
+MAX_CONTENT = MAX_BODY - 2  # bytes of a line without its tags and CRLF
+
+
+def sendable_param(p: str, text: bool = False) -> str:
+    """``p`` with CR, LF and NUL (and, unless ``text``, spaces and a leading ':') replaced."""
+    bad = "\r\n\0" if text else " \r\n\0"
+    if any(ch in p for ch in bad):
+        p = "".join("?" if ch in bad else ch for ch in p)
+    return p if text else (p.lstrip(":") or "*")
+
+
+def _body_bytes(line: str) -> int:
+    """Bytes of ``line`` without its tag section."""
+    if line.startswith("@"):
+        line = line[line.find(" ") + 1 :]
+    return len(line) if line.isascii() else len(line.encode("utf-8", "replace"))
+
+
+def safe_line(
+    command: str,
+    params: Sequence[str],
+    source: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """``format_line`` for a line that may carry client text: never raises for what is in
+    ``params``, and the untagged part of the result fits in 510 bytes (512 with CRLF).
+
+    ``command``, ``source`` and ``tags`` are the server's own and must be valid."""
+    try:
+        line = format_line(command, params, source, tags)
+    except ValueError:
+        if not params:
+            raise
+        *mid, last = params
+        params = [sendable_param(p) for p in mid] + [sendable_param(last, text=True)]
+        line = format_line(command, params, source, tags)
+    if len(line) <= MAX_CONTENT // 4 or _body_bytes(line) <= MAX_CONTENT:
+        return line
+    return _shorten(command, list(params), source, tags, line)
+
+
+def _shorten(
+    command: str,
+    params: list[str],
+    source: str | None,
+    tags: Mapping[str, str] | None,
+    line: str,
+) -> str:
+    last_i = len(params) - 1
+    for _ in range(2 * len(params) if params else 0):
+        excess = _body_bytes(line) - MAX_CONTENT
+        if excess <= 0:
+            return line
+        sizes = [len(p.encode("utf-8", "replace")) for p in params]
+        i = max(range(len(params)), key=lambda k: (sizes[k], k))  # the longest; ties: the last
+        cut = truncate_utf8(params[i], max(0, sizes[i] - excess))
+        if i < last_i and not cut:
+            cut = "*"  # a middle param stays a valid one
+        params[i] = cut
+        line = format_line(command, params, source, tags)
+    if _body_bytes(line) <= MAX_CONTENT:
+        return line
+    # the server's own parts alone are too long: cannot happen with valid nicks and names
+    raise ValueError(f"line cannot be made to fit: {line[:80]!r}...")
