@@ -105,6 +105,9 @@ class ModerationConfig:
     complaints_to_ban: int = 3
     ban_seconds: int = 14400
     complaints_require_account: bool = True
+    complaint_min_account_age: int = 86400
+    same_address_counts_once: bool = True
+    operators_immune: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +236,9 @@ _RULES: dict[str, _Rule] = {
     "moderation.complaints_to_ban": _int(1),
     "moderation.ban_seconds": _int(1),
     "moderation.complaints_require_account": _Rule(bool, "true or false"),
+    "moderation.complaint_min_account_age": _int(0),
+    "moderation.same_address_counts_once": _Rule(bool, "true or false"),
+    "moderation.operators_immune": _Rule(bool, "true or false"),
     "accounts.auto_register": _Rule(bool, "true or false"),
     "accounts.allow_guests": _Rule(bool, "true or false"),
     "accounts.login_failures_per_minute": _int(1),

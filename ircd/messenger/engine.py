@@ -71,6 +71,9 @@ class Messenger:
         self._dm_index: dict[UserKey, set[str]] = {}
         self.windows: dict[UserKey, list[float]] = {}  # key -> [window start, count]
         self.complaints: dict[UserKey, dict[UserKey, str]] = {}
+        # target -> complainer -> the address its complaint counts together with others from
+        # (a young account's creation address, when same_address_counts_once)
+        self.complaint_groups: dict[UserKey, dict[UserKey, str]] = {}
         self.bans: dict[UserKey, Ban] = {}
         self.scheduled: dict[int, Scheduled] = {}
         self._due_heap: list[tuple[float, int]] = []
@@ -185,12 +188,22 @@ class Messenger:
                 u.password_hash = ev["pw"]
         elif t == "cmp":
             self.complaints.setdefault(ev["target"], {})[ev["by"]] = ev.get("why", "")
+            groups = self.complaint_groups.setdefault(ev["target"], {})
+            if ev.get("g"):
+                groups[ev["by"]] = ev["g"]
+            else:
+                groups.pop(ev["by"], None)
+        elif t == "oper":
+            u = self.users.get(ev["u"])
+            if u is not None:
+                u.oper = ev["n"]
         elif t == "ban":
             self._set_ban(
                 ev["u"],
                 Ban(ev["until"], ev.get("why", ""), name=ev.get("n", ""), ip=ev.get("ip", "")),
             )
             self.complaints.pop(ev["u"], None)
+            self.complaint_groups.pop(ev["u"], None)
         elif t == "unban":
             gone = self.bans.pop(ev["u"], None)
             if gone is not None and gone.ip and self._ip_bans.get(gone.ip) == ev["u"]:
@@ -199,6 +212,7 @@ class Messenger:
             self._adopt(ev["old"], ev["new"], ev.get("q"))
         elif t == "gone":
             self.complaints.pop(ev["u"], None)
+            self.complaint_groups.pop(ev["u"], None)
         elif t == "sched":
             item = Scheduled.from_dict(ev["item"])
             self.scheduled[item.id] = item
@@ -278,6 +292,7 @@ class Messenger:
                     "markers": dict(u.read_markers),
                     "since": u.since_seq,
                     **({"address": u.address} if u.address else {}),
+                    **({"oper": u.oper} if u.oper else {}),
                 }
                 for u in self.users.values()
                 if u.is_account
@@ -303,6 +318,11 @@ class Messenger:
                 if w[0] >= self._window_start(self.clock.now())  # older ones count nothing
             },
             "complaints": {k: dict(v) for k, v in self.complaints.items()},
+            "complaint_groups": {
+                k: {by: g for by, g in v.items() if by in self.complaints.get(k, ())}
+                for k, v in self.complaint_groups.items()
+                if set(v) & set(self.complaints.get(k, ()))
+            },
             "bans": {k: [b.until, b.reason, b.name, b.ip] for k, b in self.bans.items()},
             "scheduled": [s.to_dict() for s in self.scheduled.values() if s.owner in accounts],
         }
@@ -327,6 +347,7 @@ class Messenger:
                 read_markers=dict(d["markers"]),
                 since_seq=d.get("since", 0),
                 address=d.get("address", ""),
+                oper=d.get("oper", ""),
             )
         for d in data["rooms"]:
             room = Room(
@@ -348,6 +369,7 @@ class Messenger:
             m._dm_index.setdefault(b, set()).add(k)
         m.windows = {k: list(v) for k, v in data["windows"].items()}
         m.complaints = {k: dict(v) for k, v in data["complaints"].items()}
+        m.complaint_groups = {k: dict(v) for k, v in data.get("complaint_groups", {}).items()}
         for k, v in data["bans"].items():
             m._set_ban(k, Ban(v[0], v[1], *v[2:4]))
         for u in sorted(m.users.values(), key=lambda u: u.created):
@@ -485,6 +507,9 @@ class Messenger:
             self._set_ban(new, ban)
         if old in self.complaints:
             self.complaints[new] = {**self.complaints.pop(old), **self.complaints.get(new, {})}
+        if old in self.complaint_groups:
+            moved = self.complaint_groups.pop(old)
+            self.complaint_groups[new] = {**moved, **self.complaint_groups.get(new, {})}
         if old in self.online:
             self.online.discard(old)
             self.online.add(new)
@@ -979,7 +1004,12 @@ class Messenger:
 
     # ------------------------------------------------------------------ complaints and bans
 
-    def complain(self, by: UserKey, target: UserKey, reason: str = "") -> ComplaintResult:
+    def complain(
+        self, by: UserKey, target: UserKey, reason: str = "", target_is_operator: bool = False
+    ) -> ComplaintResult:
+        """``by`` complains about ``target``; at rules.complaints_to_ban voices (see
+        complaint_count) the target is muted for rules.ban_seconds, unless it is a server
+        operator (``target_is_operator``, told by the adapter) and rules.operators_immune."""
         now = self.clock.now()
         complainer = self.users.get(by)
         if complainer is None:
@@ -1000,12 +1030,47 @@ class Messenger:
             raise CannotComplain(
                 "ALREADY_COMPLAINED", f"You have already complained about {tu.name}"
             )
-        self._emit({"t": "cmp", "by": by, "target": target, "why": reason[:300]})
-        count = len(self.complaints.get(target, {}))
+        ev: dict[str, Any] = {"t": "cmp", "by": by, "target": target, "why": reason[:300]}
+        young = now - complainer.created < self.rules.complaint_min_account_age
+        if self.rules.same_address_counts_once and young and complainer.address:
+            ev["g"] = complainer.address  # counts once with the others from there (see below)
+        self._emit(ev)
+        count = self.complaint_count(target)
+        group = self.complaint_groups.get(target, {})
+        together = sum(1 for k, g in group.items() if g == ev.get("g") and k != by)
+        immune = target_is_operator and self.rules.operators_immune
         banned = None
-        if count >= self.rules.complaints_to_ban:
+        if count >= self.rules.complaints_to_ban and not immune:
             banned = self.ban(target, self.rules.ban_seconds, f"{count} complaints")
-        return ComplaintResult(target=target, target_name=tu.name, count=count, banned=banned)
+        return ComplaintResult(
+            target=target,
+            target_name=tu.name,
+            count=count,
+            banned=banned,
+            needed=self.rules.complaints_to_ban,
+            together=together,
+            immune=immune,
+        )
+
+    def complaint_count(self, target: UserKey) -> int:
+        """How many complainers about ``target`` count towards a mute: each one once, except
+        that accounts younger than rules.complaint_min_account_age when they complained, and
+        created from the same address, count once together (so a burst of throw-away
+        accounts from one place is one voice)."""
+        groups = self.complaint_groups.get(target, {})
+        voices = {
+            ("address", groups[k]) if k in groups else ("user", k)
+            for k in self.complaints.get(target, ())
+        }
+        return len(voices)
+
+    def record_oper(self, user: UserKey, name: str) -> None:
+        """``user`` authenticated as the server operator ``name`` (OPER). Kept for accounts,
+        so that an operator's account is known as such even while it is offline (the adapter,
+        which knows the configured operators, decides what that is worth)."""
+        u = self.users.get(user)
+        if u is not None and u.is_account and u.oper != name:
+            self._emit({"t": "oper", "u": user, "n": name})
 
     def ban(self, target: UserKey, seconds: float, reason: str) -> Ban:
         """Mute ``target``. Guests connecting from its current address are muted with it."""

@@ -29,6 +29,11 @@ class Rules:
     complaints_to_ban: int = 3
     ban_seconds: int = 4 * 3600
     complaints_require_account: bool = True
+    # complainers younger than this (seconds) when they complain, created from the same
+    # address, count once together (with same_address_counts_once)
+    complaint_min_account_age: int = 86400
+    same_address_counts_once: bool = True
+    operators_immune: bool = True  # complaints never mute a server operator
     max_read_markers: int = 200  # per user; a room's marker goes when the user leaves it
     auto_register: bool = True
     allow_guests: bool = True
@@ -116,6 +121,8 @@ class User:
     # whose rate window the user's channel posts count in: an account's own key; for a guest
     # its nick (set by the adapter), so reconnecting under the same nick does not reset it
     quota_key: str = ""
+    # accounts: the server operator name it last authenticated as with OPER ("": never)
+    oper: str = ""
 
     @property
     def is_account(self) -> bool:
@@ -201,8 +208,11 @@ class Unread:
 class ComplaintResult:
     target: UserKey
     target_name: str
-    count: int
+    count: int  # the voices that count now (see Messenger.complaint_count)
     banned: Ban | None
+    needed: int = 0  # voices that mute (rules.complaints_to_ban)
+    together: int = 0  # other complainers this one counts as one voice with (same address)
+    immune: bool = False  # the target is a server operator: complaints do not mute it
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,7 +184,7 @@ async def test_a_session(server: Server, connect, bridge) -> None:
 
     # complaints
     await alice.send("/complaint bob spamming", "/complaint zed")
-    await alice.expect(r"^\* Your complaint about bob was recorded$")
+    await alice.expect(r"^\* Your complaint about bob was recorded \(1 of 3 needed to mute\)\.$")
     await alice.expect(r"^! complaint: No such user: zed$")
 
     # who, history, unread, join/part

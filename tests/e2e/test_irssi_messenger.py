@@ -55,6 +55,8 @@ period_seconds = {PERIOD}
 
 [moderation]
 ban_seconds = {BAN}
+# the complainers are new accounts from 127.0.0.1: by default they would be one voice
+complaint_min_account_age = 0
 """
 IRSSI_CONFIG = 'settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n'
 

@@ -4,7 +4,7 @@ throw-away channels leaves nothing behind."""
 
 from __future__ import annotations
 
-from .harness import SERVER, Harness, cmds, one, only
+from .harness import SERVER, Client, Harness, cmds, one, only
 from .operators import oper_up, with_operator
 
 NOT_OP = "You're not channel operator"
@@ -157,3 +157,111 @@ def test_markread_of_a_channel_needs_membership() -> None:
     # private markers need no channel
     out = a.send_take("MARKREAD bob timestamp=2020-01-01T00:00:00.000Z")
     assert cmds(out) == ["MARKREAD"]
+
+
+# ---------------------------------------------------------------------- complaints
+
+
+def _complain(c: Client, nick: str) -> str:
+    """COMPLAIN and return the one reply's text (a service notice, or a NOTE's last param)."""
+    out = c.send_take(f"COMPLAIN {nick} :spam")
+    replies = [m for m in out if m.command in ("NOTICE", "NOTE", "FAIL")]
+    assert replies, [m.format() for m in out]
+    return replies[0].params[-1]
+
+
+def test_the_complainer_is_told_how_the_complaint_counted() -> None:
+    h = Harness()
+    carol = h.user("carol", password="pw")
+    socks = [h.connect("203.0.113.7") for _ in range(3)]
+    for i, c in enumerate(socks):
+        c.register(f"sock{i}", password="pw")
+        c.take()
+    ann = h.user("ann", "standard-replies", password="pw")
+    assert _complain(socks[0], "carol") == (
+        "Your complaint about carol was recorded (1 of 3 needed to mute)."
+    )
+    assert _complain(socks[1], "carol") == (
+        "Your complaint about carol was recorded, but it counts together with 1 other new "
+        "account from your address (1 of 3 needed to mute)."
+    )
+    assert _complain(socks[2], "carol") == (
+        "Your complaint about carol was recorded, but it counts together with 2 other new "
+        "accounts from your address (1 of 3 needed to mute)."
+    )
+    # standard replies carry the counts as context
+    out = ann.send_take("COMPLAIN carol :spam")
+    note = one(out, "NOTE")
+    assert note.params[:5] == ("COMPLAIN", "RECORDED", "carol", "2", "3")
+    assert note.params[5] == "Your complaint about carol was recorded (2 of 3 needed to mute)."
+    assert h.messenger.ban_of(carol.session.user_key) is None
+    assert not any("muted" in m.params[-1] for m in carol.take())
+
+
+def test_with_the_age_at_zero_three_accounts_from_one_machine_mute() -> None:
+    """The README's way to try the 3-complaint rule on one machine."""
+    h = Harness(moderation={"complaint_min_account_age": 0})
+    carol = h.user("carol", password="pw")
+    users = [h.connect("127.0.0.1") for _ in range(3)]
+    for name, c in zip(("ann", "ben", "cid"), users, strict=True):
+        c.register(name, password="pw")
+        c.take()
+    assert _complain(users[0], "carol").endswith("(1 of 3 needed to mute).")
+    assert _complain(users[1], "carol").endswith("(2 of 3 needed to mute).")
+    out = users[2].send_take("COMPLAIN carol :spam")
+    texts = [m.params[-1] for m in only(out, "NOTICE")]
+    assert texts[0] == "Your complaint about carol was recorded (3 of 3 needed to mute)."
+    assert texts[1].startswith("carol has been muted until ")
+    assert any("You have been muted until" in m.params[-1] for m in carol.take())
+    assert cmds(carol.send_take("PRIVMSG #general :hello?")) == ["404"]
+
+
+def test_an_operator_is_not_muted_by_complaints_even_offline() -> None:
+    h = Harness(with_operator(moderation={"complaint_min_account_age": 0}))
+    boss = h.user("boss", password="pw")
+    oper_up(boss)
+    complainers = [h.user(n, password="pw") for n in ("ann", "ben", "cid", "dan")]
+    text = _complain(complainers[0], "boss")
+    assert text == (
+        "Your complaint about boss was recorded for the operators to see; boss is a server "
+        "operator and cannot be muted by complaints."
+    )
+    boss.quit()  # offline now: the account is still known as an operator's
+    for c in complainers[1:]:
+        assert "cannot be muted by complaints" in _complain(c, "boss")
+    assert h.messenger.ban_of("boss") is None
+    # the operators see the complaints (and who they were about)
+    root = h.user("root")
+    oper_up(root)
+    out = root.send_take("PRIVMSG Messenger :complaints")
+    assert one(out, "NOTICE").params[1].startswith("boss: 4 complaint(s), a server operator (")
+
+
+def test_an_account_removed_from_the_operators_loses_the_immunity() -> None:
+    h = Harness(with_operator(moderation={"complaint_min_account_age": 0}))
+    boss = h.user("boss", password="pw")
+    oper_up(boss)
+    boss.quit()
+    h.hub.operators.clear()  # as after a restart with [[operators]] emptied
+    users = [h.user(n, password="pw") for n in ("ann", "ben", "cid")]
+    assert [_complain(c, "boss")[-24:] for c in users] == [
+        "(1 of 3 needed to mute).",
+        "(2 of 3 needed to mute).",
+        "(3 of 3 needed to mute).",
+    ]
+    assert h.messenger.ban_of("boss") is not None
+
+
+def test_operators_listing_shows_how_complaints_count() -> None:
+    h = Harness(with_operator())
+    h.user("carol", password="pw")
+    for i in range(2):
+        c = h.connect("203.0.113.7")
+        c.register(f"sock{i}", password="pw")
+        _complain(c, "carol")
+    root = h.user("root")
+    oper_up(root)
+    out = root.send_take("PRIVMSG Messenger :complaints")
+    assert one(out, "NOTICE").params[1] == (
+        "carol: 2 complaint(s), counting as 1 (sock0: spam; sock1: spam)"
+    )

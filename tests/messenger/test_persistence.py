@@ -70,6 +70,10 @@ def scenario(m: Messenger, checkpoint: list[dict[str, object]] | None = None) ->
     m.complain("bob", "carol")
     m.complain("dave", "carol")  # banned now
     m.complain("alice", "dave")
+    for k in ("new1", "new2"):  # young accounts from one address: one voice about dave
+        m.create_account(k, k.capitalize(), fast_hash("pw"), address="203.0.113.7")
+        m.complain(k, "dave")
+    m.record_oper("bob", "root")  # bob is an operator's account, even offline
     sched(m, "alice", "#general", "pending", 3600)
     cancelled = sched(m, "alice", "bob", "cancelled", 60, private=True)
     m.cancel_scheduled("alice", cancelled)
@@ -109,6 +113,9 @@ def test_snapshot_and_journal_rebuild_the_same_state() -> None:
     assert m.rooms["#gus"].members == {"gustav"} and m.user("gus") is None
     assert "#gone" not in m.rooms and "#gone" not in m.user("dave").read_markers
     assert m.rooms["#general"].topic == "set by a server operator"
+    assert m.complaint_count("dave") == 2 and len(m.complaints["dave"]) == 3
+    assert expected["complaint_groups"] == {"dave": {"new1": "203.0.113.7", "new2": "203.0.113.7"}}
+    assert from_journal.user("bob").oper == from_snapshot.user("bob").oper == "root"
     assert {u["key"] for u in expected["users"]} == {
         "alice",
         "bob",
@@ -116,6 +123,8 @@ def test_snapshot_and_journal_rebuild_the_same_state() -> None:
         "dave",
         "erin",
         "gustav",
+        "new1",
+        "new2",
     }
 
 

@@ -246,6 +246,7 @@ def oper(hub: Hub, s: Session, msg: Message) -> None:
         hub.throttle.succeeded(s.ip, throttle_key)
         s.oper = True
         hub.opers.add(s)
+        hub.messenger.record_oper(s.user_key, key)  # its account is an operator's, even offline
         log.info("%s (%s) is now an operator as %s", s.nick, s.ip, name)
         hub.reply(s, Numeric.RPL_YOUREOPER, "You are now an IRC operator")
         s.send(format_line("MODE", (s.nick, "+o"), s.mask))

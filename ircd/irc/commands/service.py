@@ -21,7 +21,7 @@ from ...messenger.errors import (
     TooManyScheduled,
     UnknownScheduled,
 )
-from ...messenger.model import Fired
+from ...messenger.model import ComplaintResult, Fired
 from ...wire import MAX_BODY, casefold, parse_uint
 from ..hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
 from ..session import Session
@@ -207,7 +207,9 @@ def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> Non
     m = hub.messenger
     earlier = list(m.complaints.get(key, {}))
     try:
-        result = m.complain(s.user_key, key, reason)
+        result = m.complain(
+            s.user_key, key, reason, target_is_operator=is_server_operator(hub, key)
+        )
     except CannotComplain as e:
         r.error(e.code, nick, text=str(e))
         return
@@ -215,7 +217,13 @@ def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> Non
         r.error("NO_SUCH_NICK", nick, text=f"No such user: {nick}")
         return
     log.info("%s complained about %s (%d)", s.nick, display, result.count)
-    r.ok("RECORDED", display, text=f"Your complaint about {display} was recorded")
+    r.ok(
+        "RECORDED",
+        display,
+        str(result.count),
+        str(result.needed),
+        text=complaint_counted(display, result),
+    )
     if result.banned is not None:
         until = human_time(result.banned.until)
         log.info("%s muted until %s after %d complaints", display, until, result.count)
@@ -230,6 +238,33 @@ def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> Non
             cs = hub.by_user.get(complainer)
             if cs is not None:
                 hub.service_notice(cs, f"{display} has been muted until {until}.")
+
+
+def is_server_operator(hub: Hub, key: str) -> bool:
+    """Whether the user ``key`` is a server operator: its connection is opered now, or it is
+    an account that authenticated with OPER as an operator still listed in [[operators]] (so
+    an operator who is offline, or has not OPERed since connecting, is one too; one removed
+    from the config is not)."""
+    s = hub.by_user.get(key)
+    if s is not None and s.oper:
+        return True
+    u = hub.messenger.account(key)
+    return u is not None and bool(u.oper) and casefold(u.oper) in hub.operators
+
+
+def complaint_counted(display: str, result: ComplaintResult) -> str:
+    """What the complainer is told: whether and how much the complaint counted."""
+    head = f"Your complaint about {display} was recorded"
+    if result.immune:
+        return (
+            f"{head} for the operators to see; {display} is a server operator and cannot be "
+            "muted by complaints."
+        )
+    tally = f"({result.count} of {result.needed} needed to mute)"
+    if result.together:
+        others = f"{result.together} other new account{'s' if result.together != 1 else ''}"
+        return f"{head}, but it counts together with {others} from your address {tally}."
+    return f"{head} {tally}."
 
 
 def fire_due(hub: Hub) -> None:
@@ -382,7 +417,10 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
         for target, by in sorted(m.complaints.items()):
             name = _name(hub, target)
             details = "; ".join(f"{_name(hub, k)}: {why or '-'}" for k, why in sorted(by.items()))
-            hub.service_notice(s, f"{name}: {len(by)} complaint(s) ({details})")
+            voices = m.complaint_count(target)
+            counted = f", counting as {voices}" if voices != len(by) else ""
+            immune = ", a server operator" if is_server_operator(hub, target) else ""
+            hub.service_notice(s, f"{name}: {len(by)} complaint(s){counted}{immune} ({details})")
     elif cmd == "bans":
         now = hub.clock.now()
         active = [(k, b) for k, b in m.bans.items() if b.until > now]
