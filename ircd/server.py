@@ -276,7 +276,7 @@ class Server:
             self.messenger.seq,
             len(self.messenger.scheduled),
         )
-        self.messenger.drop_empty_rooms()  # rooms only guests were in: they are gone
+        self.messenger.drop_unreachable()  # what only the last run's guests could read
         self.store.append(self.messenger.take_events())
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload

@@ -165,6 +165,8 @@ class Messenger:
                 u.read_markers.pop(ev["r"], None)
         elif t == "unroom":
             self.rooms.pop(ev["r"], None)
+        elif t == "undm":
+            self._drop_dm(ev["pk"])
         elif t == "op":
             room = self.rooms[ev["r"]]
             if ev["on"]:
@@ -587,6 +589,7 @@ class Messenger:
                 room.ops.discard(key)
             self.drop_empty_rooms()
             del self.users[key]
+            self._drop_orphan_dms(self._dm_index.get(key, ()))
             self._buckets.pop(key, None)
             for item in self.list_scheduled(key):
                 self._emit({"t": "unsched", "id": item.id}, durable=False)
@@ -681,11 +684,33 @@ class Messenger:
             self._emit({"t": "unroom", "r": room.key})
 
     def drop_empty_rooms(self) -> None:
-        """Drop every room nobody is in. The server calls this once the state is loaded:
-        rooms only guests were in are empty after a restart (and older state files kept
-        empty rooms)."""
+        """Drop every room nobody is in."""
         for room in [r for r in self.rooms.values() if not r.members]:
             self._drop_if_empty(room)
+
+    def drop_unreachable(self) -> None:
+        """Drop what nobody can read any more: rooms nobody is in, and private conversations
+        between guests who are all gone. The server calls this once the state is loaded
+        (the guests of the last run are gone; older state files kept empty rooms)."""
+        self.drop_empty_rooms()
+        self._drop_orphan_dms(list(self.dms))
+
+    def _drop_orphan_dms(self, pairs: Iterable[str]) -> None:
+        """Drop the private conversations among ``pairs`` whose two sides are both gone
+        (guests that left: an account always stays, and keeps what was said to it)."""
+        for pk in sorted(pairs):
+            if not any(k in self.users for k in pk.split("\t")):
+                self._emit({"t": "undm", "pk": pk})
+
+    def _drop_dm(self, pk: str) -> None:
+        if self.dms.pop(pk, None) is None:
+            return
+        for k in set(pk.split("\t")):
+            index = self._dm_index.get(k)
+            if index is not None:
+                index.discard(pk)
+                if not index:
+                    del self._dm_index[k]
 
     def kick(self, by: UserKey, key: RoomKey, target: UserKey, privileged: bool = False) -> Room:
         """``privileged``: ``by`` is a server operator (the adapter knows; the engine does

@@ -211,3 +211,32 @@ def test_stale_rate_windows_are_not_written() -> None:
     for restored in (reloaded(m), replayed(m.take_events(), m)):
         assert restored.quota_left("alice") == m.quota_left("alice") == (5, T0 + 120)
         assert restored.quota_left("bob") == m.quota_left("bob")
+
+
+def test_a_conversation_between_guests_goes_when_both_have_left(m: Messenger) -> None:
+    """Guests are their connections: once both sides are gone nobody can read what they said
+    privately (reconnecting guests would otherwise pile up conversations without end)."""
+    guest(m, "g1")
+    guest(m, "g2")
+    dm(m, "g1", "g2", "psst")
+    dm(m, "g1", "alice", "to an account")
+    m.disconnected("g1")
+    assert len(m.dms) == 2  # g2 is still here and may read it; alice keeps hers
+    m.disconnected("g2")
+    assert [p.text for p in m.history("alice", "g1", private=True)] == ["to an account"]
+    assert len(m.dms) == 1 and "g2" not in m._dm_index
+    same_after_restart(m)
+
+
+def test_conversations_of_the_last_runs_guests_are_dropped_on_load(m: Messenger) -> None:
+    guest(m, "g1")
+    guest(m, "g2")
+    dm(m, "g1", "g2", "psst")
+    dm(m, "g2", "bob", "hello bob")
+    m.join("g1", "#g", "#g")
+    events = m.take_events()
+    for restored in (reloaded(m), replayed(events, m)):  # a crash: the guests never left
+        restored.drop_unreachable()
+        assert list(restored.dms) == ["bob\tg2"]
+        assert "#g" not in restored.rooms
+        assert sorted(e["t"] for e in restored.take_events()) == ["undm", "unroom"]
