@@ -23,7 +23,7 @@ from . import commands as c
 from . import events as ev
 from .client import VENDOR_CAP, BridgeClient, CannotSend, NotConnected
 from .console import Console
-from .protocol import fold, iso_time
+from .protocol import fold, iso_time, parse_uint
 from .render import render
 
 log = logging.getLogger(__name__)
@@ -317,7 +317,7 @@ class App:
     @staticmethod
     def _history_limit(client: BridgeClient, wanted: int) -> int:
         raw = client.translator.isupport.get("CHATHISTORY", "")
-        cap = int(raw) if raw.isdigit() else 0
+        cap = parse_uint(raw) or 0
         return min(wanted, cap) if cap > 0 else wanted
 
     # ------------------------------------------------------------------ commands

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .protocol import parse_uint
+
 DEFAULT_CHANNEL = "#general"
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 1000
@@ -16,7 +18,9 @@ MAX_HISTORY = 1000
 _NICK = re.compile(r"[A-Za-z\[\]\\`_^{|}][A-Za-z0-9\[\]\\`_^{|}-]*\Z")
 _CHANNEL = re.compile(r"[#&][^\s,\x07]{1,49}\Z")
 # "5" (minutes, as in the original client), or units: 90s, 15m, 2h, 1h30m, 1d, 1d12h
-_DURATION = re.compile(r"(?:\d+|(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?)\Z", re.IGNORECASE)
+_DURATION = re.compile(  # ASCII digits only: re's \d would take "٣" too
+    r"(?:\d+|(?=\d)(?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?)\Z", re.IGNORECASE | re.ASCII
+)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
@@ -251,10 +255,11 @@ def duration_seconds(word: str) -> int | None:
     w = word.strip().lower()
     if not w or not _DURATION.match(w):
         return None
-    if w.isdigit():
-        return int(w) * 60
+    if w.isdigit():  # ASCII digits (the pattern says so): minutes
+        minutes = parse_uint(w, max_digits=12)
+        return None if minutes is None else minutes * 60
     total = 0
-    for amount, unit in re.findall(r"(\d+)([dhms])", w):
+    for amount, unit in re.findall(r"([0-9]+)([dhms])", w):
         total += int(amount) * _UNIT_SECONDS[unit]
     return total
 
@@ -350,7 +355,7 @@ def _delays(rest: str) -> Command:
 def _cancel(rest: str) -> Command:
     ident, extra = _split1(rest)
     ident = ident.lstrip("#")
-    if not ident or extra or not ident.isdigit():
+    if extra or parse_uint(ident) is None:
         return usage("cancel")
     return Cancel(ident)
 
@@ -400,8 +405,9 @@ def _history(rest: str) -> Command:
     if len(words) > 2:
         return usage("history")
     for i, w in enumerate(words):
-        if w.isdigit() and (i == len(words) - 1):
-            limit = int(w)
+        count = parse_uint(w, max_digits=12)
+        if count is not None and i == len(words) - 1:
+            limit = count
             if not 1 <= limit <= MAX_HISTORY:
                 return Invalid(f"The count must be between 1 and {MAX_HISTORY}")
         elif i == 0 and (is_channel(w) or is_nick(w)):

@@ -89,6 +89,16 @@ def parse_line(raw: str) -> Line:
     return Line(command, tuple(params), source, tags)
 
 
+def parse_uint(text: str, max_digits: int = 18) -> int | None:
+    """``text`` as a number if it is 1 to ``max_digits`` ASCII digits, else None.
+
+    ``str.isdigit()`` is true for "²" (``int()`` then raises) and "٣" (``int()`` reads 3): the
+    bridge reads numbers from the server and from the user with this instead."""
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 def nick_of(source: str | None) -> str:
     if not source:
         return ""
@@ -295,7 +305,7 @@ class Translator:
         if label is not None and line.command != "BATCH":
             self._labels.pop(label, None)  # a one-line reply (or ACK): the request is done
         cmd = line.command
-        if cmd.isdigit():
+        if len(cmd) == 3 and parse_uint(cmd) is not None:
             return self._numeric(line, now)
         handler = _HANDLERS.get(cmd)
         if handler is None:
@@ -389,14 +399,14 @@ class Translator:
             if code == "ENTRY" and len(context) >= 3:
                 return [ev.DelayEntry(context[0], context[1], parse_time(context[2]), text)]
             if code == "END":
-                n = int(context[0]) if context and context[0].isdigit() else 0
+                n = (parse_uint(context[0]) if context else None) or 0
                 return [ev.DelayListEnd(n)]
             if code == "CANCELLED" and context:
                 return [ev.DelayCancelled(context[0])]
         if kind == "NOTE" and command == "COMPLAIN" and code == "RECORDED" and context:
             return [ev.ComplaintRecorded(context[0], text)]
         if kind == "NOTE" and command == "UNREAD" and code == "PENDING" and context:
-            n = int(context[0]) if context[0].isdigit() else 0
+            n = parse_uint(context[0]) or 0
             self.unread_pending = n
             return [ev.UnreadPending(n, text)]
         return [ev.Reply(kind, command, code, context, text)]

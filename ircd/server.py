@@ -403,14 +403,14 @@ class Server:
                     self._written_since_trim += len(data)
                 if s.closing is not None:
                     if s in hub.sessions:
-                        log.info("closing %s (%s): %s", s.nick, s.ip, s.closing)
+                        hub.client_log(s, log.info, "closing %s (%s): %s", s.nick, s.ip, s.closing)
                         hub.quit(s, s.closing)
                     if s.closing == "SendQ exceeded":
                         t.abort()
                     else:
                         t.close()
                 elif t.get_write_buffer_size() > sendq:
-                    log.warning("SendQ exceeded for %s (%s)", s.nick, s.ip)
+                    hub.client_log(s, log.warning, "SendQ exceeded for %s (%s)", s.nick, s.ip)
                     s.closing = "SendQ exceeded"
                     hub.quit(s, "SendQ exceeded")
                     t.abort()

@@ -95,6 +95,14 @@ def _time(v: Any, path: str) -> None:
         raise _fail(path, "a time (seconds since 1970, up to year 9999)", v)
 
 
+def _marker(v: Any, path: str) -> None:
+    # A read marker is the client's own claim, and before times were checked a client could
+    # store year 1 (MARKREAD ... timestamp=0001-01-01T00:00:00+23:59): such a state must still
+    # load, so any finite number is kept (the adapter shows it clamped to 1970..9999).
+    if type(v) not in (int, float) or not -1e300 <= v <= 1e300:
+        raise _fail(path, "a time (seconds since 1970)", v)
+
+
 def _bool(v: Any, path: str) -> None:
     if type(v) is not bool:
         raise _fail(path, "true or false", v)
@@ -270,7 +278,7 @@ _user = _record(
         "seen": _bool,
         "rooms": _map_of(_word, _count),
         "settings": _map_of(_word, _text),
-        "markers": _map_of(_word, _time),
+        "markers": _map_of(_word, _marker),
     },
     {"since": _count, "address": _text},
 )
@@ -387,7 +395,7 @@ _EVENTS: dict[str, Check] = {
     "part": _record({**_u, "r": _word}),
     "op": _record({**_u, "r": _word, "on": _bool}),
     "topic": _record({"r": _word, "text": _text, "by": _word, "ts": _time}),
-    "mark": _record({**_u, "target": _word, "ts": _time}),
+    "mark": _record({**_u, "target": _word, "ts": _marker}),
     "set": _record({**_u, "k": _word, "v": _text}),
     "pw": _record({**_u, "pw": _string}),
     "cmp": _record({"target": _word, "by": _word}, {"why": _text}),

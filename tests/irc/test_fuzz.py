@@ -347,13 +347,8 @@ def assert_no_crash(records: Records) -> None:
 
 def check_output(c: Client) -> list[str]:
     """Take ``c``'s output and check that every line is a well-formed IRC line."""
-    data = c.session.take_output()
-    c.h.hub.dirty.discard(c.session)
-    if not data:
-        return []
-    text = data.decode("utf-8")  # strict: what we send is valid UTF-8
-    assert text.endswith("\r\n"), text[-80:]
-    lines = text[:-2].split("\r\n")
+    # take_lines decodes strictly (what we send is valid UTF-8) and checks the CRLF framing
+    lines = c.take_lines()
     for line in lines:
         assert line, "an empty line was sent"
         assert "\r" not in line and "\n" not in line and "\0" not in line, repr(line)
@@ -364,7 +359,6 @@ def check_output(c: Client) -> list[str]:
             tags, _, body = line.partition(" ")
         assert len(body.encode()) + 2 <= 512, f"{len(body.encode()) + 2} bytes: {line[:120]!r}"
         assert len(tags.encode()) + 1 <= MAX_TAGS, f"tag section of {len(tags)} bytes"
-    c.raw.extend(lines)
     return lines
 
 

@@ -4,7 +4,13 @@ from datetime import datetime, timezone
 
 import pytest
 
-from ircd.messenger.durations import format_duration, parse_duration, parse_iso_time
+from ircd.messenger.durations import (
+    MAX_TIME,
+    MIN_TIME,
+    format_duration,
+    parse_duration,
+    parse_iso_time,
+)
 from ircd.messenger.errors import InvalidDuration
 
 
@@ -95,6 +101,35 @@ def test_parse_iso_time(text: str, expected: float) -> None:
 def test_parse_iso_time_rejects(text: str) -> None:
     with pytest.raises(InvalidDuration):
         parse_iso_time(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1970-01-01T00:00:00Z", MIN_TIME),
+        ("9999-12-31T23:59:59Z", MAX_TIME),
+        ("1970-01-01T01:00:00+01:00", MIN_TIME),
+    ],
+)
+def test_parse_iso_time_accepts_the_whole_range(text: str, expected: float) -> None:
+    assert parse_iso_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00+23:59",  # year 0 in UTC: no datetime can show it (issue 9)
+        "1969-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-23:59",  # year 10000 in UTC
+        "２０２６-05-01T12:05Z",  # full-width digits
+        "2026-05-01T12:05Z" + " " * 60 + "x",
+        "2" * 5000,
+    ],
+)
+def test_parse_iso_time_rejects_times_it_cannot_show(text: str) -> None:
+    with pytest.raises(InvalidDuration) as e:
+        parse_iso_time(text)
+    assert len(str(e.value)) < 120  # the error names the input, cut short
 
 
 @pytest.mark.parametrize(

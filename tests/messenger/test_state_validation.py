@@ -298,7 +298,7 @@ def test_every_corruption_of_an_event_is_refused_or_harmless() -> None:
         ({"t": "nope"}, "'nope' event: cannot apply it (ValueError: unknown event type 'nope')"),
         ({"t": "join", "u": "bob", "r": "#gone"}, "'join' event: unknown room '#gone'"),
         ({"t": "ack", "u": "bob"}, "'ack' event: missing 's'"),
-        ({"t": "mark", "u": "bob", "target": "#x", "ts": -1}, "'mark' event: ts: expected a time"),
+        ({"t": "mark", "u": "bob", "target": "#x", "ts": "1"}, "'mark' event: ts: expected a time"),
     ],
 )
 def test_event_messages(ev: Any, message: str) -> None:

@@ -170,8 +170,8 @@ def userhost(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("AWAY")
 def away(hub: Hub, s: Session, msg: Message) -> None:
-    text = truncate_utf8(msg.params[0], 200) if msg.params else ""  # AWAYLEN, in bytes
-    text = text or None
+    given = truncate_utf8(msg.params[0], 200) if msg.params else ""  # AWAYLEN, in bytes
+    text = given or None
     s.away = text
     if text:
         hub.reply(s, Numeric.RPL_NOWAWAY, "You have been marked as being away")
@@ -240,14 +240,14 @@ def oper(hub: Hub, s: Session, msg: Message) -> None:
     def checked(good: bool) -> None:
         if not good:
             hub.throttle.failed(hub.clock.now(), s.ip, throttle_key)
-            log.warning("failed OPER as %s by %s (%s)", name, s.nick, s.ip)
+            hub.client_log(s, log.warning, "failed OPER as %s by %s (%s)", name, s.nick, s.ip)
             hub.reply(s, Numeric.ERR_PASSWDMISMATCH, "Password incorrect")
             return
         hub.throttle.succeeded(s.ip, throttle_key)
         s.oper = True
         hub.opers.add(s)
         hub.messenger.record_oper(s.user_key, key)  # its account is an operator's, even offline
-        log.info("%s (%s) is now an operator as %s", s.nick, s.ip, name)
+        hub.client_log(s, log.info, "%s (%s) is now an operator as %s", s.nick, s.ip, name)
         hub.reply(s, Numeric.RPL_YOUREOPER, "You are now an IRC operator")
         s.send(format_line("MODE", (s.nick, "+o"), s.mask))
 

@@ -236,10 +236,10 @@ def authenticate(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.RPL_LOGGEDIN, mask, acct.name, f"You are now logged in as {acct.name}")
         hub.reply(s, Numeric.RPL_SASLSUCCESS, "SASL authentication successful")
         if created:
-            log.info("registered account %s from %s (SASL)", acct.name, s.ip)
+            hub.client_log(s, log.info, "registered account %s from %s (SASL)", acct.name, s.ip)
 
     def failed(code: str, text: str) -> None:
-        log.info("SASL login failed for %s from %s: %s", name, s.ip, text)
+        hub.client_log(s, log.info, "SASL login failed for %s from %s: %s", name, s.ip, text)
         why = "invalid credentials" if code in ("BAD_PASSWORD", "NO_SUCH_ACCOUNT") else text
         hub.reply(s, Numeric.ERR_SASLFAIL, f"SASL authentication failed: {why}")
 
@@ -385,7 +385,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
             hub.by_user[acct.key] = s
         s.account = acct.name
         s.user_key = acct.key
-        log.info("registered account %s from %s (REGISTER)", acct.name, s.ip)
+        hub.client_log(s, log.info, "registered account %s from %s (REGISTER)", acct.name, s.ip)
         s.send(
             format_line(
                 "REGISTER", ("SUCCESS", acct.name, f"Account {acct.name} registered"), hub.name
@@ -435,7 +435,7 @@ def try_register(hub: Hub, s: Session) -> None:
 
         def ok(acct: User, created: bool) -> None:
             if created:
-                log.info("registered account %s from %s (PASS)", acct.name, s.ip)
+                hub.client_log(s, log.info, "registered account %s from %s (PASS)", acct.name, s.ip)
             if s.nick_key != acct.key or s.registered:
                 return  # cannot happen while held; be safe
             s.account = acct.name
@@ -443,7 +443,7 @@ def try_register(hub: Hub, s: Session) -> None:
                 s.account = None
 
         def failed(code: str, text: str) -> None:
-            log.info("login failed for %s from %s: %s", s.nick, s.ip, text)
+            hub.client_log(s, log.info, "login failed for %s from %s: %s", s.nick, s.ip, text)
             if code == "IN_USE":
                 hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, text)
                 return
@@ -491,7 +491,9 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
         takeover = old
     s.user_key = user_key
     if takeover is not None:
-        log.info("%s reconnected from %s; closing the old connection", s.nick, s.ip)
+        hub.client_log(
+            s, log.info, "%s reconnected from %s; closing the old connection", s.nick, s.ip
+        )
         hub.quit(takeover, "Reconnected from elsewhere")
     s.registered = True
     hub.nicks[key] = s
@@ -500,7 +502,9 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
     if s.sasl_account is None and s.account is not None:
         mask = s.mask
         hub.reply(s, Numeric.RPL_LOGGEDIN, mask, s.account, f"You are now logged in as {s.account}")
-    log.info(
+    hub.client_log(
+        s,
+        log.info,
         "registered %s (%s) from %s%s",
         s.nick,
         f"account {s.account}" if s.account else "guest",

@@ -137,7 +137,9 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
     except TooManyScheduled as e:
         r.error("TOO_MANY", str(e.limit), text=f"You already have {e.limit} scheduled messages")
         return
-    log.info("%s scheduled #%d to %s for %s", s.nick, item.id, display, iso_time(item.due))
+    hub.client_log(
+        s, log.info, "%s scheduled #%d to %s for %s", s.nick, item.id, display, iso_time(item.due)
+    )
     # irssi and others do not pass an unknown /DELAY on: answer /msg users in their own terms
     undo = f"/msg {SERVICE_NICK} cancel" if via == "privmsg" else "DELAY CANCEL"
     r.ok(
@@ -216,7 +218,7 @@ def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> Non
     except NoSuchUser:
         r.error("NO_SUCH_NICK", nick, text=f"No such user: {nick}")
         return
-    log.info("%s complained about %s (%d)", s.nick, display, result.count)
+    hub.client_log(s, log.info, "%s complained about %s (%d)", s.nick, display, result.count)
     r.ok(
         "RECORDED",
         display,
@@ -226,7 +228,9 @@ def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> Non
     )
     if result.banned is not None:
         until = human_time(result.banned.until)
-        log.info("%s muted until %s after %d complaints", display, until, result.count)
+        hub.client_log(
+            s, log.info, "%s muted until %s after %d complaints", display, until, result.count
+        )
         target = hub.by_user.get(key)
         if target is not None:
             hub.service_notice(
@@ -441,7 +445,7 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             named = [k for k, b in m.bans.items() if casefold(b.name) == casefold(args[0])]
             key = named[-1] if named else key
         if m.lift_ban(key):
-            log.info("operator %s lifted the mute of %s", s.nick, args[0])
+            hub.client_log(s, log.info, "operator %s lifted the mute of %s", s.nick, args[0])
             hub.service_notice(s, f"The mute of {args[0]} was lifted.")
             muted = hub.by_user.get(key)
             if muted is not None:
@@ -462,7 +466,9 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             hub.service_notice(s, f"Error: {e}")
             return
         ban = m.ban(resolved[0], seconds, " ".join(args[2:]) or f"muted by {s.nick}")
-        log.info("operator %s muted %s until %s", s.nick, resolved[1], human_time(ban.until))
+        hub.client_log(
+            s, log.info, "operator %s muted %s until %s", s.nick, resolved[1], human_time(ban.until)
+        )
         hub.service_notice(s, f"{resolved[1]} is muted until {human_time(ban.until)}.")
         muted = hub.by_user.get(resolved[0])
         if muted is not None:
