@@ -17,6 +17,8 @@ import os
 import signal
 import socket
 import ssl
+import struct
+import sys
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -29,6 +31,14 @@ from .storage import FileStore, LoadedState, StorageError, Store
 from .wire import LineFramer, casefold
 
 log = logging.getLogger(__name__)
+
+try:  # unacknowledged bytes of a TCP socket (SIOCOUTQ is TIOCOUTQ on Linux)
+    import fcntl
+    import termios
+
+    _SIOCOUTQ: int | None = termios.TIOCOUTQ if sys.platform.startswith("linux") else None
+except ImportError:  # not on this OS
+    _SIOCOUTQ = None
 
 
 def rules_from(config: Config) -> Rules:
@@ -89,6 +99,26 @@ def restore(loaded: LoadedState, clock: Clock, rules: Rules, state_file: str) ->
     return m
 
 
+def unacked_bytes(transport: asyncio.Transport) -> int | None:
+    """Bytes handed to ``transport`` that the peer's TCP stack has not acknowledged yet: the
+    transport's own buffer plus the kernel's send queue (SIOCOUTQ, Linux). None when that
+    cannot be told (another OS, a closed socket, TLS with data in flight)."""
+    if _SIOCOUTQ is None or transport.is_closing():
+        return None
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return None
+    try:
+        queued = struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError, AttributeError):
+        return None
+    pending = transport.get_write_buffer_size()
+    if transport.get_extra_info("sslcontext") is not None:
+        # TLS: the bytes on the wire are not the ones written; only "all of it" is known
+        return 0 if queued == 0 and pending == 0 else None
+    return pending + int(queued)
+
+
 class Connection(asyncio.Protocol):
     __slots__ = ("framer", "server", "session", "transport")
 
@@ -120,7 +150,13 @@ class Connection(asyncio.Protocol):
 
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.session = session
+        session.peer_unacked = self.unacked
         srv.conns[session] = self
+
+    def unacked(self) -> int | None:
+        """Bytes written to this connection that the peer's TCP stack has not acknowledged."""
+        t = self.transport
+        return None if t is None else unacked_bytes(t)
 
     def data_received(self, data: bytes) -> None:
         s = self.session
@@ -394,7 +430,7 @@ class Server:
             hub.dirty.clear()
             for s in dirty:
                 conn = self.conns.get(s)
-                data = s.take_output()
+                data = hub.take_output(s)
                 if conn is None or conn.transport is None:
                     continue
                 t = conn.transport

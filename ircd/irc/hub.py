@@ -28,6 +28,7 @@ from ..wire import (
     parse,
     parse_uint,
 )
+from . import acks
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START
 from .registry import COMMANDS
@@ -55,9 +56,6 @@ SERVICE_NICK = "Messenger"
 SERVICE_KEY = casefold(SERVICE_NICK)
 RESERVED_NICKS = frozenset({SERVICE_KEY, "nickserv", "chanserv", "histserv"})
 VENDOR_CAP = "messenger.chat/commands"
-# the ticker's delivery-ack PINGs wait until the client has sent nothing for ACK_QUIET
-# seconds, or ACK_MAX_WAIT seconds after the last one (see Hub.request_ack)
-ACK_QUIET, ACK_MAX_WAIT = 3.0, 30.0
 
 # Caps we implement, in the order they are listed. sasl gets a value with CAP LS 302.
 CAPS = (
@@ -111,6 +109,20 @@ def human_time(ts: float) -> str:
 
 def short_time(ts: float) -> str:
     return datetime.fromtimestamp(_showable(ts), tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+# marks a replayed line that was written to a connection which ended before confirming it
+REPEAT_MARK = "[repeat?] "
+
+
+def repeat_note(k: int, n: int) -> str:
+    """Says that ``k`` of ``n`` replayed lines may have been shown before."""
+    which = "it" if n == 1 else ("all of them" if k == n else f"{k} of them")
+    return f"{which} may have reached you before (marked {REPEAT_MARK.strip()})"
+
+
+def _utc_day(ts: float) -> int:
+    return int(_showable(ts) // 86400)
 
 
 def add_tag(line: str, tag: str) -> str:
@@ -181,7 +193,11 @@ class RoomLog:
 
     def catch_up(self, s: Session) -> None:
         n = len(self.entries)
-        start = self.cursor.get(s, 0)
+        start = self.cursor.get(s, -1)
+        if start < 0:
+            if not s.delivery.landed:
+                return  # not joined yet: what came before its JOIN is in its replay
+            start = 0
         if start >= n or s.closing is not None:
             return
         key = s.user_key
@@ -198,7 +214,11 @@ class RoomLog:
             s = by_user.get(key)
             if s is None or s.closing is not None:
                 continue
-            start = cursor.get(s, 0)
+            start = cursor.get(s, -1)
+            if start < 0:
+                if not s.delivery.landed:
+                    continue  # not joined yet (see catch_up)
+                start = 0
             if start < n:
                 s.push(self.render(s.tagbits, start))
 
@@ -241,6 +261,9 @@ class Hub:
         self._batch_ids = 0
         self.isupport = self._isupport()
         self.max_sessions_seen = 0
+        # account -> seq ranges written to a connection that ended before confirming them: a
+        # later replay marks those lines as possible repeats (acks.py; in memory only)
+        self.shown: dict[str, list[tuple[int, int]]] = {}
 
     # ------------------------------------------------------------------ connections
 
@@ -272,6 +295,7 @@ class Hub:
             return
         s.last_active = self.clock.now()
         s.ping_sent = 0.0
+        s.delivery.sent_at_input = s.delivery.sent  # what it could have seen before this line
         if isinstance(item, str):
             if "\r" in item or "\0" in item:
                 # a bare CR or a NUL would make every line that echoes this text unsendable
@@ -698,20 +722,33 @@ class Hub:
         posts: Sequence[Post],
         what: str,
         private: bool,
+        maybe_seen: Callable[[int], bool] | None = None,
     ) -> None:
         """Send stored posts by capability tier: a chathistory batch (batch + server-time), time
-        tags between two notices (server-time), or a text time prefix between two notices."""
+        tags between two notices (server-time), or a text time prefix between two notices.
+
+        A line from another day (UTC) than today always gets the ``[YYYY-MM-DD HH:MM]`` prefix
+        (clients show a server-time tag as a time of day only), unless the user said ``set
+        timestamps never``. Lines ``maybe_seen`` says were written to a connection that ended
+        before confirming them are marked ``[repeat?]`` (acks.py)."""
         if not posts:
             return
         stamps = self.messenger.setting(s.user_key, "timestamps", "auto")
         frame_to = s.nick if private else target
         peer_name = target
+        today = _utc_day(self.clock.now())
+        repeats = {p.seq for p in posts if maybe_seen is not None and maybe_seen(p.seq)}
+
+        def prefix(p: Post, always: bool) -> str:
+            dated = stamps != "never" and (always or _utc_day(p.time) != today)
+            mark = REPEAT_MARK if p.seq in repeats else ""
+            return (f"[{short_time(p.time)}] " if dated else "") + mark
+
         if "batch" in s.caps and "server-time" in s.caps:
             ref = self.batch_id()
             s.send(format_line("BATCH", (f"+{ref}", "chathistory", peer_name), self.name))
             for p in posts:
-                prefix = f"[{short_time(p.time)}] " if stamps == "always" else ""
-                line = self.history_line(s, p, prefix)
+                line = self.history_line(s, p, prefix(p, stamps == "always"))
                 s.send(add_tag(line, f"batch={ref}"))
             s.send(format_line("BATCH", (f"-{ref}",), self.name))
             return
@@ -721,6 +758,8 @@ class Hub:
         head = f"*** Replaying {n} {what} {plural} (since {since} UTC)"
         if private:
             head = f"*** Replaying {n} {what} private {plural} from {target} (since {since} UTC)"
+        if repeats:
+            head += f"; {repeat_note(len(repeats), n)}"
         s.send(format_line("NOTICE", (frame_to, head), self.name))
         # irssi asks for server-time but hides it unless show_server_time is on; it is the
         # client that pairs server-time with znc.in/self-message and no batch, so it gets the
@@ -730,8 +769,7 @@ class Hub:
             "server-time" not in s.caps or stamps == "always" or (stamps == "auto" and irssi_like)
         )
         for p in posts:
-            prefix = f"[{short_time(p.time)}] " if with_prefix and stamps != "never" else ""
-            s.send(self.history_line(s, p, prefix))
+            s.send(self.history_line(s, p, prefix(p, with_prefix)))
         s.send(format_line("NOTICE", (frame_to, "*** End of replay"), self.name))
 
     def history_line(self, s: Session, p: Post, prefix: str = "") -> str:
@@ -763,27 +801,25 @@ class Hub:
     # ------------------------------------------------------------------ delivery acks
 
     def request_ack(self, s: Session, periodic: bool = False) -> None:
-        """Ask the client to confirm it has everything up to now (soju's PING barrier).
-        ``periodic`` (the ticker) asks only once the client has been quiet for ACK_QUIET:
-        irssi counts each PONG as a sent line and sends its queued lines only after 2.2 s
-        without any, so a PING every second on a busy network held its user's lines back."""
-        if not s.registered or not s.account or s.catching_up:
-            return
-        seq = self.messenger.seq
-        if seq <= s.ack_sent_seq:
-            return
-        now = self.clock.now()
-        if periodic and now - s.last_active < ACK_QUIET and now - s.ack_asked_at < ACK_MAX_WAIT:
-            return
-        s.ack_asked_at = now
-        s.ack_sent_seq = seq
-        s.send_bytes(f"PING :ack-{seq}\r\n".encode())  # never part of a labeled reply
+        """Ask the client to confirm it has everything written to it (``PING :ack-<seq>``, soju's
+        barrier), if anything is unconfirmed. ``periodic`` (the ticker) asks only once the client
+        has been quiet for a while: irssi counts each PONG as a line of its flood control (see
+        acks.py for the whole rule)."""
+        acks.request(self, s, polite=periodic)
 
     def on_pong(self, s: Session, token: str) -> None:
         seq = parse_uint(token[4:]) if token.startswith("ack-") else None
-        if seq is not None and seq > s.acked_through and s.account and not s.catching_up:
-            s.acked_through = seq
-            self.messenger.ack(s.user_key, seq)
+        if seq is not None:
+            acks.pong(self, s, seq)
+
+    def take_output(self, s: Session) -> bytes:
+        """What the server writes to ``s`` now (the delivery state notes what it carries)."""
+        return acks.take(self, s)
+
+    def peer_done(self, s: Session) -> None:
+        """The client sent QUIT: what its TCP stack had acknowledged when that arrived counts
+        as received (acks.py)."""
+        acks.peer_done(self, s)
 
     # ------------------------------------------------------------------ periodic work
 

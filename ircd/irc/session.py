@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..wire import Message, TooLong
+from .acks import Delivery
 from .logbudget import LogBudget
 
 _ids = itertools.count(1)
@@ -47,11 +49,14 @@ class Session:
     created: float = 0.0
     last_active: float = 0.0  # last line received (for ping timeouts)
     ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)
-    acked_through: int = -1  # highest seq acknowledged on this connection
-    ack_sent_seq: int = -1  # highest seq we asked to be acknowledged
-    ack_asked_at: float = 0.0  # when we last sent a delivery-ack PING
     landed_seq: int = 0  # the messenger's seq when this connection was joined and replayed
-    catching_up: bool = False  # a chathistory client that has not pulled its unread yet
+    # told how many messages were waiting but not given them (a chathistory client, backlog
+    # off) and has not pulled them yet: its acks leave them unread (see acks.py)
+    catching_up: bool = False
+    delivery: Delivery = field(default_factory=Delivery)  # what reached the client (acks.py)
+    # given by the server: how many of the bytes written so far the peer's TCP stack has not
+    # acknowledged yet (None: cannot tell); the adapter's tests fake it
+    peer_unacked: Callable[[], int | None] | None = None
     told_offline: set[str] = field(default_factory=set)  # recipients we said were offline
     out: list[bytes] = field(default_factory=list)
     out_bytes: int = 0

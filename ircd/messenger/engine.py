@@ -36,6 +36,7 @@ from .errors import (
     TooManyScheduled,
     UnknownScheduled,
 )
+from .holds import add_hold, in_holds, parse_hold, parse_holds
 from .model import (
     Ban,
     BanEnded,
@@ -123,8 +124,16 @@ class Messenger:
             self._apply_post(Post.from_dict(ev["p"]), ev.get("q"))
         elif t == "ack":
             u = self.users.get(ev["u"])
-            if u is not None and ev["s"] > u.delivered_seq:
-                u.delivered_seq = ev["s"]
+            if u is not None:
+                if "hold" in ev:  # what was waiting when that connection landed stays unread
+                    add_hold(u.holds, *parse_hold(ev["hold"]))
+                else:
+                    u.holds.clear()
+                if ev["s"] > u.delivered_seq:
+                    u.delivered_seq = ev["s"]
+                u.seen_before = True
+        elif t == "seen":
+            u = self.users.get(ev["u"])
             if u is not None:
                 u.seen_before = True
         elif t == "acct":
@@ -295,6 +304,7 @@ class Messenger:
                     "since": u.since_seq,
                     **({"address": u.address} if u.address else {}),
                     **({"oper": u.oper} if u.oper else {}),
+                    **({"holds": [list(h) for h in u.holds]} if u.holds else {}),
                 }
                 for u in self.users.values()
                 if u.is_account
@@ -350,6 +360,7 @@ class Messenger:
                 since_seq=d.get("since", 0),
                 address=d.get("address", ""),
                 oper=d.get("oper", ""),
+                holds=parse_holds(d.get("holds", [])),
             )
         for d in data["rooms"]:
             room = Room(
@@ -910,14 +921,31 @@ class Messenger:
 
     # ------------------------------------------------------------------ delivery cursors
 
-    def ack(self, user: UserKey, seq: int) -> None:
-        """Everything relevant to ``user`` up to ``seq`` reached a client."""
+    def ack(self, user: UserKey, seq: int, held_upto: int | None = None) -> None:
+        """Everything relevant to ``user`` up to ``seq`` reached a client. With ``held_upto``
+        (the seq when that connection landed), except what was still unread then: the
+        connection was told about it but not given it, so it stays unread (a hold)."""
         u = self.users.get(user)
         if u is None or not u.is_account:
             return
         seq = min(seq, self.seq)
-        if seq > u.delivered_seq or not u.seen_before:
-            self._emit({"t": "ack", "u": user, "s": max(seq, u.delivered_seq)})
+        ev: dict[str, Any] = {"t": "ack", "u": user, "s": max(seq, u.delivered_seq)}
+        if held_upto is not None:
+            # a held ack keeps the holds there are (an empty range adds none)
+            if seq <= u.delivered_seq:
+                return  # nothing new
+            ev["hold"] = [u.delivered_seq, max(u.delivered_seq, min(held_upto, seq))]
+        elif seq <= u.delivered_seq and not u.holds and u.seen_before:
+            return
+        self._emit(ev)
+
+    def mark_seen(self, user: UserKey) -> None:
+        """The account has landed (joined its channels and been given or told its unread):
+        from now on it gets its unread, not the first-visit backlog, even if that connection
+        ends before it acknowledged anything."""
+        u = self.users.get(user)
+        if u is not None and u.is_account and not u.seen_before:
+            self._emit({"t": "seen", "u": user})
 
     def mark_read(self, user: UserKey, target: str, ts: float, private: bool = False) -> float:
         """Move a read marker forward only (clamped to now); returns the stored value.
@@ -951,22 +979,32 @@ class Messenger:
             raise NoSuchUser(user)
         floor = u.delivered_seq
         top = self.seq if upto is None else upto
+        holds = u.holds  # ranges below the floor that are still unread
+        scan = min([floor, *(lo for lo, _ in holds)])  # nothing at or below this is unread
+
+        def unseen(p: Post) -> bool:
+            return (
+                p.sender != user
+                and p.seq <= top
+                and (p.seq > floor or (bool(holds) and in_holds(holds, p.seq)))
+            )
+
         rooms: dict[RoomKey, list[Post]] = {}
         general = self.rules.general_room
         for rk in sorted(u.rooms, key=lambda k: (k != general, k)):
             room = self.rooms.get(rk)
             if room is None:
                 continue
-            lo = max(floor, u.rooms[rk])
-            got = [p for p in _newer_than(room.history, lo) if p.sender != user and p.seq <= top]
+            lo = max(scan, u.rooms[rk])
+            got = [p for p in _newer_than(room.history, lo) if unseen(p)]
             if got:
                 rooms[rk] = got
         private: dict[UserKey, list[Post]] = {}
         for pk in sorted(self._dm_index.get(user, ())):
             a, b = pk.split("\t")
             peer = b if a == user else a
-            lo = max(floor, u.since_seq)
-            got = [p for p in _newer_than(self.dms[pk], lo) if p.sender != user and p.seq <= top]
+            lo = max(scan, u.since_seq)
+            got = [p for p in _newer_than(self.dms[pk], lo) if unseen(p)]
             if got:
                 private[peer] = got
         total = sum(map(len, rooms.values())) + sum(map(len, private.values()))

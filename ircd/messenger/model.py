@@ -108,7 +108,10 @@ class User:
     password_hash: str | None  # None: a guest, kept only while connected
     created: float
     delivered_seq: int = 0  # every relevant post with seq <= this reached a client (acked)
-    seen_before: bool = False  # has connected and been acknowledged at least once
+    seen_before: bool = False  # has landed (connected and joined) at least once
+    # ranges (lo, hi] below delivered_seq that are still unread: a connection that was not
+    # pushed them (backlog off, a history-pulling client) acknowledged later posts (holds.py)
+    holds: list[tuple[int, int]] = field(default_factory=list)
     rooms: dict[RoomKey, int] = field(default_factory=dict)  # room -> seq when joined
     settings: dict[str, str] = field(default_factory=dict)
     read_markers: dict[str, float] = field(default_factory=dict)

@@ -163,7 +163,10 @@ async def test_a_session(server: Server, connect, bridge) -> None:
     await bob.expect(privmsg("bob", "a secret later", "alice"), timeout=10)
     await alice.expect(rf"^{TIME} \*private\* <alice → bob> a secret later$")
 
-    await alice.send("/delay 10m #general much later", "/delay 2h see you tomorrow")
+    # a first word that could be a nick but names nobody: refused, not posted to #general
+    await alice.send("/delay 2h see you tomorrow")
+    await alice.expect(r"^! delay: No user named see, so nothing was scheduled\. ")
+    await alice.send("/delay 10m #general much later", "/delay 2h #general see you tomorrow")
     l1 = await alice.expect(r"^\* Scheduled message #\d+ to #general")
     l2 = await alice.expect(r"^\* Scheduled message #\d+ to #general")
     id1 = re.search(r"#(\d+)", l1).group(1)  # type: ignore[union-attr]

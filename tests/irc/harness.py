@@ -1,5 +1,5 @@
 """A sans-socket harness for the IRC adapter: a FakeClock, a Messenger and a Hub, and clients
-that feed lines with ``hub.feed`` and read what the hub queued with ``session.take_output``.
+that feed lines with ``hub.feed`` and read what the hub queued with ``hub.take_output``.
 
 Nothing here touches asyncio or sockets; time moves only with ``advance``.
 """
@@ -54,7 +54,8 @@ class Client:
 
     def take_lines(self) -> list[str]:
         """New output lines (without CRLF); each line must end with CRLF."""
-        data = self.session.take_output()
+        self.h.hub.deliver_logs()  # as the server's flush does, before it takes any output
+        data = self.h.hub.take_output(self.session)
         self.h.hub.dirty.discard(self.session)
         if not data:
             return []

@@ -257,7 +257,7 @@ def test_pong_is_never_held_back() -> None:
     seq = h.messenger.seq
     g.send(f"PONG :ack-{seq}")
     assert len(g.session.inbox) == 1  # only the PING waits: the PONG was handled at once
-    assert g.session.acked_through == seq
+    assert g.session.delivery.confirmed == seq
 
 
 def test_zero_rate_turns_the_budget_off() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 
 from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
@@ -129,20 +130,12 @@ def _to_nick(
         hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     except Banned as e:
-        hub.reply(
-            s,
-            Numeric.ERR_CANTSENDTOUSER,
-            display,
-            "Message not sent: " + _ban_text(e.until, e.reason),
-        )
+        _not_sent(hub, s, display, kind, "Message not sent: " + _ban_text(e.until, e.reason))
         return
     except Flooding as e:
-        hub.reply(
-            s,
-            Numeric.ERR_CANTSENDTOUSER,
-            display,
-            f"You are sending private messages too fast; wait {e.retry_after:.0f}s",
-        )
+        wait = max(1, math.ceil(e.retry_after))
+        text_ = f"Message not sent: you are sending private messages too fast; wait {wait}s"
+        _not_sent(hub, s, display, kind, text_)
         return
     online = hub.relay_private(post, s)
     if online:
@@ -159,6 +152,17 @@ def _to_nick(
             display,
             text=f"{display} is offline; your message will be delivered when they connect",
         )
+
+
+def _not_sent(hub: Hub, s: Session, display: str, kind: str, text: str) -> None:
+    """A private message to ``display`` was refused. 531 names the target, but irssi and
+    WeeChat show that numeric in the status window, while the message stays in the query
+    window looking sent (without echo-message a client shows what was typed). So such
+    clients also get the reason as a server notice addressed to that nick, which irssi shows
+    in the query window with it."""
+    hub.reply(s, Numeric.ERR_CANTSENDTOUSER, display, text)
+    if kind == "PRIVMSG" and "echo-message" not in s.caps:
+        s.send(format_line("NOTICE", (display, text), hub.name))
 
 
 def _tagmsg_lines(hub: Hub, s: Session, target: str, tags: dict[str, str]) -> tuple[str, str]:

@@ -182,6 +182,7 @@ def pong(hub: Hub, s: Session, msg: Message) -> None:
 @command("QUIT", before_registration=True)
 def quit_(hub: Hub, s: Session, msg: Message) -> None:
     reason = truncate_utf8(msg.params[0], 300) if msg.params else "Client quit"
+    hub.peer_done(s)  # what it had received when it quit counts as delivered
     hub.quit(s, f"Quit: {reason}", error="Closing link: goodbye")
 
 

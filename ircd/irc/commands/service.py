@@ -22,7 +22,8 @@ from ...messenger.errors import (
     UnknownScheduled,
 )
 from ...messenger.model import ComplaintResult, Fired
-from ...wire import MAX_BODY, casefold, parse_uint
+from ...wire import MAX_BODY, casefold, is_valid_nick, parse_uint
+from .. import acks
 from ..hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
 from ..session import Session
 
@@ -341,22 +342,9 @@ def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
     if cmd in ("help", "?"):
         hub.service_notice(s, SERVICE_HELP)
     elif cmd == "delay":
-        # the default target is the general channel: "delay 5 hello"
-        if (
-            args
-            and args[0].lower() not in ("list", "cancel", "at", "ls")
-            and len(args) >= 2
-            and not _looks_like_target(hub, args[1])
-        ):
-            args = [args[0], hub.config.chat.general_channel, *args[1:]]
-        if (
-            args
-            and args[0].lower() == "at"
-            and len(args) >= 3
-            and not _looks_like_target(hub, args[2])
-        ):
-            args = [args[0], args[1], hub.config.chat.general_channel, *args[2:]]
-        delay_command(hub, s, args, via)
+        targeted = _delay_target(hub, s, args, via)
+        if targeted is not None:
+            delay_command(hub, s, targeted, via)
     elif cmd in ("delays", "scheduled", "list"):
         delay_command(hub, s, ["LIST"], via)
     elif cmd == "cancel":
@@ -373,7 +361,7 @@ def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
             if unread.total or unread.omitted:
                 push_unread(hub, s, unread)
             else:  # the service answers, so clients show it where it was asked (HexChat)
-                s.catching_up = False
+                acks.pulled(s)
                 hub.service_notice(s, "You have no unread messages.")
                 hub.request_ack(s)
     elif cmd == "quota":
@@ -390,7 +378,47 @@ def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
 
 
 def _looks_like_target(hub: Hub, word: str) -> bool:
-    return word.startswith("#") or hub.resolve_user(word) is not None
+    if word.startswith("#") or casefold(word) == SERVICE_KEY:
+        return True
+    return hub.resolve_user(word) is not None
+
+
+def _delay_target(hub: Hub, s: Session, args: list[str], via: str) -> list[str] | None:
+    """The service's ``delay`` words with the target made explicit, for delay_command; None
+    after an error reply. The target may be left out (README, "Messenger commands"):
+
+    * one word of text goes to the general channel: ``delay 5 hello``;
+    * with several words, a first word that is a #channel or a user is the target;
+      ``delay 5 bob see you`` goes privately to bob;
+    * a first word that could be a nick but names no user is refused, never posted to the
+      general channel: ``delay 1 nosuchnick hi`` was probably meant for someone;
+    * other text (a first word that cannot be a nick: ``delay 5 I'm late``) goes to the
+      general channel.
+    """
+    if not args or args[0].lower() in ("list", "ls", "cancel", "del", "rm"):
+        return args
+    at = args[0].lower() == "at"
+    head, words = (args[:2], args[2:]) if at else (args[:1], args[1:])
+    general = hub.config.chat.general_channel
+    if not words:
+        return args  # no text: delay_command says how to use it
+    first = words[0]
+    if len(words) == 1:
+        return args if _looks_like_target(hub, first) else [*head, general, *words]
+    if _looks_like_target(hub, first):
+        return args
+    if is_valid_nick(first):
+        text = " ".join(words)
+        again = f"/msg {SERVICE_NICK} delay {' '.join(head)} {general} {text}"
+        how = again if via == "privmsg" else f"put {general} before the text"
+        Replier(hub, s, "DELAY", via).error(
+            "INVALID_TARGET",
+            first,
+            text=f'No user named {first}, so nothing was scheduled. To send "{text}" to '
+            f"{general}: {how}",
+        )
+        return None
+    return [*head, general, *words]
 
 
 SETTINGS = {"backlog": ("on", "off"), "timestamps": ("auto", "always", "never")}
