@@ -48,13 +48,13 @@ from .harness import Client, Harness, make_config
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))
 PER_VERB = settings(
-    max_examples=max(1, EXAMPLES // 40) if EXAMPLES else 6,
+    max_examples=max(1, EXAMPLES // 40) if EXAMPLES else 5,
     deadline=None,
     derandomize=not EXAMPLES,
     database=None,
     suppress_health_check=list(HealthCheck),
 )
-MIXED = settings(PER_VERB, max_examples=EXAMPLES or 100)
+MIXED = settings(PER_VERB, max_examples=EXAMPLES or 80)
 
 VERBS = sorted(COMMANDS)
 
