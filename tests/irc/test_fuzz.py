@@ -380,6 +380,10 @@ def check_bystanders(world: World) -> None:
         zed.send("PRIVMSG bob :are you there")
         assert any("are you there" in line for line in check_output(bob)), bob.raw[-5:]
         check_output(zed)
+        # whatever the actor did to bob (an operator's mute with a long reason...), what bob
+        # is told when he speaks is well-formed too
+        bob.send("PRIVMSG carol :me too", "PRIVMSG #general :still here", "DELAY 1 carol :x")
+        check_everyone(world)
 
 
 def check_restart(world: World) -> None:

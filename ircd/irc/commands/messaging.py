@@ -8,6 +8,7 @@ import secrets
 from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
 from ..hub import SERVICE_KEY, Hub, add_tag, human_time, iso_time
+from ..lines import safe_line
 from ..registry import command
 from ..session import Session
 from .service import service_command
@@ -162,7 +163,7 @@ def _not_sent(hub: Hub, s: Session, display: str, kind: str, text: str) -> None:
     in the query window with it."""
     hub.reply(s, Numeric.ERR_CANTSENDTOUSER, display, text)
     if kind == "PRIVMSG" and "echo-message" not in s.caps:
-        s.send(format_line("NOTICE", (display, text), hub.name))
+        s.send(safe_line("NOTICE", (display, text), hub.name))  # an operator's reason: any length
 
 
 def _tagmsg_lines(hub: Hub, s: Session, target: str, tags: dict[str, str]) -> tuple[str, str]:
