@@ -30,7 +30,7 @@ from ..wire import (
 )
 from . import acks
 from .lines import safe_line
-from .logbudget import LOG, SUPPRESS_START
+from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .registry import COMMANDS
 from .session import ACCOUNT, TAGS, TIME, Session
 from .throttle import LoginThrottle
@@ -261,6 +261,7 @@ class Hub:
         self._batch_ids = 0
         self.isupport = self._isupport()
         self.max_sessions_seen = 0
+        self.refusals_log = LogBudget()  # "refused connection" lines: one budget for them all
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)
         self.shown: dict[str, list[tuple[int, int]]] = {}
@@ -271,7 +272,15 @@ class Hub:
         """A new connection from ``ip``; None when the per-IP limit is reached."""
         n = self.ip_counts.get(ip, 0)
         if n >= self.config.server.max_clients_per_ip:
-            log.warning("refused connection from %s: %d connections already", ip, n)
+            # no session to charge: a reconnecting loop shares one budget with all refusals
+            self._log_within(
+                self.refusals_log,
+                "refused connections",
+                log.warning,
+                "refused connection from %s: %d connections already",
+                ip,
+                n,
+            )
             return None
         self.ip_counts[ip] = n + 1
         now = self.clock.now()
@@ -496,15 +505,18 @@ class Hub:
         """Log a line on behalf of ``s`` (``emit`` is the logger method: ``log.info``,
         ``log.warning``, ``log.exception``...), within the connection's log budget (see
         logbudget.py): one client cannot fill the log, however fast it sends."""
-        budget = s.log_budget
+        self._log_within(s.log_budget, f"{s.nick} ({s.ip})", emit, msg, *args)
+
+    def _log_within(
+        self, budget: LogBudget, who: str, emit: Callable[..., None], msg: str, *args: object
+    ) -> None:
         verdict = budget.take(self.clock.now())
         if verdict == LOG:
             if budget.dropped:
-                n = budget.resumed()
-                log.warning("log lines from %s (%s) resume; %d were suppressed", s.nick, s.ip, n)
+                log.warning("log lines from %s resume; %d were suppressed", who, budget.resumed())
             emit(msg, *args)
         elif verdict == SUPPRESS_START:
-            log.warning("further log lines from %s (%s) suppressed", s.nick, s.ip)
+            log.warning("further log lines from %s suppressed", who)
 
     def quit(self, s: Session, reason: str, error: str | None = None) -> None:
         """Close a connection from our side: an ERROR line to it, QUIT to its peers."""

@@ -408,3 +408,26 @@ def test_one_client_cannot_fill_the_log(
     assert any(r.exc_info and "other" in r.getMessage() for r in caplog.records), (
         "the other client's line was dropped"
     )
+
+
+def test_a_reconnecting_loop_cannot_fill_the_log_with_refusals(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Connections refused for the per-address limit have no session to charge: they share
+    one budget, so 1,000 attempts in a second log LOG_BURST lines and one "suppressed"."""
+    h = Harness()
+    limit = h.config.server.max_clients_per_ip
+    for _ in range(limit):
+        h.connect("10.9.9.9")
+    with caplog.at_level(logging.INFO, logger="ircd"):
+        for _ in range(1000):
+            assert h.hub.new_session("10.9.9.9") is None
+    refused = [r.getMessage() for r in caplog.records]
+    assert len(refused) == LOG_BURST + 1, refused[-3:]
+    assert refused[-1] == "further log lines from refused connections suppressed"
+    h.clock.advance(600)
+    with caplog.at_level(logging.INFO, logger="ircd"):
+        assert h.hub.new_session("10.9.9.9") is None
+    assert caplog.records[-2].getMessage() == (
+        "log lines from refused connections resume; 980 were suppressed"
+    )
