@@ -111,8 +111,8 @@ async def test_a_client_that_quits_before_any_ack_gets_nothing_again(srv: Server
     alice, _ = await land(srv)
     bob.send("PRIVMSG #general :hello alice", "PRIVMSG alice :psst")
     await alice.expect(lambda m: m.command == "PRIVMSG" and m.params[1] == "psst")
-    # she just answered a PING, so the server waits for 3 quiet seconds before asking again;
-    # she reads for 1.3 s and quits
+    # she just answered a PING, so the server waits until she has been quiet (ACK_QUIET)
+    # before asking again; she reads for 1.3 s and quits
     clock(srv).advance(1.3)
     srv.hub.tick()
     await all_acknowledged(srv)

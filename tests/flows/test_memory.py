@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ircd.config import Config
+from ircd.irc.acks import ACK_QUIET
 from ircd.server import Server
 from tests.conftest import TIMEOUT, RawClient, make_config
 
@@ -153,7 +154,11 @@ async def test_unacknowledged_messages_are_replayed_again(cfg: Config) -> None:
         bob.send("PRIVMSG #general :did you get this?")
         got = await alice.expect("PRIVMSG")
         assert got.params[1] == "did you get this?"
-        await alice.expect(lambda m: m.command == "PING" and m.params[-1].startswith("ack-"))
+        # asked once she has been quiet for a while (she just synced)
+        await alice.expect(
+            lambda m: m.command == "PING" and m.params[-1].startswith("ack-"),
+            timeout=ACK_QUIET + TIMEOUT,
+        )
         await alice.close()  # dies without answering the ack
         await bob.sync()
         alice = await client(srv)

@@ -1,8 +1,8 @@
 """Issue 9, "unread means unread", at the adapter tier (lines in, lines out, a fake clock):
 
-* when ack PINGs go out (at once to a quiet client, one at a time, never within 3 s of the
-  client's own last line), and what a PONG, or a QUIT with the peer's TCP acknowledgement
-  (faked through ``Session.peer_unacked``), confirms;
+* when ack PINGs go out (at once to a quiet client, one at a time, never within ACK_QUIET
+  seconds of the client's own last line), and what a PONG, or a QUIT with the peer's TCP
+  acknowledgement (faked through ``Session.peer_unacked``), confirms;
 * unconfirmed lines come back marked ``[repeat?]``, in every replay tier;
 * ``set backlog off`` does not mark the waiting messages delivered, and a first visit that
   ended before any ack is followed by the unread;
@@ -80,7 +80,7 @@ def test_posts_to_a_quiet_client_are_acked_at_once_one_ping_at_a_time() -> None:
     assert texts(got) == ["two"] and acks_in(got) == []  # one PING outstanding at a time
     a.send(f"PONG :ack-{h.messenger.seq - 1}")
     assert h.messenger.user("alice").delivered_seq == h.messenger.seq - 1  # "two" is not yet
-    # she just answered: the next PING waits until she has been quiet again
+    # she just answered: the next PING waits until she has been quiet again (ACK_QUIET)
     h.advance(1)
     assert acks_in(a.take()) == []
     h.advance(ACK_QUIET)
@@ -93,9 +93,9 @@ def test_posts_to_a_quiet_client_are_acked_at_once_one_ping_at_a_time() -> None:
 
 
 def test_ack_pings_never_follow_the_clients_own_lines_within_the_quiet_time() -> None:
-    """irssi counts each PONG as one of its own lines and holds what its user typed until
-    2.2 s pass without one: a PING is only sent after the client was quiet for ACK_QUIET
-    (or after ACK_MAX_WAIT), however busy the channel."""
+    """irssi counts each PONG as one of its own lines and, once it counts 5, holds what its
+    user typed until 2.2 s pass without one: a PING is only sent after the client was quiet
+    for ACK_QUIET (or after ACK_MAX_WAIT), however busy the channel."""
     h, bob = setup()
     a, _ = alice_in(h)
     start = last_line = last_ping = h.clock.now()
@@ -118,7 +118,7 @@ def test_ack_pings_never_follow_the_clients_own_lines_within_the_quiet_time() ->
         assert quiet >= ACK_QUIET or since >= ACK_MAX_WAIT, (when - start, quiet, since)
     typing = [p for p in pings if p[0] - start < 50]
     # while she typed every 2 s, only the 30 s ceiling asked; once she stopped, a PING
-    # came every time she had been quiet for 3 s
+    # came every time she had been quiet for ACK_QUIET
     assert len(typing) == 1 and len(pings) - len(typing) >= 10, pings
     assert h.messenger.user("alice").delivered_seq >= h.messenger.seq - 16
 
@@ -388,6 +388,7 @@ def test_delay_default_target_rules() -> None:
         "delay 5 bob see you",  # a user: private
         "delay 5 #general see you all",  # a channel
         "delay 5 I'm late, sorry",  # cannot be a nick: #general
+        "delay 5 10:30 works",  # nor can this
         "delay 5 nosuchnick",  # one word, even a nick-like one: #general
     ):
         a.send(f"PRIVMSG Messenger :{words}")
@@ -397,5 +398,6 @@ def test_delay_default_target_rules() -> None:
         ("bob", "see you"),
         ("#general", "see you all"),
         ("#general", "I'm late, sorry"),
+        ("#general", "10:30 works"),
         ("#general", "nosuchnick"),
     ]
