@@ -7,7 +7,8 @@ kernel's send queue are real):
 * a quiet client gets its ack PING in the same write as the posts: even a dropped connection
   right after its PONG gets nothing again;
 * a client that never answers and whose connection drops (or closes without QUIT) gets
-  everything again, marked ``[repeat?]``; one that never answers but QUITs gets nothing.
+  everything again, marked ``[repeat?]``; one that never answers but QUITs gets nothing;
+* the seam the QUIT rule reads (``unacked_bytes``: the transport's buffer plus SIOCOUTQ).
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ import asyncio
 import re
 import socket
 import struct
+import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from ircd.clock import FakeClock
 from ircd.config import Config
 from ircd.irc.acks import ACK_QUIET
-from ircd.server import Server
+from ircd.server import Server, unacked_bytes
 from ircd.wire import Message, parse
 from tests.conftest import TIMEOUT, RawClient, make_config
 
@@ -193,3 +196,32 @@ async def test_a_client_that_never_answers_but_quits_gets_nothing_again(srv: Ser
     assert texts(got) == []
     await alice.close()
     await bob.close()
+
+
+class FakeTransport:
+    """What unacked_bytes reads from a transport: its buffer, its socket, TLS or not."""
+
+    def __init__(self, sock: socket.socket, buffered: int, tls: bool) -> None:
+        self.sock, self.buffered, self.tls = sock, buffered, tls
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+    def get_extra_info(self, name: str) -> object:
+        return {"socket": self.sock, "sslcontext": object() if self.tls else None}.get(name)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIOCOUTQ is Linux's")
+def test_unacked_bytes_adds_the_transport_buffer_and_is_all_or_nothing_with_tls() -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        t = cast(asyncio.Transport, FakeTransport(a, 0, tls=False))
+        assert unacked_bytes(t) == 0
+        t = cast(asyncio.Transport, FakeTransport(a, 7, tls=False))
+        assert unacked_bytes(t) == 7  # written to the transport, not yet to the kernel
+        # TLS: the counts on the wire are not the bytes written; all of it, or unknown
+        assert unacked_bytes(cast(asyncio.Transport, FakeTransport(a, 0, tls=True))) == 0
+        assert unacked_bytes(cast(asyncio.Transport, FakeTransport(a, 7, tls=True))) is None
