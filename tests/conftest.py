@@ -4,6 +4,7 @@ client whose every wait is bounded by a timeout."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable
@@ -87,7 +88,7 @@ class RawClient:
                     return msg
             left = deadline - loop.time()
             if left <= 0:
-                raise AssertionError(f"timed out waiting; got:\n" + "\n".join(self.lines[-30:]))
+                raise AssertionError("timed out waiting; got:\n" + "\n".join(self.lines[-30:]))
             await self._read_line(left)
 
     async def collect_until(self, pred: Callable[[Message], bool] | str) -> list[Message]:
@@ -121,10 +122,8 @@ class RawClient:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(asyncio.TimeoutError, ConnectionError, OSError):
             await asyncio.wait_for(self.writer.wait_closed(), TIMEOUT)
-        except (asyncio.TimeoutError, ConnectionError, OSError):
-            pass
 
     def numerics(self) -> list[str]:
         return [m.command for m in map(parse, self.lines) if re.fullmatch(r"\d{3}", m.command)]

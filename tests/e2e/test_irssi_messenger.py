@@ -5,7 +5,8 @@ peers are the other side. See ``terminal.py`` for the harness.
 
 What irssi (default theme) shows, as checked here:
 
-* a numeric about a channel (404) in that channel's window: ``-!- #general Message not sent. Rate limit: ...``;
+* a numeric about a channel (404) in that channel's window:
+  ``-!- #general Message not sent. Rate limit: ...``;
 * a NOTICE from the service in the ``Messenger`` query window once the user has written to
   ``Messenger`` (``-Messenger(service@irc.messenger.local)- ...``), and in the status window
   otherwise (the mute notices: the muted user never wrote to the service).
@@ -152,8 +153,8 @@ async def test_irssi_rate_limit_refuses_the_4th_and_the_next_window_accepts(
         await bob.expect(privmsg("alice", "#general", text))
     # the refusal, in the #general window, with the time the window resets
     refusal = (
-        rf"-!- #general Message not sent. Rate limit: {PER_PERIOD} messages per {PERIOD} seconds in channels; "
-        rf"resets at {UTC}"
+        rf"-!- #general Message not sent. Rate limit: {PER_PERIOD} messages per {PERIOD} "
+        rf"seconds in channels; resets at {UTC}"
     )
     screen = await alice.show_window("#general", refusal)
     found = re.search(refusal, screen)

@@ -183,3 +183,17 @@ def test_clients_get_names_not_keys() -> None:
     g.send("PRIVMSG alice :hi", "NICK gustav", "PRIVMSG alice :again")
     out = alice.take_lines()
     assert out and not any(key in line for line in out)
+
+
+def test_a_guest_that_registers_and_drops_gets_its_unread_next_time_not_the_backlog() -> None:
+    h = Harness()
+    alice = h.user("alice", password="alice-pw")
+    alice.send("PRIVMSG #general :old news")
+    g = h.user("dora", REG)
+    assert one(g.send_take("REGISTER * * dora-pw"), "REGISTER").params[0] == "SUCCESS"
+    h.hub.close_session(g.session, "Connection reset")  # gone before it acknowledged anything
+    alice.send("PRIVMSG #general :fresh")
+    back = h.connect()
+    texts = [m.params[-1] for m in back.register("dora", password="dora-pw")]
+    assert any(t.endswith("fresh") for t in texts)
+    assert not any(t.endswith("old news") for t in texts)  # that was the first visit's backlog

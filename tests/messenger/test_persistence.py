@@ -12,12 +12,12 @@ from ircd.messenger import Messenger
 from ircd.messenger.engine import SNAPSHOT_VERSION
 
 from .helpers import (
-    fast_hash,
     T0,
     account,
     clock_of,
     dm,
     durable,
+    fast_hash,
     guest,
     make,
     reloaded,

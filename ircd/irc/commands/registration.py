@@ -393,6 +393,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
             )
         )
         if s.registered:
+            m.mark_seen(acct.key)  # it has landed: next time its unread, not the backlog
             text = f"You are now logged in as {acct.name}"
             hub.reply(s, Numeric.RPL_LOGGEDIN, s.mask, acct.name, text)
             _account_notify(hub, s)
