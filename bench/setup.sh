@@ -20,7 +20,9 @@ if ! command -v ngircd >/dev/null || ! [ -x /usr/sbin/inspircd ]; then
     [ "$had_policy" = 0 ] && rm -f /usr/sbin/policy-rc.d
 fi
 
-python3 -m pip install --quiet -e . 2>/dev/null || python3 -m pip install --quiet .
-python3 -m pip install --quiet "uvloop>=0.19" "matplotlib>=3.7" "miniircd>=2.3" \
-    "py-spy>=0.3" "pyinstrument>=4.6"
+# into the checkout's .venv, never the system Python (Debian 12 refuses that); run the
+# benchmarks with .venv/bin/python bench/run.py
+source scripts/venv.sh
+ensure_venv bench
+"$VENV_PY" -m pip install --quiet "uvloop>=0.19" "py-spy>=0.3" "pyinstrument>=4.6"
 echo "bench setup done: $(ngircd --version 2>&1 | head -1); inspircd $(dpkg-query -W -f='${Version}' inspircd)"
