@@ -14,10 +14,13 @@ What "valid" means here:
 - keys, names and origins are non-empty words (no space, CR, LF or NUL, no leading ``:``)
   because they go out as IRC parameters; free text has no CR, LF or NUL;
 - a room's history holds that room's posts and a private history private posts, each in
-  increasing ``seq`` order and none newer than the snapshot's ``seq``.
+  increasing ``seq`` order and none newer than the snapshot's ``seq``;
+- a delivery hold is a range ``[lo, hi]`` of seqs with ``lo <= hi``;
+- a complaint group (``complaint_groups``) belongs to a complaint the snapshot has.
 
 Unknown keys are ignored (newer code may add optional fields), optional keys may be missing,
-and event types this module does not know are left to ``Messenger._apply``.
+and event types this module does not know are left to ``Messenger._apply`` (which refuses
+them).
 """
 
 from __future__ import annotations
@@ -132,6 +135,11 @@ def _word_or_empty(v: Any, path: str) -> None:
         _word(v, path)
 
 
+def _address(v: Any, path: str) -> None:
+    if type(v) is not str or v == "" or "\r" in v or "\n" in v or "\0" in v:
+        raise _fail(path, "a non-empty string without CR, LF or NUL", v)
+
+
 def _tag_key(v: Any, path: str) -> None:
     if type(v) is not str or not v or any(c in v for c in "=; \r\n\0"):
         raise _fail(path, "a message tag name", v)
@@ -203,6 +211,16 @@ def _ban(v: Any, path: str) -> None:
     _time(v[0], f"{path}[0]")
     for i in range(1, len(v)):
         _text(v[i], f"{path}[{i}]")
+
+
+def _hold(v: Any, path: str) -> None:
+    """A range ``[lo, hi]`` of seqs still unread below a user's delivery cursor (holds.py)."""
+    if type(v) is not list or len(v) != 2:
+        raise _fail(path, "a range [lo, hi]", v)
+    _count(v[0], f"{path}[0]")
+    _count(v[1], f"{path}[1]")
+    if v[0] > v[1]:
+        raise _at(path, f"a range [lo, hi] needs lo <= hi, got [{v[0]}, {v[1]}]")
 
 
 def _record(required: Mapping[str, Check], optional: Mapping[str, Check] | None = None) -> Check:
@@ -280,7 +298,12 @@ _user = _record(
         "settings": _map_of(_word, _text),
         "markers": _map_of(_word, _marker),
     },
-    {"since": _count, "address": _text},
+    {
+        "since": _count,
+        "address": _text,
+        "oper": _word_or_empty,  # the operator name it last OPERed as ("": never)
+        "holds": _list_of(_hold),
+    },
 )
 
 _room_fields = _record(
@@ -317,7 +340,9 @@ _snapshot_fields = _record(
         "complaints": _map_of(_word, _map_of(_word, _text)),
         "bans": _map_of(_word, _ban),
         "scheduled": _list_of(_scheduled),
-    }
+    },
+    # target -> complainer -> the address its complaint counts together with others from
+    {"complaint_groups": _map_of(_word, _map_of(_word, _address))},
 )
 
 
@@ -360,6 +385,14 @@ def check_snapshot(data: Any, schema: int) -> None:
         _check_history(r["history"], f"rooms[{i}].history", top, r["key"])
     for k, posts in data["private"].items():
         _check_history(posts, f"private[{_clip(k)}]", top, None)
+    for target, groups in data.get("complaint_groups", {}).items():
+        made = data["complaints"].get(target, {})
+        for by in groups:
+            if by not in made:
+                raise StateError(
+                    f"complaint_groups[{_clip(target)}][{_clip(by)}]: "
+                    f"no complaint by {_clip(by)} about {_clip(target)}"
+                )
     ids: set[int] = set()
     for i, item in enumerate(data["scheduled"]):
         if item["id"] in ids:
@@ -375,7 +408,9 @@ def check_snapshot(data: Any, schema: int) -> None:
 # -- journal events ----------------------------------------------------------------------------
 
 _u = {"u": _word}
-_rename_now = _record({**_u, "n": _word}, {"q": _string, "oq": _string})
+# where a guest's channel posts are counted (its nick, as windows keys are); "": its own key
+_quota = _word_or_empty
+_rename_now = _record({**_u, "n": _word}, {"q": _quota, "oq": _quota})
 _rename_old = _record({"old": _word, "new": _word}, {"n": _word})  # journals of version 0.1
 
 
@@ -384,8 +419,9 @@ def _rename(v: Any, path: str) -> None:
 
 
 _EVENTS: dict[str, Check] = {
-    "post": _record({"p": _post}, {"q": _nullable(_string)}),
-    "ack": _record({**_u, "s": _count}),
+    "post": _record({"p": _post}, {"q": _nullable(_quota)}),
+    "ack": _record({**_u, "s": _count}, {"hold": _hold}),
+    "seen": _record(_u),
     "acct": _record(
         {"k": _word, "n": _word, "pw": _string, "ts": _time},
         {"s": _count, "since": _count, "ip": _text},
@@ -398,11 +434,13 @@ _EVENTS: dict[str, Check] = {
     "mark": _record({**_u, "target": _word, "ts": _marker}),
     "set": _record({**_u, "k": _word, "v": _text}),
     "pw": _record({**_u, "pw": _string}),
-    "cmp": _record({"target": _word, "by": _word}, {"why": _text}),
+    "cmp": _record({"target": _word, "by": _word}, {"why": _text, "g": _text}),  # g "": none
+    "oper": _record({**_u, "n": _word}),
     "ban": _record({**_u, "until": _time}, {"why": _text, "n": _text, "ip": _text}),
     "unban": _record(_u),
     "unroom": _record({"r": _word}),
-    "adopt": _record({"old": _word, "new": _word}, {"q": _nullable(_string)}),
+    "undm": _record({"pk": _pair_key}),
+    "adopt": _record({"old": _word, "new": _word}, {"q": _nullable(_quota)}),
     "gone": _record(_u),
     "sched": _record({"item": _scheduled}),
     "unsched": _record({"id": _id}),

@@ -23,11 +23,23 @@ from typing import Any
 
 import pytest
 
+from ircd.clock import FakeClock
 from ircd.config import Config
 from ircd.server import Server
 from ircd.storage import FileStore, LoadedState, StorageError
 from tests.conftest import make_config
-from tests.messenger.sample_state import H15, T0, base_events, base_state, post
+from tests.messenger.sample_state import (
+    GUEST_IP,
+    GWEN,
+    H15,
+    HOME,
+    PW,
+    T0,
+    base_events,
+    base_state,
+    every_event,
+    post,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TORN_TAIL = b'{"n":4,"e":{"t":"ack","u":"al'  # a journal line cut off by a crash
@@ -110,8 +122,39 @@ async def test_base_state_loads(tmp_path: Path, state_path: Path, jpath: Path) -
         assert [p.text for p in m.rooms["#general"].history][-1] == "new since the snapshot"
         assert [s.text for s in m.list_scheduled("bob")] == ["see you"]
         assert m.bans["dave"].reason == "3 complaints"
+        assert m.bans[GWEN].name == "Gwen" and m.bans[GWEN].ip == GUEST_IP
+        assert m.users["alice"].oper == "root" and m.users["alice"].holds == [(1, 2)]
+        assert m.users["bob"].address == HOME
+        assert m.complaint_groups == {"carol": {"alice": HOME, "bob": HOME}}
+        assert m.complaint_count("carol") == 1
     finally:
         srv.store.close()
+
+
+async def test_every_event_type_loads_and_restarts_the_same(tmp_path: Path) -> None:
+    """A journal with every event type and optional field loads; the state it gives, saved
+    as a snapshot alone, loads into the same state."""
+    first, second = tmp_path / "journal", tmp_path / "snapshot"
+    first.mkdir()
+    second.mkdir()
+    write(first / "state.json", base_state(), [*base_events(), *every_event()])
+    srv = Server(config_for(first), clock=FakeClock(T0))
+    try:
+        m = srv.messenger
+        saved = m.to_dict()
+        assert m.seq == 8 and {"erin", "hal"} <= m.users.keys()
+        assert m.users["bob"].oper == "root" and m.users["erin"].holds == [(6, 7)]
+        assert m.users["hal"].seen_before and m.windows.keys() == {"alice", "bob", "~gustav"}
+        assert "#y" not in m.rooms and list(m.dms) == ["alice\tbob"]
+        assert "gus!a1" not in m.complaints and m.bans.keys() == {"dave", GWEN}
+    finally:
+        srv.store.close()
+    (second / "state.json").write_bytes(envelope(json.loads(json.dumps(saved))))
+    again = Server(config_for(second), clock=FakeClock(T0))
+    try:
+        assert again.messenger.to_dict() == saved
+    finally:
+        again.store.close()
 
 
 # -- corrupt snapshots ----------------------------------------------------------------------
@@ -230,6 +273,18 @@ SNAPSHOT_CASES: list[tuple[str, Mutation, str]] = [
         "users[0].markers[''] (the key)",
     ),
     ("user-since-str", put("users", 0, "since", value="0"), "users[0].since"),
+    ("user-address-int", put("users", 0, "address", value=5), "users[0].address: expected a"),
+    ("user-oper-int", put("users", 0, "oper", value=5), "users[0].oper: expected a non-empty"),
+    ("user-oper-space", put("users", 0, "oper", value="a b"), "users[0].oper"),
+    ("user-holds-str", put("users", 0, "holds", value="1-2"), "users[0].holds: expected a list"),
+    ("user-hold-int", put("users", 0, "holds", 0, value=2), "users[0].holds[0]: expected a range"),
+    (
+        "user-hold-reversed",
+        put("users", 0, "holds", 0, value=[2, 1]),
+        "users[0].holds[0]: a range [lo, hi] needs lo <= hi, got [2, 1]",
+    ),
+    ("user-hold-float", put("users", 0, "holds", 0, 1, value=2.5), "users[0].holds[0][1]"),
+    ("user-hold-negative", put("users", 0, "holds", 0, 0, value=-1), "users[0].holds[0][0]"),
     ("rooms-dict", put("rooms", value={"#general": {}}), "rooms: expected a list"),
     ("room-key-null", put("rooms", 0, "key", value=None), "rooms[0].key"),
     (
@@ -298,7 +353,26 @@ SNAPSHOT_CASES: list[tuple[str, Mutation, str]] = [
         put("complaints", "carol", "alice", value=5),
         "complaints['carol']['alice']",
     ),
+    ("groups-list", put("complaint_groups", value=[]), "complaint_groups: expected an object"),
+    ("group-int", put("complaint_groups", "carol", value=5), "complaint_groups['carol']"),
+    (
+        "group-address-int",
+        put("complaint_groups", "carol", "alice", value=5),
+        "complaint_groups['carol']['alice']: expected a non-empty string",
+    ),
+    (
+        "group-address-empty",
+        put("complaint_groups", "carol", "alice", value=""),
+        "complaint_groups['carol']['alice']: expected a non-empty string",
+    ),
+    (
+        "group-without-complaint",
+        put("complaint_groups", "carol", "dave", value=HOME),
+        "complaint_groups['carol']['dave']: no complaint by 'dave' about 'carol'",
+    ),
     ("bans-list", put("bans", value=[]), "bans: expected an object"),
+    ("ban-name-int", put("bans", GWEN, 2, value=5), "bans['gwen!a2'][2]: expected a string"),
+    ("ban-ip-crlf", put("bans", GWEN, 3, value="1\r\nx"), "bans['gwen!a2'][3]: expected"),
     ("ban-str", put("bans", "dave", value="x"), "bans['dave']"),
     ("ban-short", put("bans", "dave", value=[T0]), "bans['dave']"),
     ("ban-long", put("bans", "dave", value=[T0, "r", "Dave", "1.2.3.4", "x"]), "bans['dave']"),
@@ -416,6 +490,37 @@ BAD_EVENTS: list[tuple[str, Any, str]] = [
     ("sid-int", {"t": "sid", "id": 5}, "'sid' event: id"),
     ("op-on-str", {"t": "op", "u": "alice", "r": "#x", "on": "yes"}, "'op' event: on"),
     ("cmp-by-null", {"t": "cmp", "target": "carol", "by": None}, "'cmp' event: by"),
+    ("cmp-group-int", {"t": "cmp", "target": "carol", "by": "dave", "g": 5}, "'cmp' event: g"),
+    ("oper-name-int", {"t": "oper", "u": "bob", "n": 5}, "'oper' event: n: expected a non-empty"),
+    ("oper-no-name", {"t": "oper", "u": "bob"}, "'oper' event: missing 'n'"),
+    ("seen-user-null", {"t": "seen", "u": None}, "'seen' event: u: expected a non-empty word"),
+    ("undm-key-list", {"t": "undm", "pk": []}, "'undm' event: pk: expected two user keys"),
+    ("unroom-int", {"t": "unroom", "r": 5}, "'unroom' event: r: expected a non-empty word"),
+    ("gone-user-list", {"t": "gone", "u": []}, "'gone' event: u: expected a non-empty word"),
+    ("adopt-no-new", {"t": "adopt", "old": "g!1"}, "'adopt' event: missing 'new'"),
+    ("adopt-quota-int", {"t": "adopt", "old": "g!1", "new": "g", "q": 5}, "'adopt' event: q"),
+    (
+        "rename-quota-space",
+        {"t": "rename", "u": "g!1", "n": "G", "q": "a b", "oq": ""},
+        "'rename' event: q: expected a non-empty word",
+    ),
+    ("rename-old-no-new", {"t": "rename", "old": "g"}, "'rename' event: missing 'new'"),
+    (
+        "ack-hold-reversed",
+        {"t": "ack", "u": "alice", "s": 5, "hold": [5, 1]},
+        "'ack' event: hold: a range [lo, hi] needs lo <= hi",
+    ),
+    ("ack-hold-str", {"t": "ack", "u": "alice", "s": 5, "hold": "x"}, "'ack' event: hold"),
+    (
+        "post-quota-space",
+        {"t": "post", "p": post(6, "bob", "x", room="#general"), "q": "a b"},
+        "'post' event: q: expected a non-empty word",
+    ),
+    (
+        "acct-ip-int",
+        {"t": "acct", "k": "zed", "n": "Zed", "pw": PW, "ts": T0, "ip": 5},
+        "'acct' event: ip: expected a string",
+    ),
 ]
 
 
