@@ -56,26 +56,56 @@ class ServerSpec:
     cmd_for: Any = None  # (port, dir) -> argv (written configs live in dir)
 
 
+def _export_commit(rev: str, dest: Path) -> str:
+    """The tree of commit ``rev`` into ``dest`` (git archive; the checkout is untouched)."""
+    import io
+    import tarfile
+
+    sha = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.strip()
+    if not sha:
+        raise SystemExit(f"--baseline {rev}: not a commit")
+    tar = subprocess.run(["git", "archive", "--format=tar", sha], capture_output=True, cwd=ROOT)
+    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
+        tf.extractall(dest, filter="data")
+    return sha
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
 
 
-def _ours(port: int, d: Path) -> list[str]:
-    src = (ROOT / "messenger.toml").read_text()
+# the limits raised in our server's config for a load test (the rest stays as shipped);
+# optional keys exist only in newer trees (a --baseline commit may predate them)
+_RAISED = (
+    ("messages_per_period", "1_000_000_000", True),
+    ("private_burst", "1_000_000_000", True),
+    ("private_per_second", "1_000_000_000.0", True),
+    ("max_clients_per_ip", "100000", True),
+    ("commands_per_second", "0", False),  # flood control off: the generator is a load source
+)
+
+
+def _ours(port: int, d: Path, root: Path = ROOT) -> list[str]:
+    src = (root / "messenger.toml").read_text()
     # the real config (persistence on, fsync everysec); only the limits are raised
-    for key, val in (
-        ("messages_per_period", "1_000_000_000"),
-        ("private_burst", "1_000_000_000"),
-        ("private_per_second", "1_000_000_000.0"),
-        ("max_clients_per_ip", "100000"),
-    ):
+    for key, val, required in _RAISED:
         src, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {val}", src)
-        if n != 1:
+        if n != 1 and required:
             raise SystemExit(f"messenger.toml: cannot raise {key}")
     (d / "bench.toml").write_text(src)
+    # another tree (--baseline): its own package first on the path; env execs python, so
+    # taskset's pid stays the server's
+    prefix = [] if root == ROOT else ["env", f"PYTHONPATH={root}"]
     return [
+        *prefix,
         sys.executable,
         "-m",
         "ircd",
@@ -569,6 +599,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--gen-cpu", default="1")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
+    ap.add_argument(
+        "--baseline",
+        default="",
+        help="also run our server as of this commit (server 'base', from git archive), "
+        "for old-vs-new figures in one run",
+    )
     ap.add_argument("--no-readme", action="store_true", help="don't rewrite bench/README.md")
     ap.add_argument(
         "--render-only",
@@ -584,6 +620,18 @@ def main(argv: list[str] | None = None) -> int:
         print(table(doc["results"], names, doc["quick"]))
         return 0
     names = [n for n in a.servers.split(",") if n]
+    base_dir: Path | None = None
+    if a.baseline:
+        base_dir = Path(tempfile.mkdtemp(prefix="ircbench-base-"))
+        sha = _export_commit(a.baseline, base_dir)
+        SERVERS["base"] = ServerSpec(
+            "base",
+            f"ours@{sha[:7]}",
+            history=True,
+            cmd_for=lambda port, d: _ours(port, d, base_dir),
+            note=f"our server as of {sha[:12]} (same config changes)",
+        )
+        names.insert(names.index("ours") + 1 if "ours" in names else 0, "base")
     for n in names:
         if n not in SERVERS:
             raise SystemExit(f"unknown server {n!r}; known: {', '.join(SERVERS)}")
@@ -649,6 +697,8 @@ def main(argv: list[str] | None = None) -> int:
                 doc["results"].setdefault(n, {})[case.key] = median_of(runs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if base_dir is not None:
+            shutil.rmtree(base_dir, ignore_errors=True)
     doc["elapsed_s"] = round(time.monotonic() - t_start, 1)
     out = Path(a.out)
     out.write_text(json.dumps(doc, indent=2) + "\n")
