@@ -1,7 +1,7 @@
 """The only asyncio I/O: listening sockets, connections, per-pass output flushing, timers,
 persistence scheduling and shutdown.
 
-One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Hub.feed`` (sync: handlers call
+One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``feed`` (sync: handlers call
 the messenger and queue output on sessions) -> at the end of the event-loop pass ``_flush``
 appends the pass's events to the journal, then writes each dirty session's output with one
 ``transport.write``.
@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from .clock import Clock, SystemClock
 from .config import Config
-from .irc import Hub, Session, fire_due
+from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store
@@ -164,7 +164,7 @@ class Connection(asyncio.Protocol):
             return
         hub = self.server.hub
         for item in self.framer.feed(data):
-            hub.feed(s, item)
+            feed(hub, s, item)
             if s.closing is not None:
                 break
         self.server.schedule_flush()
@@ -483,7 +483,7 @@ class Server:
 
     def _on_wake(self) -> None:
         self._wake = None
-        self.hub.pump_waiting()
+        pump_waiting(self.hub)
         self.schedule_flush()
 
     # ------------------------------------------------------------------ timers
@@ -498,7 +498,7 @@ class Server:
         while True:
             await asyncio.sleep(self._tick_interval())
             try:
-                self.hub.tick()
+                tick(self.hub)
                 self._run_due()
                 self._trim_memory()
             except Exception:

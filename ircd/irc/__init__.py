@@ -2,8 +2,18 @@
 
 from . import commands
 from .commands.service import fire_due
+from .dispatch import feed, pump_waiting, tick
 from .hub import Hub
 from .registry import COMMANDS
 from .session import Session
 
-__all__ = ["COMMANDS", "Hub", "Session", "commands", "fire_due"]
+__all__ = [
+    "COMMANDS",
+    "Hub",
+    "Session",
+    "commands",
+    "feed",
+    "fire_due",
+    "pump_waiting",
+    "tick",
+]

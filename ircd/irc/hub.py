@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 from ..clock import Clock
 from ..config import Config
@@ -18,33 +18,23 @@ from ..messenger import Messenger
 from ..messenger.durations import MAX_TIME, MIN_TIME
 from ..messenger.model import Post, Room
 from ..wire import (
-    Message,
     Numeric,
-    ParseError,
-    TooLong,
     casefold,
-    escape_tag_value,
     format_line,
-    parse,
     parse_uint,
 )
 from . import acks
-from .lines import safe_line
+from .lines import add_tag, safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
-from .registry import COMMANDS
 from .session import ACCOUNT, TAGS, TIME, Session
 from .throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 # runs slow, pure work (password hashing) somewhere else, then calls ``done`` with its result
 # on the event loop; the server passes one backed by a thread pool. Without one (the adapter
 # tests) the work runs at once.
 Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
-# commands that never wait (for the budget or behind other lines): answers to our own PINGs,
-# the delivery acks
-UNTHROTTLED = frozenset({"PONG"})
 
 
 def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
@@ -123,13 +113,6 @@ def repeat_note(k: int, n: int) -> str:
 
 def _utc_day(ts: float) -> int:
     return int(_showable(ts) // 86400)
-
-
-def add_tag(line: str, tag: str) -> str:
-    """Prepend one already-escaped ``key=value`` tag to a formatted line."""
-    if line.startswith("@"):
-        return f"@{tag};{line[1:]}"
-    return f"@{tag} {line}"
 
 
 class NamesCache:
@@ -244,7 +227,7 @@ class Hub:
         self.throttle = LoginThrottle(
             acc.login_failures_per_minute, acc.account_failures_per_minute
         )
-        self._pruned_at = clock.now()
+        self.pruned_at = clock.now()
         # nick -> the connection whose login or account creation for it is being checked off
         # the loop: nobody else may take the nick meanwhile
         self.claims: dict[str, Session] = {}
@@ -296,173 +279,6 @@ class Hub:
         self.sessions.add(s)
         self.max_sessions_seen = max(self.max_sessions_seen, len(self.sessions))
         return s
-
-    def feed(self, s: Session, item: str | TooLong) -> None:
-        """One framed line from a client: handled now, or queued behind earlier lines that
-        wait (for off-loop work or for the command budget)."""
-        if s.closing is not None:
-            return
-        s.last_active = self.clock.now()
-        s.ping_sent = 0.0
-        s.delivery.sent_at_input = s.delivery.sent  # what it could have seen before this line
-        if isinstance(item, str):
-            if "\r" in item or "\0" in item:
-                # a bare CR or a NUL would make every line that echoes this text unsendable
-                # (and poison the stored history and topic): drop them
-                item = item.replace("\r", "").replace("\0", "")
-            try:
-                msg: Message | TooLong = parse(item)
-            except ParseError:
-                return  # empty or garbage line: ignore, like other servers
-        else:
-            msg = item
-        if isinstance(msg, Message) and msg.command in UNTHROTTLED:
-            self.dispatch(s, msg)  # an ack of what we sent: never waits behind anything
-            return
-        if s.held or s.inbox or not self._spend(s, msg):
-            if len(s.inbox) >= self.config.server.max_queued_commands:
-                self.client_log(s, log.info, "excess flood from %s (%s)", s.nick, s.ip)
-                self.quit(s, "Excess flood")
-                return
-            s.inbox.append(msg)
-            self._wait(s)
-            return
-        self._handle(s, msg)
-
-    def _handle(self, s: Session, msg: Message | TooLong) -> None:
-        if isinstance(msg, TooLong):
-            self.client_log(s, log.info, "%s (%s): %s too long", s.nick, s.ip, msg.what)
-            text = "Input line was too long" if msg.what == "line" else "Message tags too long"
-            self.reply(s, Numeric.ERR_INPUTTOOLONG, text)
-            return
-        self.dispatch(s, msg)
-
-    def _spend(self, s: Session, msg: Message | TooLong) -> bool:
-        """Take one command from the connection's budget (a token bucket: a burst, then a
-        steady rate); False if there is none left (the line must wait)."""
-        rate = self.config.server.commands_per_second
-        if rate <= 0:
-            return True
-        now = self.clock.now()
-        burst = float(self.config.server.command_burst)
-        if s.tokens < 0:
-            s.tokens, s.tokens_at = burst, now
-        else:
-            s.tokens = min(burst, s.tokens + (now - s.tokens_at) * rate)
-            s.tokens_at = now
-        if s.tokens < 1:
-            return False
-        s.tokens -= 1
-        return True
-
-    def _wait(self, s: Session) -> None:
-        """``s`` has lines waiting: if for its budget, ask the server to wake us when the next
-        command is allowed (a held session is resumed by its off-loop work instead)."""
-        if s.held or s in self.waiting:
-            return
-        self.waiting.add(s)
-        rate = self.config.server.commands_per_second
-        self.wake_at(self.clock.now() + (max(0.0, 1 - s.tokens) / rate if rate > 0 else 0.0))
-
-    def pump(self, s: Session) -> None:
-        """Handle ``s``'s waiting lines, in order, until it is held or out of budget."""
-        self.waiting.discard(s)
-        while s.inbox and not s.held and s.closing is None:
-            if not self._spend(s, s.inbox[0]):
-                self._wait(s)
-                return
-            self._handle(s, s.inbox.popleft())
-        if s.closing is not None:
-            s.inbox.clear()
-
-    def pump_waiting(self) -> None:
-        """The server's timer: sessions whose budget has grown handle their waiting lines."""
-        for s in list(self.waiting):
-            self.pump(s)
-
-    def defer(self, s: Session, work: Callable[[], T], then: Callable[[T], None]) -> None:
-        """Run slow ``work`` off the event loop (``offload``), then ``then(result)`` on it.
-        Meanwhile ``s``'s later lines wait, in order; other connections are served. A labeled
-        command's response is completed by ``then``."""
-        label, captured = s.label, s.capture
-        s.label = s.capture = None
-        s.held += 1
-
-        def done(result: T) -> None:
-            s.held -= 1
-            if s.closing is None and s in self.sessions:
-                s.label, s.capture = label, captured
-                try:
-                    if isinstance(result, BaseException):  # the work failed (logged)
-                        self.notice(s, "Internal error; it has been logged.")
-                    else:
-                        then(result)
-                except Exception:
-                    self.client_log(
-                        s, log.exception, "error completing a command from %s (%s)", s.nick, s.ip
-                    )
-                    self.notice(s, "Internal error; it has been logged.")
-                finally:
-                    self._end_label(s)
-            self.pump(s)
-
-        self.offload(work, done)
-
-    def dispatch(self, s: Session, msg: Message) -> None:
-        spec = COMMANDS.get(msg.command)
-        if msg.tags and "label" in msg.tags and "labeled-response" in s.caps:
-            s.label = msg.tags["label"][:64]
-            s.capture = []
-        try:
-            if spec is None:
-                if s.registered:
-                    self.reply(s, Numeric.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
-                else:
-                    self.reply(s, Numeric.ERR_NOTREGISTERED, "You have not registered")
-            elif not s.registered and not spec.before_registration:
-                self.reply(s, Numeric.ERR_NOTREGISTERED, "You have not registered")
-            elif len(msg.params) < spec.min_params or (
-                spec.min_params and not msg.params[spec.min_params - 1]
-            ):
-                self.reply(s, Numeric.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")
-            else:
-                spec.handler(self, s, msg)
-        except Exception:
-            # the last resort: every bad input must have its own error reply (tests/irc/test_fuzz.py
-            # checks that no line gets here)
-            self.client_log(
-                s, log.exception, "error handling %s from %s (%s)", msg.command, s.nick, s.ip
-            )
-            self.notice(s, f"Internal error while handling {msg.command}; it has been logged.")
-        finally:
-            self._end_label(s)  # unless the command was deferred: then its continuation does
-
-    def _end_label(self, s: Session) -> None:
-        label, s.label = s.label, None
-        if label is not None:
-            lines, s.capture = s.capture or [], None
-            self._emit_labeled(s, label, lines)
-
-    def _emit_labeled(self, s: Session, label: str, lines: list[str]) -> None:
-        tag = "label=" + escape_tag_value(label)
-        if not lines:
-            s.send(f"@{tag} :{self.name} ACK")
-        elif len(lines) == 1 or "batch" not in s.caps:
-            # no batch negotiated: never send BATCH; the label goes on the first line only
-            s.send(add_tag(lines[0], tag))
-            for line in lines[1:]:
-                s.send(line)
-        else:
-            ref = self.batch_id()
-            s.send(f"@{tag} :{self.name} BATCH +{ref} labeled-response")
-            for line in lines:
-                # lines inside a nested batch already carry their own batch tag
-                inner = line.startswith("@") and "batch=" in line.split(" ", 1)[0]
-                if not inner:
-                    s.send(add_tag(line, f"batch={ref}"))
-                else:
-                    s.send(line)
-            s.send(f":{self.name} BATCH -{ref}")
 
     def batch_id(self) -> str:
         self._batch_ids += 1
@@ -834,32 +650,6 @@ class Hub:
         acks.peer_done(self, s)
 
     # ------------------------------------------------------------------ periodic work
-
-    def tick(self) -> None:
-        """Called about once a second by the server: timeouts, keepalives, delivery acks."""
-        now = self.clock.now()
-        cfg = self.config.server
-        self.pump_waiting()
-        if now - self._pruned_at >= 60:
-            self._pruned_at = now
-            self.throttle.prune(now)
-        for s in list(self.sessions):
-            if s.closing is not None:
-                continue
-            idle = now - s.last_active
-            if not s.registered:
-                if now - s.created > cfg.registration_timeout:
-                    self.client_log(s, log.info, "registration timeout for %s", s.ip)
-                    self.quit(s, "Registration timeout")
-                continue
-            if idle > cfg.ping_timeout:
-                self.client_log(s, log.info, "ping timeout for %s (%s)", s.nick, s.ip)
-                self.quit(s, f"Ping timeout: {int(idle)} seconds")
-                continue
-            if idle > cfg.ping_interval and not s.ping_sent:
-                s.ping_sent = now
-                s.send(f"PING :{self.name}")
-            self.request_ack(s, periodic=True)
 
     # ------------------------------------------------------------------ ISUPPORT
 

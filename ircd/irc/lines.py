@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 from ..wire import MAX_BODY, format_line, truncate_utf8
 
-__all__ = ["MAX_CONTENT", "safe_line", "sendable_param"]
+__all__ = ["MAX_CONTENT", "add_tag", "safe_line", "sendable_param"]
 
 MAX_CONTENT = MAX_BODY - 2  # bytes of a line without its tags and CRLF
 
@@ -86,3 +86,10 @@ def _shorten(
         return line
     # the server's own parts alone are too long: cannot happen with valid nicks and names
     raise ValueError(f"line cannot be made to fit: {line[:80]!r}...")
+
+
+def add_tag(line: str, tag: str) -> str:
+    """Prepend one already-escaped ``key=value`` tag to a formatted line."""
+    if line.startswith("@"):
+        return f"@{tag};{line[1:]}"
+    return f"@{tag} {line}"

@@ -25,6 +25,7 @@ import pytest
 
 from ircd.clock import FakeClock
 from ircd.config import Config
+from ircd.irc import tick
 from ircd.irc.acks import ACK_QUIET
 from ircd.server import Server, unacked_bytes
 from ircd.wire import Message, parse
@@ -117,7 +118,7 @@ async def test_a_client_that_quits_before_any_ack_gets_nothing_again(srv: Server
     # she just answered a PING, so the server waits until she has been quiet (ACK_QUIET)
     # before asking again; she reads for 1.3 s and quits
     clock(srv).advance(1.3)
-    srv.hub.tick()
+    tick(srv.hub)
     await all_acknowledged(srv)
     alice.send("QUIT :bye")
     await alice.expect("ERROR")

@@ -1,5 +1,6 @@
 """A sans-socket harness for the IRC adapter: a FakeClock, a Messenger and a Hub, and clients
-that feed lines with ``hub.feed`` and read what the hub queued with ``hub.take_output``.
+that feed lines with ``feed`` (ircd.irc.dispatch) and read what the hub queued with
+``hub.take_output``.
 
 Nothing here touches asyncio or sockets; time moves only with ``advance``.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from ircd.clock import FakeClock
 from ircd.config import Config, default_config
-from ircd.irc import Hub, Session, fire_due
+from ircd.irc import Hub, Session, feed, fire_due, tick
 from ircd.messenger import Messenger
 from ircd.server import rules_from
 from ircd.wire import Message, TooLong, casefold, parse
@@ -42,7 +43,7 @@ class Client:
 
     def send(self, *lines: str | TooLong) -> None:
         for line in lines:
-            self.h.hub.feed(self.session, line)
+            feed(self.h.hub, self.session, line)
 
     def send_take(self, *lines: str | TooLong) -> list[Message]:
         """Drop pending output, send, and return what came back."""
@@ -122,7 +123,7 @@ class Harness:
     def advance(self, seconds: float) -> None:
         """Move time on and run what the server's ticker runs: timeouts, then due messages."""
         self.clock.advance(seconds)
-        self.hub.tick()
+        tick(self.hub)
         due = self.messenger.next_due()
         if due is not None and due <= self.clock.now():
             fire_due(self.hub)

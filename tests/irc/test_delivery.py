@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 
+from ircd.irc import tick
 from ircd.irc.acks import ACK_MAX_WAIT, ACK_QUIET
 from ircd.wire import Message
 
@@ -107,7 +108,7 @@ def test_ack_pings_never_follow_the_clients_own_lines_within_the_quiet_time() ->
             a.send(f"PRIVMSG #general :typing {step}")
             last_line = h.clock.now()
         if step % 4 == 0:
-            h.hub.tick()
+            tick(h.hub)
         got = a.take()
         for token in acks_in(got):
             now = h.clock.now()

@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ircd.config import OperatorConfig
-from ircd.irc import COMMANDS, Hub
+from ircd.irc import COMMANDS, Hub, feed
 from ircd.irc.hub import CAPS, iso_time
 from ircd.messenger import Messenger, passwords
 from ircd.server import rules_from
@@ -416,7 +416,7 @@ def run_lines(world: World, raws: list[bytes], advance: int) -> None:
     h = world.h
     for i, raw in enumerate(raws):
         for item in framer.feed(_fill(raw, world.values) + b"\r\n"):
-            h.hub.feed(world.actor.session, item)
+            feed(h.hub, world.actor.session, item)
         check_everyone(world)
         if advance and i == 0:  # time passes: timers, due messages, ping timeouts
             for c in (world.bob, world.carol):

@@ -7,8 +7,8 @@ import secrets
 
 from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
-from ..hub import SERVICE_KEY, Hub, add_tag, human_time, iso_time
-from ..lines import safe_line
+from ..hub import SERVICE_KEY, Hub, human_time, iso_time
+from ..lines import add_tag, safe_line
 from ..registry import command
 from ..session import Session
 from .service import service_command

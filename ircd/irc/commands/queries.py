@@ -7,6 +7,7 @@ import logging
 
 from ...messenger.passwords import hash_password, verify_password
 from ...wire import Message, Numeric, casefold, format_line, parse_uint, truncate_utf8
+from ..dispatch import defer
 from ..hub import SERVICE_KEY, SERVICE_NICK, VERSION, Hub, human_time
 from ..lines import safe_line
 from ..registry import COMMANDS, command
@@ -251,7 +252,7 @@ def oper(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.RPL_YOUREOPER, "You are now an IRC operator")
         s.send(format_line("MODE", (s.nick, "+o"), s.mask))
 
-    hub.defer(s, lambda: _oper_check(password, stored), checked)
+    defer(hub, s, lambda: _oper_check(password, stored), checked)
 
 
 HELP_TOPICS: dict[str, list[str]] = {

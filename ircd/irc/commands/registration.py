@@ -26,6 +26,7 @@ from ...wire import (
     parse_uint,
     truncate_utf8,
 )
+from ..dispatch import defer
 from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, VERSION, Hub, human_time
 from ..lines import safe_line
 from ..registry import command
@@ -262,7 +263,7 @@ def check_login(
 ) -> None:
     """Check ``password`` for the account ``name``, or create the account with it when there
     is none (accounts.auto_register); then ``ok(account, created)`` or ``failed(code, text)``.
-    The hashing runs off the event loop (``hub.defer``): this connection's later lines wait,
+    The hashing runs off the event loop (``dispatch.defer``): this connection's later lines wait,
     everyone else goes on. Guesses are throttled per (address, account) and per account."""
     m = hub.messenger
     key = casefold(name)
@@ -284,7 +285,7 @@ def check_login(
                 hub.throttle.failed(hub.clock.now(), s.ip, key)
                 failed("BAD_PASSWORD", "Password incorrect")
 
-        hub.defer(s, lambda: verify_password(password, stored), checked)
+        defer(hub, s, lambda: verify_password(password, stored), checked)
         return
     if not m.rules.auto_register:
         hub.throttle.failed(now, s.ip, key)
@@ -318,7 +319,7 @@ def check_login(
             return
         ok(acct, True)
 
-    hub.defer(s, lambda: hash_password(password), hashed)
+    defer(hub, s, lambda: hash_password(password), hashed)
 
 
 def _too_many_accounts(retry_at: float) -> str:
@@ -399,7 +400,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
             _account_notify(hub, s)
             hub.request_ack(s)
 
-    hub.defer(s, lambda: hash_password(password), hashed)
+    defer(hub, s, lambda: hash_password(password), hashed)
 
 
 def _account_notify(hub: Hub, s: Session) -> None:

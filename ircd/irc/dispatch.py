@@ -1,0 +1,235 @@
+"""Input: a client's lines, from the framer to their handlers.
+
+``feed`` takes one framed line; it is handled at once, or queued behind earlier lines of the
+same connection that wait for off-loop work (``defer``) or for the command budget (a token
+bucket per connection; ``pump``/``pump_waiting`` resume them). ``dispatch`` runs the generic
+checks of the command table (451, 461, 421) and the handler, and captures a labelled command's
+output to send it as one labelled response (``_emit_labeled``). ``tick`` is the server's
+once-a-second call: waiting lines, registration and ping timeouts, keepalives, delivery acks.
+
+The state lives on the Hub (``waiting``, ``offload``, ``wake_at``) and on each Session
+(``inbox``, ``held``, ``tokens``, ``label``, ``capture``); this module holds the behaviour.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..wire import Message, Numeric, ParseError, TooLong, escape_tag_value, parse
+from .hub import Hub
+from .lines import add_tag
+from .registry import COMMANDS
+from .session import Session
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# commands that never wait (for the budget or behind other lines): answers to our own PINGs,
+# the delivery acks
+UNTHROTTLED = frozenset({"PONG"})
+
+
+def feed(hub: Hub, s: Session, item: str | TooLong) -> None:
+    """One framed line from a client: handled now, or queued behind earlier lines that
+    wait (for off-loop work or for the command budget)."""
+    if s.closing is not None:
+        return
+    s.last_active = hub.clock.now()
+    s.ping_sent = 0.0
+    s.delivery.sent_at_input = s.delivery.sent  # what it could have seen before this line
+    if isinstance(item, str):
+        if "\r" in item or "\0" in item:
+            # a bare CR or a NUL would make every line that echoes this text unsendable
+            # (and poison the stored history and topic): drop them
+            item = item.replace("\r", "").replace("\0", "")
+        try:
+            msg: Message | TooLong = parse(item)
+        except ParseError:
+            return  # empty or garbage line: ignore, like other servers
+    else:
+        msg = item
+    if isinstance(msg, Message) and msg.command in UNTHROTTLED:
+        dispatch(hub, s, msg)  # an ack of what we sent: never waits behind anything
+        return
+    if s.held or s.inbox or not _spend(hub, s, msg):
+        if len(s.inbox) >= hub.config.server.max_queued_commands:
+            hub.client_log(s, log.info, "excess flood from %s (%s)", s.nick, s.ip)
+            hub.quit(s, "Excess flood")
+            return
+        s.inbox.append(msg)
+        _wait(hub, s)
+        return
+    _handle(hub, s, msg)
+
+
+def _handle(hub: Hub, s: Session, msg: Message | TooLong) -> None:
+    if isinstance(msg, TooLong):
+        hub.client_log(s, log.info, "%s (%s): %s too long", s.nick, s.ip, msg.what)
+        text = "Input line was too long" if msg.what == "line" else "Message tags too long"
+        hub.reply(s, Numeric.ERR_INPUTTOOLONG, text)
+        return
+    dispatch(hub, s, msg)
+
+
+def _spend(hub: Hub, s: Session, msg: Message | TooLong) -> bool:
+    """Take one command from the connection's budget (a token bucket: a burst, then a
+    steady rate); False if there is none left (the line must wait)."""
+    rate = hub.config.server.commands_per_second
+    if rate <= 0:
+        return True
+    now = hub.clock.now()
+    burst = float(hub.config.server.command_burst)
+    if s.tokens < 0:
+        s.tokens, s.tokens_at = burst, now
+    else:
+        s.tokens = min(burst, s.tokens + (now - s.tokens_at) * rate)
+        s.tokens_at = now
+    if s.tokens < 1:
+        return False
+    s.tokens -= 1
+    return True
+
+
+def _wait(hub: Hub, s: Session) -> None:
+    """``s`` has lines waiting: if for its budget, ask the server to wake us when the next
+    command is allowed (a held session is resumed by its off-loop work instead)."""
+    if s.held or s in hub.waiting:
+        return
+    hub.waiting.add(s)
+    rate = hub.config.server.commands_per_second
+    hub.wake_at(hub.clock.now() + (max(0.0, 1 - s.tokens) / rate if rate > 0 else 0.0))
+
+
+def pump(hub: Hub, s: Session) -> None:
+    """Handle ``s``'s waiting lines, in order, until it is held or out of budget."""
+    hub.waiting.discard(s)
+    while s.inbox and not s.held and s.closing is None:
+        if not _spend(hub, s, s.inbox[0]):
+            _wait(hub, s)
+            return
+        _handle(hub, s, s.inbox.popleft())
+    if s.closing is not None:
+        s.inbox.clear()
+
+
+def pump_waiting(hub: Hub) -> None:
+    """The server's timer: sessions whose budget has grown handle their waiting lines."""
+    for s in list(hub.waiting):
+        pump(hub, s)
+
+
+def defer(hub: Hub, s: Session, work: Callable[[], T], then: Callable[[T], None]) -> None:
+    """Run slow ``work`` off the event loop (``offload``), then ``then(result)`` on it.
+    Meanwhile ``s``'s later lines wait, in order; other connections are served. A labeled
+    command's response is completed by ``then``."""
+    label, captured = s.label, s.capture
+    s.label = s.capture = None
+    s.held += 1
+
+    def done(result: T) -> None:
+        s.held -= 1
+        if s.closing is None and s in hub.sessions:
+            s.label, s.capture = label, captured
+            try:
+                if isinstance(result, BaseException):  # the work failed (logged)
+                    hub.notice(s, "Internal error; it has been logged.")
+                else:
+                    then(result)
+            except Exception:
+                hub.client_log(
+                    s, log.exception, "error completing a command from %s (%s)", s.nick, s.ip
+                )
+                hub.notice(s, "Internal error; it has been logged.")
+            finally:
+                _end_label(hub, s)
+        pump(hub, s)
+
+    hub.offload(work, done)
+
+
+def dispatch(hub: Hub, s: Session, msg: Message) -> None:
+    spec = COMMANDS.get(msg.command)
+    if msg.tags and "label" in msg.tags and "labeled-response" in s.caps:
+        s.label = msg.tags["label"][:64]
+        s.capture = []
+    try:
+        if spec is None:
+            if s.registered:
+                hub.reply(s, Numeric.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
+            else:
+                hub.reply(s, Numeric.ERR_NOTREGISTERED, "You have not registered")
+        elif not s.registered and not spec.before_registration:
+            hub.reply(s, Numeric.ERR_NOTREGISTERED, "You have not registered")
+        elif len(msg.params) < spec.min_params or (
+            spec.min_params and not msg.params[spec.min_params - 1]
+        ):
+            hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")
+        else:
+            spec.handler(hub, s, msg)
+    except Exception:
+        # the last resort: every bad input must have its own error reply (tests/irc/test_fuzz.py
+        # checks that no line gets here)
+        hub.client_log(
+            s, log.exception, "error handling %s from %s (%s)", msg.command, s.nick, s.ip
+        )
+        hub.notice(s, f"Internal error while handling {msg.command}; it has been logged.")
+    finally:
+        _end_label(hub, s)  # unless the command was deferred: then its continuation does
+
+
+def _end_label(hub: Hub, s: Session) -> None:
+    label, s.label = s.label, None
+    if label is not None:
+        lines, s.capture = s.capture or [], None
+        _emit_labeled(hub, s, label, lines)
+
+
+def _emit_labeled(hub: Hub, s: Session, label: str, lines: list[str]) -> None:
+    tag = "label=" + escape_tag_value(label)
+    if not lines:
+        s.send(f"@{tag} :{hub.name} ACK")
+    elif len(lines) == 1 or "batch" not in s.caps:
+        # no batch negotiated: never send BATCH; the label goes on the first line only
+        s.send(add_tag(lines[0], tag))
+        for line in lines[1:]:
+            s.send(line)
+    else:
+        ref = hub.batch_id()
+        s.send(f"@{tag} :{hub.name} BATCH +{ref} labeled-response")
+        for line in lines:
+            # lines inside a nested batch already carry their own batch tag
+            inner = line.startswith("@") and "batch=" in line.split(" ", 1)[0]
+            if not inner:
+                s.send(add_tag(line, f"batch={ref}"))
+            else:
+                s.send(line)
+        s.send(f":{hub.name} BATCH -{ref}")
+
+
+def tick(hub: Hub) -> None:
+    """Called about once a second by the server: timeouts, keepalives, delivery acks."""
+    now = hub.clock.now()
+    cfg = hub.config.server
+    pump_waiting(hub)
+    if now - hub.pruned_at >= 60:
+        hub.pruned_at = now
+        hub.throttle.prune(now)
+    for s in list(hub.sessions):
+        if s.closing is not None:
+            continue
+        idle = now - s.last_active
+        if not s.registered:
+            if now - s.created > cfg.registration_timeout:
+                hub.client_log(s, log.info, "registration timeout for %s", s.ip)
+                hub.quit(s, "Registration timeout")
+            continue
+        if idle > cfg.ping_timeout:
+            hub.client_log(s, log.info, "ping timeout for %s (%s)", s.nick, s.ip)
+            hub.quit(s, f"Ping timeout: {int(idle)} seconds")
+            continue
+        if idle > cfg.ping_interval and not s.ping_sent:
+            s.ping_sent = now
+            s.send(f"PING :{hub.name}")
+        hub.request_ack(s, periodic=True)

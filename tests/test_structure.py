@@ -1,0 +1,138 @@
+"""Structure rules inside the IRC adapter, checked on the source with ``ast`` (beside
+test_layers.py, which checks the layers): the hub holds state and lookups and knows nothing of
+the command table, command modules share code through the adapter's shared modules and never
+import each other, and no module of ``ircd`` is part of an import circle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.test_layers import IRCD, _module_name, imports_of
+
+ADAPTER = IRCD / "irc"
+COMMANDS_DIR = ADAPTER / "commands"
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """Absolute module names ``path`` imports when it runs: relative imports resolved, imports
+    inside functions included, imports under ``if TYPE_CHECKING:`` (annotations only) left
+    out. ``from a import b`` yields ``a`` and ``a.b``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = _module_name(path).split(".")
+    if path.name != "__init__.py":
+        package = package[:-1]
+    typing_only: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node.test):
+            for inner in node.body:
+                typing_only.update(id(n) for n in ast.walk(inner))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                mod = ".".join([*base, node.module] if node.module else base)
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{alias.name}" for alias in node.names)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module of ``ircd`` -> the modules of ``ircd`` it imports at run time. An import of a
+    package's attribute (``from . import acks``) counts as an import of that module when it is
+    one; importing ``a.b`` also runs ``a`` (its ``__init__``), which counts too."""
+    paths = {_module_name(p): p for p in sorted(IRCD.rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        deps: set[str] = set()
+        for mod in runtime_imports(path):
+            parts = mod.split(".")
+            for i in range(1, len(parts) + 1):
+                prefix = ".".join(parts[:i])
+                if prefix in paths and prefix != name and not name.startswith(prefix + "."):
+                    deps.add(prefix)
+        graph[name] = deps
+    return graph
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every strongly connected group of more than one module (Tarjan), sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph.get(v, ())):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(found)
+
+
+def test_circle_finder_finds_circles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
+    assert circles(graph) == [["a", "b", "c"]]
+    assert circles({"a": {"b"}, "b": set()}) == []
+
+
+def test_runtime_imports_skip_type_checking_blocks() -> None:
+    src = IRCD / "irc" / "registry.py"  # imports the hub for annotations only
+    mods = runtime_imports(src)
+    assert "ircd.irc.hub" not in mods
+    assert "ircd.irc.hub" in _all_imports(src)
+
+
+def _all_imports(path: Path) -> set[str]:
+    return {m for _, m in imports_of(path)}
+
+
+def test_the_graph_sees_the_adapter() -> None:
+    graph = import_graph()
+    assert "ircd.irc.hub" in graph["ircd.irc.dispatch"]
+    assert "ircd.irc.registry" in graph["ircd.irc.dispatch"]
+    assert "ircd.irc.commands.channels" in graph["ircd.irc.commands"]
+
+
+def test_no_import_circles_in_ircd() -> None:
+    assert circles(import_graph()) == []
+
+
+def test_the_hub_imports_neither_the_command_table_nor_dispatch() -> None:
+    banned = ("ircd.irc.registry", "ircd.irc.dispatch", "ircd.irc.commands")
+    mods = _all_imports(ADAPTER / "hub.py")  # annotations included: the hub knows none of them
+    bad = sorted(m for m in mods if any(m == b or m.startswith(b + ".") for b in banned))
+    assert bad == []
