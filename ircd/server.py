@@ -1,10 +1,12 @@
 """The only asyncio I/O: listening sockets, connections, per-pass output flushing, timers,
 persistence scheduling and shutdown.
 
-One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``feed`` (sync: handlers call
-the messenger and queue output on sessions) -> at the end of the event-loop pass ``_flush``
-appends the pass's events to the journal, then writes each dirty session's output with one
-``transport.write``.
+One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Server.received`` -> ``feed``
+(sync: handlers call the messenger and queue output on sessions) -> at the end of the event-loop
+pass ``_flush`` hands the pass's events to the store and the pass's output to the outbox
+(``ircd/irc/output.py``), which gives each connection (its ``Link``) its bytes in one piece once
+the store says the events are durable. A transport implements ``Link`` (``ircd/irc/link.py``)
+and calls ``attach``, ``received`` and ``detached``; TCP and TLS are ``Connection``.
 """
 
 from __future__ import annotations
@@ -19,16 +21,19 @@ import socket
 import ssl
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from .clock import Clock, SystemClock
 from .config import Config
+from .durable import Durable
 from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
+from .irc.link import Link
+from .irc.output import Outbox
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store
-from .wire import LineFramer, casefold
+from .wire import LineFramer, TooLong, casefold
 
 log = logging.getLogger(__name__)
 
@@ -120,65 +125,67 @@ def unacked_bytes(transport: asyncio.Transport) -> int | None:
 
 
 class Connection(asyncio.Protocol):
-    __slots__ = ("framer", "server", "session", "transport")
+    """A TCP or TLS connection: the ``Link`` (``ircd/irc/link.py``) of one client."""
+
+    __slots__ = ("framer", "peer", "secure", "server", "session", "transport")
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.framer = LineFramer()
         self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
+        self.peer = "unknown"
+        self.secure = False
 
     def connection_made(self, base: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, base)  # uvloop's is not a subclass
         self.transport = transport
         peer = transport.get_extra_info("peername")
-        ip = str(peer[0]) if peer else "unknown"
-        srv = self.server
-        if srv.closing:
-            transport.write(b"ERROR :Server is shutting down\r\n")
-            transport.close()
-            return
-        session = srv.hub.new_session(ip)
+        self.peer = str(peer[0]) if peer else "unknown"
+        self.secure = transport.get_extra_info("sslcontext") is not None
+        session = self.server.attach(self)
         if session is None:
-            transport.write(b"ERROR :Too many connections from your address\r\n")
-            transport.close()
             return
         with contextlib.suppress(OSError, AttributeError):
             sock = transport.get_extra_info("socket")
             if sock is not None:
-                import socket
-
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.session = session
-        session.peer_unacked = self.unacked
-        srv.conns[session] = self
+
+    def data_received(self, data: bytes) -> None:
+        s = self.session
+        if s is not None:
+            self.server.received(s, self.framer.feed(data))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        s = self.session
+        if s is not None:
+            why = "Connection closed" if exc is None else f"Connection reset: {exc}"
+            self.server.detached(s, why)
+
+    # ------------------------------------------------------------------ the Link
+
+    def send(self, data: bytes) -> None:
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def buffered(self) -> int:
+        t = self.transport
+        return 0 if t is None else t.get_write_buffer_size()
 
     def unacked(self) -> int | None:
         """Bytes written to this connection that the peer's TCP stack has not acknowledged."""
         t = self.transport
         return None if t is None else unacked_bytes(t)
-
-    def data_received(self, data: bytes) -> None:
-        s = self.session
-        if s is None or s.closing is not None:
-            return
-        hub = self.server.hub
-        for item in self.framer.feed(data):
-            feed(hub, s, item)
-            if s.closing is not None:
-                break
-        self.server.schedule_flush()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        s = self.session
-        if s is None:
-            return
-        srv = self.server
-        srv.conns.pop(s, None)
-        if s.closing is None:
-            s.closing = "Connection closed" if exc is None else f"Connection reset: {exc}"
-        srv.hub.close_session(s, s.closing)
-        srv.schedule_flush()
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
@@ -317,6 +324,8 @@ class Server:
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
         self.hub.wake_at = self._wake_at
+        # each pass's output, held until its events are durable (ircd/irc/output.py)
+        self.outbox = Outbox(self.hub, config.server.sendq_bytes)
         # password hashing (scrypt) runs here, never on the event loop; one core is left free
         # for the loop
         self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -324,9 +333,10 @@ class Server:
         )
         self._wake: asyncio.TimerHandle | None = None
         self._wake_when = 0.0
-        self.conns: dict[Session, Connection] = {}
+        self.conns: dict[Session, Link] = {}
         self.closing = False
         self._flush_scheduled = False
+        self._stopping: asyncio.Task[None] | None = None  # the shutdown a storage failure began
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshot_task: asyncio.Future[None] | None = None
@@ -385,10 +395,10 @@ class Server:
         for s in list(self.hub.sessions):
             self.hub.quit(s, reason, error=f"Closing link: {reason}")
         self._flush()
+        await self._released(timeout=5.0)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        for conn in list(self.conns.values()):
-            if conn.transport is not None:
-                conn.transport.close()
+        for link in list(self.conns.values()):
+            link.close()
         if self._snapshot_task is not None:
             with contextlib.suppress(Exception):
                 await self._snapshot_task
@@ -399,6 +409,46 @@ class Server:
                 await asyncio.wait_for(srv.wait_closed(), 2)
         log.info("stopped")
 
+    # ------------------------------------------------------------------ links
+
+    def attach(self, link: Link) -> Session | None:
+        """A transport's new connection: its session, or None when it is refused (then it has
+        been told why and is being closed)."""
+        refusal = None
+        session = None
+        if self.closing:
+            refusal = b"ERROR :Server is shutting down\r\n"
+        else:
+            session = self.hub.new_session(link.peer)
+            if session is None:
+                refusal = b"ERROR :Too many connections from your address\r\n"
+        if session is None:
+            link.send(refusal or b"")
+            link.close()
+            return None
+        self.outbox.attach(session, link)
+        self.conns[session] = link
+        return session
+
+    def received(self, s: Session, lines: Iterable[str | TooLong]) -> None:
+        """Lines a transport framed for ``s``, handled in order (up to its close)."""
+        if s.closing is not None:
+            return
+        hub = self.hub
+        for item in lines:
+            feed(hub, s, item)
+            if s.closing is not None:
+                break
+        self.schedule_flush()
+
+    def detached(self, s: Session, reason: str) -> None:
+        """The transport's connection is gone (``reason``, unless it was being closed)."""
+        self.conns.pop(s, None)
+        if s.closing is None:
+            s.closing = reason
+        self.hub.close_session(s, s.closing)
+        self.schedule_flush()
+
     # ------------------------------------------------------------------ output
 
     def schedule_flush(self) -> None:
@@ -408,48 +458,65 @@ class Server:
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
+        """The end of an event-loop pass: its events go to the journal, its output to the
+        outbox, held until the store says those events are durable; then every pass that is
+        durable goes to the links, oldest first (``ircd/irc/output.py``)."""
         self._flush_scheduled = False
         m = self.messenger
-        if m.has_events:
-            events = m.take_events()
-            self._events_since_snapshot += len(events)
+        out = self.outbox
+        while True:
+            out.settle()  # sessions over their SendQ quit now: QUIT lines and events in this pass
+            durable = Durable.completed()
+            if m.has_events:
+                events = m.take_events()
+                self._events_since_snapshot += len(events)
+                try:
+                    durable = self.store.append(events)  # journaled before anyone is sent anything
+                except Exception:
+                    self._storage_failed()
+                    return
+                if not durable.done:
+                    durable.then(self._on_durable)
+            out.end_pass(durable)
             try:
-                self.store.append(events)  # journaled before anyone is sent anything
+                self._written_since_trim += out.release()
             except Exception:
-                log.exception("could not write the journal; shutting down to lose nothing")
-                self.hub.logs.clear()
-                self.hub.dirty.clear()
-                assert self._loop is not None
-                self._loop.create_task(self.stop("Storage failure"))
+                self._storage_failed()
                 return
-        hub = self.hub
-        hub.deliver_logs()  # each member's share of this pass's room broadcasts, in one piece
-        sendq = self.config.server.sendq_bytes
-        while hub.dirty:
-            dirty = list(hub.dirty)
-            hub.dirty.clear()
-            for s in dirty:
-                conn = self.conns.get(s)
-                data = hub.take_output(s)
-                if conn is None or conn.transport is None:
-                    continue
-                t = conn.transport
-                if data and not t.is_closing():
-                    t.write(data)
-                    self._written_since_trim += len(data)
-                if s.closing is not None:
-                    if s in hub.sessions:
-                        hub.client_log(s, log.info, "closing %s (%s): %s", s.nick, s.ip, s.closing)
-                        hub.quit(s, s.closing)
-                    if s.closing == "SendQ exceeded":
-                        t.abort()
-                    else:
-                        t.close()
-                elif t.get_write_buffer_size() > sendq:
-                    hub.client_log(s, log.warning, "SendQ exceeded for %s (%s)", s.nick, s.ip)
-                    s.closing = "SendQ exceeded"
-                    hub.quit(s, "SendQ exceeded")
-                    t.abort()
+            if out.idle:  # else a SendQ drop queued QUIT lines (and events): one more pass
+                return
+
+    def _on_durable(self, _durable: Durable) -> None:
+        """A store completed an append later: release what waited for it."""
+        if self._loop is not None and not self._loop.is_closed():
+            self.schedule_flush()
+
+    def _storage_failed(self) -> None:
+        log.exception("could not write the journal; shutting down to lose nothing")
+        self.outbox.drop()  # nobody is sent anything that shows the lost events
+        if self._loop is not None and not self.closing:
+            self._stopping = self._loop.create_task(self.stop("Storage failure"))
+
+    async def _released(self, timeout: float) -> None:
+        """Until all held output is released (its events durable), for at most ``timeout``
+        seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (head := self.outbox.oldest) is not None:
+            if not head.done:
+                settled: asyncio.Future[None] = loop.create_future()
+
+                def wake(_d: Durable, f: asyncio.Future[None] = settled) -> None:
+                    if not f.done():
+                        f.set_result(None)
+
+                head.then(wake)
+                try:
+                    await asyncio.wait_for(settled, max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    log.warning("stopping with output whose events are not durable: not sent")
+                    return
+            self._flush()
 
     # ------------------------------------------------------------------ off-loop work
 
@@ -530,8 +597,7 @@ class Server:
     async def _snapshot(self) -> None:
         """Compact the journal into a snapshot: taken on the loop, written in a thread."""
         if self.messenger.has_events:
-            self._events_since_snapshot += len(self.messenger._events)
-            self.store.append(self.messenger.take_events())
+            self._flush()  # journaled (and their output released) the way every pass is
         state: dict[str, Any] = self.messenger.to_dict()
         write = self.store.begin_snapshot(state)
         self._events_since_snapshot = 0

@@ -7,11 +7,14 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..wire import Message, TooLong
 from .acks import Delivery
 from .logbudget import LogBudget
+
+if TYPE_CHECKING:
+    from .link import Link
 
 _ids = itertools.count(1)
 
@@ -54,7 +57,9 @@ class Session:
     # off) and has not pulled them yet: its acks leave them unread (see acks.py)
     catching_up: bool = False
     delivery: Delivery = field(default_factory=Delivery)  # what reached the client (acks.py)
-    # given by the server: how many of the bytes written so far the peer's TCP stack has not
+    # the connection (TCP, TLS; see link.py), set by Outbox.attach; None in the adapter's tests
+    link: Link | None = None
+    # set with the link (Outbox.unacked): how many of the bytes written so far the peer has not
     # acknowledged yet (None: cannot tell); the adapter's tests fake it
     peer_unacked: Callable[[], int | None] | None = None
     told_offline: set[str] = field(default_factory=set)  # recipients we said were offline

@@ -45,6 +45,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ..durable import DONE, Durable
+
 __all__ = [
     "FileStore",
     "FsyncPolicy",
@@ -106,8 +108,12 @@ class Store(Protocol):
         """
         ...
 
-    def append(self, events: Sequence[dict[str, Any]]) -> None:
-        """Persist ``events`` (JSON-ready dicts) before the caller acts on them."""
+    def append(self, events: Sequence[dict[str, Any]]) -> Durable:
+        """Persist ``events`` (JSON-ready dicts), in order after every earlier append. The
+        caller acts on them (the server sends the output that shows them) only once the
+        returned ``Durable`` is done: at once for a local journal, when a networked append
+        returns for another store (complete it on the event loop's thread; ``fail`` it if the
+        events are lost). Raising instead is a failure too."""
         ...
 
     def begin_snapshot(self, state: dict[str, Any]) -> Callable[[], None]:
@@ -522,17 +528,17 @@ class FileStore:
 
     # -- append -----------------------------------------------------------------------------
 
-    def append(self, events: Sequence[dict[str, Any]]) -> None:
+    def append(self, events: Sequence[dict[str, Any]]) -> Durable:
         """Append ``events`` to the journal with a single ``os.write``.
 
         When this returns the events are in the kernel (they survive ``kill -9``); with
         ``fsync="always"`` they are also on disk, at the cost of waiting for an fsync here.
         An empty sequence does nothing.  ``TypeError`` for a non-dict or non-JSON-able event
         (nothing is written then); ``StorageError`` if the write fails (the journal is rolled
-        back to its previous length).
+        back to its previous length).  Returns ``Durable.completed()``: durable on return.
         """
         if not events:
-            return
+            return DONE
         fd = self._require_fd()
         data = _encode_events(self._seq + 1, events)
         try:
@@ -551,6 +557,7 @@ class FileStore:
         elif self._fsync == "everysec":
             with self._lock:
                 self._dirty = True
+        return DONE
 
     def _rollback(self, fd: int) -> None:
         """Cut off a partially written batch so the next append starts on a line boundary."""
