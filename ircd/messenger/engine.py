@@ -9,11 +9,12 @@ and ``replay`` applies journaled events after a snapshot on start.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import math
 import secrets
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..clock import Clock
@@ -36,7 +37,37 @@ from .errors import (
     TooManyScheduled,
     UnknownScheduled,
 )
-from .holds import add_hold, in_holds, parse_hold, parse_holds
+from .events import (
+    AccountCreated,
+    Ack,
+    Adopted,
+    Complaint,
+    Event,
+    Gone,
+    Join,
+    LegacyRename,
+    Marked,
+    Muted,
+    NewPost,
+    OperSeen,
+    OpSet,
+    Part,
+    PasswordSet,
+    PrivateDropped,
+    Renamed,
+    Rescheduled,
+    RoomCreated,
+    RoomDropped,
+    ScheduledAdded,
+    ScheduledRemoved,
+    Seen,
+    ServerId,
+    Setting,
+    TopicSet,
+    Unmuted,
+    from_json,
+)
+from .holds import add_hold, in_holds, parse_holds
 from .model import (
     Ban,
     BanEnded,
@@ -84,7 +115,7 @@ class Messenger:
         self._addresses: dict[UserKey, str] = {}  # online user -> its connection's address
         self._ip_bans: dict[str, UserKey] = {}  # address -> the muted user whose mute it carries
         self._created_from: dict[str, list[float]] = {}  # address -> recent account creations
-        self._events: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []  # the JSON form of the durable events
 
     # ------------------------------------------------------------------ events and persistence
 
@@ -97,15 +128,17 @@ class Messenger:
     def has_events(self) -> bool:
         return bool(self._events)
 
-    def _emit(self, ev: dict[str, Any], durable: bool = True) -> None:
-        self._apply(ev)
+    def _emit(self, ev: Event, durable: bool = True) -> None:
+        """Apply ``ev``; a durable one goes to the journal (in its JSON form, made now: the
+        values it refers to may change later)."""
+        APPLY[type(ev)](self, ev)
         if durable:
-            self._events.append(ev)
+            self._events.append(ev.to_json())
 
     def pin_server_id(self) -> None:
         """Journal the server id on a fresh state, so msgids keep their prefix after a restart
         that finds no snapshot yet."""
-        self._emit({"t": "sid", "id": self.server_id})
+        self._emit(ServerId(self.server_id))
 
     def replay(self, events: Iterable[dict[str, Any]]) -> None:
         """Apply journaled events. ``StateError`` (one line) for an event that is malformed or
@@ -113,140 +146,162 @@ class Messenger:
         for ev in events:
             check_event(ev, self.rooms)
             try:
-                self._apply(ev)
+                self._apply(from_json(ev))
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
                 what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
                 raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
 
-    def _apply(self, ev: dict[str, Any]) -> None:
-        t = ev["t"]
-        if t == "post":
-            self._apply_post(Post.from_dict(ev["p"]), ev.get("q"))
-        elif t == "ack":
-            u = self.users.get(ev["u"])
-            if u is not None:
-                if "hold" in ev:  # what was waiting when that connection landed stays unread
-                    add_hold(u.holds, *parse_hold(ev["hold"]))
-                else:
-                    u.holds.clear()
-                if ev["s"] > u.delivered_seq:
-                    u.delivered_seq = ev["s"]
-                u.seen_before = True
-        elif t == "seen":
-            u = self.users.get(ev["u"])
-            if u is not None:
-                u.seen_before = True
-        elif t == "acct":
-            # a guest becoming an account is re-inserted, so the order of users is the same
-            # live and after a replay (where the guest never existed)
-            self.users.pop(ev["k"], None)
-            s = ev.get("s", self.seq)
-            self.users[ev["k"]] = User(
-                key=ev["k"],
-                name=ev["n"],
-                password_hash=ev["pw"],
-                created=ev["ts"],
-                delivered_seq=s,
-                since_seq=ev.get("since", s),
-                address=ev.get("ip", ""),
-            )
-            self._note_created(ev.get("ip", ""), ev["ts"])
-        elif t == "room":
-            room = self.rooms.pop(ev["r"], None)  # (re)journaled: it goes last, as on replay
-            if room is None:
-                room = Room(key=ev["r"], name=ev["n"], created=ev["ts"])
-            self.rooms[ev["r"]] = room
-        elif t == "join":
-            room = self.rooms[ev["r"]]
-            room.members.add(ev["u"])
-            if ev.get("op"):
-                room.ops.add(ev["u"])
-            u = self.users.get(ev["u"])
-            if u is not None:
-                u.rooms[ev["r"]] = ev.get("s", self.seq)
-        elif t == "part":
-            room = self.rooms[ev["r"]]
-            room.members.discard(ev["u"])
-            room.ops.discard(ev["u"])
-            u = self.users.get(ev["u"])
-            if u is not None:
-                u.rooms.pop(ev["r"], None)
-                u.read_markers.pop(ev["r"], None)
-        elif t == "unroom":
-            self.rooms.pop(ev["r"], None)
-        elif t == "undm":
-            self._drop_dm(ev["pk"])
-        elif t == "op":
-            room = self.rooms[ev["r"]]
-            if ev["on"]:
-                room.ops.add(ev["u"])
-            else:
-                room.ops.discard(ev["u"])
-        elif t == "topic":
-            room = self.rooms[ev["r"]]
-            room.topic, room.topic_by, room.topic_time = ev["text"], ev["by"], ev["ts"]
-        elif t == "mark":
-            u = self.users.get(ev["u"])
-            if u is not None:
-                _set_marker(u.read_markers, ev["target"], ev["ts"], self.rules.max_read_markers)
-        elif t == "set":
-            u = self.users.get(ev["u"])
-            if u is not None:
-                u.settings[ev["k"]] = ev["v"]
-        elif t == "pw":
-            u = self.users.get(ev["u"])
-            if u is not None:
-                u.password_hash = ev["pw"]
-        elif t == "cmp":
-            self.complaints.setdefault(ev["target"], {})[ev["by"]] = ev.get("why", "")
-            groups = self.complaint_groups.setdefault(ev["target"], {})
-            if ev.get("g"):
-                groups[ev["by"]] = ev["g"]
-            else:
-                groups.pop(ev["by"], None)
-        elif t == "oper":
-            u = self.users.get(ev["u"])
-            if u is not None:
-                u.oper = ev["n"]
-        elif t == "ban":
-            self._set_ban(
-                ev["u"],
-                Ban(ev["until"], ev.get("why", ""), name=ev.get("n", ""), ip=ev.get("ip", "")),
-            )
-            self.complaints.pop(ev["u"], None)
-            self.complaint_groups.pop(ev["u"], None)
-        elif t == "unban":
-            gone = self.bans.pop(ev["u"], None)
-            if gone is not None and gone.ip and self._ip_bans.get(gone.ip) == ev["u"]:
-                del self._ip_bans[gone.ip]
-        elif t == "adopt":
-            self._adopt(ev["old"], ev["new"], ev.get("q"))
-        elif t == "gone":
-            self.complaints.pop(ev["u"], None)
-            self.complaint_groups.pop(ev["u"], None)
-        elif t == "sched":
-            item = Scheduled.from_dict(ev["item"])
-            self.scheduled[item.id] = item
-            heapq.heappush(self._due_heap, (item.due, item.id))
-            self.next_sched_id = max(self.next_sched_id, item.id + 1)
-        elif t == "unsched":
-            self.scheduled.pop(ev["id"], None)
-        elif t == "resched":
-            moved = self.scheduled.get(ev["id"])
-            if moved is not None:
-                moved.due = ev["due"]
-                heapq.heappush(self._due_heap, (moved.due, moved.id))
-        elif t == "sid":
-            self.server_id = ev["id"]
-        elif t == "rename":
-            if "u" in ev:
-                self._rename(ev["u"], ev["n"], ev.get("q", ""), ev.get("oq", ""))
-            else:  # journals of version 0.1, where a guest's key was its nick
-                self._legacy_rename(ev["old"], ev["new"])
-        else:
-            raise ValueError(f"unknown event type {t!r}")
+    def _apply(self, ev: Event) -> None:
+        APPLY[type(ev)](self, ev)
 
-    def _apply_post(self, post: Post, quota: UserKey | None = None) -> None:
+    # The apply functions, one per event type (the table APPLY below the class maps them).
+    # They run live (through _emit) and on replay, so they depend only on the event and the
+    # state, never on the clock.
+
+    def _on_ack(self, ev: Ack) -> None:
+        u = self.users.get(ev.user)
+        if u is not None:
+            if ev.hold is not None:  # what was waiting when that connection landed stays unread
+                add_hold(u.holds, *ev.hold)
+            else:
+                u.holds.clear()
+            if ev.seq > u.delivered_seq:
+                u.delivered_seq = ev.seq
+            u.seen_before = True
+
+    def _on_seen(self, ev: Seen) -> None:
+        u = self.users.get(ev.user)
+        if u is not None:
+            u.seen_before = True
+
+    def _on_account(self, ev: AccountCreated) -> None:
+        # a guest becoming an account is re-inserted, so the order of users is the same
+        # live and after a replay (where the guest never existed)
+        self.users.pop(ev.key, None)
+        s = self.seq if ev.seq is None else ev.seq
+        self.users[ev.key] = User(
+            key=ev.key,
+            name=ev.name,
+            password_hash=ev.password_hash,
+            created=ev.created,
+            delivered_seq=s,
+            since_seq=s if ev.since is None else ev.since,
+            address=ev.address,
+        )
+        self._note_created(ev.address, ev.created)
+
+    def _on_room(self, ev: RoomCreated) -> None:
+        room = self.rooms.pop(ev.room, None)  # (re)journaled: it goes last, as on replay
+        if room is None:
+            room = Room(key=ev.room, name=ev.name, created=ev.created)
+        self.rooms[ev.room] = room
+
+    def _on_join(self, ev: Join) -> None:
+        room = self.rooms[ev.room]
+        room.members.add(ev.user)
+        if ev.op:
+            room.ops.add(ev.user)
+        u = self.users.get(ev.user)
+        if u is not None:
+            u.rooms[ev.room] = self.seq if ev.seq is None else ev.seq
+
+    def _on_part(self, ev: Part) -> None:
+        room = self.rooms[ev.room]
+        room.members.discard(ev.user)
+        room.ops.discard(ev.user)
+        u = self.users.get(ev.user)
+        if u is not None:
+            u.rooms.pop(ev.room, None)
+            u.read_markers.pop(ev.room, None)
+
+    def _on_unroom(self, ev: RoomDropped) -> None:
+        self.rooms.pop(ev.room, None)
+
+    def _on_undm(self, ev: PrivateDropped) -> None:
+        self._drop_dm(ev.pair)
+
+    def _on_op(self, ev: OpSet) -> None:
+        room = self.rooms[ev.room]
+        if ev.on:
+            room.ops.add(ev.user)
+        else:
+            room.ops.discard(ev.user)
+
+    def _on_topic(self, ev: TopicSet) -> None:
+        room = self.rooms[ev.room]
+        room.topic, room.topic_by, room.topic_time = ev.text, ev.by, ev.time
+
+    def _on_mark(self, ev: Marked) -> None:
+        u = self.users.get(ev.user)
+        if u is not None:
+            _set_marker(u.read_markers, ev.target, ev.time, self.rules.max_read_markers)
+
+    def _on_setting(self, ev: Setting) -> None:
+        u = self.users.get(ev.user)
+        if u is not None:
+            u.settings[ev.key] = ev.value
+
+    def _on_password(self, ev: PasswordSet) -> None:
+        u = self.users.get(ev.user)
+        if u is not None:
+            u.password_hash = ev.password_hash
+
+    def _on_complaint(self, ev: Complaint) -> None:
+        self.complaints.setdefault(ev.target, {})[ev.by] = ev.reason
+        groups = self.complaint_groups.setdefault(ev.target, {})
+        if ev.group:
+            groups[ev.by] = ev.group
+        else:
+            groups.pop(ev.by, None)
+
+    def _on_oper(self, ev: OperSeen) -> None:
+        u = self.users.get(ev.user)
+        if u is not None:
+            u.oper = ev.name
+
+    def _on_mute(self, ev: Muted) -> None:
+        self._set_ban(ev.user, Ban(ev.until, ev.reason, name=ev.name, ip=ev.ip))
+        self.complaints.pop(ev.user, None)
+        self.complaint_groups.pop(ev.user, None)
+
+    def _on_unmute(self, ev: Unmuted) -> None:
+        gone = self.bans.pop(ev.user, None)
+        if gone is not None and gone.ip and self._ip_bans.get(gone.ip) == ev.user:
+            del self._ip_bans[gone.ip]
+
+    def _on_adopt(self, ev: Adopted) -> None:
+        self._adopt(ev.old, ev.new, ev.quota)
+
+    def _on_gone(self, ev: Gone) -> None:
+        self.complaints.pop(ev.user, None)
+        self.complaint_groups.pop(ev.user, None)
+
+    def _on_sched(self, ev: ScheduledAdded) -> None:
+        item = dataclasses.replace(ev.item)  # the engine's own copy (the event stays as it was)
+        self.scheduled[item.id] = item
+        heapq.heappush(self._due_heap, (item.due, item.id))
+        self.next_sched_id = max(self.next_sched_id, item.id + 1)
+
+    def _on_unsched(self, ev: ScheduledRemoved) -> None:
+        self.scheduled.pop(ev.id, None)
+
+    def _on_resched(self, ev: Rescheduled) -> None:
+        moved = self.scheduled.get(ev.id)
+        if moved is not None:
+            moved.due = ev.due
+            heapq.heappush(self._due_heap, (moved.due, moved.id))
+
+    def _on_server_id(self, ev: ServerId) -> None:
+        self.server_id = ev.server_id
+
+    def _on_rename(self, ev: Renamed) -> None:
+        self._rename(ev.user, ev.name, ev.quota, ev.old_quota)
+
+    def _on_legacy_rename(self, ev: LegacyRename) -> None:
+        self._legacy_rename(ev.old, ev.new)
+
+    def _on_post(self, ev: NewPost) -> None:
+        post = ev.post
         self.seq = max(self.seq, post.seq)
         if post.room is not None:
             room = self.rooms.get(post.room)
@@ -257,7 +312,7 @@ class Messenger:
             room.history.append(post)
             if len(room.history) > self.rules.history_per_room:
                 room.history.popleft()
-            self._count_public(quota or post.sender, post.time)
+            self._count_public(ev.quota or post.sender, post.time)
         else:
             assert post.to is not None
             pk = pair_key(post.sender, post.to)
@@ -469,7 +524,7 @@ class Messenger:
         if g is None:
             return user
         if not same:
-            self._emit({"t": "adopt", "old": guest, "new": key, "q": g.quota})
+            self._emit(Adopted(guest, key, g.quota))
         # the guest's live state, made durable under the account
         for room_key, room in list(self.rooms.items()):
             if guest in room.members or (same and key in room.members):
@@ -478,33 +533,17 @@ class Messenger:
                     room.members.discard(guest)
                     room.ops.discard(guest)
                 # a room of guests only is in no snapshot: journal it before the account joins
-                self._emit({"t": "room", "r": room_key, "n": room.name, "ts": room.created})
+                self._emit(RoomCreated(room_key, room.name, room.created))
                 if room.topic:
-                    self._emit(
-                        {
-                            "t": "topic",
-                            "r": room_key,
-                            "text": room.topic,
-                            "by": room.topic_by,
-                            "ts": room.topic_time,
-                        }
-                    )
-                self._emit(
-                    {
-                        "t": "join",
-                        "u": key,
-                        "r": room_key,
-                        "op": was_op,
-                        "s": g.rooms.get(room_key, self.seq),
-                    }
-                )
+                    self._emit(TopicSet(room_key, room.topic, room.topic_by, room.topic_time))
+                self._emit(Join(key, room_key, was_op, g.rooms.get(room_key, self.seq)))
         for k, v in g.settings.items():
-            self._emit({"t": "set", "u": key, "k": k, "v": v})
+            self._emit(Setting(key, k, v))
         for target, ts in g.read_markers.items():
-            self._emit({"t": "mark", "u": key, "target": target, "ts": ts})
+            self._emit(Marked(key, target, ts))
         for item in self.list_scheduled(guest):
             item.owner = key
-            self._emit({"t": "sched", "item": item.to_dict()})  # durable from now on
+            self._emit(ScheduledAdded(item))  # durable from now on
         return user
 
     def _adopt(self, old: UserKey, new: UserKey, quota: UserKey | None) -> None:
@@ -542,20 +581,10 @@ class Messenger:
         address: str = "",
         since: int | None = None,
     ) -> User:
+        if since == self.seq:
+            since = None  # (a guest registering keeps its current conversations)
         now = self.clock.now()
-        ev: dict[str, Any] = {
-            "t": "acct",
-            "k": key,
-            "n": name,
-            "pw": password_hash,
-            "ts": now,
-            "s": self.seq,
-        }
-        if address:
-            ev["ip"] = address
-        if since is not None and since != self.seq:
-            ev["since"] = since  # a guest registering keeps its current conversations
-        self._emit(ev)
+        self._emit(AccountCreated(key, name, password_hash, now, self.seq, address, since))
         return self.users[key]
 
     def attach_guest(
@@ -603,9 +632,9 @@ class Messenger:
             self._drop_orphan_dms(self._dm_index.get(key, ()))
             self._buckets.pop(key, None)
             for item in self.list_scheduled(key):
-                self._emit({"t": "unsched", "id": item.id}, durable=False)
+                self._emit(ScheduledRemoved(item.id), durable=False)
             if key in self.complaints:
-                self._emit({"t": "gone", "u": key})
+                self._emit(Gone(key))
 
     def rename_guest(self, key: UserKey, name: str, quota_key: str = "") -> None:
         """A guest changed its nick: its rate window follows it to the new nick."""
@@ -613,7 +642,7 @@ class Messenger:
         if u is None or u.is_account:
             raise NoSuchUser(key)
         # durable: the rate window follows the nick even across a restart
-        self._emit({"t": "rename", "u": key, "n": name, "q": quota_key, "oq": u.quota_key})
+        self._emit(Renamed(key, name, quota_key, u.quota_key))
 
     def _rename(self, key: UserKey, name: str, quota: str, old_quota: str) -> None:
         u = self.users.get(key)
@@ -640,7 +669,7 @@ class Messenger:
         u = self.users.get(user)
         if u is None:
             raise NoSuchUser(user)
-        self._emit({"t": "set", "u": user, "k": key, "v": value}, durable=u.is_account)
+        self._emit(Setting(user, key, value), durable=u.is_account)
 
     def setting(self, user: UserKey, key: str, default: str) -> str:
         u = self.users.get(user)
@@ -656,7 +685,7 @@ class Messenger:
     def ensure_room(self, key: RoomKey, name: str) -> Room:
         room = self.rooms.get(key)
         if room is None:
-            self._emit({"t": "room", "r": key, "n": name, "ts": self.clock.now()})
+            self._emit(RoomCreated(key, name, self.clock.now()))
             room = self.rooms[key]
         return room
 
@@ -668,10 +697,7 @@ class Messenger:
             return room, False
         u = self.users.get(user)
         op = not room.members and key != self.rules.general_room
-        self._emit(
-            {"t": "join", "u": user, "r": key, "op": op, "s": self.seq},
-            durable=u is not None and u.is_account,
-        )
+        self._emit(Join(user, key, op, self.seq), durable=u is not None and u.is_account)
         return room, True
 
     def part(self, user: UserKey, key: RoomKey) -> Room:
@@ -681,7 +707,7 @@ class Messenger:
         if user not in room.members:
             raise NotMember(key)
         u = self.users.get(user)
-        self._emit({"t": "part", "u": user, "r": key}, durable=u is not None and u.is_account)
+        self._emit(Part(user, key), durable=u is not None and u.is_account)
         self._drop_if_empty(room)
         return room
 
@@ -692,7 +718,7 @@ class Messenger:
         if room.members or room.key == self.rules.general_room:
             return
         if self.rooms.get(room.key) is room:
-            self._emit({"t": "unroom", "r": room.key})
+            self._emit(RoomDropped(room.key))
 
     def drop_empty_rooms(self) -> None:
         """Drop every room nobody is in."""
@@ -711,7 +737,7 @@ class Messenger:
         (guests that left: an account always stays, and keeps what was said to it)."""
         for pk in sorted(pairs):
             if not any(k in self.users for k in pk.split("\t")):
-                self._emit({"t": "undm", "pk": pk})
+                self._emit(PrivateDropped(pk))
 
     def _drop_dm(self, pk: str) -> None:
         if self.dms.pop(pk, None) is None:
@@ -750,9 +776,7 @@ class Messenger:
         if target not in room.members:
             raise NoSuchUser(target)
         u = self.users.get(target)
-        self._emit(
-            {"t": "op", "u": target, "r": key, "on": on}, durable=u is not None and u.is_account
-        )
+        self._emit(OpSet(target, key, on), durable=u is not None and u.is_account)
 
     def topic_protected(self, room: Room) -> bool:
         """Whether the room is +t: only its channel operators (and server operators) may set
@@ -773,7 +797,7 @@ class Messenger:
         if self.topic_protected(room) and by not in room.ops and not privileged:
             raise NotOperator(key)
         self._check_ban(by, self.clock.now())
-        self._emit({"t": "topic", "r": key, "text": text, "by": by_name, "ts": self.clock.now()})
+        self._emit(TopicSet(key, text, by_name, self.clock.now()))
         return room
 
     # ------------------------------------------------------------------ posting
@@ -790,8 +814,10 @@ class Messenger:
         guest does not escape by reconnecting under another nick)."""
         ban = self.bans.get(user)
         if ban is None:
+            if not self._ip_bans:  # (first: this runs for every post)
+                return None
             u = self.users.get(user)
-            if u is None or u.is_account or not u.address or not self._ip_bans:
+            if u is None or u.is_account or not u.address:
                 return None
             holder = self._ip_bans.get(u.address)
             ban = self.bans.get(holder) if holder is not None else None
@@ -810,9 +836,10 @@ class Messenger:
         u = self.users.get(user)
         return u.quota if u is not None else user
 
-    def _check_quota(self, user: UserKey, now: float) -> None:
+    def _check_quota(self, quota: UserKey, now: float) -> None:
+        """Raise RateLimited when the rate window ``quota`` (a user's ``User.quota``) is full."""
         start = self._window_start(now)
-        w = self.windows.get(self._quota_of(user))
+        w = self.windows.get(quota)
         if w is not None and w[0] == start and w[1] >= self.rules.messages_per_period:
             raise RateLimited(
                 start + self.rules.period_seconds,
@@ -832,13 +859,15 @@ class Messenger:
         b = self._buckets.get(user)
         if b is None:
             b = self._buckets[user] = [burst, now]
-        tokens = min(burst, b[0] + (now - b[1]) * rate)
+        tokens = b[0] + (now - b[1]) * rate
+        if tokens > burst:
+            tokens = burst
         if tokens < 1:
             b[0], b[1] = tokens, now
             raise Flooding((1 - tokens) / rate)
         b[0], b[1] = tokens - 1, now
 
-    def _new_post(
+    def _post(
         self,
         sender: UserKey,
         sender_name: str,
@@ -849,31 +878,49 @@ class Messenger:
         now: float,
         room: RoomKey | None = None,
         to: UserKey | None = None,
-        to_name: str | None = None,
+        item: Scheduled | None = None,
     ) -> Post:
-        seq = self.seq + 1
+        """The one way a post is made: live (post_room, post_private) and when a scheduled
+        post falls due (_fire, which passes the ``item``), with the same checks. A channel
+        post needs the room, membership, no mute and the quota; a private post needs its
+        recipient, no mute and, typed live, the flood allowance (a scheduled one is not
+        typed now: at most rules.max_delayed_per_user of them wait). A scheduled post's
+        errors name its target as the owner wrote it, and a room that is gone is one the
+        owner is no longer in."""
         u = self.users.get(sender)
+        quota = u.quota if u is not None else sender  # where a channel post counts
+        if room is not None:
+            self._check_room_send(sender, room, now, item)
+            self._check_quota(quota, now)
+            to_name = None
+        else:
+            assert to is not None
+            target = self.users.get(to)
+            if target is None:
+                raise NoSuchUser(to if item is None else item.target_name)
+            self._check_ban(sender, now)
+            if item is None:
+                self._check_flood(sender, now)
+            to_name = target.name
+        seq = self.seq + 1
+        # positional arguments (keywords cost twice as much on this, the hottest path)
         post = Post(
-            seq=seq,
-            msgid=f"{self.server_id}-{seq}",
-            time=now,
-            kind=kind,
-            sender=sender,
-            sender_name=sender_name,
-            origin=origin,
-            account=u.name if u is not None and u.is_account else None,
-            room=room,
-            to=to,
-            to_name=to_name,
-            text=text,
-            tags=tags or None,
+            seq,
+            f"{self.server_id}-{seq}",  # msgid
+            now,  # time
+            kind,
+            sender,
+            sender_name,
+            origin,
+            u.name if u is not None and u.is_account else None,  # account
+            room,
+            to,
+            to_name,
+            text,
+            tags or None,
         )
-        ev: dict[str, Any] = {"t": "post", "p": post.to_dict()}
-        quota = u.quota if u is not None else sender
-        if quota != sender:
-            ev["q"] = quota  # a guest's channel posts count under its nick
-        self._apply_post(post, quota)
-        self._events.append(ev)
+        # a guest's channel posts count under its nick
+        self._emit(NewPost(post, None if quota == sender else quota))
         return post
 
     def post_room(
@@ -886,19 +933,20 @@ class Messenger:
         kind: str = "PRIVMSG",
         tags: dict[str, str] | None = None,
     ) -> Post:
-        now = self.clock.now()
-        self.check_room_send(user, key, now)
-        self._check_quota(user, now)
-        return self._new_post(user, name, origin, kind, text, tags, now, room=key)
+        return self._post(user, name, origin, kind, text, tags, self.clock.now(), room=key)
 
     def check_room_send(self, user: UserKey, key: RoomKey, now: float | None = None) -> None:
         """The checks of post_room but the quota, without posting (also for TAGMSG)."""
-        now = self.clock.now() if now is None else now
+        self._check_room_send(user, key, self.clock.now() if now is None else now)
+
+    def _check_room_send(
+        self, user: UserKey, key: RoomKey, now: float, item: Scheduled | None = None
+    ) -> None:
         room = self.rooms.get(key)
-        if room is None:
-            raise NoSuchRoom(key)
-        if user not in room.members:
-            raise NotMember(key)
+        if room is None or user not in room.members:
+            if item is not None:
+                raise NotMember(item.target_name)
+            raise NoSuchRoom(key) if room is None else NotMember(key)
         self._check_ban(user, now)
 
     def post_private(
@@ -911,13 +959,7 @@ class Messenger:
         kind: str = "PRIVMSG",
         tags: dict[str, str] | None = None,
     ) -> Post:
-        now = self.clock.now()
-        target = self.users.get(to)
-        if target is None:
-            raise NoSuchUser(to)
-        self._check_ban(user, now)
-        self._check_flood(user, now)
-        return self._new_post(user, name, origin, kind, text, tags, now, to=to, to_name=target.name)
+        return self._post(user, name, origin, kind, text, tags, self.clock.now(), to=to)
 
     # ------------------------------------------------------------------ delivery cursors
 
@@ -929,15 +971,15 @@ class Messenger:
         if u is None or not u.is_account:
             return
         seq = min(seq, self.seq)
-        ev: dict[str, Any] = {"t": "ack", "u": user, "s": max(seq, u.delivered_seq)}
+        hold = None
         if held_upto is not None:
             # a held ack keeps the holds there are (an empty range adds none)
             if seq <= u.delivered_seq:
                 return  # nothing new
-            ev["hold"] = [u.delivered_seq, max(u.delivered_seq, min(held_upto, seq))]
+            hold = (u.delivered_seq, max(u.delivered_seq, min(held_upto, seq)))
         elif seq <= u.delivered_seq and not u.holds and u.seen_before:
             return
-        self._emit(ev)
+        self._emit(Ack(user, max(seq, u.delivered_seq), hold))
 
     def mark_seen(self, user: UserKey) -> None:
         """The account has landed (joined its channels and been given or told its unread):
@@ -945,7 +987,7 @@ class Messenger:
         ends before it acknowledged anything."""
         u = self.users.get(user)
         if u is not None and u.is_account and not u.seen_before:
-            self._emit({"t": "seen", "u": user})
+            self._emit(Seen(user))
 
     def mark_read(self, user: UserKey, target: str, ts: float, private: bool = False) -> float:
         """Move a read marker forward only (clamped to now); returns the stored value.
@@ -964,7 +1006,7 @@ class Messenger:
         cur = u.read_markers.get(target)
         if cur is not None and ts <= cur:
             return cur
-        self._emit({"t": "mark", "u": user, "target": target, "ts": ts}, durable=u.is_account)
+        self._emit(Marked(user, target, ts), durable=u.is_account)
         return ts
 
     def read_marker(self, user: UserKey, target: str) -> float | None:
@@ -1093,14 +1135,13 @@ class Messenger:
             raise CannotComplain(
                 "ALREADY_COMPLAINED", f"You have already complained about {tu.name}"
             )
-        ev: dict[str, Any] = {"t": "cmp", "by": by, "target": target, "why": reason[:300]}
         young = now - complainer.created < self.rules.complaint_min_account_age
-        if self.rules.same_address_counts_once and young and complainer.address:
-            ev["g"] = complainer.address  # counts once with the others from there (see below)
-        self._emit(ev)
+        # a young account counts once with the others from its address (see below)
+        g = complainer.address if self.rules.same_address_counts_once and young else ""
+        self._emit(Complaint(by, target, reason[:300], g))
         count = self.complaint_count(target)
         group = self.complaint_groups.get(target, {})
-        together = sum(1 for k, g in group.items() if g == ev.get("g") and k != by)
+        together = sum(1 for k, a in group.items() if g and a == g and k != by)
         immune = target_is_operator and self.rules.operators_immune
         banned = None
         if count >= self.rules.complaints_to_ban and not immune:
@@ -1133,34 +1174,27 @@ class Messenger:
         which knows the configured operators, decides what that is worth)."""
         u = self.users.get(user)
         if u is not None and u.is_account and u.oper != name:
-            self._emit({"t": "oper", "u": user, "n": name})
+            self._emit(OperSeen(user, name))
 
     def ban(self, target: UserKey, seconds: float, reason: str) -> Ban:
         """Mute ``target``. Guests connecting from its current address are muted with it."""
         until = self.clock.now() + seconds
         u = self.users.get(target)
-        ev: dict[str, Any] = {"t": "ban", "u": target, "until": until, "why": reason}
-        if u is not None:
-            ev["n"] = u.name
         guest_ip = u.address if u is not None and not u.is_account else ""
         ip = self._addresses.get(target) or guest_ip
-        if ip:
-            ev["ip"] = ip
-        self._emit(ev)
+        self._emit(Muted(target, until, reason, u.name if u is not None else "", ip))
         return self.bans[target]
 
     def lift_ban(self, target: UserKey) -> bool:
         ban = self.bans.get(target)
         if ban is None:
             return False
-        self._emit({"t": "unban", "u": target})
+        self._emit(Unmuted(target))
         # scheduled posts held by the ban were moved to its end: they may go now
         now = self.clock.now()
         for item in self.list_scheduled(target):
             if item.due == ban.until and item.due > now:
-                self._emit(
-                    {"t": "resched", "id": item.id, "due": now}, durable=self._is_account(target)
-                )
+                self._emit(Rescheduled(item.id, now), durable=self._is_account(target))
         return True
 
     # ------------------------------------------------------------------ scheduled posts
@@ -1210,7 +1244,7 @@ class Messenger:
             due=due,
             origin=origin,
         )
-        self._emit({"t": "sched", "item": item.to_dict()}, durable=self._is_account(owner))
+        self._emit(ScheduledAdded(item), durable=self._is_account(owner))
         return item
 
     def list_scheduled(self, owner: UserKey) -> list[Scheduled]:
@@ -1222,7 +1256,7 @@ class Messenger:
         item = self.scheduled.get(item_id)
         if item is None or item.owner != owner:
             raise UnknownScheduled(f"no scheduled message #{item_id} of yours")
-        self._emit({"t": "unsched", "id": item_id}, durable=self._is_account(owner))
+        self._emit(ScheduledRemoved(item_id), durable=self._is_account(owner))
         return item
 
     def next_due(self) -> float | None:
@@ -1245,7 +1279,7 @@ class Messenger:
         ended: list[BanEnded] = []
         for key, ban in sorted(self.bans.items(), key=lambda kv: kv[1].until):
             if ban.until <= now:
-                self._emit({"t": "unban", "u": key})
+                self._emit(Unmuted(key))
                 u = self.users.get(key)
                 ended.append(BanEnded(user=key, name=u.name if u else ban.name or key))
         fired: list[Fired] = []
@@ -1258,50 +1292,28 @@ class Messenger:
         return fired, ended
 
     def _fire(self, item: Scheduled, now: float, late: bool) -> Fired:
+        """Post a due item through _post, like a live post; a muted owner's item waits for
+        the mute's end (checked first: a held item is not dropped)."""
         keep = self._is_account(item.owner)  # a guest's schedules are not durable
         ban = self.ban_of(item.owner, now)
         if ban is not None:
-            self._emit({"t": "resched", "id": item.id, "due": ban.until}, durable=keep)
+            self._emit(Rescheduled(item.id, ban.until), durable=keep)
             return Fired(item, "held", reason="muted", late=late, until=ban.until)
         u = self.users.get(item.owner)
+        name = item.owner_name if u is None else u.name
+        room, to = (None, item.target) if item.private else (item.target, None)
         try:
-            if item.private:
-                if item.target not in self.users:
-                    raise NoSuchUser(item.target_name)
-                post = self._new_post(
-                    item.owner,
-                    item.owner_name if u is None else u.name,
-                    item.origin,
-                    "PRIVMSG",
-                    item.text,
-                    None,
-                    now,
-                    to=item.target,
-                    to_name=self.users[item.target].name,
-                )
-            else:
-                room = self.rooms.get(item.target)
-                if room is None or item.owner not in room.members:
-                    raise NotMember(item.target_name)
-                self._check_quota(item.owner, now)
-                post = self._new_post(
-                    item.owner,
-                    item.owner_name if u is None else u.name,
-                    item.origin,
-                    "PRIVMSG",
-                    item.text,
-                    None,
-                    now,
-                    room=item.target,
-                )
+            post = self._post(
+                item.owner, name, item.origin, "PRIVMSG", item.text, None, now, room, to, item
+            )
         except RateLimited as e:
-            self._emit({"t": "resched", "id": item.id, "due": e.reset_at}, durable=keep)
+            self._emit(Rescheduled(item.id, e.reset_at), durable=keep)
             return Fired(item, "postponed", reason="rate limited", late=late, until=e.reset_at)
         except (NoSuchUser, NotMember) as e:
-            self._emit({"t": "unsched", "id": item.id}, durable=keep)
+            self._emit(ScheduledRemoved(item.id), durable=keep)
             what = "recipient is gone" if item.private else "you are no longer in the channel"
             return Fired(item, "dropped", reason=f"{what} ({e})", late=late)
-        self._emit({"t": "unsched", "id": item.id}, durable=keep)
+        self._emit(ScheduledRemoved(item.id), durable=keep)
         return Fired(item, "posted", post=post, late=late)
 
 
@@ -1329,3 +1341,34 @@ def _newer_than(history: Sequence[Post], seq: int) -> list[Post]:
         out.append(p)
     out.reverse()
     return out
+
+
+# event class -> the function that applies it (live and on replay); one entry per event type
+APPLY: dict[type[Event], Callable[[Messenger, Any], None]] = {
+    NewPost: Messenger._on_post,
+    Ack: Messenger._on_ack,
+    Seen: Messenger._on_seen,
+    Marked: Messenger._on_mark,
+    AccountCreated: Messenger._on_account,
+    PasswordSet: Messenger._on_password,
+    Setting: Messenger._on_setting,
+    OperSeen: Messenger._on_oper,
+    Adopted: Messenger._on_adopt,
+    Renamed: Messenger._on_rename,
+    LegacyRename: Messenger._on_legacy_rename,
+    ServerId: Messenger._on_server_id,
+    RoomCreated: Messenger._on_room,
+    RoomDropped: Messenger._on_unroom,
+    Join: Messenger._on_join,
+    Part: Messenger._on_part,
+    OpSet: Messenger._on_op,
+    TopicSet: Messenger._on_topic,
+    PrivateDropped: Messenger._on_undm,
+    Complaint: Messenger._on_complaint,
+    Gone: Messenger._on_gone,
+    Muted: Messenger._on_mute,
+    Unmuted: Messenger._on_unmute,
+    ScheduledAdded: Messenger._on_sched,
+    ScheduledRemoved: Messenger._on_unsched,
+    Rescheduled: Messenger._on_resched,
+}
