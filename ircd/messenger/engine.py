@@ -2,9 +2,11 @@
 scheduled posts.
 
 Pure domain logic: no IRC, no asyncio, no files. The clock is injected. The engine is
-event-sourced: every durable change is a JSON-ready dict that goes through ``_apply`` and is
-queued for the journal (``take_events``); ``to_dict``/``from_dict`` give the compacted snapshot,
-and ``replay`` applies journaled events after a snapshot on start.
+event-sourced: every durable change is a typed event (events.py) that ``_emit`` applies through
+the apply table ``APPLY`` (one function per event class) and queues, in its JSON form, for the
+journal (``take_events``); ``to_dict``/``from_dict`` give the compacted snapshot, and ``replay``
+applies journaled events after a snapshot on start, through the same table. Every post, live or
+scheduled, is made by ``_post``, with the same checks.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pytest
 
 from ircd.messenger.engine import APPLY
 from ircd.messenger.events import (
+    _SPECS,
     EVENT_TYPES,
     AccountCreated,
     Ack,
@@ -26,7 +27,7 @@ from ircd.messenger.events import (
     to_json,
 )
 from ircd.messenger.model import Post, Scheduled
-from ircd.messenger.validate import _EVENTS
+from ircd.messenger.validate import _EVENTS, StateError, check_event
 
 from .helpers import account, make
 from .sample_state import base_events, every_event, post
@@ -133,3 +134,36 @@ def test_a_journaled_schedule_is_not_changed_by_what_happens_to_it_later() -> No
     typed = from_json(ev)
     assert isinstance(typed, ScheduledAdded) and isinstance(typed.item, Scheduled)
     assert typed.item.due == item.due
+
+
+def sample_of(cls: type[Event]) -> dict[str, Any]:
+    """The sample journal entry of ``cls`` with every key it can have."""
+    for d in [*every_event(), *base_events()]:
+        ev = from_json(d)
+        if type(ev) is cls and set(to_json(ev)) == {"t", *(f.key for f in _SPECS[cls])}:
+            return d
+    full = {"t": cls.TAG}
+    for d in [*every_event(), *base_events()]:  # (no sample has them all: merge the samples)
+        if type(from_json(d)) is cls:
+            full = {**full, **d}
+    return full
+
+
+@pytest.mark.parametrize("cls", EVENT_TYPES, ids=lambda c: c.__name__)
+def test_the_validator_requires_what_the_class_requires(cls: type[Event]) -> None:
+    """validate.py's check of an event type and the event class agree on which keys must be
+    there: without a required key the event is refused, without an optional one it is read."""
+    rooms = {"#x", "#general"}
+    d = sample_of(cls)
+    assert set(d) == {"t", *(f.key for f in _SPECS[cls])}, "the samples lack a key"
+    check_event(d, rooms)
+    for f in _SPECS[cls]:
+        without = {k: v for k, v in d.items() if k != f.key}
+        if f.required:
+            # (a rename without "u" is of the 0.1 form, which then lacks its "old")
+            key = "old" if (cls, f.key) == (Renamed, "u") else f.key
+            with pytest.raises(StateError, match=f"missing {key!r}"):
+                check_event(without, rooms)
+        else:
+            check_event(without, rooms)
+            assert type(from_json(without)) is cls
