@@ -24,7 +24,7 @@ from ..wire import (
     parse_uint,
 )
 from . import acks
-from .lines import add_tag, safe_line
+from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import ACCOUNT, TAGS, TIME, Session
 from .throttle import LoginThrottle
@@ -99,20 +99,6 @@ def human_time(ts: float) -> str:
 
 def short_time(ts: float) -> str:
     return datetime.fromtimestamp(_showable(ts), tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
-# marks a replayed line that was written to a connection which ended before confirming it
-REPEAT_MARK = "[repeat?] "
-
-
-def repeat_note(k: int, n: int) -> str:
-    """Says that ``k`` of ``n`` replayed lines may have been shown before."""
-    which = "it" if n == 1 else ("all of them" if k == n else f"{k} of them")
-    return f"{which} may have reached you before (marked {REPEAT_MARK.strip()})"
-
-
-def _utc_day(ts: float) -> int:
-    return int(_showable(ts) // 86400)
 
 
 class NamesCache:
@@ -542,63 +528,6 @@ class Hub:
         return to is not None
 
     # ------------------------------------------------------------------ replay (backlog, unread)
-
-    def replay(
-        self,
-        s: Session,
-        target: str,
-        posts: Sequence[Post],
-        what: str,
-        private: bool,
-        maybe_seen: Callable[[int], bool] | None = None,
-    ) -> None:
-        """Send stored posts by capability tier: a chathistory batch (batch + server-time), time
-        tags between two notices (server-time), or a text time prefix between two notices.
-
-        A line from another day (UTC) than today always gets the ``[YYYY-MM-DD HH:MM]`` prefix
-        (clients show a server-time tag as a time of day only), unless the user said ``set
-        timestamps never``. Lines ``maybe_seen`` says were written to a connection that ended
-        before confirming them are marked ``[repeat?]`` (acks.py)."""
-        if not posts:
-            return
-        stamps = self.messenger.setting(s.user_key, "timestamps", "auto")
-        frame_to = s.nick if private else target
-        peer_name = target
-        today = _utc_day(self.clock.now())
-        repeats = {p.seq for p in posts if maybe_seen is not None and maybe_seen(p.seq)}
-
-        def prefix(p: Post, always: bool) -> str:
-            dated = stamps != "never" and (always or _utc_day(p.time) != today)
-            mark = REPEAT_MARK if p.seq in repeats else ""
-            return (f"[{short_time(p.time)}] " if dated else "") + mark
-
-        if "batch" in s.caps and "server-time" in s.caps:
-            ref = self.batch_id()
-            s.send(format_line("BATCH", (f"+{ref}", "chathistory", peer_name), self.name))
-            for p in posts:
-                line = self.history_line(s, p, prefix(p, stamps == "always"))
-                s.send(add_tag(line, f"batch={ref}"))
-            s.send(format_line("BATCH", (f"-{ref}",), self.name))
-            return
-        since = short_time(posts[0].time)
-        n = len(posts)
-        plural = "message" if n == 1 else "messages"
-        head = f"*** Replaying {n} {what} {plural} (since {since} UTC)"
-        if private:
-            head = f"*** Replaying {n} {what} private {plural} from {target} (since {since} UTC)"
-        if repeats:
-            head += f"; {repeat_note(len(repeats), n)}"
-        s.send(format_line("NOTICE", (frame_to, head), self.name))
-        # irssi asks for server-time but hides it unless show_server_time is on; it is the
-        # client that pairs server-time with znc.in/self-message and no batch, so it gets the
-        # visible prefix too (HexChat shows the tag's time itself)
-        irssi_like = "znc.in/self-message" in s.caps and "batch" not in s.caps
-        with_prefix = (
-            "server-time" not in s.caps or stamps == "always" or (stamps == "auto" and irssi_like)
-        )
-        for p in posts:
-            s.send(self.history_line(s, p, prefix(p, with_prefix)))
-        s.send(format_line("NOTICE", (frame_to, "*** End of replay"), self.name))
 
     def history_line(self, s: Session, p: Post, prefix: str = "") -> str:
         """A stored post as this session should see it (original source, time and msgid)."""

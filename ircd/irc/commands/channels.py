@@ -2,107 +2,14 @@
 
 from __future__ import annotations
 
-from operator import attrgetter
-
 from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
 from ...messenger.model import Room
 from ...wire import Message, Numeric, casefold, format_line, is_channel_name, truncate_utf8
-from ..hub import Hub, NamesCache, iso_time
+from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
+from ..rooms import join_room, send_names, send_topic
 from ..session import Session
-
-
-def send_names(hub: Hub, s: Session, room: Room) -> None:
-    uhnames = "userhost-in-names" in s.caps
-    cache = None if uhnames else hub.names_cache.get(room.key)
-    if cache is not None:
-        if cache.chunks:
-            _send_names_lines(hub, s, room, cache.chunks)
-        return
-    # every joiner of a big channel gets this: built with C-level list operations (no Python
-    # code per member); same names and order as iterating hub.room_sessions
-    members = list(filter(None, map(hub.by_user.get, room.members)))
-    names = list(map(_MASK if uhnames else _NICK, members))
-    ops = room.ops
-    if ops:
-        names = ["@" + n if m.user_key in ops else n for m, n in zip(members, names, strict=True)]
-    if not names:
-        return
-    # 353 must have exactly 4 params (pydle); split long lists over several lines of at most
-    # 380 characters of names (each name counted with its separating space)
-    text = " ".join(names) + " "
-    chunks = []
-    i, end = 0, len(text)
-    while i < end:
-        j = text.rfind(" ", i, i + 380) + 1
-        if j <= i:  # a single name longer than the limit goes alone
-            j = text.index(" ", i) + 1
-        chunks.append(text[i : j - 1])
-        i = j
-    if not uhnames:
-        cache = hub.names_cache[room.key] = NamesCache()
-        cache.chunks = chunks
-        cache.last_size = len(chunks[-1]) + 1
-    _send_names_lines(hub, s, room, chunks)
-
-
-def _send_names_lines(hub: Hub, s: Session, room: Room, chunks: list[str]) -> None:
-    if s.capture is not None:
-        for chunk in chunks:
-            hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, chunk)
-        return
-    # exactly what hub.reply formats, for all the lines at once
-    head = format_line(Numeric.RPL_NAMREPLY.value, (s.nick, "=", room.name, "x"), hub.name)[:-1]
-    body = head + ("\r\n" + head).join(chunks) + "\r\n"
-    s.send_bytes(body.encode("utf-8", "replace"))
-
-
-_NICK = attrgetter("nick")
-_MASK = attrgetter("mask")
-
-
-def send_topic(hub: Hub, s: Session, room: Room) -> None:
-    if room.topic:
-        hub.reply(s, Numeric.RPL_TOPIC, room.name, room.topic)
-        hub.reply(s, Numeric.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
-    else:
-        hub.reply(s, Numeric.RPL_NOTOPIC, room.name, "No topic is set")
-
-
-def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
-    """Join (or re-show, for a returning account) a room: JOIN to the member and the others,
-    topic, names, read marker, and the backlog when asked."""
-    room, _new = hub.messenger.join(s.user_key, key, name)
-    line = format_line("JOIN", (room.name,), s.mask)
-    away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
-    if away_line is None and s.capture is None:
-        # every join to a big channel is a broadcast: encoded once, and batched per pass
-        hub.broadcast_join(room, s, (line + "\r\n").encode("utf-8", "replace"))
-    else:
-        hub.note_joined(room, s)
-        for peer in hub.room_sessions(room):
-            peer.send(line)
-            if away_line and peer is not s and "away-notify" in peer.caps:
-                peer.send(away_line)
-    send_topic(hub, s, room)
-    send_names(hub, s, room)
-    if "draft/read-marker" in s.caps:
-        marker = hub.messenger.read_marker(s.user_key, room.key)
-        value = f"timestamp={iso_time(marker)}" if marker is not None else "*"
-        s.send(format_line("MARKREAD", (room.name, value), hub.name))
-    hub.reply(s, Numeric.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
-    if backlog and wants_push(hub, s):
-        n = hub.config.chat.backlog_on_join
-        hub.replay(s, room.name, hub.messenger.backlog(room.key, n), "recent", private=False)
-
-
-def wants_push(hub: Hub, s: Session) -> bool:
-    """Whether stored messages are pushed to this connection (not for history-pulling clients,
-    bots, or users who turned backlog off)."""
-    if "draft/chathistory" in s.caps or s.bot:
-        return False
-    return hub.messenger.setting(s.user_key, "backlog", "on") != "off"
 
 
 @command("JOIN", min_params=1)

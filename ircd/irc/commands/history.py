@@ -1,128 +1,24 @@
-"""History: unread replay on connect, UNREAD, draft/chathistory (CHATHISTORY) and
+"""History: UNREAD (replay.py), draft/chathistory (CHATHISTORY) and
 draft/read-marker (MARKREAD)."""
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from ...messenger.durations import parse_iso_time
 from ...messenger.errors import InvalidDuration, NoSuchRoom, NotMember
-from ...messenger.model import Post, Unread
+from ...messenger.model import Post
 from ...wire import Message, casefold, format_line, is_channel_name, is_valid_nick, parse_uint
-from .. import acks
-from ..hub import Hub, iso_time, repeat_note
+from ..hub import Hub, iso_time
 from ..registry import command
+from ..replay import send_unread
 from ..session import Session
-from .channels import wants_push
-
-
-def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
-    """After the JOINs of a new connection: the backlog (guests, an account's first visit) or
-    the account's unread; then ask the client to acknowledge (acks.py)."""
-    m = hub.messenger
-    s.landed_seq = m.seq  # later posts reach this connection live
-    acks.landed(hub, s)
-    if s.account is not None:
-        m.mark_seen(s.user_key)  # next time: its unread, even if this ends before any ack
-    general = hub.config.chat.general_channel
-    if s.account is None or first_time:
-        # guests and new accounts: the last N messages of the general channel, and for a new
-        # account the private messages already waiting for it
-        if wants_push(hub, s):
-            posts = m.backlog(hub.general_key, hub.config.chat.backlog_on_join)
-            room = m.rooms.get(hub.general_key)
-            hub.replay(s, room.name if room else general, posts, "recent", private=False)
-            if s.account is not None:
-                for peer_key, dms in m.unread(s.user_key).private.items():
-                    peer = hub.display_nick(peer_key, dms[-1].sender_name)
-                    hub.replay(s, peer, dms, "unread", private=True)
-                    acks.replayed(s, dms)
-        hub.request_ack(s)
-        return
-    unread = m.unread(s.user_key)
-    if "draft/chathistory" in s.caps:
-        # its acks leave these unread until it sends UNREAD (a hold; see acks.py)
-        s.catching_up = unread.total > 0
-        hub.note(
-            s,
-            "UNREAD",
-            "PENDING",
-            str(unread.total),
-            text=_summary(hub, unread) + " Send UNREAD to receive them, or use CHATHISTORY.",
-        )
-        hub.request_ack(s)
-        return
-    if not wants_push(hub, s):
-        # told, not given: they stay unread until pulled ("unread" replays them)
-        s.catching_up = unread.total > 0
-        if unread.total:
-            hub.notice(s, _summary(hub, unread) + " (backlog is off: /msg Messenger unread)")
-        hub.request_ack(s)
-        return
-    push_unread(hub, s, unread)
-
-
-def push_unread(hub: Hub, s: Session, unread: Unread) -> None:
-    """Replay everything the user has not received, each target in its own block, then a
-    summary; then ask the client to acknowledge. Lines that may have been shown before (on a
-    connection that ended before confirming them) are marked."""
-    m = hub.messenger
-    if unread.total == 0:
-        hub.notice(s, "No unread messages since your last visit.")
-        acks.pulled(s)
-        hub.request_ack(s)
-        return
-    if unread.omitted:
-        hub.notice(
-            s,
-            f"{unread.omitted} older unread messages were left out "
-            f"(at most {hub.config.chat.max_unread_replay} are replayed)",
-        )
-    seen = acks.maybe_seen(hub, s.user_key)
-    for room_key, posts in unread.rooms.items():
-        room = m.rooms[room_key]
-        hub.replay(s, room.name, posts, "unread", private=False, maybe_seen=seen)
-        acks.replayed(s, posts)
-    for peer_key, posts in unread.private.items():
-        peer = hub.display_nick(peer_key, posts[-1].sender_name)
-        hub.replay(s, peer, posts, "unread", private=True, maybe_seen=seen)
-        acks.replayed(s, posts)
-    hub.notice(s, _summary(hub, unread, seen))
-    acks.pulled(s)
-    hub.request_ack(s)
-
-
-def _summary(hub: Hub, unread: Unread, seen: Callable[[int], bool] | None = None) -> str:
-    if unread.total == 0:
-        return "No unread messages since your last visit."
-    parts = []
-    for room_key, posts in unread.rooms.items():
-        parts.append(f"{len(posts)} in {hub.messenger.rooms[room_key].name}")
-    for peer_key, posts in unread.private.items():
-        peer = hub.display_nick(peer_key, posts[-1].sender_name)
-        parts.append(f"{len(posts)} private from {peer}")
-    n = unread.total + unread.omitted
-    text = f"You had {n} unread message{'s' if n != 1 else ''}: {', '.join(parts)}."
-    if seen is not None:
-        posts = [p for lst in (*unread.rooms.values(), *unread.private.values()) for p in lst]
-        k = sum(1 for p in posts if seen(p.seq))
-        if k:
-            text = text[:-1] + f"; {repeat_note(k, unread.total)}."
-    return text
 
 
 @command("UNREAD")
 def unread_cmd(hub: Hub, s: Session, msg: Message) -> None:
-    if s.account is None:
-        hub.fail(
-            s,
-            "UNREAD",
-            "ACCOUNT_REQUIRED",
-            text="Guests have no unread memory; connect with a password to get one",
-        )
-        return
-    push_unread(hub, s, hub.messenger.unread(s.user_key, upto=s.landed_seq))
+    send_unread(hub, s, from_service=False)
 
 
 # ---------------------------------------------------------------------- CHATHISTORY

@@ -7,12 +7,12 @@ import logging
 
 from ...messenger.passwords import hash_password, verify_password
 from ...wire import Message, Numeric, casefold, format_line, parse_uint, truncate_utf8
+from .. import welcome
 from ..dispatch import defer
 from ..hub import SERVICE_KEY, SERVICE_NICK, VERSION, Hub, human_time
 from ..lines import safe_line
 from ..registry import COMMANDS, command
 from ..session import Session
-from . import registration
 
 log = logging.getLogger(__name__)
 
@@ -186,12 +186,12 @@ def away(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("MOTD")
 def motd(hub: Hub, s: Session, msg: Message) -> None:
-    registration.motd(hub, s)
+    welcome.motd(hub, s)
 
 
 @command("LUSERS")
 def lusers(hub: Hub, s: Session, msg: Message) -> None:
-    registration.lusers(hub, s)
+    welcome.lusers(hub, s)
 
 
 @command("VERSION")

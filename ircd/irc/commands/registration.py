@@ -27,12 +27,11 @@ from ...wire import (
     truncate_utf8,
 )
 from ..dispatch import defer
-from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, VERSION, Hub, human_time
+from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, Hub, human_time
 from ..lines import safe_line
 from ..registry import command
 from ..session import ACCOUNT, TAGS, TIME, Session
-from .channels import join_room
-from .history import push_unread_on_connect
+from ..welcome import land, welcome
 
 log = logging.getLogger(__name__)
 
@@ -517,105 +516,6 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
     welcome(hub, s)
     land(hub, s)
     return True
-
-
-def welcome(hub: Hub, s: Session) -> None:
-    cfg = hub.config.server
-    hub.reply(s, Numeric.RPL_WELCOME, f"Welcome to the {cfg.network} Network, {s.mask}")
-    # 002-005 and the MOTD are the same for everyone but the nick: formatted once per server
-    _send_block(s, _static_burst(hub, "info", server_info), s.nick)
-    lusers(hub, s)
-    _send_block(s, _static_burst(hub, "motd", motd), s.nick)
-    if s.bot:
-        s.send(format_line("MODE", (s.nick, "+B"), s.mask))
-
-
-def server_info(hub: Hub, s: Session) -> None:
-    """002-005."""
-    hub.reply(s, Numeric.RPL_YOURHOST, f"Your host is {hub.name}, running version {VERSION}")
-    hub.reply(s, Numeric.RPL_CREATED, f"This server was created {human_time(hub.started)}")
-    s.send(
-        format_line(
-            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBo", "ntov", "ov"), hub.name
-        )
-    )
-    tokens = hub.isupport
-    for i in range(0, len(tokens), 12):
-        hub.reply(s, Numeric.RPL_ISUPPORT, *tokens[i : i + 12], "are supported by this server")
-
-
-_NICK_SLOT = "\x01"  # stands for the nick in a cached burst (never valid in a nick)
-
-
-def _static_burst(hub: Hub, name: str, build: Callable[[Hub, Session], None]) -> str:
-    """The lines ``build`` sends, formatted once with a placeholder nick."""
-    text = hub.burst_cache.get(name)
-    if text is None:
-        probe = Session(ip="", dirty=set(), nick=_NICK_SLOT, registered=True)
-        probe.capture = []
-        build(hub, probe)
-        text = hub.burst_cache[name] = "".join(line + "\r\n" for line in probe.capture)
-    return text
-
-
-def _send_block(s: Session, text: str, nick: str) -> None:
-    text = text.replace(f" {_NICK_SLOT} ", f" {nick} ")
-    if s.capture is not None:  # a labeled command: each line goes into the labeled reply
-        for line in text.split("\r\n")[:-1]:
-            s.send(line)
-    else:
-        s.send_bytes(text.encode())
-
-
-def lusers(hub: Hub, s: Session) -> None:
-    n = len(hub.nicks)
-    unknown = len(hub.sessions) - n
-    opers = len(hub.opers)  # kept by the hub: this runs on every registration
-    hub.reply(s, Numeric.RPL_LUSERCLIENT, f"There are {n} users and 0 invisible on 1 servers")
-    hub.reply(s, Numeric.RPL_LUSEROP, str(opers), "operator(s) online")
-    hub.reply(s, Numeric.RPL_LUSERUNKNOWN, str(max(0, unknown)), "unknown connection(s)")
-    hub.reply(s, Numeric.RPL_LUSERCHANNELS, str(len(hub.messenger.rooms)), "channels formed")
-    hub.reply(s, Numeric.RPL_LUSERME, f"I have {n} clients and 0 servers")
-    top = str(max(hub.max_sessions_seen, n))
-    hub.reply(s, Numeric.RPL_LOCALUSERS, str(n), top, f"Current local users {n}, max {top}")
-    hub.reply(s, Numeric.RPL_GLOBALUSERS, str(n), top, f"Current global users {n}, max {top}")
-
-
-def motd(hub: Hub, s: Session) -> None:
-    text = hub.config.server.motd
-    if not text:
-        hub.reply(s, Numeric.ERR_NOMOTD, "MOTD File is missing")
-        return
-    hub.reply(s, Numeric.RPL_MOTDSTART, f"- {hub.name} Message of the day - ")
-    for line in text.splitlines() or [""]:
-        while True:
-            hub.reply(s, Numeric.RPL_MOTD, f"- {line[:400]}")
-            line = line[400:]
-            if not line:
-                break
-    hub.reply(s, Numeric.RPL_ENDOFMOTD, "End of /MOTD command.")
-
-
-def land(hub: Hub, s: Session) -> None:
-    """After the welcome: join #general (and, for a returning account, its other channels),
-    then push what the user has not seen yet."""
-    m = hub.messenger
-    u = m.user(s.user_key)
-    assert u is not None
-    first_time = not u.seen_before
-    rooms = [hub.general_key, *sorted(k for k in u.rooms if k != hub.general_key)]
-    general_name = hub.config.chat.general_channel
-    for key in rooms:
-        room = m.rooms.get(key)
-        name = room.name if room is not None else general_name
-        join_room(hub, s, key, name, backlog=False)
-    push_unread_on_connect(hub, s, first_time)
-    ban = m.ban_of(s.user_key)
-    if ban is not None:
-        why = f" ({ban.reason})" if ban.reason else ""
-        hub.service_notice(
-            s, f"You are muted until {human_time(ban.until)}{why}: you can read but not send."
-        )
 
 
 __all__ = ["land", "try_register", "update_tagbits"]

@@ -23,8 +23,8 @@ from ...messenger.errors import (
 )
 from ...messenger.model import ComplaintResult, Fired
 from ...wire import MAX_BODY, casefold, is_valid_nick, parse_uint
-from .. import acks
 from ..hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
+from ..replay import send_unread
 from ..session import Session
 
 log = logging.getLogger(__name__)
@@ -352,18 +352,7 @@ def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
     elif cmd in ("complain", "complaint", "report"):
         complain_command(hub, s, args, via)
     elif cmd == "unread":
-        from .history import push_unread
-
-        if s.account is None:
-            hub.service_notice(s, "Guests have no unread memory; connect with a password.")
-        else:
-            unread = hub.messenger.unread(s.user_key, upto=s.landed_seq)
-            if unread.total or unread.omitted:
-                push_unread(hub, s, unread)
-            else:  # the service answers, so clients show it where it was asked (HexChat)
-                acks.pulled(s)
-                hub.service_notice(s, "You have no unread messages.")
-                hub.request_ack(s)
+        send_unread(hub, s, from_service=True)
     elif cmd == "quota":
         left, reset = hub.messenger.quota_left(s.user_key)
         hub.service_notice(
