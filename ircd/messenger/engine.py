@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..clock import Clock
+from . import snapshot
 from .errors import (
     AccountExists,
     AccountRequired,
@@ -69,7 +70,7 @@ from .events import (
     Unmuted,
     from_json,
 )
-from .holds import add_hold, in_holds, parse_holds
+from .holds import add_hold, in_holds
 from .model import (
     Ban,
     BanEnded,
@@ -84,9 +85,8 @@ from .model import (
     User,
     UserKey,
 )
+from .snapshot import SNAPSHOT_VERSION
 from .validate import StateError, check_event, check_snapshot
-
-SNAPSHOT_VERSION = 1
 
 
 def pair_key(a: UserKey, b: UserKey) -> str:
@@ -340,115 +340,14 @@ class Messenger:
             w[1] += 1
 
     def to_dict(self) -> dict[str, Any]:
-        """A fresh, plain, JSON-ready copy of all durable state (guests are not durable)."""
-        accounts = {k for k, u in self.users.items() if u.is_account}
-        return {
-            "schema": SNAPSHOT_VERSION,
-            "server_id": self.server_id,
-            "seq": self.seq,
-            "next_sched_id": self.next_sched_id,
-            "users": [
-                {
-                    "key": u.key,
-                    "name": u.name,
-                    "pw": u.password_hash,
-                    "created": u.created,
-                    "delivered": u.delivered_seq,
-                    "seen": u.seen_before,
-                    "rooms": dict(u.rooms),
-                    "settings": dict(u.settings),
-                    "markers": dict(u.read_markers),
-                    "since": u.since_seq,
-                    **({"address": u.address} if u.address else {}),
-                    **({"oper": u.oper} if u.oper else {}),
-                    **({"holds": [list(h) for h in u.holds]} if u.holds else {}),
-                }
-                for u in self.users.values()
-                if u.is_account
-            ],
-            "rooms": [
-                {
-                    "key": r.key,
-                    "name": r.name,
-                    "created": r.created,
-                    "topic": r.topic,
-                    "topic_by": r.topic_by,
-                    "topic_time": r.topic_time,
-                    "members": sorted(r.members & accounts),
-                    "ops": sorted(r.ops & accounts),
-                    "history": [p.to_dict() for p in r.history],
-                }
-                for r in self.rooms.values()
-            ],
-            "private": {k: [p.to_dict() for p in h] for k, h in self.dms.items()},
-            "windows": {
-                k: list(w)
-                for k, w in self.windows.items()
-                if w[0] >= self._window_start(self.clock.now())  # older ones count nothing
-            },
-            "complaints": {k: dict(v) for k, v in self.complaints.items()},
-            "complaint_groups": {
-                k: {by: g for by, g in v.items() if by in self.complaints.get(k, ())}
-                for k, v in self.complaint_groups.items()
-                if set(v) & set(self.complaints.get(k, ()))
-            },
-            "bans": {k: [b.until, b.reason, b.name, b.ip] for k, b in self.bans.items()},
-            "scheduled": [s.to_dict() for s in self.scheduled.values() if s.owner in accounts],
-        }
+        """A fresh, plain, JSON-ready copy of all durable state (snapshot.py)."""
+        return snapshot.dump(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], clock: Clock, rules: Rules | None = None) -> Messenger:
         check_snapshot(data, SNAPSHOT_VERSION)  # StateError (a ValueError) saying where
         m = cls(clock, rules)
-        m.server_id = data["server_id"]
-        m.seq = data["seq"]
-        m.next_sched_id = data["next_sched_id"]
-        for d in data["users"]:
-            m.users[d["key"]] = User(
-                key=d["key"],
-                name=d["name"],
-                password_hash=d["pw"],
-                created=d["created"],
-                delivered_seq=d["delivered"],
-                seen_before=d["seen"],
-                rooms=dict(d["rooms"]),
-                settings=dict(d["settings"]),
-                read_markers=dict(d["markers"]),
-                since_seq=d.get("since", 0),
-                address=d.get("address", ""),
-                oper=d.get("oper", ""),
-                holds=parse_holds(d.get("holds", [])),
-            )
-        for d in data["rooms"]:
-            room = Room(
-                key=d["key"],
-                name=d["name"],
-                created=d["created"],
-                topic=d["topic"],
-                topic_by=d["topic_by"],
-                topic_time=d["topic_time"],
-                members=set(d["members"]),
-                ops=set(d["ops"]),
-                history=_tail(map(Post.from_dict, d["history"]), m.rules.history_per_room),
-            )
-            m.rooms[room.key] = room
-        for k, posts in data["private"].items():
-            m.dms[k] = _tail(map(Post.from_dict, posts), m.rules.history_per_private)
-            a, b = k.split("\t")
-            m._dm_index.setdefault(a, set()).add(k)
-            m._dm_index.setdefault(b, set()).add(k)
-        m.windows = {k: list(v) for k, v in data["windows"].items()}
-        m.complaints = {k: dict(v) for k, v in data["complaints"].items()}
-        m.complaint_groups = {k: dict(v) for k, v in data.get("complaint_groups", {}).items()}
-        for k, v in data["bans"].items():
-            m._set_ban(k, Ban(v[0], v[1], *v[2:4]))
-        for u in sorted(m.users.values(), key=lambda u: u.created):
-            if u.address:
-                m._note_created(u.address, u.created)
-        for d in data["scheduled"]:
-            item = Scheduled.from_dict(d)
-            m.scheduled[item.id] = item
-            heapq.heappush(m._due_heap, (item.due, item.id))
+        snapshot.load(m, data)
         return m
 
     # ------------------------------------------------------------------ accounts and presence
@@ -1326,12 +1225,6 @@ def _set_marker(markers: dict[str, float], target: str, ts: float, limit: int) -
     while len(markers) > max(1, limit):
         oldest = min((k for k in markers if k != target), key=lambda k: (markers[k], k))
         del markers[oldest]
-
-
-def _tail(posts: Iterable[Post], limit: int) -> deque[Post]:
-    """The last ``limit`` posts (the retention rule may have shrunk since the snapshot), in a
-    deque without a maxlen: the engine trims on append itself."""
-    return deque(deque(posts, maxlen=max(0, limit)))
 
 
 def _newer_than(history: Sequence[Post], seq: int) -> list[Post]:
