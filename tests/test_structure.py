@@ -136,3 +136,20 @@ def test_the_hub_imports_neither_the_command_table_nor_dispatch() -> None:
     mods = _all_imports(ADAPTER / "hub.py")  # annotations included: the hub knows none of them
     bad = sorted(m for m in mods if any(m == b or m.startswith(b + ".") for b in banned))
     assert bad == []
+
+
+def test_command_modules_import_no_sibling_command_module() -> None:
+    """Handlers share code through the adapter's shared modules (rooms, replay, welcome,
+    service, ...), never by importing another command module (annotations included)."""
+    siblings = {_module_name(p) for p in COMMANDS_DIR.glob("*.py") if p.name != "__init__.py"}
+    assert "ircd.irc.commands.messaging" in siblings
+    bad = []
+    for p in sorted(COMMANDS_DIR.glob("*.py")):
+        if p.name == "__init__.py":
+            continue  # the package imports each module once, so that they register
+        me = _module_name(p)
+        for line, mod in imports_of(p):
+            hit = {s for s in siblings if mod == s or mod.startswith(s + ".")} - {me}
+            if hit:
+                bad.append(f"{p.relative_to(IRCD.parent)}:{line} imports {mod}")
+    assert bad == []

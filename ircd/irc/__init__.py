@@ -1,10 +1,10 @@
 """The IRC adapter: IRC lines in, messenger calls, IRC lines out. No sockets, no awaits."""
 
 from . import commands
-from .commands.service import fire_due
 from .dispatch import feed, pump_waiting, tick
 from .hub import Hub
 from .registry import COMMANDS
+from .scheduler import fire_due
 from .session import Session
 
 __all__ = [

@@ -1,5 +1,5 @@
 """Every command module, imported once so that their handlers register in the table."""
 
-from . import channels, extensions, history, messaging, queries, registration, service
+from . import channels, extensions, history, messaging, queries, registration
 
-__all__ = ["channels", "extensions", "history", "messaging", "queries", "registration", "service"]
+__all__ = ["channels", "extensions", "history", "messaging", "queries", "registration"]

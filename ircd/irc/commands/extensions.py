@@ -5,8 +5,8 @@ from __future__ import annotations
 from ...wire import Message
 from ..hub import Hub
 from ..registry import command
+from ..service import complain_command, delay_command, service_command
 from ..session import Session
-from .service import complain_command, delay_command, service_command
 
 
 @command("DELAY", help="DELAY <duration> <target> :<text> | DELAY LIST | DELAY CANCEL <id>")

@@ -10,8 +10,8 @@ from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
 from ..hub import SERVICE_KEY, Hub, human_time, iso_time
 from ..lines import add_tag, safe_line
 from ..registry import command
+from ..service import service_command
 from ..session import Session
-from .service import service_command
 
 MAX_TARGETS = 4
 

@@ -1,4 +1,5 @@
-"""The messenger's own commands: DELAY, COMPLAIN and the ``Messenger`` service.
+"""The messenger's own commands: DELAY, COMPLAIN and the ``Messenger`` service (the verbs are
+in commands/extensions.py; PRIVMSG to the service comes from commands/messaging.py).
 
 Every command can be reached three ways: a raw verb (``DELAY 5m #general :hi``), the
 ``MESSENGER`` verb (``MESSENGER delay 5m #general hi``) and a private message to the service
@@ -11,8 +12,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from ...messenger.durations import format_duration, parse_duration, parse_iso_time
-from ...messenger.errors import (
+from ..messenger.durations import format_duration, parse_duration, parse_iso_time
+from ..messenger.errors import (
     CannotComplain,
     InvalidDuration,
     InvalidTarget,
@@ -21,11 +22,11 @@ from ...messenger.errors import (
     TooManyScheduled,
     UnknownScheduled,
 )
-from ...messenger.model import ComplaintResult, Fired
-from ...wire import MAX_BODY, casefold, is_valid_nick, parse_uint
-from ..hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
-from ..replay import send_unread
-from ..session import Session
+from ..messenger.model import ComplaintResult
+from ..wire import MAX_BODY, casefold, is_valid_nick, parse_uint
+from .hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
+from .replay import send_unread
+from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -270,54 +271,6 @@ def complaint_counted(display: str, result: ComplaintResult) -> str:
         others = f"{result.together} other new account{'s' if result.together != 1 else ''}"
         return f"{head}, but it counts together with {others} from your address {tally}."
     return f"{head} {tally}."
-
-
-def fire_due(hub: Hub) -> None:
-    """Send scheduled messages that fell due and end bans whose time is up."""
-    fired, ended = hub.messenger.release_due()
-    for f in fired:
-        _deliver_fired(hub, f)
-    for b in ended:
-        log.info("mute of %s ended", b.name)
-        s = hub.by_user.get(b.user)
-        if s is not None:
-            hub.service_notice(s, "Your mute has ended: you can send messages again.")
-
-
-def _deliver_fired(hub: Hub, f: Fired) -> None:
-    item = f.item
-    owner = hub.by_user.get(item.owner)
-    if f.outcome == "posted" and f.post is not None:
-        post = f.post
-        if post.room is not None:
-            hub.relay_room(post, hub.messenger.rooms[post.room], None)
-        else:
-            hub.relay_private(post, None)
-        if owner is not None:
-            late = " (late: the server was down when it was due)" if f.late else ""
-            hub.service_notice(
-                owner, f"Scheduled message #{item.id} to {item.target_name} was sent{late}."
-            )
-        return
-    if owner is None:
-        return
-    if f.outcome == "postponed":
-        reset = human_time(f.until)
-        hub.service_notice(
-            owner,
-            f"Scheduled message #{item.id} to {item.target_name} is postponed to {reset}: "
-            "your message quota for this period is used up.",
-        )
-    elif f.outcome == "held":
-        ban = hub.messenger.bans.get(item.owner)
-        until = human_time(ban.until) if ban else "the end of your mute"
-        hub.service_notice(
-            owner, f"Scheduled message #{item.id} is held until {until}: you are muted."
-        )
-    else:
-        hub.service_notice(
-            owner, f"Scheduled message #{item.id} to {item.target_name} was dropped: {f.reason}."
-        )
 
 
 SERVICE_HELP = f"""{SERVICE_NICK} service commands (send them with /msg {SERVICE_NICK} <command>):

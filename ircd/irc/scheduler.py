@@ -1,0 +1,60 @@
+"""Scheduled delivery: messages that fell due (DELAY) are posted through the same fan-out as
+live ones and their authors told; postponed, held and dropped ones are explained; mutes whose
+time is up end. The server calls ``fire_due`` from its timer."""
+
+from __future__ import annotations
+
+import logging
+
+from ..messenger.model import Fired
+from .hub import Hub, human_time
+
+log = logging.getLogger(__name__)
+
+
+def fire_due(hub: Hub) -> None:
+    """Send scheduled messages that fell due and end bans whose time is up."""
+    fired, ended = hub.messenger.release_due()
+    for f in fired:
+        _deliver_fired(hub, f)
+    for b in ended:
+        log.info("mute of %s ended", b.name)
+        s = hub.by_user.get(b.user)
+        if s is not None:
+            hub.service_notice(s, "Your mute has ended: you can send messages again.")
+
+
+def _deliver_fired(hub: Hub, f: Fired) -> None:
+    item = f.item
+    owner = hub.by_user.get(item.owner)
+    if f.outcome == "posted" and f.post is not None:
+        post = f.post
+        if post.room is not None:
+            hub.relay_room(post, hub.messenger.rooms[post.room], None)
+        else:
+            hub.relay_private(post, None)
+        if owner is not None:
+            late = " (late: the server was down when it was due)" if f.late else ""
+            hub.service_notice(
+                owner, f"Scheduled message #{item.id} to {item.target_name} was sent{late}."
+            )
+        return
+    if owner is None:
+        return
+    if f.outcome == "postponed":
+        reset = human_time(f.until)
+        hub.service_notice(
+            owner,
+            f"Scheduled message #{item.id} to {item.target_name} is postponed to {reset}: "
+            "your message quota for this period is used up.",
+        )
+    elif f.outcome == "held":
+        ban = hub.messenger.bans.get(item.owner)
+        until = human_time(ban.until) if ban else "the end of your mute"
+        hub.service_notice(
+            owner, f"Scheduled message #{item.id} is held until {until}: you are muted."
+        )
+    else:
+        hub.service_notice(
+            owner, f"Scheduled message #{item.id} to {item.target_name} was dropped: {f.reason}."
+        )
