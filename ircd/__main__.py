@@ -1,7 +1,9 @@
 """Command-line entry point: ``python -m ircd`` (or the ``messenger-ircd`` script).
 
 Settings come from built-in defaults, then ``messenger.toml`` (or ``--config PATH``), then
-flags. ``--hash-password`` prints a password hash for an ``[[operators]]`` entry and exits.
+flags. ``--hash-password`` prints a password hash for an ``[[operators]]`` entry and exits;
+``--print-config`` prints the documented default ``messenger.toml`` (generated from the schema in
+``ircd/config.py``) and exits.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 import sys
 
-from ircd.config import ConfigError, load_config
+from ircd.config import ConfigError, load_config, render_toml
 
 DEFAULT_CONFIG_PATH = "messenger.toml"
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -48,6 +50,12 @@ def _build_parser() -> argparse.ArgumentParser:
         choices=LOG_LEVELS,
         default="INFO",
         help="logging verbosity (default: INFO)",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the documented default messenger.toml (every setting with its comment) "
+        "and exit",
     )
     parser.add_argument(
         "--hash-password",
@@ -90,6 +98,10 @@ def _hash_password_command() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
+
+    if args.print_config:
+        sys.stdout.write(render_toml())
+        return 0
 
     if args.hash_password:
         # Works even when the config file is broken: you may need a hash to fix it.

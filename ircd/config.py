@@ -1,4 +1,12 @@
-"""Server configuration: defaults, ``messenger.toml`` and command-line overrides.
+"""Server configuration: one schema, ``messenger.toml`` and command-line overrides.
+
+Every setting is declared exactly once, as a field of one of the section dataclasses below,
+with :func:`setting`: its type (the annotation), default, validation rule, the one-line
+documentation that becomes its comment in ``messenger.toml``, and, when the messenger engine
+needs it, the :class:`~ircd.messenger.model.Rules` field it feeds. Everything else is derived
+from that one declaration: validation (``_RULES``), the documented file (:func:`render_toml`,
+``python -m ircd --print-config > messenger.toml``; a test checks the file is exactly that) and
+the engine's rules (:func:`rules_from`). The ``[[operators]]`` array is parsed by hand.
 
 Precedence is: built-in defaults < TOML file < overrides (the command line). Every key is
 validated and unknown sections/keys are rejected so typos do not silently fall back to a
@@ -13,9 +21,15 @@ from __future__ import annotations
 import difflib
 import math
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from ircd.wire import casefold
+
+if TYPE_CHECKING:
+    from ircd.messenger.model import Rules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,6 +48,8 @@ __all__ = [
     "StorageConfig",
     "default_config",
     "load_config",
+    "render_toml",
+    "rules_from",
 ]
 
 FSYNC_MODES = ("always", "everysec", "never")
@@ -51,73 +67,347 @@ class ConfigError(Exception):
         super().__init__(" ".join(message.split("\n")).replace("\r", " "))
 
 
+# --------------------------------------------------------------------------------------------
+# Validation rules (what a value must be), used by the schema below
+# --------------------------------------------------------------------------------------------
+
+
+def _anything(_value: Any) -> bool:
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    kind: type[Any]  # int, float, bool or str: the type of the default
+    expect: str  # completes "must be ..."
+    ok: Callable[[Any], bool] = _anything
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """A rule without its type (the setting's default gives that)."""
+
+    expect: str
+    ok: Callable[[Any], bool] = _anything
+
+
+def _int(lo: int, hi: int | None = None) -> _Check:
+    if hi is not None:
+        expect = f"an integer {lo}-{hi}"
+    elif lo == 0:
+        expect = "a non-negative integer"
+    elif lo == 1:
+        expect = "a positive integer"
+    else:
+        expect = f"an integer >= {lo}"
+    return _Check(expect, lambda v: v >= lo and (hi is None or v <= hi))
+
+
+def _positive_float(unit: str) -> _Check:
+    return _Check(f"a positive number of {unit}", lambda v: math.isfinite(v) and v > 0)
+
+
+def _no_space(s: str) -> bool:
+    return bool(s) and not any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in s)
+
+
+def _is_server_name(s: str) -> bool:
+    return _no_space(s) and "." in s and not s.startswith((".", ":")) and not s.endswith(".")
+
+
+def _is_channel(s: str) -> bool:
+    return len(s) > 1 and s.startswith("#") and _no_space(s) and "," not in s
+
+
+_PORT = _int(0, 65535)
+_SECONDS = _positive_float("seconds")
+# what a value of a type must be when the setting states nothing more
+_PLAIN: dict[type[Any], _Check] = {bool: _Check("true or false"), str: _Check("a string")}
+
+
+# --------------------------------------------------------------------------------------------
+# The schema: every setting, declared once
+# --------------------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
+_SCHEMA_KEY = "ircd.config"
+
+
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """What the schema knows about a setting besides its name, type and default."""
+
+    check: _Check | None  # None: any value of the type (see _PLAIN)
+    doc: str  # its comment in messenger.toml (one paragraph, wrapped when rendered)
+    engine: str  # the Rules field it feeds ("": the engine does not read it)
+    to_engine: Callable[[Any], Any] | None  # how the value becomes that field (None: as is)
+
+
+def setting(
+    default: _T,
+    check: _Check | None = None,
+    *,
+    doc: str,
+    engine: str = "",
+    to_engine: Callable[[_T], Any] | None = None,
+) -> _T:
+    """Declare one setting: a dataclass field with ``default`` whose metadata holds the rest.
+
+    ``check`` is what a value must be beyond its type; ``doc`` is its comment in
+    ``messenger.toml``; ``engine`` names the :class:`Rules` field it feeds (through
+    ``to_engine`` when the engine wants it in another form)."""
+    meta = _Meta(check, doc, engine, to_engine)
+    return field(default=default, metadata={_SCHEMA_KEY: meta})
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    name: str = "irc.messenger.local"
-    network: str = "Messenger"
-    motd: str = DEFAULT_MOTD
-    max_clients_per_ip: int = 64
-    ping_interval: float = 60.0
-    ping_timeout: float = 120.0
-    registration_timeout: float = 30.0
-    sendq_bytes: int = 1_048_576
-    max_channels_per_user: int = 50
-    command_burst: int = 25
-    commands_per_second: float = 5.0
-    max_queued_commands: int = 100
-    tls_cert: str = ""
-    tls_key: str = ""
-    tls_port: int = 0
+    host: str = setting(
+        "127.0.0.1",
+        _Check("a host name or address without spaces", _no_space),
+        doc='Address to listen on for plain-text IRC (use "0.0.0.0" or "::" for all interfaces).',
+    )
+    port: int = setting(8000, _PORT, doc="TCP port for plain-text IRC; 0 picks any free port.")
+    name: str = setting(
+        "irc.messenger.local",
+        _Check("a server name without spaces containing a '.'", _is_server_name),
+        doc="This server's name as shown to clients (no spaces, must contain a '.').",
+    )
+    network: str = setting(
+        "Messenger",
+        _Check("a network name without spaces", _no_space),
+        doc="Network name advertised to clients (RPL_ISUPPORT NETWORK=); no spaces.",
+    )
+    motd: str = setting(
+        DEFAULT_MOTD, doc="Message of the day, sent after registration and on /MOTD."
+    )
+    max_clients_per_ip: int = setting(
+        64, _int(1), doc="Maximum simultaneous connections from one IP address (connections)."
+    )
+    ping_interval: float = setting(
+        60.0, _SECONDS, doc="Send a PING to a client that has been idle this long (seconds)."
+    )
+    ping_timeout: float = setting(
+        120.0, _SECONDS, doc="Disconnect a client that has sent nothing for this long (seconds)."
+    )
+    registration_timeout: float = setting(
+        30.0,
+        _SECONDS,
+        doc="Disconnect a connection that has not finished NICK/USER registration within "
+        "this time (seconds).",
+    )
+    sendq_bytes: int = setting(
+        1_048_576,
+        _int(1),
+        doc="Maximum output queued for one slow client before it is disconnected (bytes).",
+    )
+    max_channels_per_user: int = setting(
+        50, _int(1), doc="Maximum number of channels one user may be in at once (channels)."
+    )
+    command_burst: int = setting(
+        25, _int(1), doc="Flood control: commands a connection may send in a burst (commands)..."
+    )
+    commands_per_second: float = setting(
+        5.0,
+        _Check("a non-negative number of commands per second (0 = no limit)", lambda v: v >= 0),
+        doc="...and after the burst, commands per second; faster lines wait (0 = no limit).",
+    )
+    max_queued_commands: int = setting(
+        100,
+        _int(1),
+        doc='A connection with more lines than this waiting is closed with "Excess flood" (lines).',
+    )
+    tls_cert: str = setting("", doc='TLS certificate chain file (PEM path); "" = no TLS.')
+    tls_key: str = setting(
+        "", doc='TLS private key file (PEM path); "" = the key is inside tls_cert.'
+    )
+    tls_port: int = setting(
+        0, _PORT, doc="TCP port for TLS IRC; 0 = TLS disabled (requires tls_cert when set)."
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    state_file: str = "state.json"
-    fsync: str = "everysec"
-    snapshot_interval: float = 60.0
+    state_file: str = setting(
+        "state.json",
+        _Check("a non-empty file path", bool),
+        doc="File where accounts, history and queued messages are persisted (path).",
+    )
+    fsync: str = setting(
+        "everysec",
+        _Check("one of 'always', 'everysec', 'never'", FSYNC_MODES.__contains__),
+        doc='When to fsync the state journal: "always" (every write), "everysec" (at most '
+        'once a second) or "never" (leave it to the OS).',
+    )
+    snapshot_interval: float = setting(
+        60.0,
+        _SECONDS,
+        doc="How often the full state is rewritten as a compact snapshot (seconds).",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class ChatConfig:
-    general_channel: str = "#general"
-    backlog_on_join: int = 20
-    max_unread_replay: int = 1000
-    history_per_channel: int = 10000
-    history_per_private: int = 2000
-    chathistory_max: int = 100
-    max_read_markers: int = 200
+    general_channel: str = setting(
+        "#general",
+        _Check("a channel name starting with '#' without spaces or commas", _is_channel),
+        doc="The channel every user joins automatically (must start with '#', no spaces or "
+        "commas).",
+        engine="general_room",
+        to_engine=casefold,
+    )
+    backlog_on_join: int = setting(
+        20, _int(0), doc="Recent messages replayed when joining a channel (messages; 0 = none)."
+    )
+    max_unread_replay: int = setting(
+        1000,
+        _int(0),
+        doc="Maximum unread messages replayed to a returning account on login (messages; "
+        "0 = none).",
+        engine="max_unread_replay",
+    )
+    history_per_channel: int = setting(
+        10000, _int(1), doc="Messages kept per channel (messages).", engine="history_per_room"
+    )
+    history_per_private: int = setting(
+        2000,
+        _int(1),
+        doc="Messages kept per private conversation (messages).",
+        engine="history_per_private",
+    )
+    chathistory_max: int = setting(
+        100, _int(1), doc="Maximum messages returned by one CHATHISTORY request (messages)."
+    )
+    max_read_markers: int = setting(
+        200,
+        _int(1),
+        doc="Read markers (draft/read-marker) kept per user (markers). A channel's marker is "
+        "kept while the user is in the channel; beyond this number the oldest ones are "
+        "forgotten.",
+        engine="max_read_markers",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class LimitsConfig:
-    messages_per_period: int = 20
-    period_seconds: int = 3600
-    private_burst: int = 10
-    private_per_second: float = 2.0
-    max_delayed_per_user: int = 25
-    max_delay_seconds: int = 604800
+    messages_per_period: int = setting(
+        20,
+        _int(1),
+        doc="Channel messages a user may send per period (messages).",
+        engine="messages_per_period",
+    )
+    period_seconds: int = setting(
+        3600,
+        _int(1),
+        doc="Length of that rate-limit period (seconds; 3600 = one hour).",
+        engine="period_seconds",
+    )
+    private_burst: int = setting(
+        10,
+        _int(1),
+        doc="Private messages a user may send in a quick burst (messages).",
+        engine="private_burst",
+    )
+    private_per_second: float = setting(
+        2.0,
+        _positive_float("messages per second"),
+        doc="Sustained private-message rate after the burst is used up (messages per second).",
+        engine="private_per_second",
+    )
+    max_delayed_per_user: int = setting(
+        25,
+        _int(0),
+        doc="Maximum delayed (scheduled) messages pending per user (messages; 0 disables them).",
+        engine="max_delayed_per_user",
+    )
+    max_delay_seconds: int = setting(
+        604800,
+        _int(1),
+        doc="Furthest in the future a message may be scheduled (seconds; 604800 = one week).",
+        engine="max_delay_seconds",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class ModerationConfig:
-    complaints_to_ban: int = 3
-    ban_seconds: int = 14400
-    complaints_require_account: bool = True
-    complaint_min_account_age: int = 86400
-    same_address_counts_once: bool = True
-    operators_immune: bool = True
+    complaints_to_ban: int = setting(
+        3,
+        _int(1),
+        doc="Complaints from distinct users needed to ban someone (complaints).",
+        engine="complaints_to_ban",
+    )
+    ban_seconds: int = setting(
+        14400,
+        _int(1),
+        doc="How long such a ban lasts (seconds; 14400 = four hours).",
+        engine="ban_seconds",
+    )
+    complaints_require_account: bool = setting(
+        True,
+        doc="Only users logged in to an account may file complaints (true/false).",
+        engine="complaints_require_account",
+    )
+    complaint_min_account_age: int = setting(
+        86400,
+        _int(0),
+        doc="Complainers whose accounts are younger than this when they complain, and were "
+        "created from the same address, count as one complainer together (seconds; 86400 = "
+        "one day; 0 = no account is young). A guest (complaints_require_account = false) is "
+        "always young.",
+        engine="complaint_min_account_age",
+    )
+    same_address_counts_once: bool = setting(
+        True,
+        doc="Whether the rule above applies: young accounts from one address count once "
+        "(true/false).",
+        engine="same_address_counts_once",
+    )
+    operators_immune: bool = setting(
+        True,
+        doc="Complaints never mute a server operator: a connection that did OPER, or an "
+        "account that did OPER as an operator still listed below (true/false). Their "
+        "complaints are kept.",
+        engine="operators_immune",
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class AccountsConfig:
-    auto_register: bool = True
-    allow_guests: bool = True
-    login_failures_per_minute: int = 5
-    account_failures_per_minute: int = 20
-    max_new_per_address: int = 10
-    new_per_address_seconds: int = 3600
+    auto_register: bool = setting(
+        True,
+        doc="Create an account automatically the first time a nick logs in with a password "
+        "(true/false).",
+        engine="auto_register",
+    )
+    allow_guests: bool = setting(
+        True,
+        doc="Allow users without an account (guests) to connect (true/false).",
+        engine="allow_guests",
+    )
+    login_failures_per_minute: int = setting(
+        5,
+        _int(1),
+        doc="Failed logins allowed per minute for one account from one address; then that "
+        "address is refused for that account, for 1 minute, doubling with each lockout up to "
+        "1 hour (attempts).",
+    )
+    account_failures_per_minute: int = setting(
+        20,
+        _int(1),
+        doc="Failed logins allowed per minute for one account from all addresses; then "
+        "addresses that already failed for it are refused (a correct password from elsewhere "
+        "still works) (attempts).",
+    )
+    max_new_per_address: int = setting(
+        10,
+        _int(0),
+        doc="Accounts that may be created from one address per new_per_address_seconds "
+        "(0 = no limit).",
+        engine="accounts_per_address",
+    )
+    new_per_address_seconds: int = setting(
+        3600, _int(1), doc="The period of that limit (seconds).", engine="accounts_window_seconds"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,109 +433,100 @@ def default_config() -> Config:
 
 
 # --------------------------------------------------------------------------------------------
-# Validation rules
+# What the schema derives: sections, validation rules, the engine's rules, messenger.toml
 # --------------------------------------------------------------------------------------------
 
+# section name -> its dataclass, in Config's order ("operators" is not a section of settings)
 _SECTIONS: dict[str, type[Any]] = {
-    "server": ServerConfig,
-    "storage": StorageConfig,
-    "chat": ChatConfig,
-    "limits": LimitsConfig,
-    "moderation": ModerationConfig,
-    "accounts": AccountsConfig,
+    f.name: cast("type[Any]", f.default_factory)
+    for f in fields(Config)
+    if f.default_factory is not MISSING
 }
 _TOP_LEVEL = (*_SECTIONS, "operators")
 
 
-@dataclass(frozen=True, slots=True)
-class _Rule:
-    kind: type[Any]  # int, float, bool or str
-    expect: str  # completes "must be ..."
-    ok: Callable[[Any], bool] = lambda _value: True
+def _schema() -> Iterator[tuple[str, Field[Any], _Meta]]:
+    """(section, field, metadata) of every setting, in file order."""
+    for section, cls in _SECTIONS.items():
+        for f in fields(cls):
+            yield section, f, f.metadata[_SCHEMA_KEY]
 
 
-def _int(lo: int, hi: int | None = None) -> _Rule:
-    if hi is not None:
-        expect = f"an integer {lo}-{hi}"
-    elif lo == 0:
-        expect = "a non-negative integer"
-    elif lo == 1:
-        expect = "a positive integer"
-    else:
-        expect = f"an integer >= {lo}"
-    return _Rule(int, expect, lambda v: v >= lo and (hi is None or v <= hi))
+def _rule(f: Field[Any], meta: _Meta) -> _Rule:
+    kind = type(f.default)
+    check = meta.check or _PLAIN[kind]
+    return _Rule(kind, check.expect, check.ok)
 
 
-def _positive_float(unit: str) -> _Rule:
-    return _Rule(float, f"a positive number of {unit}", lambda v: math.isfinite(v) and v > 0)
-
-
-def _no_space(s: str) -> bool:
-    return bool(s) and not any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in s)
-
-
-def _is_server_name(s: str) -> bool:
-    return _no_space(s) and "." in s and not s.startswith((".", ":")) and not s.endswith(".")
-
-
-def _is_channel(s: str) -> bool:
-    return len(s) > 1 and s.startswith("#") and _no_space(s) and "," not in s
-
-
-_ANY_STR = _Rule(str, "a string")
-_PORT = _int(0, 65535)
-
-_RULES: dict[str, _Rule] = {
-    "server.host": _Rule(str, "a host name or address without spaces", _no_space),
-    "server.port": _PORT,
-    "server.name": _Rule(str, "a server name without spaces containing a '.'", _is_server_name),
-    "server.network": _Rule(str, "a network name without spaces", _no_space),
-    "server.motd": _ANY_STR,
-    "server.max_clients_per_ip": _int(1),
-    "server.ping_interval": _positive_float("seconds"),
-    "server.ping_timeout": _positive_float("seconds"),
-    "server.registration_timeout": _positive_float("seconds"),
-    "server.sendq_bytes": _int(1),
-    "server.max_channels_per_user": _int(1),
-    "server.command_burst": _int(1),
-    "server.commands_per_second": _Rule(
-        float, "a non-negative number of commands per second (0 = no limit)", lambda v: v >= 0
-    ),
-    "server.max_queued_commands": _int(1),
-    "server.tls_cert": _ANY_STR,
-    "server.tls_key": _ANY_STR,
-    "server.tls_port": _PORT,
-    "storage.state_file": _Rule(str, "a non-empty file path", bool),
-    "storage.fsync": _Rule(str, "one of 'always', 'everysec', 'never'", FSYNC_MODES.__contains__),
-    "storage.snapshot_interval": _positive_float("seconds"),
-    "chat.general_channel": _Rule(
-        str, "a channel name starting with '#' without spaces or commas", _is_channel
-    ),
-    "chat.backlog_on_join": _int(0),
-    "chat.max_unread_replay": _int(0),
-    "chat.history_per_channel": _int(1),
-    "chat.history_per_private": _int(1),
-    "chat.chathistory_max": _int(1),
-    "chat.max_read_markers": _int(1),
-    "limits.messages_per_period": _int(1),
-    "limits.period_seconds": _int(1),
-    "limits.private_burst": _int(1),
-    "limits.private_per_second": _positive_float("messages per second"),
-    "limits.max_delayed_per_user": _int(0),
-    "limits.max_delay_seconds": _int(1),
-    "moderation.complaints_to_ban": _int(1),
-    "moderation.ban_seconds": _int(1),
-    "moderation.complaints_require_account": _Rule(bool, "true or false"),
-    "moderation.complaint_min_account_age": _int(0),
-    "moderation.same_address_counts_once": _Rule(bool, "true or false"),
-    "moderation.operators_immune": _Rule(bool, "true or false"),
-    "accounts.auto_register": _Rule(bool, "true or false"),
-    "accounts.allow_guests": _Rule(bool, "true or false"),
-    "accounts.login_failures_per_minute": _int(1),
-    "accounts.account_failures_per_minute": _int(1),
-    "accounts.max_new_per_address": _int(0),
-    "accounts.new_per_address_seconds": _int(1),
+# "section.key" -> what its value must be
+_RULES: dict[str, _Rule] = {f"{s}.{f.name}": _rule(f, meta) for s, f, meta in _schema()}
+# Rules field -> ("section", "key", conversion) of the one setting that feeds it
+_ENGINE: dict[str, tuple[str, str, Callable[[Any], Any] | None]] = {
+    meta.engine: (s, f.name, meta.to_engine) for s, f, meta in _schema() if meta.engine
 }
+
+
+def rules_from(config: Config) -> Rules:
+    """The messenger engine's rules for ``config``, as the schema maps settings onto them."""
+    # Imported here, not at module level: reading the config (the command line, tools) need
+    # not load the engine.
+    from ircd.messenger.model import Rules
+
+    kwargs: dict[str, Any] = {}
+    for name, (section, key, convert) in _ENGINE.items():
+        value = getattr(getattr(config, section), key)
+        kwargs[name] = convert(value) if convert is not None else value
+    return Rules(**kwargs)
+
+
+TOML_WIDTH = 96  # comment lines of messenger.toml are wrapped to this width
+
+_TOML_HEADER = """\
+# Messenger IRC server configuration.
+#
+# Every value below is the built-in default; edit what you need. Precedence:
+# built-in defaults < this file < command-line flags (--host, --port, --state).
+# Unknown sections or keys are an error, so typos are caught at startup.
+# Use another file with: python -m ircd --config PATH
+#
+# This file is generated from the settings schema in ircd/config.py; regenerate it with:
+#   python -m ircd --print-config > messenger.toml
+"""
+
+_TOML_OPERATORS = """\
+# IRC operators (/OPER name password). Add one [[operators]] table per operator.
+# Generate password_hash with:   python -m ircd --hash-password
+# (it prompts for the password, or reads one line from stdin, and prints the hash).
+#
+# [[operators]]
+# name = "admin"
+# password_hash = "scrypt$16384$8$1$<salt>$<hash>"
+"""
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    text = "".join(c if ord(c) >= 32 and c != "\x7f" else f"\\u{ord(c):04x}" for c in text)
+    return f'"{text}"'
+
+
+def render_toml() -> str:
+    """The documented ``messenger.toml``: every setting with its comment and default."""
+    out = [_TOML_HEADER]
+    for section, cls in _SECTIONS.items():
+        out.append(f"\n[{section}]\n")
+        for f in fields(cls):
+            meta: _Meta = f.metadata[_SCHEMA_KEY]
+            for line in textwrap.wrap(meta.doc, TOML_WIDTH - 2):
+                out.append(f"# {line}\n")
+            out.append(f"{f.name} = {_toml_value(f.default)}\n")
+    out.append("\n" + _TOML_OPERATORS)
+    return "".join(out)
+
 
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
 _FALSE_WORDS = frozenset({"false", "no", "off", "0"})

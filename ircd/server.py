@@ -165,10 +165,12 @@ class Connection(asyncio.Protocol):
 
     # ------------------------------------------------------------------ the Link
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> int:
         t = self.transport
-        if t is not None and not t.is_closing():
-            t.write(data)
+        if t is None or t.is_closing():
+            return 0
+        t.write(data)
+        return t.get_write_buffer_size()
 
     def close(self) -> None:
         if self.transport is not None:

@@ -17,7 +17,10 @@ from ircd.config import (
     ServerConfig,
     default_config,
     load_config,
+    render_toml,
+    rules_from,
 )
+from ircd.messenger.model import Rules
 from ircd.messenger.passwords import hash_password, verify_password
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -66,6 +69,89 @@ def test_dataclasses_are_frozen_and_slotted() -> None:
 
 def test_repo_messenger_toml_matches_defaults() -> None:
     assert load_config(str(REPO_ROOT / "messenger.toml"), {}) == default_config()
+
+
+def test_repo_messenger_toml_is_what_the_schema_generates() -> None:
+    # regenerate with: python -m ircd --print-config > messenger.toml
+    text = (REPO_ROOT / "messenger.toml").read_text(encoding="utf-8")
+    assert text == render_toml()
+
+
+def test_rendered_toml_documents_every_setting_above_it() -> None:
+    from ircd import config as config_module
+
+    lines = render_toml().splitlines()
+    for section, f, meta in config_module._schema():
+        assert meta.doc.strip() and "\n" not in meta.doc, f"{section}.{f.name}"
+        at = lines.index(f"{f.name} = {config_module._toml_value(f.default)}")
+        assert lines[at - 1].startswith("# "), f"{section}.{f.name} has no comment"
+    assert all(len(line) <= 100 for line in lines if line.startswith("#"))
+
+
+@pytest.mark.parametrize(
+    "value", ["", "plain", 'say "hi"', "back\\slash", "tab\tand\x7fdel", "\u00e9t\u00e9", "a\nb"]
+)
+def test_rendered_strings_read_back(tmp_path: Path, value: str) -> None:
+    from ircd import config as config_module
+
+    path = write(tmp_path, f"[server]\nmotd = {config_module._toml_value(value)}\n")
+    assert load_config(path, {}).server.motd == value
+
+
+def test_main_print_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "[limits]\nperiod_seconds = -5\n")  # a broken ./messenger.toml is not read
+    assert main(["--print-config"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == render_toml()
+    assert captured.err == ""
+    assert load_config(write(tmp_path, captured.out, name="out.toml"), {}) == default_config()
+
+
+def test_schema_feeds_every_rules_field_once() -> None:
+    from ircd import config as config_module
+
+    fed = [meta.engine for _, _, meta in config_module._schema() if meta.engine]
+    assert sorted(fed) == sorted(f.name for f in dataclasses.fields(Rules))
+    # the engine's own defaults are what the default config gives it
+    assert rules_from(default_config()) == Rules()
+
+
+def test_rules_follow_the_config(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+[chat]
+general_channel = "#Lobby"
+history_per_channel = 7
+max_unread_replay = 0
+[limits]
+private_per_second = 0.5
+max_delay_seconds = 60
+[moderation]
+operators_immune = false
+[accounts]
+max_new_per_address = 0
+new_per_address_seconds = 90
+""",
+    )
+    rules = rules_from(load_config(path, {}))
+    assert rules == dataclasses.replace(
+        Rules(),
+        general_room="#lobby",
+        history_per_room=7,
+        max_unread_replay=0,
+        private_per_second=0.5,
+        max_delay_seconds=60,
+        operators_immune=False,
+        accounts_per_address=0,
+        accounts_window_seconds=90,
+    )
+    import ircd.server
+
+    assert ircd.server.rules_from is rules_from
 
 
 def test_repo_messenger_toml_mentions_every_key() -> None:

@@ -26,8 +26,9 @@ class Link(Protocol):
         """True when the connection is encrypted (TLS, or WebSocket over TLS)."""
         ...
 
-    def send(self, data: bytes) -> None:
-        """Write ``data`` (whole IRC lines, each ending in CRLF); ignored once closing."""
+    def send(self, data: bytes) -> int:
+        """Write ``data`` (whole IRC lines, each ending in CRLF); ignored once closing. Returns
+        ``buffered()`` after it (one call per connection per pass on the hot path)."""
         ...
 
     def close(self) -> None:

@@ -56,7 +56,8 @@ class Outbox:
     def __init__(self, hub: Hub, sendq: int) -> None:
         self.hub = hub
         self.sendq = sendq  # bytes a connection may have unwritten before it is dropped
-        self.passes: deque[tuple[Durable, list[Piece]]] = deque()
+        # (the append, its output, whether its bytes are counted in ``held``)
+        self.passes: deque[tuple[Durable, list[Piece], bool]] = deque()
         self.held: dict[Session, int] = {}  # bytes taken from a session and not yet sent
 
     # ------------------------------------------------------------------ links
@@ -119,18 +120,21 @@ class Outbox:
     def end_pass(self, durable: Durable) -> None:
         """Hold this pass's output until ``durable`` is done."""
         pieces = self.collect()
-        if not pieces and durable.done and durable.error is None:
-            return  # nothing to order, nothing to fail
-        held = self.held
         waits = bool(self.passes) or not durable.done
+        if not waits and durable.error is None:
+            # durable already and nothing before it: out at once (the synchronous store)
+            if pieces:
+                self.passes.append((durable, pieces, False))
+            return
+        held = self.held
         over: list[Session] = []
         for s, data, _ in pieces:
             n = held[s] = held.get(s, 0) + len(data)
             # waiting output counts towards the SendQ (a stalled store, a slow reader)
             link = s.link
-            if waits and s.closing is None and link is not None:
-                over += [s] if n + link.buffered() > self.sendq else []
-        self.passes.append((durable, pieces))
+            if s.closing is None and link is not None and n + link.buffered() > self.sendq:
+                over.append(s)
+        self.passes.append((durable, pieces, True))
         for s in over:
             self.hub.client_log(s, log.warning, "SendQ exceeded for %s (%s)", s.nick, s.ip)
             s.closing = SENDQ_EXCEEDED
@@ -141,25 +145,28 @@ class Outbox:
         bytes written. Raises the store's error if an append failed (everything held is
         dropped then: see ``drop``)."""
         passes = self.passes
-        if not passes or not passes[0][0].done:
-            return 0
-        ready: list[list[Piece]] = []
+        ready: list[tuple[list[Piece], bool]] = []
         while passes and passes[0][0].done:
-            durable, pieces = passes.popleft()
+            durable, pieces, counted = passes.popleft()
             if durable.error is not None:
                 self.drop()
                 raise durable.error
-            ready.append(pieces)
+            ready.append((pieces, counted))
+        if not ready:
+            return 0
+        if len(ready) == 1 and not ready[0][1]:
+            return self._write(ready[0][0])  # the common case: nothing was held
         held = self.held
         out: dict[Session, list[bytes]] = {}
         closing: set[Session] = set()
-        for pieces in ready:
+        for pieces, counted in ready:
             for s, data, closed in pieces:
-                left = held.get(s, 0) - len(data)
-                if left > 0:
-                    held[s] = left
-                else:
-                    held.pop(s, None)
+                if counted:
+                    left = held.get(s, 0) - len(data)
+                    if left > 0:
+                        held[s] = left
+                    else:
+                        held.pop(s, None)
                 chunks = out.get(s)
                 if chunks is None:
                     chunks = out[s] = []
@@ -167,25 +174,26 @@ class Outbox:
                     chunks.append(data)
                 if closed:
                     closing.add(s)
-        return self._write(out, closing)
+        return self._write([(s, b"".join(c), s in closing) for s, c in out.items()])
 
-    def _write(self, out: dict[Session, list[bytes]], closing: set[Session]) -> int:
+    def _write(self, pieces: list[Piece]) -> int:
         hub = self.hub
+        sendq = self.sendq
         written = 0
-        for s, chunks in out.items():
+        for s, data, closed in pieces:
             link = s.link
             if link is None:
                 continue
-            if chunks:
-                data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-                link.send(data)
+            buffered = 0
+            if data:
+                buffered = link.send(data)
                 written += len(data)
-            if s in closing:
+            if closed:
                 if s.closing == SENDQ_EXCEEDED:
                     link.abort()
                 else:
                     link.close()
-            elif s.closing is None and link.buffered() > self.sendq:
+            elif buffered > sendq and s.closing is None:
                 hub.client_log(s, log.warning, "SendQ exceeded for %s (%s)", s.nick, s.ip)
                 s.closing = SENDQ_EXCEEDED
                 hub.quit(s, SENDQ_EXCEEDED)

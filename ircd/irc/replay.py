@@ -160,7 +160,7 @@ def push_unread(hub: Hub, s: Session, unread: Unread) -> None:
         hub.notice(
             s,
             f"{unread.omitted} older unread messages were left out "
-            f"(at most {hub.config.chat.max_unread_replay} are replayed)",
+            f"(at most {m.rules.max_unread_replay} are replayed)",
         )
     seen = acks.maybe_seen(hub, s.user_key)
     for room_key, posts in unread.rooms.items():

@@ -124,7 +124,7 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
     try:
         item = m.schedule(s.user_key, s.nick, s.mask, key, display, private, text, due)
     except InvalidDuration as e:
-        limit = format_duration(hub.config.limits.max_delay_seconds)
+        limit = format_duration(m.rules.max_delay_seconds)
         r.error("INVALID_DURATION", when, text=f"{e} (from 1s up to {limit} ahead)")
         return
     except InvalidTarget as e:

@@ -13,10 +13,12 @@ RoomKey = str
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """The messenger's policy knobs (built by the server from the config)."""
+    """The messenger's policy knobs. The server builds them from the config: each field is fed
+    by the one setting that names it in the schema of ``ircd/config.py`` (``rules_from``), which
+    documents them. The defaults here are the engine's own (for tests and tools); a test checks
+    they are what the default config gives."""
 
     general_room: str = "#general"
-    backlog_on_join: int = 20
     max_unread_replay: int = 1000
     history_per_room: int = 10000
     history_per_private: int = 2000

@@ -30,9 +30,10 @@ class FakeLink:
         self.backlog = 0  # what buffered() reports on top of nothing (a slow reader)
         self.in_flight: int | None = 0  # what unacked() reports
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> int:
         if not (self.closed or self.aborted):
             self.writes.append(data)
+        return self.backlog
 
     def close(self) -> None:
         self.closed = True

@@ -78,10 +78,10 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bytes]]:
     log: list[tuple[int, bytes]] = []
     real = Connection.send
 
-    def send(self: Connection, data: bytes) -> None:
+    def send(self: Connection, data: bytes) -> int:
         store = self.server.store
         log.append((store.settled if isinstance(store, HeldStore) else -1, data))
-        real(self, data)
+        return real(self, data)
 
     monkeypatch.setattr(Connection, "send", send)
     return log
@@ -99,7 +99,7 @@ async def until(cond: Callable[[], bool], what: str) -> None:
 def held_for(srv: Server, nick: str) -> bytes:
     """What the server holds for ``nick``'s connection (passes not yet durable)."""
     s = srv.hub.session_by_nick(nick)
-    return b"".join(data for _, pieces in srv.outbox.passes for x, data, _ in pieces if x is s)
+    return b"".join(d for _, pieces, _ in srv.outbox.passes for x, d, _ in pieces if x is s)
 
 
 async def joined(srv: Server, nick: str) -> RawClient:
