@@ -26,6 +26,7 @@ from typing import Any, cast
 
 from .clock import Clock, SystemClock
 from .config import Config
+from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable
 from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
 from .irc.link import Link
@@ -44,34 +45,6 @@ try:  # unacknowledged bytes of a TCP socket (SIOCOUTQ is TIOCOUTQ on Linux)
     _SIOCOUTQ: int | None = termios.TIOCOUTQ if sys.platform.startswith("linux") else None
 except ImportError:  # not on this OS
     _SIOCOUTQ = None
-
-
-def rules_from(config: Config) -> Rules:
-    c = config
-    return Rules(
-        general_room=casefold(c.chat.general_channel),
-        backlog_on_join=c.chat.backlog_on_join,
-        max_unread_replay=c.chat.max_unread_replay,
-        history_per_room=c.chat.history_per_channel,
-        history_per_private=c.chat.history_per_private,
-        max_read_markers=c.chat.max_read_markers,
-        messages_per_period=c.limits.messages_per_period,
-        period_seconds=c.limits.period_seconds,
-        private_burst=c.limits.private_burst,
-        private_per_second=c.limits.private_per_second,
-        max_delayed_per_user=c.limits.max_delayed_per_user,
-        max_delay_seconds=c.limits.max_delay_seconds,
-        complaints_to_ban=c.moderation.complaints_to_ban,
-        ban_seconds=c.moderation.ban_seconds,
-        complaints_require_account=c.moderation.complaints_require_account,
-        complaint_min_account_age=c.moderation.complaint_min_account_age,
-        same_address_counts_once=c.moderation.same_address_counts_once,
-        operators_immune=c.moderation.operators_immune,
-        auto_register=c.accounts.auto_register,
-        allow_guests=c.accounts.allow_guests,
-        accounts_per_address=c.accounts.max_new_per_address,
-        accounts_window_seconds=c.accounts.new_per_address_seconds,
-    )
 
 
 def _describe(e: Exception) -> str:
