@@ -11,7 +11,8 @@ from operator import attrgetter
 
 from ..messenger.model import Room
 from ..wire import Numeric, format_line
-from .hub import Hub, NamesCache, iso_time
+from .fanout import NamesCache, broadcast_join, note_joined
+from .hub import Hub, iso_time
 from .lines import safe_line
 from .replay import replay, wants_push
 from .session import Session
@@ -82,9 +83,9 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
     away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
         # every join to a big channel is a broadcast: encoded once, and batched per pass
-        hub.broadcast_join(room, s, (line + "\r\n").encode("utf-8", "replace"))
+        broadcast_join(hub, room, s, (line + "\r\n").encode("utf-8", "replace"))
     else:
-        hub.note_joined(room, s)
+        note_joined(hub, room, s)
         for peer in hub.room_sessions(room):
             peer.send(line)
             if away_line and peer is not s and "away-notify" in peer.caps:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from ..messenger.model import Fired
+from .fanout import relay_private, relay_room
 from .hub import Hub, human_time
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,9 @@ def _deliver_fired(hub: Hub, f: Fired) -> None:
     if f.outcome == "posted" and f.post is not None:
         post = f.post
         if post.room is not None:
-            hub.relay_room(post, hub.messenger.rooms[post.room], None)
+            relay_room(hub, post, hub.messenger.rooms[post.room], None)
         else:
-            hub.relay_private(post, None)
+            relay_private(hub, post, None)
         if owner is not None:
             late = " (late: the server was down when it was due)" if f.late else ""
             hub.service_notice(

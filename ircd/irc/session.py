@@ -67,7 +67,7 @@ class Session:
     out_bytes: int = 0
     capture: list[str] | None = None  # lines to this session while a labeled command runs
     # the hub's room broadcasts batched in this event-loop pass (shared with the hub; see
-    # Hub.room_log): this session takes its share before anything else is queued to it
+    # fanout.room_log): this session takes its share before anything else is queued to it
     pending: dict[str, Any] = field(default_factory=dict)
     closing: str | None = None  # set when the connection is to be closed, with the reason
     log_budget: LogBudget = field(default_factory=LogBudget)  # see Hub.client_log

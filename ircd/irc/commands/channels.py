@@ -5,6 +5,7 @@ from __future__ import annotations
 from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
 from ...messenger.model import Room
 from ...wire import Message, Numeric, casefold, format_line, is_channel_name, truncate_utf8
+from ..fanout import names_changed
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
@@ -36,7 +37,7 @@ def join(hub: Hub, s: Session, msg: Message) -> None:
 
 
 def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
-    hub.names_changed()
+    names_changed(hub)
     params = (room.name, reason) if reason else (room.name,)
     line = safe_line("PART", params, s.mask)
     for peer in hub.room_sessions(room):
@@ -127,7 +128,7 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
     members = list(hub.room_sessions(room))
     try:
         hub.messenger.kick(s.user_key, room.key, target.user_key, privileged=s.oper)
-        hub.names_changed()
+        names_changed(hub)
     except NotMember:
         hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
         return
@@ -200,7 +201,7 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
                 continue
             try:
                 hub.messenger.set_op(s.user_key, room.key, who.user_key, sign, privileged=s.oper)
-                hub.names_changed()
+                names_changed(hub)
             except NotOperator:
                 hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
                 return

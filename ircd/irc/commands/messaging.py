@@ -7,6 +7,7 @@ import secrets
 
 from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
+from ..fanout import relay_private, relay_room
 from ..hub import SERVICE_KEY, Hub, human_time, iso_time
 from ..lines import add_tag, safe_line
 from ..registry import command
@@ -96,7 +97,7 @@ def _to_room(
             hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
         return
     room = m.rooms[key]
-    hub.relay_room(post, room, s)
+    relay_room(hub, post, room, s)
 
 
 def _period(seconds: int) -> str:
@@ -138,7 +139,7 @@ def _to_nick(
         text_ = f"Message not sent: you are sending private messages too fast; wait {wait}s"
         _not_sent(hub, s, display, kind, text_)
         return
-    online = hub.relay_private(post, s)
+    online = relay_private(hub, post, s)
     if online:
         s.told_offline.discard(user_key)
     target_session = hub.by_user.get(user_key)

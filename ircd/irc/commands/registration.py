@@ -27,6 +27,7 @@ from ...wire import (
     truncate_utf8,
 )
 from ..dispatch import defer
+from ..fanout import names_changed
 from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, Hub, human_time
 from ..lines import safe_line
 from ..registry import command
@@ -165,7 +166,7 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
     del hub.nicks[s.nick_key]
     s.nick, s.nick_key = new, key
     hub.nicks[key] = s
-    hub.names_changed()
+    names_changed(hub)
 
 
 @command("PING", min_params=1, before_registration=True)

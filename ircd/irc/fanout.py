@@ -1,0 +1,197 @@
+"""Fan-out: a post or a JOIN to every member of a room, and private posts to their two ends.
+
+Room broadcasts of one event-loop pass are batched in a ``RoomLog`` per room (on ``Hub.logs``;
+the hub's ``deliver_logs`` hands them out at flush): each member gets one piece per pass, in the
+order it would have had with immediate sends, and a post is formatted once per capability
+variant (``post_line``). The NAMES lists of a room are cached (``NamesCache`` on
+``Hub.names_cache``) while only joins happen (``broadcast_join`` appends); any other change of
+who is in a room, of a nick or of an op status drops them (``names_changed``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..messenger.model import Post, Room
+from .hub import iso_time
+from .lines import safe_line
+from .session import ACCOUNT, TAGS, TIME, Session
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+
+class NamesCache:
+    """A room's RPL_NAMREPLY name lists (plain nicks), kept while only joins happen, so that
+    each of many joiners of a big channel costs O(lines), not O(members)."""
+
+    __slots__ = ("chunks", "last_size")
+
+    def __init__(self) -> None:
+        self.chunks: list[str] = []  # space-separated names, at most 380 characters each
+        self.last_size = 0  # characters in the last chunk, each name counted with a space
+
+    def add(self, name: str) -> None:
+        size = len(name) + 1
+        if self.chunks and self.last_size + size <= 380:
+            self.chunks[-1] += " " + name
+            self.last_size += size
+        else:
+            self.chunks.append(name)
+            self.last_size = size
+
+
+class RoomLog:
+    """One room's broadcasts (channel posts and JOIN lines) in one event-loop pass, delivered
+    to each member once per pass (one piece of output per member per pass, not one per line).
+
+    Entries are encoded lines (the same for everyone) or posts (formatted once per capability
+    variant, when first needed). A member takes the entries from its cursor on (0: all of them)
+    when anything else is sent to it (``Session.catch_up``) and at flush (``deliver``), so its
+    output has exactly the order it would have had with immediate sends."""
+
+    __slots__ = ("cursor", "entries", "full", "hub", "parts", "room")
+
+    def __init__(self, hub: Hub, room: Room) -> None:
+        self.hub = hub
+        self.room = room
+        self.entries: list[bytes | Post] = []
+        self.cursor: dict[Session, int] = {}  # next entry for a member (absent: 0)
+        self.parts: dict[int, list[bytes]] = {}  # tagbits -> entries rendered so far
+        self.full: dict[int, tuple[int, bytes]] = {}  # tagbits -> (entries, all joined)
+
+    def render(self, bits: int, start: int) -> bytes:
+        entries = self.entries
+        parts = self.parts.get(bits)
+        if parts is None:
+            parts = self.parts[bits] = []
+        if len(parts) < len(entries):
+            target = self.room.name
+            for e in entries[len(parts) :]:
+                if isinstance(e, bytes):
+                    parts.append(e)
+                else:
+                    parts.append((post_line(e, bits, target) + "\r\n").encode())
+        if start:
+            return b"".join(parts[start:])
+        got = self.full.get(bits)
+        if got is None or got[0] != len(parts):
+            got = self.full[bits] = (len(parts), b"".join(parts))
+        return got[1]
+
+    def catch_up(self, s: Session) -> None:
+        n = len(self.entries)
+        start = self.cursor.get(s, -1)
+        if start < 0:
+            if not s.delivery.landed:
+                return  # not joined yet: what came before its JOIN is in its replay
+            start = 0
+        if start >= n or s.closing is not None:
+            return
+        key = s.user_key
+        if key not in self.room.members or self.hub.by_user.get(key) is not s:
+            return
+        self.cursor[s] = n
+        s.push(self.render(s.tagbits, start))
+
+    def deliver(self) -> None:
+        n = len(self.entries)
+        by_user = self.hub.by_user
+        cursor = self.cursor
+        for key in self.room.members:
+            s = by_user.get(key)
+            if s is None or s.closing is not None:
+                continue
+            start = cursor.get(s, -1)
+            if start < 0:
+                if not s.delivery.landed:
+                    continue  # not joined yet (see catch_up)
+                start = 0
+            if start < n:
+                s.push(self.render(s.tagbits, start))
+
+
+def post_line(post: Post, bits: int, target: str, extra: str = "") -> str:
+    tags: dict[str, str] = {}
+    if bits & TAGS and post.tags:
+        tags.update(post.tags)
+    if bits & TIME:
+        tags["time"] = iso_time(post.time)
+    if bits & TAGS:
+        tags["msgid"] = post.msgid
+    if bits & ACCOUNT and post.account:
+        tags["account"] = post.account
+    return safe_line(post.kind, (target, extra + post.text), post.origin, tags)
+
+
+def room_log(hub: Hub, room: Room) -> RoomLog:
+    """This pass's broadcast log for ``room``. Only one room has a log at a time (another
+    room's is delivered first), so each member's output keeps the order of events."""
+    log_ = hub.logs.get(room.key)
+    if log_ is None or log_.room is not room:  # (a room that emptied, ceased and was made anew)
+        if hub.logs:
+            hub.deliver_logs()
+        log_ = hub.logs[room.key] = RoomLog(hub, room)
+    return log_
+
+
+def broadcast_join(hub: Hub, room: Room, s: Session, data: bytes) -> None:
+    """Queue a JOIN line (already encoded) to every member of ``room``, ``s`` included, who
+    just joined: batched, so a burst of joins costs each member one write per pass."""
+    log_ = room_log(hub, room)
+    log_.cursor[s] = len(log_.entries)  # the joiner gets its JOIN and what follows only
+    log_.entries.append(data)
+    names = hub.names_cache.get(room.key)
+    if names is not None:
+        names.add(("@" if s.user_key in room.ops else "") + s.nick)
+
+
+def names_changed(hub: Hub) -> None:
+    """Someone left a room, changed nick or op status: cached NAMES lists are stale."""
+    hub.names_cache.clear()
+
+
+def note_joined(hub: Hub, room: Room, s: Session) -> None:
+    """``s`` joined ``room`` without broadcast_join: it gets no earlier batched lines."""
+    names_changed(hub)
+    log_ = hub.logs.get(room.key)
+    if log_ is not None:
+        log_.cursor[s] = len(log_.entries)
+
+
+def relay_room(hub: Hub, post: Post, room: Room, sender: Session | None) -> None:
+    """Deliver a channel post to every online member: formatted once per variant, and
+    batched, so each member gets all of a pass's posts in one piece."""
+    target = room.name
+    by_user = hub.by_user
+    log_ = room_log(hub, room)
+    if sender is not None:
+        log_.catch_up(sender)
+    log_.entries.append(post)
+    if sender is not None:
+        log_.cursor[sender] = len(log_.entries)  # not to the sender itself
+    if sender is not None and "echo-message" in sender.caps:
+        sender.send(post_line(post, sender.tagbits, target))
+    elif sender is None:
+        # a scheduled post: the author sees it when it is sent, if online
+        owner = by_user.get(post.sender)
+        if owner is not None and owner.user_key not in room.members:
+            owner.send(post_line(post, owner.tagbits, target))
+
+
+def relay_private(hub: Hub, post: Post, sender: Session | None) -> bool:
+    """Deliver a private post; returns whether the recipient was online."""
+    to = hub.by_user.get(post.to or "")
+    target_nick = to.nick if to is not None else (post.to_name or "")
+    if to is not None:
+        to.send(post_line(post, to.tagbits, to.nick))
+    owner = sender if sender is not None else hub.by_user.get(post.sender)
+    if (
+        owner is not None
+        and owner is not to
+        and (
+            "echo-message" in owner.caps or (sender is None and "znc.in/self-message" in owner.caps)
+        )
+    ):
+        owner.send(post_line(post, owner.tagbits, target_nick))
+    return to is not None
