@@ -26,6 +26,7 @@ from ..messenger.model import ComplaintResult
 from ..wire import MAX_BODY, casefold, is_valid_nick, parse_uint
 from .hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
 from .replay import send_unread
+from .replies import fail_code
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
     try:
         due = parse_iso_time(when) if at else now + parse_duration(when)
     except InvalidDuration as e:
-        r.error("INVALID_DURATION", when, text=str(e))
+        r.error(fail_code(e), when, text=str(e))
         return
     if not text.strip():
         r.error("NEED_MORE_PARAMS", text="There is no text to send")
@@ -125,10 +126,10 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
         item = m.schedule(s.user_key, s.nick, s.mask, key, display, private, text, due)
     except InvalidDuration as e:
         limit = format_duration(m.rules.max_delay_seconds)
-        r.error("INVALID_DURATION", when, text=f"{e} (from 1s up to {limit} ahead)")
+        r.error(fail_code(e), when, text=f"{e} (from 1s up to {limit} ahead)")
         return
     except InvalidTarget as e:
-        r.error("INVALID_TARGET", target, text=str(e))
+        r.error(fail_code(e), target, text=str(e))
         return
     except NotMember:
         r.error("INVALID_TARGET", target, text=f"You are not in {display}; JOIN it first")
@@ -137,7 +138,7 @@ def delay_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> None:
         r.error("INVALID_TARGET", target, text=f"No such nick: {target}")
         return
     except TooManyScheduled as e:
-        r.error("TOO_MANY", str(e.limit), text=f"You already have {e.limit} scheduled messages")
+        r.error(fail_code(e), str(e.limit), text=f"You already have {e.limit} scheduled messages")
         return
     hub.client_log(
         s, log.info, "%s scheduled #%d to %s for %s", s.nick, item.id, display, iso_time(item.due)
@@ -188,8 +189,8 @@ def delay_cancel(hub: Hub, s: Session, r: Replier, raw_id: str) -> None:
         return
     try:
         item = hub.messenger.cancel_scheduled(s.user_key, item_id)
-    except UnknownScheduled:
-        r.error("UNKNOWN_ID", ident, text=f"No scheduled message #{ident} of yours")
+    except UnknownScheduled as e:
+        r.error(fail_code(e), ident, text=f"No scheduled message #{ident} of yours")
         return
     r.ok("CANCELLED", str(item.id), text=f"Scheduled message #{item.id} cancelled")
 
@@ -215,7 +216,7 @@ def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> Non
             s.user_key, key, reason, target_is_operator=is_server_operator(hub, key)
         )
     except CannotComplain as e:
-        r.error(e.code, nick, text=str(e))
+        r.error(fail_code(e), nick, text=str(e))
         return
     except NoSuchUser:
         r.error("NO_SUCH_NICK", nick, text=f"No such user: {nick}")

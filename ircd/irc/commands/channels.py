@@ -9,6 +9,7 @@ from ..fanout import names_changed
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
+from ..replies import reply_error
 from ..rooms import join_room, send_names, send_topic
 from ..session import Session
 
@@ -72,14 +73,8 @@ def topic(hub: Hub, s: Session, msg: Message) -> None:
         hub.messenger.set_topic(
             s.user_key, s.mask, room.key, truncate_utf8(msg.params[1], 390), privileged=s.oper
         )
-    except NotMember:
-        hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
-        return
-    except NotOperator:
-        hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
-        return
-    except Banned:
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, room.name, "You are muted")
+    except (NotMember, NotOperator, Banned) as e:
+        reply_error(hub, s, e, room.name)
         return
     line = safe_line("TOPIC", (room.name, room.topic), s.mask)
     for peer in hub.room_sessions(room):
@@ -129,11 +124,8 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
     try:
         hub.messenger.kick(s.user_key, room.key, target.user_key, privileged=s.oper)
         names_changed(hub)
-    except NotMember:
-        hub.reply(s, Numeric.ERR_NOTONCHANNEL, room.name, "You're not on that channel")
-        return
-    except NotOperator:
-        hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+    except (NotMember, NotOperator) as e:
+        reply_error(hub, s, e, room.name)
         return
     except NoSuchUser:
         hub.reply(s, Numeric.ERR_USERNOTINCHANNEL, nick, room.name, "They aren't on that channel")
@@ -202,8 +194,8 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
             try:
                 hub.messenger.set_op(s.user_key, room.key, who.user_key, sign, privileged=s.oper)
                 names_changed(hub)
-            except NotOperator:
-                hub.reply(s, Numeric.ERR_CHANOPRIVSNEEDED, room.name, "You're not channel operator")
+            except NotOperator as e:
+                reply_error(hub, s, e, room.name)
                 return
             except (NoSuchUser, NoSuchRoom):
                 hub.reply(

@@ -11,6 +11,7 @@ from ..fanout import relay_private, relay_room
 from ..hub import SERVICE_KEY, Hub, human_time, iso_time
 from ..lines import add_tag, safe_line
 from ..registry import command
+from ..replies import reply_error
 from ..service import service_command
 from ..session import Session
 
@@ -75,8 +76,8 @@ def _to_room(
         return
     try:
         post = m.post_room(s.user_key, s.nick, s.mask, key, text, kind, tags)
-    except NoSuchRoom:
-        hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+    except NoSuchRoom as e:
+        reply_error(hub, s, e, name)
         return
     except NotMember:
         hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
