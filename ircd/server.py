@@ -34,7 +34,7 @@ from .irc.output import Outbox
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store
-from .wire import LineFramer, TooLong, casefold
+from .wire import LineFramer, TooLong
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,7 @@ class Server:
         m = restore(loaded, self.clock, self._rules, self.config.storage.state_file)
         if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
             m.pin_server_id()
-        m.ensure_room(casefold(general), general)
+        m.ensure_room(m.rules.general_room, general)
         self.messenger = m
 
     # ------------------------------------------------------------------ lifecycle

@@ -137,7 +137,7 @@ class Hub:
         self._guest_prefix = secrets.token_hex(2)
         self._guests = 0
         self.started = clock.now()
-        self.general_key = casefold(config.chat.general_channel)
+        self.general_key = messenger.rules.general_room  # the engine's key of chat.general_channel
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
         self._batch_ids = 0
         self.isupport = self._isupport()
