@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from ..wire import Message, Numeric, ParseError, TooLong, escape_tag_value, parse
 from .hub import Hub
-from .lines import add_tag
+from .lines import add_tag, batch
 from .registry import COMMANDS
 from .session import Session
 
@@ -196,16 +196,8 @@ def _emit_labeled(hub: Hub, s: Session, label: str, lines: list[str]) -> None:
         for line in lines[1:]:
             s.send(line)
     else:
-        ref = hub.batch_id()
-        s.send(f"@{tag} :{hub.name} BATCH +{ref} labeled-response")
-        for line in lines:
-            # lines inside a nested batch already carry their own batch tag
-            inner = line.startswith("@") and "batch=" in line.split(" ", 1)[0]
-            if not inner:
-                s.send(add_tag(line, f"batch={ref}"))
-            else:
-                s.send(line)
-        s.send(f":{hub.name} BATCH -{ref}")
+        for line in batch(hub.name, hub.batch_id(), "labeled-response", (), lines, tag=tag):
+            s.send(line)
 
 
 def tick(hub: Hub) -> None:

@@ -16,11 +16,11 @@ CR-LF"; tags have their own budget, ircv3.net message-tags "Size limit"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from ..wire import MAX_BODY, format_line, truncate_utf8
 
-__all__ = ["MAX_CONTENT", "add_tag", "safe_line", "sendable_param"]
+__all__ = ["MAX_CONTENT", "add_tag", "batch", "safe_line", "sendable_param"]
 
 MAX_CONTENT = MAX_BODY - 2  # bytes of a line without its tags and CRLF
 
@@ -93,3 +93,31 @@ def add_tag(line: str, tag: str) -> str:
     if line.startswith("@"):
         return f"@{tag};{line[1:]}"
     return f"@{tag} {line}"
+
+
+def _has_batch_tag(line: str) -> bool:
+    """Whether ``line`` already carries a ``batch`` tag (it is inside a nested batch)."""
+    if not line.startswith("@"):
+        return False
+    tags = line[1 : line.find(" ")] if " " in line else line[1:]
+    return any(t.partition("=")[0] == "batch" for t in tags.split(";"))
+
+
+def batch(
+    server: str,
+    ref: str,
+    kind: str,
+    params: Sequence[str],
+    lines: Iterable[str],
+    tag: str | None = None,
+) -> Iterator[str]:
+    """The one BATCH framing (ircv3.net batch): ``BATCH +ref kind params...`` (carrying the
+    already-escaped ``tag``, e.g. a label, when given), each line with ``batch=ref`` (a line
+    that already carries a batch tag belongs to a nested batch and is left as it is), then
+    ``BATCH -ref``. ``lines`` is taken lazily, one line per line sent."""
+    opener = format_line("BATCH", (f"+{ref}", kind, *params), server)
+    yield add_tag(opener, tag) if tag else opener
+    inner = f"batch={ref}"
+    for line in lines:
+        yield line if _has_batch_tag(line) else add_tag(line, inner)
+    yield format_line("BATCH", (f"-{ref}",), server)

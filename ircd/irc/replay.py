@@ -17,7 +17,7 @@ from ..messenger.model import Post, Unread
 from ..wire import format_line
 from . import acks
 from .hub import Hub, _showable, short_time
-from .lines import add_tag
+from .lines import batch
 from .session import Session
 
 # marks a replayed line that was written to a connection which ended before confirming it
@@ -72,12 +72,10 @@ def replay(
         return (f"[{short_time(p.time)}] " if dated else "") + mark
 
     if "batch" in s.caps and "server-time" in s.caps:
-        ref = hub.batch_id()
-        s.send(format_line("BATCH", (f"+{ref}", "chathistory", peer_name), hub.name))
-        for p in posts:
-            line = hub.history_line(s, p, prefix(p, stamps == "always"))
-            s.send(add_tag(line, f"batch={ref}"))
-        s.send(format_line("BATCH", (f"-{ref}",), hub.name))
+        always = stamps == "always"
+        lines = (hub.history_line(s, p, prefix(p, always)) for p in posts)
+        for line in batch(hub.name, hub.batch_id(), "chathistory", (peer_name,), lines):
+            s.send(line)
         return
     since = short_time(posts[0].time)
     n = len(posts)

@@ -4,13 +4,14 @@ draft/read-marker (MARKREAD)."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ...messenger.durations import parse_iso_time
 from ...messenger.errors import InvalidDuration, NoSuchRoom, NotMember
 from ...messenger.model import Post
 from ...wire import Message, casefold, format_line, is_channel_name, is_valid_nick, parse_uint
 from ..hub import Hub, iso_time
+from ..lines import batch
 from ..registry import command
 from ..replay import send_unread
 from ..session import Session
@@ -159,18 +160,11 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
 def send_history_batch(
     hub: Hub, s: Session, target: str, posts: Sequence[Post], private: bool
 ) -> None:
-    ref = hub.batch_id() if "batch" in s.caps else None
-    if ref is not None:
-        s.send(format_line("BATCH", (f"+{ref}", "chathistory", target), hub.name))
-    for p in posts:
-        line = hub.history_line(s, p)
-        s.send(
-            f"@batch={ref};{line[1:]}"
-            if ref and line.startswith("@")
-            else (f"@batch={ref} {line}" if ref else line)
-        )
-    if ref is not None:
-        s.send(format_line("BATCH", (f"-{ref}",), hub.name))
+    lines: Iterable[str] = (hub.history_line(s, p) for p in posts)
+    if "batch" in s.caps:
+        lines = batch(hub.name, hub.batch_id(), "chathistory", (target,), lines)
+    for line in lines:
+        s.send(line)
 
 
 def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
@@ -201,14 +195,13 @@ def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
             found.append((times[i], name))
     found.sort()
     found = found[:limit]
-    ref = hub.batch_id() if "batch" in s.caps else None
-    if ref is not None:
-        s.send(format_line("BATCH", (f"+{ref}", "draft/chathistory-targets"), hub.name))
-    for ts, name in found:
-        line = format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name)
-        s.send(f"@batch={ref} {line}" if ref else line)
-    if ref is not None:
-        s.send(format_line("BATCH", (f"-{ref}",), hub.name))
+    lines: Iterable[str] = (
+        format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name) for ts, name in found
+    )
+    if "batch" in s.caps:
+        lines = batch(hub.name, hub.batch_id(), "draft/chathistory-targets", (), lines)
+    for line in lines:
+        s.send(line)
 
 
 def _peer_name(p: Post, peer_key: str) -> str:
