@@ -440,7 +440,6 @@ class Server:
         m = self.messenger
         out = self.outbox
         while True:
-            out.settle()  # sessions over their SendQ quit now: QUIT lines and events in this pass
             durable = Durable.completed()
             if m.has_events:
                 events = m.take_events()

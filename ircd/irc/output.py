@@ -3,10 +3,10 @@ append is durable, then handed to each connection's ``Link`` in one piece.
 
 The server's flush, once per pass (``ircd/server.py``, ``Server._flush``)::
 
-    outbox.settle()                          # sessions over their SendQ are quit (QUIT to peers)
-    durable = store.append(events)           # the engine's events of the pass (``ircd/durable.py``)
-    outbox.end_pass(durable)                 # every session's bytes of the pass, held
-    outbox.release()                         # passes whose events are durable go to the links
+    durable = store.append(events)   # the engine's events of the pass (``ircd/durable.py``)
+    outbox.end_pass(durable)         # every session's bytes of the pass, held
+    outbox.release()                 # passes whose events are durable go to the links
+    ... again until outbox.idle      # (a SendQ drop queued QUIT lines and events)
 
 Rules:
 
@@ -92,29 +92,26 @@ class Outbox:
 
     # ------------------------------------------------------------------ one pass
 
-    def settle(self) -> None:
-        """Quit the sessions that are closing but still in the hub (their output went over
-        their SendQ): their peers' QUIT lines and the engine's events belong to this pass."""
-        hub = self.hub
-        while True:
-            gone = [s for s in hub.dirty if s.closing is not None and s in hub.sessions]
-            if not gone:
-                return
-            for s in gone:
-                hub.client_log(s, log.info, "closing %s (%s): %s", s.nick, s.ip, s.closing)
-                hub.quit(s, s.closing or "")
-
     def collect(self) -> list[Piece]:
         """Every session's output of this pass (room broadcasts included), in one piece each;
-        the delivery state notes what each piece carries (``Hub.take_output``)."""
+        the delivery state notes what each piece carries (``Hub.take_output``). A session that
+        went over its SendQ is quit after its piece: its peers' QUIT lines and the engine's
+        events of it are the next pass's (``idle`` is False then)."""
         hub = self.hub
         hub.deliver_logs()  # each member's share of this pass's room broadcasts, in one piece
         pieces: list[Piece] = []
+        gone: list[Session] = []
         while hub.dirty:
             dirty = list(hub.dirty)
             hub.dirty.clear()
             for s in dirty:
-                pieces.append((s, hub.take_output(s), s.closing is not None))
+                closing = s.closing is not None
+                pieces.append((s, hub.take_output(s), closing))
+                if closing and s in hub.sessions:
+                    gone.append(s)
+        for s in gone:
+            hub.client_log(s, log.info, "closing %s (%s): %s", s.nick, s.ip, s.closing)
+            hub.quit(s, s.closing or "")
         return pieces
 
     def end_pass(self, durable: Durable) -> None:
@@ -138,7 +135,7 @@ class Outbox:
         for s in over:
             self.hub.client_log(s, log.warning, "SendQ exceeded for %s (%s)", s.nick, s.ip)
             s.closing = SENDQ_EXCEEDED
-            s.dirty.add(s)  # settled (quit) and aborted with the next pass
+            s.dirty.add(s)  # quit and aborted with the next pass
 
     def release(self) -> int:
         """Send the passes whose events are durable, oldest first, one write per link; the

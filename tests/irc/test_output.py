@@ -67,9 +67,8 @@ class Rig:
         return c, link
 
     def end_pass(self, durable: Durable | None = None) -> Durable:
-        """What ``Server._flush`` does once: settle, append the events, hold, release."""
+        """What ``Server._flush`` does once: append the events, hold, release."""
         out = self.outbox
-        out.settle()
         events = self.h.messenger.take_events()
         self.events.append(events)
         d = durable if durable is not None else DONE
