@@ -21,6 +21,7 @@ from ..wire import Message, Numeric, ParseError, TooLong, escape_tag_value, pars
 from .hub import Hub
 from .lines import add_tag, batch
 from .registry import COMMANDS
+from .replay import request_ack
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -224,4 +225,4 @@ def tick(hub: Hub) -> None:
         if idle > cfg.ping_interval and not s.ping_sent:
             s.ping_sent = now
             s.send(f"PING :{hub.name}")
-        hub.request_ack(s, periodic=True)
+        request_ack(hub, s, periodic=True)

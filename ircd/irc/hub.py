@@ -16,17 +16,16 @@ from ..clock import Clock
 from ..config import Config
 from ..messenger import Messenger
 from ..messenger.durations import MAX_TIME, MIN_TIME
-from ..messenger.model import Post, Room
+from ..messenger.model import Room
 from ..wire import (
     Numeric,
     casefold,
     format_line,
-    parse_uint,
 )
 from . import acks
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
-from .session import ACCOUNT, TAGS, TIME, Session
+from .session import Session
 from .throttle import LoginThrottle
 
 if TYPE_CHECKING:
@@ -359,58 +358,11 @@ class Hub:
             for log_ in logs:
                 log_.deliver()
 
-    # ------------------------------------------------------------------ replay (backlog, unread)
-
-    def history_line(self, s: Session, p: Post, prefix: str = "") -> str:
-        """A stored post as this session should see it (original source, time and msgid)."""
-        if p.room is None:
-            # private: to us from the peer, or (our own) from us to the peer
-            target = (
-                s.nick if p.sender != s.user_key else self.display_nick(p.to or "", p.to_name or "")
-            )
-        else:
-            room = self.messenger.rooms.get(p.room)
-            target = room.name if room is not None else p.room
-        text = p.text
-        if prefix and text.startswith("\x01ACTION ") and text.endswith("\x01"):
-            text = "\x01ACTION " + prefix + text[8:]
-            prefix = ""
-        tags: dict[str, str] = {}
-        if s.tagbits & TIME:
-            tags["time"] = iso_time(p.time)
-        if s.tagbits & TAGS:
-            tags["msgid"] = p.msgid
-            if p.tags:
-                tags.update(p.tags)
-        if s.tagbits & ACCOUNT and p.account:
-            tags["account"] = p.account
-        # the [time] prefix, or a peer's longer nick, can push a stored line over 512 bytes
-        return safe_line(p.kind, (target, prefix + text), p.origin, tags)
-
-    # ------------------------------------------------------------------ delivery acks
-
-    def request_ack(self, s: Session, periodic: bool = False) -> None:
-        """Ask the client to confirm it has everything written to it (``PING :ack-<seq>``, soju's
-        barrier), if anything is unconfirmed. ``periodic`` (the ticker) asks only once the client
-        has been quiet for a while: irssi counts each PONG as a line of its flood control (see
-        acks.py for the whole rule)."""
-        acks.request(self, s, polite=periodic)
-
-    def on_pong(self, s: Session, token: str) -> None:
-        seq = parse_uint(token[4:]) if token.startswith("ack-") else None
-        if seq is not None:
-            acks.pong(self, s, seq)
+    # ------------------------------------------------------------------ output
 
     def take_output(self, s: Session) -> bytes:
         """What the server writes to ``s`` now (the delivery state notes what it carries)."""
         return acks.take(self, s)
-
-    def peer_done(self, s: Session) -> None:
-        """The client sent QUIT: what its TCP stack had acknowledged when that arrived counts
-        as received (acks.py)."""
-        acks.peer_done(self, s)
-
-    # ------------------------------------------------------------------ periodic work
 
     # ------------------------------------------------------------------ ISUPPORT
 

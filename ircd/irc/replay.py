@@ -5,8 +5,10 @@ notices; a text time prefix between two notices), with dates on lines from anoth
 ``[repeat?]`` on lines that may have been shown before. ``push_unread_on_connect`` is what a
 connection gets when it lands (the first visit's backlog, or what the account missed);
 ``send_unread`` is the one UNREAD (the verb and ``/msg Messenger unread``); ``push_unread``
-sends an account's unread posts and asks the client to confirm them. What reached the client
-is tracked by the delivery-ack barrier in acks.py.
+sends an account's unread posts and asks the client to confirm them. ``history_line`` is a
+stored post as one connection sees it (replays and CHATHISTORY). ``request_ack`` and
+``on_pong`` are the adapter's side of the delivery-ack barrier (acks.py holds its state
+machine: what was written, what the client confirmed, what a later replay marks [repeat?]).
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..messenger.model import Post, Unread
-from ..wire import format_line
+from ..wire import format_line, parse_uint
 from . import acks
-from .hub import Hub, _showable, short_time
-from .lines import batch
-from .session import Session
+from .hub import Hub, _showable, iso_time, short_time
+from .lines import batch, safe_line
+from .session import ACCOUNT, TAGS, TIME, Session
 
 # marks a replayed line that was written to a connection which ended before confirming it
 REPEAT_MARK = "[repeat?] "
@@ -73,7 +75,7 @@ def replay(
 
     if "batch" in s.caps and "server-time" in s.caps:
         always = stamps == "always"
-        lines = (hub.history_line(s, p, prefix(p, always)) for p in posts)
+        lines = (history_line(hub, s, p, prefix(p, always)) for p in posts)
         for line in batch(hub.name, hub.batch_id(), "chathistory", (peer_name,), lines):
             s.send(line)
         return
@@ -94,7 +96,7 @@ def replay(
         "server-time" not in s.caps or stamps == "always" or (stamps == "auto" and irssi_like)
     )
     for p in posts:
-        s.send(hub.history_line(s, p, prefix(p, with_prefix)))
+        s.send(history_line(hub, s, p, prefix(p, with_prefix)))
     s.send(format_line("NOTICE", (frame_to, "*** End of replay"), hub.name))
 
 
@@ -119,7 +121,7 @@ def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
                     peer = hub.display_nick(peer_key, dms[-1].sender_name)
                     replay(hub, s, peer, dms, "unread", private=True)
                     acks.replayed(s, dms)
-        hub.request_ack(s)
+        request_ack(hub, s)
         return
     unread = m.unread(s.user_key)
     if "draft/chathistory" in s.caps:
@@ -132,14 +134,14 @@ def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
             str(unread.total),
             text=summary(hub, unread) + " Send UNREAD to receive them, or use CHATHISTORY.",
         )
-        hub.request_ack(s)
+        request_ack(hub, s)
         return
     if not wants_push(hub, s):
         # told, not given: they stay unread until pulled ("unread" replays them)
         s.catching_up = unread.total > 0
         if unread.total:
             hub.notice(s, summary(hub, unread) + " (backlog is off: /msg Messenger unread)")
-        hub.request_ack(s)
+        request_ack(hub, s)
         return
     push_unread(hub, s, unread)
 
@@ -152,7 +154,7 @@ def push_unread(hub: Hub, s: Session, unread: Unread) -> None:
     if unread.total == 0:
         hub.notice(s, "No unread messages since your last visit.")
         acks.pulled(s)
-        hub.request_ack(s)
+        request_ack(hub, s)
         return
     if unread.omitted:
         hub.notice(
@@ -171,7 +173,7 @@ def push_unread(hub: Hub, s: Session, unread: Unread) -> None:
         acks.replayed(s, posts)
     hub.notice(s, summary(hub, unread, seen))
     acks.pulled(s)
-    hub.request_ack(s)
+    request_ack(hub, s)
 
 
 def summary(hub: Hub, unread: Unread, seen: Callable[[int], bool] | None = None) -> str:
@@ -212,6 +214,46 @@ def send_unread(hub: Hub, s: Session, from_service: bool) -> None:
     if from_service and not (unread.total or unread.omitted):
         acks.pulled(s)
         hub.service_notice(s, "You have no unread messages.")
-        hub.request_ack(s)
+        request_ack(hub, s)
         return
     push_unread(hub, s, unread)
+
+
+def history_line(hub: Hub, s: Session, p: Post, prefix: str = "") -> str:
+    """A stored post as this session should see it (original source, time and msgid)."""
+    if p.room is None:
+        # private: to us from the peer, or (our own) from us to the peer
+        target = s.nick if p.sender != s.user_key else hub.display_nick(p.to or "", p.to_name or "")
+    else:
+        room = hub.messenger.rooms.get(p.room)
+        target = room.name if room is not None else p.room
+    text = p.text
+    if prefix and text.startswith("\x01ACTION ") and text.endswith("\x01"):
+        text = "\x01ACTION " + prefix + text[8:]
+        prefix = ""
+    tags: dict[str, str] = {}
+    if s.tagbits & TIME:
+        tags["time"] = iso_time(p.time)
+    if s.tagbits & TAGS:
+        tags["msgid"] = p.msgid
+        if p.tags:
+            tags.update(p.tags)
+    if s.tagbits & ACCOUNT and p.account:
+        tags["account"] = p.account
+    # the [time] prefix, or a peer's longer nick, can push a stored line over 512 bytes
+    return safe_line(p.kind, (target, prefix + text), p.origin, tags)
+
+
+def request_ack(hub: Hub, s: Session, periodic: bool = False) -> None:
+    """Ask the client to confirm it has everything written to it (``PING :ack-<seq>``, soju's
+    barrier), if anything is unconfirmed. ``periodic`` (the ticker) asks only once the client
+    has been quiet for a while: irssi counts each PONG as a line of its flood control (see
+    acks.py for the whole rule)."""
+    acks.request(hub, s, polite=periodic)
+
+
+def on_pong(hub: Hub, s: Session, token: str) -> None:
+    """A PONG: ``ack-<seq>`` confirms what was written up to ``seq`` (acks.py)."""
+    seq = parse_uint(token[4:]) if token.startswith("ack-") else None
+    if seq is not None:
+        acks.pong(hub, s, seq)

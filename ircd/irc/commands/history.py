@@ -13,7 +13,7 @@ from ...wire import Message, casefold, format_line, is_channel_name, is_valid_ni
 from ..hub import Hub, iso_time
 from ..lines import batch
 from ..registry import command
-from ..replay import send_unread
+from ..replay import history_line, send_unread
 from ..session import Session
 
 
@@ -160,7 +160,7 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
 def send_history_batch(
     hub: Hub, s: Session, target: str, posts: Sequence[Post], private: bool
 ) -> None:
-    lines: Iterable[str] = (hub.history_line(s, p) for p in posts)
+    lines: Iterable[str] = (history_line(hub, s, p) for p in posts)
     if "batch" in s.caps:
         lines = batch(hub.name, hub.batch_id(), "chathistory", (target,), lines)
     for line in lines:

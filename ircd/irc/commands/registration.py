@@ -26,11 +26,13 @@ from ...wire import (
     parse_uint,
     truncate_utf8,
 )
+from .. import acks
 from ..dispatch import defer
 from ..fanout import names_changed
 from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, Hub, human_time
 from ..lines import safe_line
 from ..registry import command
+from ..replay import on_pong, request_ack
 from ..session import ACCOUNT, TAGS, TIME, Session
 from ..welcome import land, welcome
 
@@ -177,13 +179,13 @@ def ping(hub: Hub, s: Session, msg: Message) -> None:
 @command("PONG", before_registration=True)
 def pong(hub: Hub, s: Session, msg: Message) -> None:
     for p in msg.params:
-        hub.on_pong(s, p.lstrip(":"))
+        on_pong(hub, s, p.lstrip(":"))
 
 
 @command("QUIT", before_registration=True)
 def quit_(hub: Hub, s: Session, msg: Message) -> None:
     reason = truncate_utf8(msg.params[0], 300) if msg.params else "Client quit"
-    hub.peer_done(s)  # what it had received when it quit counts as delivered
+    acks.peer_done(hub, s)  # what it had received when it quit counts as delivered
     hub.quit(s, f"Quit: {reason}", error="Closing link: goodbye")
 
 
@@ -398,7 +400,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
             text = f"You are now logged in as {acct.name}"
             hub.reply(s, Numeric.RPL_LOGGEDIN, s.mask, acct.name, text)
             _account_notify(hub, s)
-            hub.request_ack(s)
+            request_ack(hub, s)
 
     defer(hub, s, lambda: hash_password(password), hashed)
 
