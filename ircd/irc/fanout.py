@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..messenger.model import Post, Room
-from .hub import iso_time
 from .lines import safe_line
 from .session import ACCOUNT, TAGS, TIME, Session
+from .timefmt import iso_time
 
 if TYPE_CHECKING:
     from .hub import Hub

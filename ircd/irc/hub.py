@@ -1,7 +1,11 @@
-"""The IRC adapter's root: sessions, dispatch, replies, relaying and replay.
+"""The IRC adapter's state: sessions and their lookups (nicks, users, rooms), the connection
+lifecycle (new_session, close_session, quit), the per-client log budget, the reply helpers,
+take_output and deliver_logs for the output step, and ISUPPORT.
 
-Sans-I/O: the server feeds lines in (``feed``), and takes bytes out of each dirty session
-(``Session.take_output``). Handlers are plain functions; nothing here awaits.
+What acts on that state lives beside it: dispatch.py (input, labelled responses, the ticker),
+fanout.py (room broadcasts, NAMES cache), replay.py (replay tiers, unread, delivery acks),
+replies.py (domain errors as replies), rooms.py, welcome.py, scheduler.py, service.py, and the
+handlers in commands/. Sans-I/O: nothing here awaits; the hub imports none of those modules.
 """
 
 from __future__ import annotations
@@ -9,13 +13,11 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..config import Config
 from ..messenger import Messenger
-from ..messenger.durations import MAX_TIME, MIN_TIME
 from ..messenger.model import Room
 from ..wire import (
     Numeric,
@@ -23,6 +25,7 @@ from ..wire import (
     format_line,
 )
 from . import acks
+from .caps import SERVICE_NICK
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import Session
@@ -41,66 +44,6 @@ Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
 
 def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
     done(work())
-
-
-VERSION = "messenger-ircd-0.1"
-SERVICE_NICK = "Messenger"
-SERVICE_KEY = casefold(SERVICE_NICK)
-RESERVED_NICKS = frozenset({SERVICE_KEY, "nickserv", "chanserv", "histserv"})
-VENDOR_CAP = "messenger.chat/commands"
-
-# Caps we implement, in the order they are listed. sasl gets a value with CAP LS 302.
-CAPS = (
-    "account-notify",
-    "account-tag",
-    "away-notify",
-    "batch",
-    "cap-notify",
-    "draft/account-registration",
-    "draft/chathistory",
-    "draft/read-marker",
-    "echo-message",
-    "labeled-response",
-    "message-tags",
-    "multi-prefix",
-    "sasl",
-    "server-time",
-    "standard-replies",
-    "userhost-in-names",
-    "znc.in/self-message",
-    VENDOR_CAP,
-)
-CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect"}
-
-
-def _showable(ts: float) -> float:
-    """``ts`` brought into the range a time can be shown in (1970 to 9999; NaN: 1970). Times
-    from clients are checked where they are parsed (parse_iso_time); this keeps a stored value
-    from before that check (a read marker of year 1) from breaking every line that shows it."""
-    try:
-        ts = float(ts)
-    except (TypeError, ValueError):
-        return MIN_TIME
-    if MIN_TIME <= ts <= MAX_TIME:
-        return ts
-    return MAX_TIME if ts > MAX_TIME else MIN_TIME
-
-
-def iso_time(ts: float) -> str:
-    """UTC with milliseconds, as server-time wants: 2026-05-01T10:00:00.000Z. Never raises."""
-    ms = round(_showable(ts) * 1000)
-    dt = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-
-
-def human_time(ts: float) -> str:
-    """An unambiguous UTC time for people: '2026-05-01 14:05 UTC'."""
-    dt = datetime.fromtimestamp(_showable(ts), tz=timezone.utc)
-    return dt.strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def short_time(ts: float) -> str:
-    return datetime.fromtimestamp(_showable(ts), tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 class Hub:

@@ -18,9 +18,10 @@ from collections.abc import Callable, Sequence
 from ..messenger.model import Post, Unread
 from ..wire import format_line, parse_uint
 from . import acks
-from .hub import Hub, _showable, iso_time, short_time
+from .hub import Hub
 from .lines import batch, safe_line
 from .session import ACCOUNT, TAGS, TIME, Session
+from .timefmt import iso_time, short_time, showable
 
 # marks a replayed line that was written to a connection which ended before confirming it
 REPEAT_MARK = "[repeat?] "
@@ -33,7 +34,7 @@ def repeat_note(k: int, n: int) -> str:
 
 
 def _utc_day(ts: float) -> int:
-    return int(_showable(ts) // 86400)
+    return int(showable(ts) // 86400)
 
 
 def wants_push(hub: Hub, s: Session) -> bool:

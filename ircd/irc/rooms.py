@@ -12,10 +12,11 @@ from operator import attrgetter
 from ..messenger.model import Room
 from ..wire import Numeric, format_line
 from .fanout import NamesCache, broadcast_join, note_joined
-from .hub import Hub, iso_time
+from .hub import Hub
 from .lines import safe_line
 from .replay import replay, wants_push
 from .session import Session
+from .timefmt import iso_time
 
 
 def send_names(hub: Hub, s: Session, room: Room) -> None:

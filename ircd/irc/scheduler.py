@@ -8,7 +8,8 @@ import logging
 
 from ..messenger.model import Fired
 from .fanout import relay_private, relay_room
-from .hub import Hub, human_time
+from .hub import Hub
+from .timefmt import human_time
 
 log = logging.getLogger(__name__)
 

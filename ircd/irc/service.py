@@ -24,10 +24,12 @@ from ..messenger.errors import (
 )
 from ..messenger.model import ComplaintResult
 from ..wire import MAX_BODY, casefold, is_valid_nick, parse_uint
-from .hub import SERVICE_KEY, SERVICE_NICK, Hub, human_time, iso_time
+from .caps import SERVICE_KEY, SERVICE_NICK
+from .hub import Hub
 from .replay import send_unread
 from .replies import fail_code
 from .session import Session
+from .timefmt import human_time, iso_time
 
 log = logging.getLogger(__name__)
 

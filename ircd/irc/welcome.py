@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..wire import Numeric, format_line
-from .hub import VERSION, Hub, human_time
+from .caps import VERSION
+from .hub import Hub
 from .replay import push_unread_on_connect
 from .rooms import join_room
 from .session import Session
+from .timefmt import human_time
 
 
 def welcome(hub: Hub, s: Session) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ircd.config import Config
-from ircd.irc.hub import iso_time
+from ircd.irc.timefmt import iso_time
 from ircd.server import Server
 from tests.conftest import TIMEOUT, RawClient, make_config
 

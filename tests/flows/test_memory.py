@@ -60,7 +60,7 @@ async def test_new_client_sees_last_20_with_original_times(cfg: Config) -> None:
         lines = [m for m in got if m.command == "PRIVMSG"]
         assert [m.params[1] for m in lines] == [f"message {i}" for i in range(5, 25)]
         assert all(m.source.startswith("bob!") for m in lines)
-        from ircd.irc.hub import iso_time
+        from ircd.irc.timefmt import iso_time
 
         assert [m.tags["time"] for m in lines] == [iso_time(t) for t in stamps[5:]]
         assert all(m.tags["batch"] == got[0].params[0][1:] for m in lines)

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 import pytest
 
 from ircd.irc import COMMANDS, Hub
-from ircd.irc.hub import iso_time
 from ircd.irc.lines import safe_line
 from ircd.irc.logbudget import (
     DROP,
@@ -25,6 +24,7 @@ from ircd.irc.logbudget import (
     LogBudget,
 )
 from ircd.irc.session import Session
+from ircd.irc.timefmt import iso_time
 from ircd.messenger import Messenger
 from ircd.server import rules_from
 from ircd.wire import Message, TooLong, format_line, parse

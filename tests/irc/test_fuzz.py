@@ -39,7 +39,8 @@ from hypothesis import strategies as st
 
 from ircd.config import OperatorConfig
 from ircd.irc import COMMANDS, Hub, feed
-from ircd.irc.hub import CAPS, iso_time
+from ircd.irc.caps import CAPS
+from ircd.irc.timefmt import iso_time
 from ircd.messenger import Messenger, passwords
 from ircd.server import rules_from
 from ircd.wire import MAX_TAGS, LineFramer, casefold, escape_tag_value, parse

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ircd.irc.hub import iso_time
+from ircd.irc.timefmt import iso_time
 
 from .harness import SERVER, Harness, cmds, one
 

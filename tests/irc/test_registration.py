@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ircd.irc.hub import CAPS
+from ircd.irc.caps import CAPS
 from ircd.wire import parse
 
 from .harness import SERVER, Harness, cmds, is_numeric, one, only

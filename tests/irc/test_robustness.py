@@ -10,7 +10,8 @@ from itertools import combinations
 import pytest
 
 from ircd.irc import COMMANDS
-from ircd.irc.hub import CAPS, Hub
+from ircd.irc.caps import CAPS
+from ircd.irc.hub import Hub
 from ircd.irc.session import Session
 from ircd.wire import Message, TooLong, parse
 

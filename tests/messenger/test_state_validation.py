@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ircd.clock import FakeClock
-from ircd.irc.hub import human_time, iso_time
+from ircd.irc.timefmt import human_time, iso_time
 from ircd.messenger import Messenger, Rules
 from ircd.messenger.engine import APPLY
 from ircd.messenger.validate import _EVENTS, StateError, check_event

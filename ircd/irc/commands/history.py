@@ -10,11 +10,12 @@ from ...messenger.durations import parse_iso_time
 from ...messenger.errors import InvalidDuration, NoSuchRoom, NotMember
 from ...messenger.model import Post
 from ...wire import Message, casefold, format_line, is_channel_name, is_valid_nick, parse_uint
-from ..hub import Hub, iso_time
+from ..hub import Hub
 from ..lines import batch
 from ..registry import command
 from ..replay import history_line, send_unread
 from ..session import Session
+from ..timefmt import iso_time
 
 
 @command("UNREAD")

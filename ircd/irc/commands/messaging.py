@@ -7,13 +7,15 @@ import secrets
 
 from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
+from ..caps import SERVICE_KEY
 from ..fanout import relay_private, relay_room
-from ..hub import SERVICE_KEY, Hub, human_time, iso_time
+from ..hub import Hub
 from ..lines import add_tag, safe_line
 from ..registry import command
 from ..replies import reply_error
 from ..service import service_command
 from ..session import Session
+from ..timefmt import human_time, iso_time
 
 MAX_TARGETS = 4
 

@@ -8,11 +8,13 @@ import logging
 from ...messenger.passwords import hash_password, verify_password
 from ...wire import Message, Numeric, casefold, format_line, parse_uint, truncate_utf8
 from .. import welcome
+from ..caps import SERVICE_KEY, SERVICE_NICK, VERSION
 from ..dispatch import defer
-from ..hub import SERVICE_KEY, SERVICE_NICK, VERSION, Hub, human_time
+from ..hub import Hub
 from ..lines import safe_line
 from ..registry import COMMANDS, command
 from ..session import Session
+from ..timefmt import human_time
 
 log = logging.getLogger(__name__)
 

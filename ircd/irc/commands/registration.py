@@ -27,13 +27,15 @@ from ...wire import (
     truncate_utf8,
 )
 from .. import acks
+from ..caps import CAP_VALUES, CAPS, RESERVED_NICKS
 from ..dispatch import defer
 from ..fanout import names_changed
-from ..hub import CAP_VALUES, CAPS, RESERVED_NICKS, Hub, human_time
+from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
 from ..replay import on_pong, request_ack
 from ..session import ACCOUNT, TAGS, TIME, Session
+from ..timefmt import human_time
 from ..welcome import land, welcome
 
 log = logging.getLogger(__name__)
