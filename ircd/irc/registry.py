@@ -1,7 +1,7 @@
 """The command table: ``@command("PRIVMSG", min_params=2)`` registers a plain ``def`` handler.
 
 Generic checks (451 not registered, 461 not enough parameters, 421 unknown command) run once,
-in ``Hub.dispatch``, not in each handler.
+in ``dispatch.dispatch`` (dispatch.py), not in each handler.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ spaces where a middle param goes, empty params, ':' prefixes, 500-byte params, c
 characters, CR/LF/NUL, tags, numbers out of range, and references that look valid (real msgids,
 the current time, year 1, year 9999). Then it checks:
 
-* no exception escapes ``Hub.feed``; nothing reaches the catch-all in ``Hub.dispatch`` (no
+* no exception escapes ``feed``; nothing reaches the catch-all in ``dispatch`` (dispatch.py; no
   "Internal error" notice, no log record with a traceback, nothing at ERROR);
 * every line sent to anyone is well-formed: valid UTF-8, no CR/LF/NUL inside, it parses, and it
   is at most 512 bytes with CRLF apart from its tags (modern.ircdocs.horse, "Message format"),
@@ -483,6 +483,6 @@ def test_the_checks_catch_what_they_are_for() -> None:
         try:
             raise RuntimeError("boom")
         except RuntimeError:
-            logging.getLogger("ircd.irc.hub").exception("caught")
+            logging.getLogger("ircd.irc.dispatch").exception("caught")
     with pytest.raises(AssertionError):
         assert_no_crash(records)

@@ -79,7 +79,7 @@ def test_a_crashing_handler_is_logged_answered_and_the_hub_keeps_working(
     a = h.user("alice")
     b = h.user("bob")
     a.take()
-    with caplog.at_level(logging.ERROR, logger="ircd.irc.hub"):
+    with caplog.at_level(logging.ERROR, logger="ircd.irc.dispatch"):
         out = a.send_take("WHOIS bob")
     assert [m.format() for m in out] == [
         f":{SERVER} NOTICE alice :about to fail",
