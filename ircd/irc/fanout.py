@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..messenger.model import Post, Room
-from .lines import safe_line
-from .session import ACCOUNT, TAGS, TIME, Session
-from .timefmt import iso_time
+from .lines import post_line
+from .session import Session
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -109,19 +108,6 @@ class RoomLog:
                 start = 0
             if start < n:
                 s.push(self.render(s.tagbits, start))
-
-
-def post_line(post: Post, bits: int, target: str, extra: str = "") -> str:
-    tags: dict[str, str] = {}
-    if bits & TAGS and post.tags:
-        tags.update(post.tags)
-    if bits & TIME:
-        tags["time"] = iso_time(post.time)
-    if bits & TAGS:
-        tags["msgid"] = post.msgid
-    if bits & ACCOUNT and post.account:
-        tags["account"] = post.account
-    return safe_line(post.kind, (target, extra + post.text), post.origin, tags)
 
 
 def room_log(hub: Hub, room: Room) -> RoomLog:

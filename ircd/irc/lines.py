@@ -12,15 +12,30 @@ CR-LF"; tags have their own budget, ircv3.net message-tags "Size limit"):
   an empty one becomes ``*``; the last param keeps its spaces;
 * if the line is still too long, the longest param is cut (at a character boundary), then the
   next longest, until it fits: the echoed text goes before the server's own words.
+
+The adapter's other line formatters are here too: ``add_tag``, the one BATCH framing
+(``batch``), a live post as relayed (``post_line``) and a stored post as replayed
+(``stored_line``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from ..messenger.model import Post
 from ..wire import MAX_BODY, format_line, truncate_utf8
+from .session import ACCOUNT, TAGS, TIME
+from .timefmt import iso_time
 
-__all__ = ["MAX_CONTENT", "add_tag", "batch", "safe_line", "sendable_param"]
+__all__ = [
+    "MAX_CONTENT",
+    "add_tag",
+    "batch",
+    "post_line",
+    "safe_line",
+    "sendable_param",
+    "stored_line",
+]
 
 MAX_CONTENT = MAX_BODY - 2  # bytes of a line without its tags and CRLF
 
@@ -121,3 +136,38 @@ def batch(
     for line in lines:
         yield line if _has_batch_tag(line) else add_tag(line, inner)
     yield format_line("BATCH", (f"-{ref}",), server)
+
+
+def post_line(post: Post, bits: int, target: str, extra: str = "") -> str:
+    """A live post relayed to ``target``, for a connection with capability bits ``bits``."""
+    tags: dict[str, str] = {}
+    if bits & TAGS and post.tags:
+        tags.update(post.tags)
+    if bits & TIME:
+        tags["time"] = iso_time(post.time)
+    if bits & TAGS:
+        tags["msgid"] = post.msgid
+    if bits & ACCOUNT and post.account:
+        tags["account"] = post.account
+    return safe_line(post.kind, (target, extra + post.text), post.origin, tags)
+
+
+def stored_line(p: Post, bits: int, target: str, prefix: str = "") -> str:
+    """A stored post replayed (backlog, unread, CHATHISTORY) to ``target``, for a connection with
+    capability bits ``bits``: its original source, time and msgid; ``prefix`` (a date, a
+    ``[repeat?]`` mark) goes before the text, inside a CTCP ACTION."""
+    text = p.text
+    if prefix and text.startswith("\x01ACTION ") and text.endswith("\x01"):
+        text = "\x01ACTION " + prefix + text[8:]
+        prefix = ""
+    tags: dict[str, str] = {}
+    if bits & TIME:
+        tags["time"] = iso_time(p.time)
+    if bits & TAGS:
+        tags["msgid"] = p.msgid
+        if p.tags:
+            tags.update(p.tags)
+    if bits & ACCOUNT and p.account:
+        tags["account"] = p.account
+    # the [time] prefix, or a peer's longer nick, can push a stored line over 512 bytes
+    return safe_line(p.kind, (target, prefix + text), p.origin, tags)

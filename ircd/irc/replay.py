@@ -19,9 +19,9 @@ from ..messenger.model import Post, Unread
 from ..wire import format_line, parse_uint
 from . import acks
 from .hub import Hub
-from .lines import batch, safe_line
-from .session import ACCOUNT, TAGS, TIME, Session
-from .timefmt import iso_time, short_time, showable
+from .lines import batch, stored_line
+from .session import Session
+from .timefmt import short_time, showable
 
 # marks a replayed line that was written to a connection which ended before confirming it
 REPEAT_MARK = "[repeat?] "
@@ -228,21 +228,7 @@ def history_line(hub: Hub, s: Session, p: Post, prefix: str = "") -> str:
     else:
         room = hub.messenger.rooms.get(p.room)
         target = room.name if room is not None else p.room
-    text = p.text
-    if prefix and text.startswith("\x01ACTION ") and text.endswith("\x01"):
-        text = "\x01ACTION " + prefix + text[8:]
-        prefix = ""
-    tags: dict[str, str] = {}
-    if s.tagbits & TIME:
-        tags["time"] = iso_time(p.time)
-    if s.tagbits & TAGS:
-        tags["msgid"] = p.msgid
-        if p.tags:
-            tags.update(p.tags)
-    if s.tagbits & ACCOUNT and p.account:
-        tags["account"] = p.account
-    # the [time] prefix, or a peer's longer nick, can push a stored line over 512 bytes
-    return safe_line(p.kind, (target, prefix + text), p.origin, tags)
+    return stored_line(p, s.tagbits, target, prefix)
 
 
 def request_ack(hub: Hub, s: Session, periodic: bool = False) -> None:
