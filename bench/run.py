@@ -56,26 +56,6 @@ class ServerSpec:
     cmd_for: Any = None  # (port, dir) -> argv (written configs live in dir)
 
 
-def _export_commit(rev: str, dest: Path) -> str:
-    """The tree of commit ``rev`` into ``dest`` (git archive; the checkout is untouched)."""
-    import io
-    import tarfile
-
-    sha = subprocess.run(
-        ["git", "rev-parse", "--verify", f"{rev}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    ).stdout.strip()
-    if not sha:
-        raise SystemExit(f"--baseline {rev}: not a commit")
-    tar = subprocess.run(["git", "archive", "--format=tar", sha], capture_output=True, cwd=ROOT)
-    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
-        tf.extractall(dest, filter="data")
-    return sha
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
@@ -623,12 +603,15 @@ def main(argv: list[str] | None = None) -> int:
     base_dir: Path | None = None
     if a.baseline:
         base_dir = Path(tempfile.mkdtemp(prefix="ircbench-base-"))
-        sha = _export_commit(a.baseline, base_dir)
+        from auth_storm import export_commit  # the same git-archive export as auth_storm's
+
+        tree = base_dir / "tree"
+        sha = export_commit(a.baseline, tree)
         SERVERS["base"] = ServerSpec(
             "base",
             f"ours@{sha[:7]}",
             history=True,
-            cmd_for=lambda port, d: _ours(port, d, base_dir),
+            cmd_for=lambda port, d: _ours(port, d, tree),
             note=f"our server as of {sha[:12]} (same config changes)",
         )
         names.insert(names.index("ours") + 1 if "ours" in names else 0, "base")

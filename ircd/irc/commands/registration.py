@@ -443,9 +443,7 @@ def try_register(hub: Hub, s: Session) -> None:
         def ok(acct: User, created: bool) -> None:
             if created:
                 hub.client_log(s, log.info, "registered account %s from %s (PASS)", acct.name, s.ip)
-            if s.nick_key != acct.key or s.registered:
-                return  # cannot happen while held; be safe
-            s.account = acct.name
+            s.account = acct.name  # (held while hashed: its nick and state are as they were)
             if not _complete(hub, s, acct.key):
                 s.account = None
 
