@@ -149,6 +149,30 @@ class Room:
     members: set[UserKey] = field(default_factory=set)
     ops: set[UserKey] = field(default_factory=set)
     history: deque[Post] = field(default_factory=deque)
+    voiced: set[UserKey] = field(default_factory=set)
+    # the channel modes without a parameter that are set, out of "imnst" (a new room is +nt,
+    # as is every room of a journal written before modes could change)
+    flags: set[str] = field(default_factory=lambda: set(DEFAULT_FLAGS))
+    join_key: str = ""  # +k, the channel key ("": none)
+    limit: int = 0  # +l (0: none)
+    # the list modes: "b" (bans), "e" (ban exceptions), "I" (invite exceptions); each maps the
+    # folded mask (masks.fold) to the entry
+    lists: dict[str, dict[str, ListEntry]] = field(default_factory=dict)
+    invited: set[UserKey] = field(default_factory=set)  # may join once despite +i/+k/+l/+b
+
+
+DEFAULT_FLAGS = "nt"
+LIST_MODES = "beI"
+MAX_LIST_ENTRIES = 100  # per list mode and channel (ISUPPORT MAXLIST)
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One entry of a channel's ban, exception or invite-exception list."""
+
+    mask: str  # as stored (normalised, e.g. "bob!*@*"), shown in 367/346/348
+    by: str  # who set it ("" when unknown)
+    time: float
 
 
 @dataclass(slots=True)
