@@ -161,8 +161,9 @@ def test_invite_errors() -> None:
     bar = h.user("bar")
     out = bar.send_take("INVITE baz #chan")
     assert cmds(out) == ["442"] and out[0].params[1] == "#chan"
-    assert [m.params for m in foo.send_take("INVITE baz #chan")][0][:3] == ("foo", "baz", "#chan")
-    assert cmds(foo.send_take("INVITE baz #chan")) == ["443"]
+    assert cmds(foo.send_take("INVITE bar #chan")) == ["341"]
+    out = foo.send_take("INVITE baz #chan")
+    assert cmds(out) == ["443"] and out[0].params[1:3] == ("baz", "#chan")
     assert cmds(foo.send_take("INVITE bar #nope")) == ["403"]
     assert cmds(foo.send_take("INVITE bar")) == ["461"]
     assert cmds(baz.send_take("INVITE bar #chan")) == ["341"]  # not +i: any member
@@ -401,7 +402,7 @@ def test_multi_target_kick() -> None:
     """Modern IRC, KICK: `KICK #chan bar,baz :bye` kicks both, one KICK message each (the
     server never sends KICK with several users); `KICK #a,#b x,y` pairs them; TARGMAX KICK:4."""
     h = Harness()
-    foo, bar, baz, qux = chan(h, "foo", "bar", "baz", "qux")
+    foo, _bar, _baz, qux = chan(h, "foo", "bar", "baz", "qux")
     foo.send_take("KICK #chan bar,baz :bye")
     got = only(qux.take(), "KICK")
     assert [m.params for m in got] == [("#chan", "bar", "bye"), ("#chan", "baz", "bye")]
