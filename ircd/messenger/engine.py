@@ -1496,6 +1496,9 @@ class Messenger:
             self._emit(ScheduledRemoved(item.id), durable=keep)
             what = "recipient is gone" if item.private else "you are no longer in the channel"
             return Fired(item, "dropped", reason=f"{what} ({e})", late=late)
+        except CannotSend as e:  # the channel is +m, or bans or mutes the owner
+            self._emit(ScheduledRemoved(item.id), durable=keep)
+            return Fired(item, "dropped", reason=str(e), late=late)
         self._emit(ScheduledRemoved(item.id), durable=keep)
         return Fired(item, "posted", post=post, late=late)
 

@@ -27,7 +27,12 @@ def normalise(mask: str, extban: bool = True) -> str | None:
     """The stored form of a mask a client gave (``bob`` -> ``bob!*@*``, ``*@host`` ->
     ``*!*@host``); None for one that cannot be a mask (empty, too long, spaces, an unknown
     extended ban, a mute inside a mute)."""
-    if not mask or len(mask) > MAX_MASK or any(c in mask for c in " ,\r\n\0\x07") or mask[0] == ":":
+    if (
+        not mask
+        or len(mask) > MAX_MASK
+        or mask[0] == ":"
+        or any(c in " ," or not c.isprintable() for c in mask)
+    ):
         return None
     kind, sep, rest = mask.partition(":")
     if sep:
