@@ -870,9 +870,9 @@ class Messenger:
                 return "*"
             if general:
                 raise InvalidMode(mode, arg, f"{room.name} is open to everyone: it has no key")
-            if not _valid_key(arg):
+            if not _valid_key(arg):  # (not echoed: it may be long, or a passphrase)
                 raise InvalidMode(
-                    mode, arg, "A key is 1 to 32 characters, without spaces, commas or ':' first"
+                    mode, "*", "A key is 1 to 32 characters, without spaces, commas or ':' first"
                 )
             if room.join_key == arg:
                 return None

@@ -102,7 +102,7 @@ def test_invalid_keys_are_refused_with_696_and_a_set_key_with_467() -> None:
     for key in ("passphrase with spaces", "long" * 100, ""):
         out = op.send_take(f"MODE #chan +k :{key}")
         assert cmds(out) == ["696"], key
-        assert out[0].params[1:3] == ("#chan", "k")
+        assert out[0].params[1:4] == ("#chan", "k", "*")  # the key is not echoed
     assert h.user("foo").send_take("JOIN #chan")[0].command == "JOIN"
     op.send_take("MODE #chan +k one")
     assert cmds(op.send_take("MODE #chan +k two")) == ["467"]
@@ -412,6 +412,7 @@ def test_multi_target_kick() -> None:
     foo.send_take("KICK #chan,#two qux,qux")
     assert [m.params[0] for m in only(qux.take(), "KICK")] == ["#chan", "#two"]
     assert cmds(foo.send_take("KICK #a,#b,#c x,y")) == ["461"]
+    assert cmds(qux.send_take("KICK #chan foo,foo")) == ["442"]  # told once
 
 
 def test_statusmsg() -> None:

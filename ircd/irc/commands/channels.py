@@ -131,9 +131,10 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
     else:
         hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, "KICK", "Give one channel, or one per user")
         return
+    refused: set[str] = set()  # channels where the kicker may not kick: told once
     for name, nick in pairs:
-        if not _kick_one(hub, s, name, nick, reason):
-            break
+        if casefold(name) not in refused and not _kick_one(hub, s, name, nick, reason):
+            refused.add(casefold(name))
 
 
 def _kick_one(hub: Hub, s: Session, name: str, nick: str, reason: str) -> bool:
