@@ -41,7 +41,7 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
     # both operator and voiced
     multi = "multi-prefix" in s.caps and bool(room.ops & room.voiced)
     cache = None if uhnames or multi else hub.names_cache.get(room.key)
-    if cache is not None:
+    if cache is not None and cache.version == room.version:
         if cache.chunks:
             _send_names_lines(hub, s, room, cache.chunks)
         return
@@ -65,7 +65,7 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
         chunks.append(text[i : j - 1])
         i = j
     if not uhnames and not multi:
-        cache = hub.names_cache[room.key] = NamesCache()
+        cache = hub.names_cache[room.key] = NamesCache(room.version)
         cache.chunks = chunks
         cache.last_size = len(chunks[-1]) + 1
     _send_names_lines(hub, s, room, chunks)

@@ -14,7 +14,6 @@ from ...messenger.errors import (
 )
 from ...messenger.model import Room
 from ...wire import Message, Numeric, casefold, format_line, is_channel_name, truncate_utf8
-from ..fanout import names_changed
 from ..hub import MODES_PER_COMMAND, Hub
 from ..lines import safe_line
 from ..registry import command
@@ -48,7 +47,6 @@ def join(hub: Hub, s: Session, msg: Message) -> None:
 
 
 def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
-    names_changed(hub)
     params = (room.name, reason) if reason else (room.name,)
     line = safe_line("PART", params, s.mask)
     for peer in hub.room_sessions(room):
@@ -152,7 +150,6 @@ def _kick_one(hub: Hub, s: Session, name: str, nick: str, reason: str) -> bool:
     members = list(hub.room_sessions(room))
     try:
         hub.messenger.kick(s.user_key, room.key, target_key, privileged=s.oper)
-        names_changed(hub)
     except (NotMember, NotOperator) as e:
         reply_error(hub, s, e, room.name)
         return False
@@ -334,7 +331,6 @@ def _apply_modes(
                 setter = m.set_op if ch == "o" else m.set_voice
                 try:
                     if setter(s.user_key, room.key, key, on, privileged=s.oper):
-                        names_changed(hub)
                         applied.append((on, ch, display))
                 except NoSuchUser:
                     hub.reply(
