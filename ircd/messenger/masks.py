@@ -34,9 +34,9 @@ def normalise(mask: str, extban: bool = True) -> str | None:
         or any(c in " ," or not c.isprintable() for c in mask)
     ):
         return None
-    kind, sep, rest = mask.partition(":")
-    if sep:
-        if len(kind) != 1 or kind not in EXTBANS or not extban or not rest:
+    if len(mask) > 1 and mask[1] == ":":  # an extended ban (a host may have colons: IPv6)
+        kind, rest = mask[0], mask[2:]
+        if kind not in EXTBANS or not extban or not rest:
             return None
         if kind == "a":
             return f"a:{rest}"

@@ -195,7 +195,8 @@ def test_mask_normal_forms_and_matching() -> None:
     assert masks.normalise("bob!u") == "bob!u@*"
     assert masks.normalise("m:bob") == "m:bob!*@*"
     assert masks.normalise("m:a:bob") == "m:a:bob"
-    for bad in ("", "a b", "x:bob", "m:m:bob", "m:", ":bob", "a:"):
+    assert masks.normalise("*@2001:db8::1") == "*!*@2001:db8::1"  # IPv6: not an extban
+    for bad in ("", "a b", "x:bob", "m:m:bob", "m:", ":bob", "a:", "m::x", "q\x01"):
         assert masks.normalise(bad) is None, bad
     assert masks.matches("bob!*@*", "bob!u@host", None)
     assert masks.matches("a:b?b", "", "bob")
