@@ -134,29 +134,33 @@ def _to_status(
     may speak in the channel may send one; it is not kept in the channel's history (the
     others may read that)."""
     m = hub.messenger
+
+    def refuse(numeric: Numeric, *params: str) -> None:
+        if kind != "NOTICE":  # a NOTICE never triggers an automatic reply (RFC 2812 3.3.2)
+            hub.reply(s, numeric, *params)
+
     room = m.room(casefold(name))
     if room is None:
-        hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        refuse(Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
         return
     target = prefix + room.name
     if not _fits(hub, s, target, text):
-        hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+        refuse(Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
         return
     try:
         m.check_room_send(s.user_key, room.key, origin=s.mask)
     except (NoSuchRoom, NotMember):
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
+        refuse(Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
         return
     except Banned as e:
-        hub.reply(
-            s,
+        refuse(
             Numeric.ERR_CANNOTSENDTOCHAN,
             name,
             f"Message not sent: {_ban_text(e.until, e.reason)}",
         )
         return
     except CannotSend as e:
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, f"Message not sent: {e}")
+        refuse(Numeric.ERR_CANNOTSENDTOCHAN, name, f"Message not sent: {e}")
         return
     u = m.user(s.user_key)
     post = Post(
