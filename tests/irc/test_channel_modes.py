@@ -434,6 +434,7 @@ def test_statusmsg() -> None:
     outsider = h.user("out")
     assert cmds(outsider.send_take("PRIVMSG @#chan :hi")) == ["404"]
     assert outsider.send_take("NOTICE @#chan :hi") == []  # NOTICE: never an automatic reply
+    op.take()
     sender.send_take("NOTICE @#chan :notice for operators")
     assert [(m.command, m.params) for m in op.take()] == [
         ("NOTICE", ("@#chan", "notice for operators"))
