@@ -287,7 +287,8 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
             changes.append((sign, ch, ""))
             continue
         if not rest:
-            hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, "MODE", f"+{ch} needs a parameter")
+            sign_ch = "+" if sign else "-"
+            hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, "MODE", f"{sign_ch}{ch} needs a parameter")
             continue
         arg = rest.pop(0)
         with_param += 1
