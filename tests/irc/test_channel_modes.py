@@ -64,6 +64,10 @@ def test_mode_errors_unknown_mode_and_not_operator() -> None:
     assert cmds(out) == ["482"] and out[0].params[1] == "#chan"
     assert cmds(bob.send_take("MODE #nope +m")) == ["403"]
     assert cmds(bob.send_take("MODE bob +Q")) == ["501"]
+    assert cmds(op.send_take("MODE #chan +o")) == ["461"]
+    # at most MODES=4 changes with a parameter per command; the rest are ignored
+    out = op.send_take("MODE #chan +bbbbb a b c d e")
+    assert [m.params for m in out] == [("#chan", "+bbbb", "a!*@*", "b!*@*", "c!*@*", "d!*@*")]
 
 
 def test_op_and_voice_errors() -> None:
