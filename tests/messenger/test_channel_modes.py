@@ -215,3 +215,27 @@ def test_normalise_gives_a_stored_form_that_is_its_own_normal_form(text: str) ->
     assert masks.normalise(norm) == norm
     inner = norm[2:] if norm.startswith("m:") else norm
     assert inner.startswith("a:") or ("!" in inner and "@" in inner)
+
+
+def test_a_guest_who_registers_keeps_its_voice_invitation_and_the_rooms_modes() -> None:
+    """A room of guests only is in no snapshot: when a guest of it registers, the room's modes
+    and lists are journaled again with it, and the guest's voice and invitations become the
+    account's (a restart from the journal alone has them)."""
+    m = make()
+    m.ensure_room("#general", "#general")
+    m.attach_guest("gus!1", "Gus", address="198.51.100.1")
+    m.attach_guest("gwen!2", "Gwen", address="198.51.100.2")
+    m.join("gwen!2", "#g", "#g")  # gwen is #g's operator
+    m.join("gus!1", "#g", "#g")
+    m.set_mode("gwen!2", "Gwen", "#g", True, "m")
+    m.set_mode("gwen!2", "Gwen", "#g", True, "b", "m:spam")
+    m.set_voice("gwen!2", "#g", "gus!1", True)
+    m.join("gwen!2", "#h", "#h")
+    m.invite("gwen!2", "#h", "gus!1")
+    m.register("gus!1", "gus", "Gus", fast_hash("pw"))
+    assert "gus" in m.rooms["#g"].voiced and "gus" in m.rooms["#h"].invited
+    events = m.take_events()
+    again = replayed(events, m)
+    g = again.rooms["#g"]
+    assert g.flags == {"m", "n", "t"} and [e.mask for e in g.lists["b"].values()] == ["m:spam!*@*"]
+    assert g.voiced == {"gus"} and again.rooms["#h"].invited == {"gus"}
