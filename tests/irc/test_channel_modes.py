@@ -443,3 +443,18 @@ def test_statusmsg() -> None:
     assert [(m.command, m.params) for m in op.take()] == [
         ("NOTICE", ("@#chan", "notice for operators"))
     ]
+
+
+def test_kick_and_voice_reach_an_offline_account() -> None:
+    """Modern IRC, KICK and MODE +v: an account that is offline is still a member of its
+    channels, so it can be voiced and kicked by name like anyone present."""
+    h = Harness()
+    (op,) = chan(h, "chanop")
+    acct = h.user("dave", password="sesame12")
+    acct.send("JOIN #chan")
+    acct.quit()
+    h.drain(op)
+    assert [m.params for m in op.send_take("MODE #chan +v dave")] == [("#chan", "+v", "dave")]
+    out = op.send_take("KICK #chan dave :gone")
+    assert [m.params for m in out] == [("#chan", "dave", "gone")]
+    assert "dave" not in h.messenger.rooms["#chan"].members
