@@ -53,6 +53,16 @@ __all__ = [
 ]
 
 FSYNC_MODES = ("always", "everysec", "never")
+BACKENDS = ("file", "redis")
+
+
+def _is_redis_url(v: str) -> bool:
+    return v.startswith(("redis://", "rediss://", "unix://")) and " " not in v
+
+
+def _is_node_name(v: str) -> bool:
+    return v == "" or (len(v) <= 64 and all(c.isalnum() or c in "-_.:" for c in v))
+
 
 DEFAULT_MOTD = (
     "Welcome to the Messenger IRC network. Everyone lands in #general. "
@@ -224,6 +234,18 @@ class ServerConfig:
     tls_port: int = setting(
         0, _PORT, doc="TCP port for TLS IRC; 0 = TLS disabled (requires tls_cert when set)."
     )
+    node_name: str = setting(
+        "",
+        _Check("letters, digits and - _ . : (at most 64)", _is_node_name),
+        doc='With the "redis" storage backend: this node\'s name in the network, unique per '
+        'node and shown in its log ("" = the host name and port).',
+    )
+    node_timeout: float = setting(
+        10.0,
+        _SECONDS,
+        doc='With the "redis" storage backend: a node that has not heartbeaten for this long '
+        "is taken as dead, and its users quit for the others (seconds).",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +265,22 @@ class StorageConfig:
         60.0,
         _SECONDS,
         doc="How often the full state is rewritten as a compact snapshot (seconds).",
+    )
+    backend: str = setting(
+        "file",
+        _Check("one of 'file', 'redis'", BACKENDS.__contains__),
+        doc='Where the state lives: "file" (state_file and its journal, one node) or "redis" '
+        "(a Redis stream shared by every node of the network; see docs/scale-out.md).",
+    )
+    redis_url: str = setting(
+        "redis://127.0.0.1:6379/0",
+        _Check("a redis://, rediss:// or unix:// URL", _is_redis_url),
+        doc='With backend = "redis": the Redis server holding the stream and the snapshots.',
+    )
+    redis_key: str = setting(
+        "messenger",
+        _Check("a key prefix without spaces", lambda v: bool(v) and " " not in v),
+        doc='With backend = "redis": prefix of the Redis keys (one network per prefix).',
     )
 
 

@@ -34,6 +34,7 @@ from .irc.output import Outbox
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store
+from .storage.redis_store import RedisStore
 from .wire import LineFramer, TooLong
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def restore(loaded: LoadedState, clock: Clock, rules: Rules, state_file: str) ->
     ``StorageError`` with one line naming the file (and the journal line) and what is wrong,
     whatever failed: the engine's checks (``StateError``) or anything they did not foresee.
     """
-    path = os.path.abspath(state_file)
+    path = state_file if "://" in state_file else os.path.abspath(state_file)
     if loaded.snapshot is None:
         m = Messenger(clock, rules)
     else:
@@ -279,10 +280,7 @@ class Server:
     def __init__(self, config: Config, clock: Clock | None = None, store: Store | None = None):
         self.config = config
         self.clock = clock or SystemClock()
-        self.store: Store = store or FileStore(
-            config.storage.state_file,
-            fsync=config.storage.fsync,  # type: ignore[arg-type]
-        )
+        self.store: Store = store or open_store(config)
         self._rules = rules_from(config)
         # The state is built inside load(): if it cannot be, nothing on disk is touched, and
         # the store will never write over the files that failed to load.
@@ -299,6 +297,7 @@ class Server:
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
         self.hub.wake_at = self._wake_at
+        self.hub.urgent = self._urgent
         # each pass's output, held until its events are durable (ircd/irc/output.py)
         self.outbox = Outbox(self.hub, config.server.sendq_bytes)
         # password hashing (scrypt) runs here, never on the event loop; one core is left free
@@ -324,7 +323,12 @@ class Server:
     def _accept(self, loaded: LoadedState) -> None:
         """Build the engine from what the store read (``StorageError`` if it cannot be)."""
         general = self.config.chat.general_channel
-        m = restore(loaded, self.clock, self._rules, self.config.storage.state_file)
+        where = (
+            self.config.storage.state_file
+            if self.config.storage.backend == "file"
+            else self.config.storage.redis_url
+        )
+        m = restore(loaded, self.clock, self._rules, where)
         if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
             m.pin_server_id()
         m.ensure_room(m.rules.general_room, general)
@@ -349,6 +353,8 @@ class Server:
             self._servers.append(tls)
             self.tls_port = tls.sockets[0].getsockname()[1]
             log.info("listening with TLS on %s:%d", cfg.host, self.tls_port)
+        if isinstance(self.store, RedisStore):
+            self.store.start(self._post_from_thread, self._store_status)
         self._tasks.append(loop.create_task(self._ticker()))
         self._tasks.append(loop.create_task(self._snapshotter()))
         # scheduled messages that fell due while we were down go out now, in order
@@ -465,6 +471,27 @@ class Server:
         if self._loop is not None and not self._loop.is_closed():
             self.schedule_flush()
 
+    def _post_from_thread(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the loop (called from a store's thread)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(fn)
+
+    def _urgent(self, s: Session, lines: list[str]) -> None:
+        """Lines that show no state go out now, even while earlier output is held."""
+        link = self.conns.get(s)
+        if link is None or not self.outbox.pending:
+            for line in lines:
+                s.send(line)
+            return
+        link.send("".join(line + "\r\n" for line in lines).encode("utf-8", "replace"))
+
+    def _store_status(self, up: bool, why: str) -> None:
+        """The shared store stopped (or started again) answering: refuse writes meanwhile."""
+        self.hub.unavailable = None if up else UNAVAILABLE
+        if up:
+            self._run_due()
+            self.schedule_flush()
+
     def _storage_failed(self) -> None:
         log.exception("could not write the journal; shutting down to lose nothing")
         self.outbox.drop()  # nobody is sent anything that shows the lost events
@@ -534,6 +561,8 @@ class Server:
     # ------------------------------------------------------------------ timers
 
     def _run_due(self) -> None:
+        if self.hub.unavailable is not None:
+            return  # fired once the store answers again
         nxt = self.messenger.next_due()
         if nxt is not None and nxt <= self.clock.now():
             fire_due(self.hub)
@@ -587,6 +616,22 @@ class Server:
             log.exception("snapshot failed; the journal still has everything")
         finally:
             self._snapshot_task = None
+
+
+UNAVAILABLE = "service temporarily unavailable, try again"
+
+
+def node_name(config: Config) -> str:
+    """This node's name: ``[server] node_name``, else the host name and the port."""
+    return config.server.node_name or f"{socket.gethostname()}:{config.server.port}"
+
+
+def open_store(config: Config) -> Store:
+    """The store ``[storage] backend`` names."""
+    st = config.storage
+    if st.backend == "redis":
+        return RedisStore(st.redis_url, node_name(config), st.redis_key)
+    return FileStore(st.state_file, fsync=st.fsync)  # type: ignore[arg-type]
 
 
 async def serve(config: Config) -> int:

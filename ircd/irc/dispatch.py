@@ -32,6 +32,15 @@ T = TypeVar("T")
 # commands that never wait (for the budget or behind other lines): answers to our own PINGs,
 # the delivery acks
 UNTHROTTLED = frozenset({"PONG"})
+# what a client may still do while the shared store is unavailable (Hub.unavailable): only
+# reading and leaving, nothing that would need an event appended
+READ_ONLY = frozenset(
+    {
+        "PING", "PONG", "QUIT", "CAP", "NAMES", "WHO", "WHOIS", "WHOWAS", "LIST", "MOTD",
+        "LUSERS", "VERSION", "TIME", "ISON", "USERHOST", "HELP", "INFO", "ADMIN", "CHATHISTORY",
+        "MONITOR", "USERS",
+    }
+)  # fmt: skip
 
 
 def feed(hub: Hub, s: Session, item: str | TooLong) -> None:
@@ -170,6 +179,8 @@ def dispatch(hub: Hub, s: Session, msg: Message) -> None:
             spec.min_params and not msg.params[spec.min_params - 1]
         ):
             hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")
+        elif hub.unavailable is not None and msg.command not in READ_ONLY:
+            _refuse(hub, s, msg.command, hub.unavailable)
         else:
             spec.handler(hub, s, msg)
     except Exception:
@@ -181,6 +192,18 @@ def dispatch(hub: Hub, s: Session, msg: Message) -> None:
         hub.notice(s, f"Internal error while handling {msg.command}; it has been logged.")
     finally:
         _end_label(hub, s)  # unless the command was deferred: then its continuation does
+
+
+def _refuse(hub: Hub, s: Session, command: str, why: str) -> None:
+    """The store is unavailable: ``command`` is refused with ``why``, at once (not behind the
+    output held for the store)."""
+    saved, s.capture = s.capture, []
+    try:
+        hub.fail(s, command, "TEMPORARILY_UNAVAILABLE", text=why)
+        lines = s.capture
+    finally:
+        s.capture = saved
+    hub.urgent(s, lines)
 
 
 def _end_label(hub: Hub, s: Session) -> None:

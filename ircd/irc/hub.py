@@ -46,6 +46,11 @@ MODES_PER_COMMAND = 4  # mode changes with a parameter per MODE command (ISUPPOR
 Offload = Callable[[Callable[[], Any]], Pending[Any]]
 
 
+def _queue_lines(s: Session, lines: list[str]) -> None:
+    for line in lines:
+        s.send(line)
+
+
 def run_now(work: Callable[[], Any]) -> Pending[Any]:
     return Pending.of(work())
 
@@ -88,6 +93,12 @@ class Hub:
         self._batch_ids = 0
         self.isupport = self._isupport()
         self.max_sessions_seen = 0
+        # why writes are refused now (the shared store is unreachable), or None: commands that
+        # would change state are answered with it (dispatch.py), nothing is acknowledged
+        self.unavailable: str | None = None
+        # lines that must not wait behind held output (a refusal while the store is down: it
+        # shows no state); the server sends them at once, by default they are queued as usual
+        self.urgent: Callable[[Session, list[str]], None] = _queue_lines
         self.refusals_log = LogBudget()  # "refused connection" lines: one budget for them all
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)

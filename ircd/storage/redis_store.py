@@ -1,0 +1,650 @@
+"""The Redis backend: the journal is one Redis stream shared by every node of a network, the
+snapshot a Redis hash. (``FileStore`` in ``store.py`` is the single-node backend.)
+
+Keys, for ``redis_key = "messenger"``:
+
+``messenger:stream``
+    One entry per event-loop pass that produced events, on any node: ``o`` (the writing node
+    and its process, ``name/incarnation``), ``b`` (that process's batch number, from 1), ``e``
+    (the pass's events, a JSON array). The stream's order is the one order of events.
+``messenger:snapshot``
+    ``id`` (the stream entry the snapshot includes, and everything before it), ``doc`` (the
+    JSON document ``{"version", "state"}``). Entries before the newest snapshot's ``id`` are
+    trimmed from the stream once it is written (and no live node still needs them).
+``messenger:origins``
+    ``origin -> "batch id"``: the last batch each process appended, so a retried append (the
+    reply was lost with the connection) is not appended twice.
+
+**Appending** (``append``) is compare-and-append: a small Lua script appends a pass's entry
+only if the stream's last entry is still the one this node had applied when it produced the
+events (its ``base``); otherwise nothing is appended and the writer reports a conflict. The
+appends run in a writer thread with a blocking client, in order, several queued passes per
+round trip; each pass's ``Durable`` is resolved on the event loop (through the ``post``
+function given to ``start``) once Redis answered. Nothing is ever acknowledged before that.
+
+**Redis unavailable:** the writer keeps the passes it could not append and retries them
+every half second, in order (the origins hash makes a retry that had in fact succeeded a
+no-op); ``on_status(False, why)`` tells the server, which refuses new writes meanwhile, and
+``on_status(True, "")`` when Redis answers again.
+
+**Reading** (``start(..., on_entries=...)``): a reader thread follows the stream from where the
+load left off (``XREAD BLOCK``) and hands every entry of another process to the loop, in
+stream order; entries of this process are already applied and only move the position.
+
+This module knows nothing about asyncio: its threads use the blocking client and give results
+to the loop only through ``post``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..durable import DONE, Durable
+from .store import LoadedState, StorageError, _encode_document, _fast_dumps
+
+__all__ = ["RedisStore", "StreamEntry", "stream_id_key"]
+
+log = logging.getLogger(__name__)
+
+try:
+    import redis
+    from redis.exceptions import ConnectionError as _RedisConnectionError
+    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import TimeoutError as _RedisTimeoutError
+
+    _DOWN: tuple[type[BaseException], ...] = (
+        _RedisConnectionError,
+        _RedisTimeoutError,
+        ConnectionError,
+        OSError,
+    )
+except ImportError:  # pragma: no cover - the redis client is a dependency
+    redis = None  # type: ignore[assignment]
+
+_RETRY = 0.5  # seconds between attempts while Redis is unreachable
+_MAX_GROUP = 64  # passes appended in one round trip at most
+_READ_COUNT = 1000
+_BLOCK_MS = 1000
+
+# KEYS: stream, origins. ARGV: expected last id ("" = do not check), origin, count, then per
+# batch its number and its payload. Returns {"ok", ids}, {"dup", ids} (already appended by an
+# earlier attempt whose reply was lost), ids comma-separated, one per batch, or
+# {"conflict", the stream's last id}.
+_APPEND = """
+local done = redis.call('HGET', KEYS[2], ARGV[2])
+local first = tonumber(ARGV[4])
+if done then
+  local b, ids = string.match(done, '^(%d+) (.+)$')
+  if tonumber(b) >= first then return {'dup', ids} end
+end
+local last = '0-0'
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[1])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+  end
+end
+if ARGV[1] ~= '' and ARGV[1] ~= last then return {'conflict', last} end
+local n = tonumber(ARGV[3])
+local b = first
+local ids = {}
+for i = 0, n - 1 do
+  b = ARGV[4 + 2 * i]
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'o', ARGV[2], 'b', b, 'e', ARGV[5 + 2 * i])
+end
+local joined = table.concat(ids, ',')
+redis.call('HSET', KEYS[2], ARGV[2], b .. ' ' .. joined)
+return {'ok', joined}
+"""
+
+# KEYS: snapshot, stream. ARGV: the snapshot's id, its document, the id to trim the stream
+# to ("" = keep it whole). A snapshot older than the stored one is not written. Returns 1 if
+# written, 0 if not.
+_SNAPSHOT = """
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am < bm or (am == bm and as <= bs)
+end
+local cur = redis.call('HGET', KEYS[1], 'id')
+if cur and older(ARGV[1], cur) then return 0 end
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'doc', ARGV[2])
+if ARGV[3] ~= '' then redis.call('XTRIM', KEYS[2], 'MINID', ARGV[3]) end
+return 1
+"""
+
+
+def _settle(batches: list[_Batch], error: StorageError | None) -> None:
+    """On the loop: the batches are appended (``error`` None), or never will be."""
+    for b in batches:
+        if error is None:
+            b.durable.resolve()
+        else:
+            b.durable.fail(error)
+
+
+def _loads(raw: bytes) -> Any:
+    if _fast_dumps is not None:
+        from msgspec.json import decode
+
+        return decode(raw)
+    return json.loads(raw)
+
+
+def stream_id_key(sid: str) -> tuple[int, int]:
+    """A stream id ``"<ms>-<seq>"`` as a sortable pair."""
+    ms, _, seq = sid.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _older(a: str, b: str) -> bool:
+    return stream_id_key(a) < stream_id_key(b)
+
+
+def _encode_events(events: Sequence[dict[str, Any]]) -> bytes:
+    if _fast_dumps is not None:
+        with contextlib.suppress(TypeError, ValueError):
+            return _fast_dumps(list(events))
+    for event in events:
+        if not isinstance(event, dict):
+            raise TypeError(f"journal events must be dicts, got {type(event).__name__}")
+    try:
+        return json.dumps(list(events), separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(list(events), separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _decode_events(raw: bytes, where: str) -> list[dict[str, Any]]:
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError) as e:
+        raise StorageError(f"{where}: corrupt stream entry, not valid JSON: {e}") from e
+    if not isinstance(value, list) or not all(isinstance(e, dict) for e in value):
+        raise StorageError(f"{where}: corrupt stream entry: 'e' is not a list of events")
+    return value
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class StreamEntry:
+    """One entry of the stream: its id, the process that wrote it, and its events."""
+
+    id: str
+    origin: str
+    events: list[dict[str, Any]]
+
+
+@dataclass
+class _Batch:
+    number: int
+    payload: bytes
+    base: str | int  # the stream id, or this process's batch number, it was decided on
+    durable: Durable
+    events: int
+    id: str = ""
+
+
+@dataclass
+class _Shared:
+    """What the loop and the threads share, under ``lock``."""
+
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    queue: list[_Batch] = field(default_factory=list)
+    ids: dict[int, str] = field(default_factory=dict)  # batch number -> its stream id
+    appended: int = 0  # the last batch number appended
+    closing: bool = False
+
+
+class RedisStore:
+    """A ``Store`` on a Redis stream (see the module's text). ``node`` names this node in the
+    stream and the log; several nodes share one ``url`` and ``key``."""
+
+    def __init__(self, url: str, node: str, key: str = "messenger", *, timeout: float = 5.0):
+        if redis is None:  # pragma: no cover
+            raise StorageError("the redis backend needs the redis package (pip install redis)")
+        self.url = url
+        self.node = node
+        self.origin = f"{node}/{secrets.token_hex(4)}"
+        self.stream = f"{key}:stream"
+        self.snapshot_key = f"{key}:snapshot"
+        self.origins_key = f"{key}:origins"
+        self.key = key
+        self._timeout = timeout
+        self._shared = _Shared()
+        self._batch = 0  # the last batch number given out
+        self._base: str | int = "0-0"  # what the next batch is decided on
+        self._loaded = False
+        self._failed: str | None = None
+        self._closed = False
+        self._threads: list[threading.Thread] = []
+        self._post: Callable[[Callable[[], None]], None] | None = None
+        self._on_status: Callable[[bool, str], None] = lambda _up, _why: None
+        self._on_entries: Callable[[list[StreamEntry]], None] | None = None
+        self._up = True
+        self._conflict: Callable[[str], None] | None = None
+        self.read_from = "0-0"  # where the reader starts (the load's end)
+        self.snapshot_id = "0-0"  # the newest snapshot this process read or wrote
+        self._client = self._connect()
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _connect(self, *, block: float = 0.0) -> Any:
+        return redis.Redis.from_url(
+            self.url,
+            socket_timeout=self._timeout + block,
+            socket_connect_timeout=self._timeout,
+            health_check_interval=0,
+        )
+
+    def _where(self) -> str:
+        return f"{self.url} {self.stream}"
+
+    # -- load -------------------------------------------------------------------------------
+
+    def load(self, accept: Callable[[LoadedState], None] | None = None) -> LoadedState:
+        """The newest snapshot and the stream entries after it. ``StorageError`` when Redis
+        cannot be reached or holds something unreadable."""
+        started = time.monotonic()
+        client = self._client
+        try:
+            snap = client.hgetall(self.snapshot_key)
+            snapshot: dict[str, Any] | None = None
+            snap_id = "0-0"
+            size = 0
+            if snap:
+                snap_id = _text(snap.get(b"id", b"0-0"))
+                raw = snap.get(b"doc", b"")
+                size = len(raw)
+                snapshot = self._read_snapshot(raw)
+            events: list[dict[str, Any]] = []
+            origins: list[tuple[str, int]] = []
+            entries = 0
+            last = snap_id
+            while True:
+                chunk = client.xrange(self.stream, min=f"({last}", count=_READ_COUNT)
+                if not chunk:
+                    break
+                for raw_id, fields in chunk:
+                    sid = _text(raw_id)
+                    entries += 1
+                    for i, ev in enumerate(_decode_events(fields[b"e"], f"{self._where()} {sid}")):
+                        events.append(ev)
+                        origins.append((f"{self._where()} entry {sid}", i + 1))
+                    last = sid
+            info_last = self._last_generated(client)
+        except _DOWN as e:
+            raise StorageError(f"{self.url}: cannot reach Redis: {e}") from e
+        except RedisError as e:
+            raise StorageError(f"{self.url}: {e}") from e
+        if _older(last, info_last):
+            last = info_last  # entries were trimmed after the snapshot: nothing left to read
+        loaded = LoadedState(snapshot=snapshot, events=events, origins=origins)
+        # the origin() message of a bad event names the entry; "line" is the event's index
+        if accept is not None:
+            try:
+                accept(loaded)
+            except BaseException as e:
+                self._failed = f"{self.url}: state did not load; refusing to write: {e}"
+                raise
+        self.read_from = last
+        self.snapshot_id = snap_id
+        self._base = last
+        self._loaded = True
+        behind = ""
+        if entries and snap_id != "0-0":
+            lag = (stream_id_key(last)[0] - stream_id_key(snap_id)[0]) / 1000
+            behind = f", {lag:.1f} s of stream after it"
+        log.info(
+            "node %s: loaded from %s: snapshot at %s (%d bytes), then %d stream entries "
+            "(%d events)%s; caught up to %s in %.3f s",
+            self.node,
+            self.url,
+            snap_id,
+            size,
+            entries,
+            len(events),
+            behind,
+            last,
+            time.monotonic() - started,
+        )
+        return loaded
+
+    def _read_snapshot(self, raw: bytes) -> dict[str, Any]:
+        where = f"{self.url} {self.snapshot_key}"
+        try:
+            doc = _loads(raw)
+        except (ValueError, RecursionError):
+            try:
+                doc = json.loads(raw)
+            except (ValueError, RecursionError) as e:
+                raise StorageError(f"{where}: corrupt snapshot, not valid JSON: {e}") from e
+        from ..messenger.snapshot import SNAPSHOT_VERSION
+
+        if not isinstance(doc, dict) or type(doc.get("version")) is not int:
+            raise StorageError(f"{where}: unknown snapshot format")
+        if doc["version"] != SNAPSHOT_VERSION:
+            raise StorageError(
+                f"{where}: unsupported snapshot schema version {doc['version']} "
+                f"(this server reads version {SNAPSHOT_VERSION})"
+            )
+        state = doc.get("state")
+        if not isinstance(state, dict):
+            raise StorageError(f"{where}: corrupt snapshot: missing or invalid 'state'")
+        return state
+
+    def _last_generated(self, client: Any) -> str:
+        try:
+            info = client.xinfo_stream(self.stream)
+        except ResponseError:
+            return "0-0"  # no stream yet
+        return _text(info.get("last-generated-id", b"0-0"))
+
+    # -- the threads ------------------------------------------------------------------------
+
+    def start(
+        self,
+        post: Callable[[Callable[[], None]], None],
+        on_status: Callable[[bool, str], None] | None = None,
+        on_entries: Callable[[list[StreamEntry]], None] | None = None,
+        on_conflict: Callable[[str], None] | None = None,
+    ) -> None:
+        """Start the writer (and, with ``on_entries``, the reader): ``post(fn)`` must run
+        ``fn`` on the event loop's thread. ``on_status(up, why)`` says when Redis stops or
+        starts answering; ``on_entries`` gets other processes' entries in stream order."""
+        if self._threads:
+            return
+        self._post = post
+        if on_status is not None:
+            self._on_status = on_status
+        self._on_entries = on_entries
+        self._conflict = on_conflict
+        writer = threading.Thread(target=self._write_loop, name="ircd-redis-writer", daemon=True)
+        self._threads.append(writer)
+        writer.start()
+        if on_entries is not None:
+            reader = threading.Thread(target=self._read_loop, name="ircd-redis-reader", daemon=True)
+            self._threads.append(reader)
+            reader.start()
+
+    def _to_loop(self, fn: Callable[[], None]) -> None:
+        post = self._post
+        if post is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            post(fn)
+
+    def _status(self, up: bool, why: str) -> None:
+        if up == self._up:
+            return
+        self._up = up
+        if up:
+            log.warning("node %s: Redis at %s answers again; writes resume", self.node, self.url)
+        else:
+            log.error(
+                "node %s: Redis at %s unavailable (%s); refusing writes and retrying every %.1f s",
+                self.node,
+                self.url,
+                why,
+                _RETRY,
+            )
+        self._to_loop(functools.partial(self._on_status, up, why))
+
+    # -- append -----------------------------------------------------------------------------
+
+    def append(self, events: Sequence[dict[str, Any]]) -> Durable:
+        """Queue one pass's events; the ``Durable`` is done once they are in the stream."""
+        if not events:
+            return DONE
+        if self._failed is not None:
+            raise StorageError(self._failed)
+        if self._closed:
+            raise StorageError(f"{self._where()}: store is closed")
+        if not self._loaded:
+            raise StorageError(f"{self._where()}: load() must be called before writing")
+        payload = _encode_events(events)
+        self._batch += 1
+        batch = _Batch(self._batch, payload, self._base, Durable(), len(events))
+        self._base = self._batch
+        sh = self._shared
+        with sh.lock:
+            sh.queue.append(batch)
+            sh.lock.notify_all()
+        return batch.durable
+
+    def applied(self, entry_id: str) -> None:
+        """The loop applied another process's entry ``entry_id``: what comes next is decided
+        on it."""
+        self._base = entry_id
+
+    @property
+    def base(self) -> str | int:
+        return self._base
+
+    def _write_loop(self) -> None:
+        sh = self._shared
+        client = self._connect()
+        while True:
+            with sh.lock:
+                while not sh.queue and not sh.closing:
+                    sh.lock.wait()
+                if not sh.queue:
+                    return
+                group = self._group(sh.queue)
+            failed = self._write_group(client, group)
+            with sh.lock:
+                del sh.queue[: len(group)]
+                if failed is not None:
+                    rest, sh.queue = list(sh.queue), []
+                if failed is None:
+                    for b in group:
+                        sh.ids[b.number] = b.id
+                    sh.appended = group[-1].number
+                    for n in [n for n in sh.ids if n < sh.appended - 1024]:
+                        del sh.ids[n]
+                sh.lock.notify_all()
+            if failed is None:
+                self._to_loop(functools.partial(_settle, group, None))
+            else:
+                self._to_loop(functools.partial(_settle, [*group, *rest], StorageError(failed)))
+
+    @staticmethod
+    def _group(queue: list[_Batch]) -> list[_Batch]:
+        """The queued passes that can go in one round trip: each decided on the one before."""
+        group = [queue[0]]
+        for b in queue[1:_MAX_GROUP]:
+            if b.base != group[-1].number:
+                break
+            group.append(b)
+        return group
+
+    def _write_group(self, client: Any, group: list[_Batch]) -> str | None:
+        """Append ``group``, retrying while Redis is unreachable; None when appended, else
+        why it never will be."""
+        sh = self._shared
+        base = group[0].base
+        if isinstance(base, int):
+            with sh.lock:
+                expected = sh.ids.get(base, "")
+            if not expected:
+                return f"{self._where()}: batch {base} this batch follows was never appended"
+        else:
+            expected = base
+        args: list[Any] = [expected, self.origin, len(group)]
+        for b in group:
+            args += [b.number, b.payload]
+        while True:
+            try:
+                kind, last = client.eval(_APPEND, 2, self.stream, self.origins_key, *args)
+            except _DOWN as e:
+                self._status(False, str(e) or type(e).__name__)
+                with sh.lock:
+                    if sh.closing:
+                        return f"{self._where()}: closed while Redis was unavailable"
+                    sh.lock.wait(_RETRY)
+                    if sh.closing:
+                        return f"{self._where()}: closed while Redis was unavailable"
+                continue
+            except RedisError as e:
+                self._status(True, "")
+                log.error("node %s: append refused by Redis: %s", self.node, e)
+                return f"{self._where()}: append refused: {e}"
+            self._status(True, "")
+            kind, last = _text(kind), _text(last)
+            if kind == "conflict":
+                why = (
+                    f"{self._where()}: another node appended after {expected} "
+                    f"(the stream is at {last})"
+                )
+                if self._conflict is not None:
+                    self._to_loop(functools.partial(self._conflict, why))
+                return why
+            ids = last.split(",")
+            if len(ids) != len(group):
+                return f"{self._where()}: append returned {len(ids)} ids for {len(group)} passes"
+            for b, sid in zip(group, ids, strict=True):
+                b.id = sid
+            return None
+
+    def last_appended(self, batch: int, timeout: float) -> str | None:
+        """The stream id of this process's batch ``batch`` once it is appended (waiting up to
+        ``timeout`` seconds; None if it is not by then). Called from a worker thread."""
+        sh = self._shared
+        deadline = time.monotonic() + timeout
+        with sh.lock:
+            while sh.appended < batch:
+                left = deadline - time.monotonic()
+                if left <= 0 or sh.closing:
+                    return None
+                sh.lock.wait(left)
+            return sh.ids.get(batch) or None
+
+    # -- read -------------------------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        client = self._connect(block=_BLOCK_MS / 1000)
+        last = self.read_from
+        down = False
+        while not self._shared.closing:
+            try:
+                reply = client.xread({self.stream: last}, count=_READ_COUNT, block=_BLOCK_MS)
+                down = False
+            except _DOWN as e:
+                if not down:
+                    log.warning("node %s: cannot read the stream: %s", self.node, e)
+                down = True
+                time.sleep(_RETRY)
+                continue
+            except RedisError as e:
+                log.error("node %s: reading the stream failed: %s", self.node, e)
+                time.sleep(_RETRY)
+                continue
+            if not reply:
+                continue
+            entries: list[StreamEntry] = []
+            for _stream, chunk in reply:
+                for raw_id, fields in chunk:
+                    sid = _text(raw_id)
+                    last = sid
+                    origin = _text(fields.get(b"o", b""))
+                    if origin == self.origin:
+                        continue
+                    try:
+                        events = _decode_events(fields[b"e"], f"{self._where()} {sid}")
+                    except (StorageError, KeyError) as e:
+                        log.error("node %s: skipping unreadable entry %s: %s", self.node, sid, e)
+                        continue
+                    entries.append(StreamEntry(sid, origin, events))
+            if entries and self._on_entries is not None:
+                self._to_loop(functools.partial(self._on_entries, entries))
+
+    # -- snapshots --------------------------------------------------------------------------
+
+    def begin_snapshot(self, state: dict[str, Any]) -> Callable[[], None]:
+        """Return ``write()`` (for a worker thread): stores ``state`` as the snapshot at the
+        stream position the loop had applied, once that position is appended, then trims the
+        stream before it."""
+        if self._failed is not None:
+            raise StorageError(self._failed)
+        if not isinstance(state, dict):
+            raise TypeError(f"snapshot state must be a dict, got {type(state).__name__}")
+        base = self._base
+        from ..messenger.snapshot import SNAPSHOT_VERSION
+
+        def write() -> None:
+            if isinstance(base, int):
+                sid = self.last_appended(base, timeout=30.0)
+                if sid is None:
+                    raise StorageError(
+                        f"{self._where()}: snapshot not written: its last events were not "
+                        "appended (Redis unavailable?)"
+                    )
+            else:
+                sid = base
+            if sid == "0-0":
+                return
+            data = _encode_document({"version": SNAPSHOT_VERSION, "state": state})
+            client = self._connect()
+            try:
+                trim = self.trim_point(client, sid)
+                written = client.eval(_SNAPSHOT, 2, self.snapshot_key, self.stream, sid, data, trim)
+            except RedisError as e:
+                raise StorageError(f"{self.url} {self.snapshot_key}: {e}") from e
+            finally:
+                with contextlib.suppress(Exception):
+                    client.close()
+            if written:
+                self.snapshot_id = sid
+                log.info(
+                    "node %s: snapshot at %s written (%d bytes); stream trimmed before %s",
+                    self.node,
+                    sid,
+                    len(data),
+                    trim or "(nothing)",
+                )
+
+        return write
+
+    def trim_point(self, client: Any, sid: str) -> str:
+        """Where the stream may be trimmed after a snapshot at ``sid``: there, or before
+        the position of a live node that has not read that far (``key:nodes``)."""
+        point = sid
+        try:
+            positions = client.hgetall(f"{self.key}:positions")
+        except RedisError:
+            return ""
+        for _origin, raw in positions.items():
+            pos = _text(raw).split(" ")[0]
+            with contextlib.suppress(ValueError):
+                if _older(pos, point):
+                    point = pos
+        return point
+
+    # -- close ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the threads (after the writer appended what it can) and the client."""
+        if self._closed:
+            return
+        self._closed = True
+        sh = self._shared
+        with sh.lock:
+            sh.closing = True
+            sh.lock.notify_all()
+        for t in self._threads:
+            t.join(timeout=self._timeout + 2)
+        self._threads = []
+        with contextlib.suppress(Exception):
+            self._client.close()
