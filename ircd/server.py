@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -21,6 +22,7 @@ import socket
 import ssl
 import struct
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -29,12 +31,13 @@ from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable, Pending
 from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
+from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store
-from .storage.redis_store import RedisStore
+from .storage.redis_store import RedisStore, StreamEntry, stream_id_key
 from .wire import LineFramer, TooLong
 
 log = logging.getLogger(__name__)
@@ -292,8 +295,19 @@ class Server:
             self.messenger.seq,
             len(self.messenger.scheduled),
         )
-        self.messenger.drop_unreachable()  # what only the last run's guests could read
-        self.store.append(self.messenger.take_events())
+        # several nodes on one stream (ircd/irc/foreign.py): one decides at a time (the turn)
+        self._cluster = self.store if isinstance(self.store, RedisStore) else None
+        if self._cluster is None:
+            self.messenger.drop_unreachable()  # what only the last run's guests could read
+            self.store.append(self.messenger.take_events())
+        # (with several nodes, other nodes' guests are alive: nothing is unreachable; the
+        # events of the load are appended with the first turn)
+        self._presence = Presence(self._cluster.origin if self._cluster else "")
+        self._turn = "none"  # "none", "asking" (the store was asked) or "held"
+        self._turn_target: str | None = None  # the stream id to catch up to before deciding
+        self._read_pos = self._cluster.position if self._cluster else "0-0"
+        self._work: deque[Callable[[], None]] = deque()  # what waits for the turn, in order
+        self._records: list[dict[str, Any]] = []  # presence records for the next append
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
         self.hub.wake_at = self._wake_at
@@ -328,9 +342,19 @@ class Server:
             if self.config.storage.backend == "file"
             else self.config.storage.redis_url
         )
+        if self.config.storage.backend == "redis":  # presence records are not the engine's
+            loaded = LoadedState(
+                loaded.snapshot,
+                [e for e in loaded.events if not is_presence(e)],
+                [
+                    o
+                    for e, o in zip(loaded.events, loaded.origins, strict=False)
+                    if not is_presence(e)
+                ],
+            )
         m = restore(loaded, self.clock, self._rules, where)
         if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
-            m.pin_server_id()
+            m.pin_server_id()  # (several nodes: the first to append it wins; see _on_entries)
         m.ensure_room(m.rules.general_room, general)
         self.messenger = m
 
@@ -353,12 +377,20 @@ class Server:
             self._servers.append(tls)
             self.tls_port = tls.sockets[0].getsockname()[1]
             log.info("listening with TLS on %s:%d", cfg.host, self.tls_port)
-        if isinstance(self.store, RedisStore):
-            self.store.start(self._post_from_thread, self._store_status)
+        if self._cluster is not None:
+            self._cluster.start(
+                self._post_from_thread,
+                self._store_status,
+                on_entries=self._on_entries,
+                on_turn=self._on_turn,
+                on_dead=self._on_dead,
+                node_timeout=self.config.server.node_timeout,
+            )
+            self._gated(lambda: None)  # the load's own events (#general, the server id)
         self._tasks.append(loop.create_task(self._ticker()))
         self._tasks.append(loop.create_task(self._snapshotter()))
         # scheduled messages that fell due while we were down go out now, in order
-        self._run_due()
+        self._gated(self._run_due)
 
     async def stop(self, reason: str = "Server shutting down") -> None:
         if self.closing:
@@ -375,7 +407,10 @@ class Server:
             self._wake.cancel()
         for s in list(self.hub.sessions):
             self.hub.quit(s, reason, error=f"Closing link: {reason}")
+        if self._cluster is not None:
+            self._gated(lambda: None)  # the quits go to the other nodes with a turn
         self._flush()
+        await self._settled(timeout=5.0)
         await self._released(timeout=5.0)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for link in list(self.conns.values()):
@@ -415,6 +450,14 @@ class Server:
         """Lines a transport framed for ``s``, handled in order (up to its close)."""
         if s.closing is not None:
             return
+        if self._cluster is not None and self._turn != "held" and self.hub.unavailable is None:
+            self._gated(functools.partial(self._received, s, list(lines)))
+            return
+        self._received(s, lines)
+
+    def _received(self, s: Session, lines: Iterable[str | TooLong]) -> None:
+        if s.closing is not None:
+            return
         hub = self.hub
         for item in lines:
             feed(hub, s, item)
@@ -425,6 +468,9 @@ class Server:
     def detached(self, s: Session, reason: str) -> None:
         """The transport's connection is gone (``reason``, unless it was being closed)."""
         self.conns.pop(s, None)
+        self._gated(functools.partial(self._detached, s, reason))
+
+    def _detached(self, s: Session, reason: str) -> None:
         if s.closing is None:
             s.closing = reason
         self.hub.close_session(s, s.closing)
@@ -445,10 +491,22 @@ class Server:
         self._flush_scheduled = False
         m = self.messenger
         out = self.outbox
+        cluster = self._cluster
         while True:
             durable = Durable.completed()
-            if m.has_events:
-                events = m.take_events()
+            before: list[dict[str, Any]] = []  # presence records around the engine's events
+            after: list[dict[str, Any]] = []
+            if cluster is not None and self._turn != "held" and self.hub.unavailable is None:
+                if m.has_events or self._records:
+                    self._gated(lambda: None)  # flushed with the turn (output waits in sessions)
+                    return
+            elif cluster is not None:
+                changes = presence_changes(self.hub, self._presence)
+                before = [*self._records, *(c for c in changes if c["t"] != "~off")]
+                after = [c for c in changes if c["t"] == "~off"]
+                self._records = []
+            if m.has_events or before or after:
+                events = [*before, *m.take_events(), *after]
                 self._events_since_snapshot += len(events)
                 try:
                     durable = self.store.append(events)  # journaled before anyone is sent anything
@@ -464,12 +522,86 @@ class Server:
                 self._storage_failed()
                 return
             if out.idle:  # else a SendQ drop queued QUIT lines (and events): one more pass
+                if self._turn == "held" and not self._work:
+                    self._turn = "none"
+                    assert cluster is not None
+                    cluster.release_turn()  # after the appends queued before it
                 return
 
     def _on_durable(self, _durable: Pending[None]) -> None:
         """A store completed an append later: release what waited for it."""
         if self._loop is not None and not self._loop.is_closed():
             self.schedule_flush()
+
+    # ------------------------------------------------------------------ several nodes
+
+    def _gated(self, work: Callable[[], None]) -> None:
+        """Run ``work`` (something that may decide on the state) now if this node may decide:
+        one node, or this node holds the network's turn and has applied everything before it;
+        else once it does, in order. While the store is unreachable it runs now, with writes
+        refused (``Hub.unavailable``)."""
+        if self._cluster is None or self._turn == "held" or self.hub.unavailable is not None:
+            work()
+            return
+        self._work.append(work)
+        if self._turn == "none":
+            self._turn = "asking"
+            self._cluster.request_turn()
+
+    def _on_turn(self, last: str, mine: bool) -> None:
+        """The store holds the turn for us: decide once the stream up to ``last`` is applied."""
+        self._turn_target = None if mine else last
+        log.debug("turn granted at %s (mine: %s); read %s", last, mine, self._read_pos)
+        self._turn_ready()
+
+    def _turn_ready(self) -> None:
+        if self._turn != "asking":
+            return
+        target = self._turn_target
+        if target is not None and stream_id_key(self._read_pos) < stream_id_key(target):
+            return  # the reader has not handed over everything before it yet
+        self._turn = "held"
+        self._turn_target = None
+        while self._work:
+            work = self._work.popleft()
+            try:
+                work()
+            except Exception:
+                log.exception("error in work that waited for the turn")
+        self._flush()
+
+    def _on_entries(self, entries: list[StreamEntry], last: str) -> None:
+        """Other nodes' stream entries, in stream order: applied and shown to our clients."""
+        cluster = self._cluster
+        assert cluster is not None
+        for e in entries:
+            apply_entry(self.hub, self._presence, e.origin, e.events)
+            cluster.applied(e.id)
+        self._read_pos = last
+        if entries:
+            self.schedule_flush()
+        self._turn_ready()
+
+    def _on_dead(self, origins: list[str]) -> None:
+        """Nodes that stopped heartbeating (this node saw it first): their users quit, here and,
+        through the stream, on every node."""
+        for origin in origins:
+            log.warning("node %s stopped heartbeating: its users quit", origin)
+            record = {"t": "~gone", "o": origin}
+            apply_entry(self.hub, self._presence, origin, [record])
+            self._records.append(record)
+        self.schedule_flush()
+
+    async def _settled(self, timeout: float) -> None:
+        """Until what waits for the turn has been handed to the store (several nodes)."""
+        if self._cluster is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._work or self.messenger.has_events or self._turn == "asking") and (
+            loop.time() < deadline and self.hub.unavailable is None
+        ):
+            await asyncio.sleep(0.005)
 
     def _post_from_thread(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` on the loop (called from a store's thread)."""
@@ -489,7 +621,7 @@ class Server:
         """The shared store stopped (or started again) answering: refuse writes meanwhile."""
         self.hub.unavailable = None if up else UNAVAILABLE
         if up:
-            self._run_due()
+            self._gated(self._run_due)
             self.schedule_flush()
 
     def _storage_failed(self) -> None:
@@ -536,7 +668,7 @@ class Server:
                 log.error("off-loop work failed: %r", exc)
                 pending.fail(exc)
             else:
-                pending.resolve(f.result())
+                self._gated(functools.partial(pending.resolve, f.result()))
             self.schedule_flush()
 
         fut.add_done_callback(finished)
@@ -555,7 +687,7 @@ class Server:
 
     def _on_wake(self) -> None:
         self._wake = None
-        pump_waiting(self.hub)
+        self._gated(functools.partial(pump_waiting, self.hub))
         self.schedule_flush()
 
     # ------------------------------------------------------------------ timers
@@ -571,13 +703,16 @@ class Server:
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self._tick_interval())
-            try:
-                tick(self.hub)
-                self._run_due()
-                self._trim_memory()
-            except Exception:
-                log.exception("error in the periodic tick")
+            self._gated(self._tick)
             self.schedule_flush()
+
+    def _tick(self) -> None:
+        try:
+            tick(self.hub)
+            self._run_due()
+            self._trim_memory()
+        except Exception:
+            log.exception("error in the periodic tick")
 
     def _trim_memory(self) -> None:
         """After a burst of output (a big channel's join storm, a fan-out), hand the freed

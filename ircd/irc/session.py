@@ -78,6 +78,9 @@ class Session:
     tokens: float = -1.0  # command budget left (-1: not started yet, a full burst)
     tokens_at: float = 0.0  # when ``tokens`` was last brought up to date
     label: str | None = None  # the label of the labeled command being dispatched
+    # the node this user is connected to, for a user of another node of the network (then
+    # this is a stand-in without a link: ircd/irc/foreign.py); "" for this node's connections
+    node: str = ""
 
     @property
     def mask(self) -> str:

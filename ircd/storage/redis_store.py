@@ -73,6 +73,9 @@ except ImportError:  # pragma: no cover - the redis client is a dependency
 _RETRY = 0.5  # seconds between attempts while Redis is unreachable
 _MAX_GROUP = 64  # passes appended in one round trip at most
 _READ_COUNT = 1000
+_TURN_POLL = 0.001  # seconds between asks for a turn another node holds
+_ACQUIRE_OP = "acquire"
+_RELEASE_OP = "release"
 _BLOCK_MS = 1000
 
 # KEYS: stream, origins. ARGV: expected last id ("" = do not check), origin, count, then per
@@ -103,7 +106,55 @@ for i = 0, n - 1 do
 end
 local joined = table.concat(ids, ',')
 redis.call('HSET', KEYS[2], ARGV[2], b .. ' ' .. joined)
+if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[2] then
+  redis.call('PEXPIRE', KEYS[3], ARGV[#ARGV])
+end
 return {'ok', joined}
+"""
+
+# KEYS: turn, stream. ARGV: origin, milliseconds. Takes the turn if free (or ours): returns
+# {1, the stream's last id, the origin of its last entry} or {0}.
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return {0} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local last, origin = '0-0', ''
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then last = info[i + 1] end
+    if info[i] == 'last-entry' and info[i + 1] then
+      local f = info[i + 1][2]
+      for j = 1, #f, 2 do if f[j] == 'o' then origin = f[j + 1] end end
+    end
+  end
+end
+return {1, last, origin}
+"""
+
+# KEYS: nodes. ARGV: origin, its stream position, its name, the timeout in ms. Records the
+# heartbeat (Redis's clock) and removes the nodes whose last one is older than the timeout:
+# returns their origins (each is returned to the one caller that removed it).
+_BEAT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('HSET', KEYS[1], ARGV[1], now .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+local dead = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local ms = tonumber(string.match(all[i + 1], '^(%d+)'))
+  if ms and now - ms > tonumber(ARGV[4]) then
+    redis.call('HDEL', KEYS[1], all[i])
+    dead[#dead + 1] = all[i]
+  end
+end
+return dead
+"""
+
+# KEYS: turn. ARGV: origin. Gives the turn back if this origin holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
 """
 
 # KEYS: snapshot, stream. ARGV: the snapshot's id, its document, the id to trim the stream
@@ -202,7 +253,7 @@ class _Shared:
     """What the loop and the threads share, under ``lock``."""
 
     lock: threading.Condition = field(default_factory=threading.Condition)
-    queue: list[_Batch] = field(default_factory=list)
+    queue: list[_Batch | str] = field(default_factory=list)  # passes and turn operations
     ids: dict[int, str] = field(default_factory=dict)  # batch number -> its stream id
     appended: int = 0  # the last batch number appended
     closing: bool = False
@@ -221,6 +272,9 @@ class RedisStore:
         self.stream = f"{key}:stream"
         self.snapshot_key = f"{key}:snapshot"
         self.origins_key = f"{key}:origins"
+        self.turn_key = f"{key}:turn"
+        self.nodes_key = f"{key}:nodes"
+        self.turn_ms = 2000  # a node that died holding the turn frees it after this
         self.key = key
         self._timeout = timeout
         self._shared = _Shared()
@@ -232,10 +286,12 @@ class RedisStore:
         self._threads: list[threading.Thread] = []
         self._post: Callable[[Callable[[], None]], None] | None = None
         self._on_status: Callable[[bool, str], None] = lambda _up, _why: None
-        self._on_entries: Callable[[list[StreamEntry]], None] | None = None
+        self._on_entries: Callable[[list[StreamEntry], str], None] | None = None
         self._up = True
         self._conflict: Callable[[str], None] | None = None
+        self._on_turn: Callable[[str, bool], None] | None = None
         self.read_from = "0-0"  # where the reader starts (the load's end)
+        self.position = "0-0"  # the last entry the reader handed over (or skipped: ours)
         self.snapshot_id = "0-0"  # the newest snapshot this process read or wrote
         self._client = self._connect()
 
@@ -299,7 +355,7 @@ class RedisStore:
             except BaseException as e:
                 self._failed = f"{self.url}: state did not load; refusing to write: {e}"
                 raise
-        self.read_from = last
+        self.read_from = self.position = last
         self.snapshot_id = snap_id
         self._base = last
         self._loaded = True
@@ -358,8 +414,11 @@ class RedisStore:
         self,
         post: Callable[[Callable[[], None]], None],
         on_status: Callable[[bool, str], None] | None = None,
-        on_entries: Callable[[list[StreamEntry]], None] | None = None,
+        on_entries: Callable[[list[StreamEntry], str], None] | None = None,
         on_conflict: Callable[[str], None] | None = None,
+        on_turn: Callable[[str, bool], None] | None = None,
+        on_dead: Callable[[list[str]], None] | None = None,
+        node_timeout: float = 10.0,
     ) -> None:
         """Start the writer (and, with ``on_entries``, the reader): ``post(fn)`` must run
         ``fn`` on the event loop's thread. ``on_status(up, why)`` says when Redis stops or
@@ -371,6 +430,9 @@ class RedisStore:
             self._on_status = on_status
         self._on_entries = on_entries
         self._conflict = on_conflict
+        self._on_turn = on_turn
+        self._on_dead = on_dead
+        self._node_timeout = node_timeout
         writer = threading.Thread(target=self._write_loop, name="ircd-redis-writer", daemon=True)
         self._threads.append(writer)
         writer.start()
@@ -378,6 +440,9 @@ class RedisStore:
             reader = threading.Thread(target=self._read_loop, name="ircd-redis-reader", daemon=True)
             self._threads.append(reader)
             reader.start()
+            beat = threading.Thread(target=self._beat_loop, name="ircd-redis-beat", daemon=True)
+            self._threads.append(beat)
+            beat.start()
 
     def _to_loop(self, fn: Callable[[], None]) -> None:
         post = self._post
@@ -416,12 +481,12 @@ class RedisStore:
             raise StorageError(f"{self._where()}: load() must be called before writing")
         payload = _encode_events(events)
         self._batch += 1
-        batch = _Batch(self._batch, payload, self._base, Durable(), len(events))
+        # while Redis is unreachable nobody holds the turn: what is decided then (a connection
+        # closing, an ack) is appended unchecked once Redis is back
+        base = self._base if self._up else ""
+        batch = _Batch(self._batch, payload, base, Durable(), len(events))
         self._base = self._batch
-        sh = self._shared
-        with sh.lock:
-            sh.queue.append(batch)
-            sh.lock.notify_all()
+        self._enqueue(batch)
         return batch.durable
 
     def applied(self, entry_id: str) -> None:
@@ -442,12 +507,19 @@ class RedisStore:
                     sh.lock.wait()
                 if not sh.queue:
                     return
-                group = self._group(sh.queue)
+                head = sh.queue[0]
+                group = self._group(sh.queue) if isinstance(head, _Batch) else []
+            if isinstance(head, str):
+                self._turn_op(client, head)
+                with sh.lock:
+                    del sh.queue[:1]
+                continue
             failed = self._write_group(client, group)
             with sh.lock:
                 del sh.queue[: len(group)]
                 if failed is not None:
-                    rest, sh.queue = list(sh.queue), []
+                    rest = [b for b in sh.queue if isinstance(b, _Batch)]
+                    sh.queue = []
                 if failed is None:
                     for b in group:
                         sh.ids[b.number] = b.id
@@ -460,12 +532,60 @@ class RedisStore:
             else:
                 self._to_loop(functools.partial(_settle, [*group, *rest], StorageError(failed)))
 
+    # -- the turn ---------------------------------------------------------------------------
+
+    def request_turn(self) -> None:
+        """Ask for the network's write turn; ``on_turn(last id, last is ours)`` follows on the
+        loop once this node holds it (only one node at a time decides on the state)."""
+        self._enqueue(_ACQUIRE_OP)
+
+    def release_turn(self) -> None:
+        """Give the turn back once everything appended before this call is in the stream."""
+        self._enqueue(_RELEASE_OP)
+
+    def _enqueue(self, item: _Batch | str) -> None:
+        sh = self._shared
+        with sh.lock:
+            sh.queue.append(item)
+            sh.lock.notify_all()
+
+    def _turn_op(self, client: Any, op: str) -> None:
+        sh = self._shared
+        keys = (self.turn_key, self.stream)
+        while not sh.closing:
+            try:
+                if op == _RELEASE_OP:
+                    client.eval(_RELEASE, 1, self.turn_key, self.origin)
+                    self._status(True, "")
+                    return
+                got = client.eval(_ACQUIRE, 2, *keys, self.origin, self.turn_ms)
+            except _DOWN as e:
+                self._status(False, str(e) or type(e).__name__)
+                with sh.lock:
+                    sh.lock.wait(_RETRY)
+                continue
+            except RedisError as e:
+                log.error("node %s: turn %s refused by Redis: %s", self.node, op, e)
+                with sh.lock:
+                    sh.lock.wait(_RETRY)
+                continue
+            self._status(True, "")
+            if got and int(got[0]) == 1:
+                last, origin = _text(got[1]), _text(got[2])
+                if self._on_turn is not None:
+                    self._to_loop(functools.partial(self._on_turn, last, origin == self.origin))
+                return
+            with sh.lock:  # another node has it: ask again shortly
+                sh.lock.wait(_TURN_POLL)
+
     @staticmethod
-    def _group(queue: list[_Batch]) -> list[_Batch]:
+    def _group(queue: list[_Batch | str]) -> list[_Batch]:
         """The queued passes that can go in one round trip: each decided on the one before."""
-        group = [queue[0]]
+        first = queue[0]
+        assert isinstance(first, _Batch)
+        group = [first]
         for b in queue[1:_MAX_GROUP]:
-            if b.base != group[-1].number:
+            if not isinstance(b, _Batch) or b.base != group[-1].number:
                 break
             group.append(b)
         return group
@@ -485,9 +605,12 @@ class RedisStore:
         args: list[Any] = [expected, self.origin, len(group)]
         for b in group:
             args += [b.number, b.payload]
+        args.append(self.turn_ms)
         while True:
             try:
-                kind, last = client.eval(_APPEND, 2, self.stream, self.origins_key, *args)
+                kind, last = client.eval(
+                    _APPEND, 3, self.stream, self.origins_key, self.turn_key, *args
+                )
             except _DOWN as e:
                 self._status(False, str(e) or type(e).__name__)
                 with sh.lock:
@@ -554,6 +677,7 @@ class RedisStore:
             if not reply:
                 continue
             entries: list[StreamEntry] = []
+            before = last
             for _stream, chunk in reply:
                 for raw_id, fields in chunk:
                     sid = _text(raw_id)
@@ -567,8 +691,46 @@ class RedisStore:
                         log.error("node %s: skipping unreadable entry %s: %s", self.node, sid, e)
                         continue
                     entries.append(StreamEntry(sid, origin, events))
-            if entries and self._on_entries is not None:
-                self._to_loop(functools.partial(self._on_entries, entries))
+            self.position = last
+            if last != before and self._on_entries is not None:
+                self._to_loop(functools.partial(self._on_entries, entries, last))
+
+    # -- heartbeats ------------------------------------------------------------------------
+
+    def _beat_loop(self) -> None:
+        """Every ``node_timeout / 4`` seconds: this node's heartbeat (Redis's clock, with the
+        stream position it has read, for trimming) and the nodes whose heartbeat is older
+        than ``node_timeout``, each reported by the one node that removes it."""
+        sh = self._shared
+        client = self._connect()
+        interval = max(0.05, self._node_timeout / 4)
+        timeout_ms = int(self._node_timeout * 1000)
+        while True:
+            try:
+                dead = client.eval(
+                    _BEAT, 1, self.nodes_key, self.origin, self.position, self.node, timeout_ms
+                )
+            except RedisError as e:
+                log.debug("heartbeat failed: %s", e)
+                dead = []
+            gone = [_text(d) for d in dead or ()]
+            if gone and self._on_dead is not None:
+                for origin in gone:
+                    log.warning(
+                        "node %s: node %s has not heartbeaten for %.1f s: taken as dead",
+                        self.node,
+                        origin,
+                        self._node_timeout,
+                    )
+                self._to_loop(functools.partial(self._on_dead, gone))
+            with sh.lock:
+                if sh.closing:
+                    break
+                sh.lock.wait(interval)
+                if sh.closing:
+                    break
+        with contextlib.suppress(RedisError):
+            client.hdel(self.nodes_key, self.origin)  # a clean stop: not dead, gone
 
     # -- snapshots --------------------------------------------------------------------------
 
@@ -622,11 +784,12 @@ class RedisStore:
         the position of a live node that has not read that far (``key:nodes``)."""
         point = sid
         try:
-            positions = client.hgetall(f"{self.key}:positions")
+            nodes = client.hgetall(self.nodes_key)
         except RedisError:
             return ""
-        for _origin, raw in positions.items():
-            pos = _text(raw).split(" ")[0]
+        for _origin, raw in nodes.items():
+            parts = _text(raw).split(" ")
+            pos = parts[1] if len(parts) > 1 else "0-0"
             with contextlib.suppress(ValueError):
                 if _older(pos, point):
                     point = pos

@@ -42,7 +42,7 @@ class Loop:
         store.start(
             self.q.put,
             lambda up, why: self.status.append((up, why)),
-            self.entries.extend if read else None,
+            (lambda es, _last: self.entries.extend(es)) if read else None,
             self.conflicts.append,
         )
 

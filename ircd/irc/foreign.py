@@ -1,0 +1,295 @@
+"""Several nodes as one network (the "redis" storage backend): what this node does with the
+stream entries of the other nodes, and the presence records it adds to its own.
+
+Every node applies, in stream order, every entry of every node. An entry's events are the
+engine's durable events (``ircd/messenger/events.py``), applied with ``Messenger.replay``, plus
+**presence records**, tagged ``~...``, which the engine never sees: who is connected on which
+node and, for guests (whose state is not durable), their nick and channels:
+
+``{"t": "~on", "o": origin, "u": user key, "n": nick, "m": nick!user@host, "a": account,
+"r": [room keys]}``
+    a user registered on node ``o`` (a guest's rooms are joined here too)
+``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key}``
+    a guest changed nick, joined or left a channel
+``{"t": "~off", "o", "u", "why": reason}``
+    the user's connection on ``o`` closed
+``{"t": "~gone", "o": origin}``
+    node ``o`` stopped heartbeating: each of its users quits
+
+A user on another node is a **remote session** here: a ``Session`` with ``node`` set, no link
+and ``closing = ""``, so everything that looks users up (NAMES, WHO, WHOIS, nick in use, private
+delivery, JOIN/PART/QUIT to peers) sees it, and nothing is ever queued to it (its own node
+delivers to it, from the same entries). This node delivers to its own connections what the
+applied events show: channel and private posts, joins, parts, topics, quits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..messenger.errors import MessengerError
+from ..messenger.events import Join, NewPost, Part, TopicSet, from_json
+from ..wire import casefold, format_line
+from .fanout import relay_private, relay_room
+from .lines import safe_line
+from .session import Session
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+log = logging.getLogger(__name__)
+
+PRESENCE = "~"  # the first character of a presence record's type
+
+
+def is_presence(ev: dict[str, Any]) -> bool:
+    t = ev.get("t")
+    return type(t) is str and t.startswith(PRESENCE)
+
+
+@dataclass
+class Announced:
+    """What the other nodes were last told about one of this node's sessions."""
+
+    nick: str
+    mask: str
+    rooms: frozenset[str]
+
+
+@dataclass
+class Presence:
+    """This node's side of presence: its origin and what it announced; the remote sessions."""
+
+    origin: str
+    announced: dict[Session, Announced] = field(default_factory=dict)
+    remote: dict[str, dict[str, Session]] = field(default_factory=dict)  # origin -> user -> s
+
+
+# ---------------------------------------------------------------------- this node's records
+
+
+def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
+    """The presence records for what changed among this node's sessions since the last call:
+    registrations, nick changes, a guest's joins and parts, closed connections."""
+    out: list[dict[str, Any]] = []
+    m = hub.messenger
+    for s in list(p.announced):
+        if s.registered and s in hub.sessions:
+            continue
+        del p.announced[s]
+        out.append({"t": "~off", "o": p.origin, "u": s.user_key, "why": s.closing or "Quit"})
+    for s in hub.sessions:
+        if not s.registered or s.closing is not None or not s.user_key:
+            continue
+        u = m.users.get(s.user_key)
+        rooms = frozenset(u.rooms) if u is not None else frozenset()
+        known = p.announced.get(s)
+        if known is None:
+            p.announced[s] = Announced(s.nick, s.mask, rooms)
+            out.append(
+                {
+                    "t": "~on",
+                    "o": p.origin,
+                    "u": s.user_key,
+                    "n": s.nick,
+                    "m": s.mask,
+                    "a": s.account or "",
+                    "r": sorted(rooms),
+                }
+            )
+            continue
+        if known.nick != s.nick or known.mask != s.mask:
+            out.append({"t": "~nick", "o": p.origin, "u": s.user_key, "n": s.nick, "m": s.mask})
+            known.nick, known.mask = s.nick, s.mask
+        if known.rooms != rooms:
+            if s.account is None:  # an account's joins and parts are engine events
+                for r in sorted(rooms - known.rooms):
+                    out.append({"t": "~join", "o": p.origin, "u": s.user_key, "r": r})
+                for r in sorted(known.rooms - rooms):
+                    out.append({"t": "~part", "o": p.origin, "u": s.user_key, "r": r})
+            known.rooms = rooms
+    return out
+
+
+# ---------------------------------------------------------------------- other nodes' entries
+
+
+def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]) -> None:
+    """Apply another node's stream entry: its events in order, each shown to this node's
+    connections as it would be had it happened here."""
+    m = hub.messenger
+    for ev in events:
+        if is_presence(ev):
+            _presence(hub, p, ev)
+            continue
+        try:
+            m.replay((ev,))
+        except Exception:
+            log.exception("entry of %s: event %r not applied", origin, ev.get("t"))
+            continue
+        try:
+            _show(hub, from_json(ev))
+        except Exception:
+            log.exception("entry of %s: event %r not shown", origin, ev.get("t"))
+
+
+def _show(hub: Hub, ev: Any) -> None:
+    m = hub.messenger
+    if isinstance(ev, NewPost):
+        post = ev.post
+        if post.room is not None:
+            room = m.rooms.get(post.room)
+            if room is not None:
+                if room.history and room.history[-1].seq == post.seq:
+                    post = room.history[-1]
+                relay_room(hub, post, room, None)
+        else:
+            relay_private(hub, post, None)
+    elif isinstance(ev, Join):
+        room = m.rooms.get(ev.room)
+        if room is not None:
+            _to_room(hub, room.key, format_line("JOIN", (room.name,), _mask(hub, ev.user)), ev.user)
+    elif isinstance(ev, Part):
+        room = m.rooms.get(ev.room)
+        name = room.name if room is not None else ev.room
+        _to_room(hub, ev.room, format_line("PART", (name,), _mask(hub, ev.user)), ev.user)
+    elif isinstance(ev, TopicSet):
+        room = m.rooms.get(ev.room)
+        if room is not None:
+            line = safe_line("TOPIC", (room.name, ev.text), ev.by or hub.name)
+            _to_room(hub, room.key, line, "")
+
+
+def _mask(hub: Hub, user: str) -> str:
+    s = hub.by_user.get(user)
+    if s is not None:
+        return s.mask
+    u = hub.messenger.users.get(user)
+    name = u.name if u is not None else user
+    return f"{name}!{name}@{hub.name}"
+
+
+def _to_room(hub: Hub, room_key: str, line: str, actor: str) -> None:
+    """``line`` to this node's connections in the room (not to ``actor``'s own)."""
+    room = hub.messenger.rooms.get(room_key)
+    targets = list(hub.room_sessions(room)) if room is not None else []
+    for s in targets:
+        if s.node or s.user_key == actor:
+            continue
+        s.send(line)
+
+
+def _remote(hub: Hub, p: Presence, origin: str, user: str) -> Session | None:
+    return p.remote.get(origin, {}).get(user)
+
+
+def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
+    t, origin = ev.get("t"), str(ev.get("o", ""))
+    user = str(ev.get("u", ""))
+    if origin == p.origin:
+        return
+    m = hub.messenger
+    if t == "~on":
+        _arrive(hub, p, origin, user, str(ev.get("n")), str(ev.get("m")), str(ev.get("a") or ""))
+        s = _remote(hub, p, origin, user)
+        if s is not None:
+            for r in ev.get("r") or ():
+                _join_guest(hub, s, str(r))
+    elif t == "~nick":
+        s = _remote(hub, p, origin, user)
+        if s is not None:
+            _renamed(hub, s, str(ev.get("n")), str(ev.get("m")))
+    elif t == "~join":
+        s = _remote(hub, p, origin, user)
+        if s is not None:
+            _join_guest(hub, s, str(ev.get("r")))
+    elif t == "~part":
+        s = _remote(hub, p, origin, user)
+        room = m.rooms.get(str(ev.get("r")))
+        if s is not None and room is not None and user in room.members:
+            line = format_line("PART", (room.name,), s.mask)
+            _to_room(hub, room.key, line, user)
+            with contextlib.suppress(MessengerError):
+                m.part(user, room.key)
+    elif t == "~off":
+        s = _remote(hub, p, origin, user)
+        if s is not None:
+            _leave(hub, p, s, str(ev.get("why") or "Quit"))
+    elif t == "~gone":
+        gone = p.remote.pop(origin, {})
+        if gone:
+            log.warning("node %s is gone: %d of its users quit", origin, len(gone))
+        p.remote[origin] = gone
+        for s in list(gone.values()):
+            _leave(hub, p, s, "Node gone")
+        p.remote.pop(origin, None)
+
+
+def _arrive(
+    hub: Hub, p: Presence, origin: str, user: str, nick: str, mask: str, account: str
+) -> None:
+    m = hub.messenger
+    nick_key = casefold(nick)
+    user_part, _, host = mask.partition("!")[2].partition("@")
+    s = Session(ip=host or origin, dirty=hub.dirty, nick=nick, nick_key=nick_key, host=host)
+    s.user = user_part
+    s.user_key = user
+    s.account = account or None
+    s.registered = True
+    s.node = origin
+    s.closing = ""  # nothing is ever queued to it: its own node delivers
+    p.remote.setdefault(origin, {})[user] = s
+    if nick_key not in hub.nicks or hub.nicks[nick_key].node:
+        hub.nicks[nick_key] = s
+    if user not in hub.by_user:
+        hub.by_user[user] = s
+        if not account:
+            with contextlib.suppress(MessengerError):
+                m.attach_guest(user, nick)
+        m.connected(user)
+
+
+def _join_guest(hub: Hub, s: Session, room_key: str) -> None:
+    m = hub.messenger
+    room = m.rooms.get(room_key)
+    if room is None or s.user_key in room.members:
+        return
+    try:
+        m.join(s.user_key, room_key, room.name)  # a guest's join: not journaled
+    except MessengerError:
+        return
+    _to_room(hub, room_key, format_line("JOIN", (room.name,), s.mask), s.user_key)
+
+
+def _renamed(hub: Hub, s: Session, nick: str, mask: str) -> None:
+    old = s.mask
+    if hub.nicks.get(s.nick_key) is s:
+        del hub.nicks[s.nick_key]
+    s.nick, s.nick_key = nick, casefold(nick)
+    s.user, _, s.host = mask.partition("!")[2].partition("@")
+    if s.nick_key not in hub.nicks:
+        hub.nicks[s.nick_key] = s
+    u = hub.messenger.users.get(s.user_key)
+    if u is not None and not u.is_account:
+        u.name = nick
+    line = format_line("NICK", (nick,), old)
+    for peer in hub.peers_of(s):
+        if not peer.node:
+            peer.send(line)
+
+
+def _leave(hub: Hub, p: Presence, s: Session, why: str) -> None:
+    m = hub.messenger
+    p.remote.get(s.node, {}).pop(s.user_key, None)
+    line = safe_line("QUIT", (why,), s.mask)
+    for peer in hub.peers_of(s):
+        if not peer.node:
+            peer.send(line)
+    if hub.nicks.get(s.nick_key) is s:
+        del hub.nicks[s.nick_key]
+    if hub.by_user.get(s.user_key) is s:
+        del hub.by_user[s.user_key]
+        m.disconnected(s.user_key)
