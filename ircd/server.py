@@ -305,6 +305,7 @@ class Server:
         self._presence = Presence(self._cluster.origin if self._cluster else "")
         self._turn = "none"  # "none", "asking" (the store was asked) or "held"
         self._turn_target: str | None = None  # the stream id to catch up to before deciding
+        self._granted = False  # the store says we have the turn (then catch up to the target)
         self._read_pos = self._cluster.position if self._cluster else "0-0"
         self._work: deque[Callable[[], None]] = deque()  # what waits for the turn, in order
         self._records: list[dict[str, Any]] = []  # presence records for the next append
@@ -386,7 +387,10 @@ class Server:
                 on_dead=self._on_dead,
                 node_timeout=self.config.server.node_timeout,
             )
-            self._gated(lambda: None)  # the load's own events (#general, the server id)
+            # the load's own events (#general, the server id), and a hello: the other nodes
+            # announce their users to this one
+            self._records.append({"t": "~hello", "o": self._cluster.origin})
+            self._gated(lambda: None)
         self._tasks.append(loop.create_task(self._ticker()))
         self._tasks.append(loop.create_task(self._snapshotter()))
         # scheduled messages that fell due while we were down go out now, in order
@@ -551,17 +555,18 @@ class Server:
     def _on_turn(self, last: str, mine: bool) -> None:
         """The store holds the turn for us: decide once the stream up to ``last`` is applied."""
         self._turn_target = None if mine else last
-        log.debug("turn granted at %s (mine: %s); read %s", last, mine, self._read_pos)
+        self._granted = True
         self._turn_ready()
 
     def _turn_ready(self) -> None:
-        if self._turn != "asking":
+        if self._turn != "asking" or not self._granted:
             return
         target = self._turn_target
         if target is not None and stream_id_key(self._read_pos) < stream_id_key(target):
             return  # the reader has not handed over everything before it yet
         self._turn = "held"
         self._turn_target = None
+        self._granted = False
         while self._work:
             work = self._work.popleft()
             try:
@@ -574,9 +579,12 @@ class Server:
         """Other nodes' stream entries, in stream order: applied and shown to our clients."""
         cluster = self._cluster
         assert cluster is not None
+        again = False
         for e in entries:
-            apply_entry(self.hub, self._presence, e.origin, e.events)
+            again |= apply_entry(self.hub, self._presence, e.origin, e.events)
             cluster.applied(e.id)
+        if again:
+            self._gated(lambda: None)  # our users, announced to the node that started
         self._read_pos = last
         if entries:
             self.schedule_flush()

@@ -15,6 +15,9 @@ node and, for guests (whose state is not durable), their nick and channels:
     the user's connection on ``o`` closed
 ``{"t": "~gone", "o": origin}``
     node ``o`` stopped heartbeating: each of its users quits
+``{"t": "~hello", "o": origin}``
+    node ``o`` started: every other node announces its users again (``~on``), so the new node
+    knows who is online where
 
 A user on another node is a **remote session** here: a ``Session`` with ``node`` set, no link
 and ``closing = ""``, so everything that looks users up (NAMES, WHO, WHOIS, nick in use, private
@@ -117,13 +120,19 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------- other nodes' entries
 
 
-def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]) -> None:
+def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]) -> bool:
     """Apply another node's stream entry: its events in order, each shown to this node's
-    connections as it would be had it happened here."""
+    connections as it would be had it happened here. True when this node must announce its
+    users again (a node started and asked with ``~hello``)."""
     m = hub.messenger
+    again = False
     for ev in events:
         if is_presence(ev):
-            _presence(hub, p, ev)
+            if ev.get("t") == "~hello" and ev.get("o") != p.origin:
+                p.announced.clear()  # the next append says who is here, again
+                again = True
+            else:
+                _presence(hub, p, ev)
             continue
         try:
             m.replay((ev,))
@@ -134,6 +143,7 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
             _show(hub, from_json(ev))
         except Exception:
             log.exception("entry of %s: event %r not shown", origin, ev.get("t"))
+    return again
 
 
 def _show(hub: Hub, ev: Any) -> None:
@@ -232,6 +242,11 @@ def _arrive(
     hub: Hub, p: Presence, origin: str, user: str, nick: str, mask: str, account: str
 ) -> None:
     m = hub.messenger
+    old = p.remote.get(origin, {}).get(user)
+    if old is not None:  # announced again (a node started): the same user, maybe renamed
+        if old.nick != nick:
+            _renamed(hub, old, nick, mask)
+        return
     nick_key = casefold(nick)
     user_part, _, host = mask.partition("!")[2].partition("@")
     s = Session(ip=host or origin, dirty=hub.dirty, nick=nick, nick_key=nick_key, host=host)
