@@ -556,6 +556,7 @@ class Server:
         """The store holds the turn for us: decide once the stream up to ``last`` is applied."""
         self._turn_target = None if mine else last
         self._granted = True
+        log.debug("turn granted at %s (mine: %s); read up to %s", last, mine, self._read_pos)
         self._turn_ready()
 
     def _turn_ready(self) -> None:

@@ -11,6 +11,8 @@ node and, for guests (whose state is not durable), their nick and channels:
     a user registered on node ``o`` (a guest's rooms are joined here too)
 ``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key}``
     a guest changed nick, joined or left a channel
+``{"t": "~key", "o", "u", "k": new user key, "a": account}``
+    a guest registered or logged in: it is that account now
 ``{"t": "~off", "o", "u", "why": reason}``
     the user's connection on ``o`` closed
 ``{"t": "~gone", "o": origin}``
@@ -60,6 +62,7 @@ class Announced:
     nick: str
     mask: str
     rooms: frozenset[str]
+    user: str  # the user key (a guest that registers or logs in becomes its account)
 
 
 @dataclass
@@ -90,8 +93,12 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
         u = m.users.get(s.user_key)
         rooms = frozenset(u.rooms) if u is not None else frozenset()
         known = p.announced.get(s)
+        if known is not None and known.user != s.user_key:
+            k = {"t": "~key", "o": p.origin, "u": known.user, "k": s.user_key}
+            out.append({**k, "a": s.account or ""})
+            known.user = s.user_key
         if known is None:
-            p.announced[s] = Announced(s.nick, s.mask, rooms)
+            p.announced[s] = Announced(s.nick, s.mask, rooms, s.user_key)
             out.append(
                 {
                     "t": "~on",
@@ -208,6 +215,10 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
         if s is not None:
             for r in ev.get("r") or ():
                 _join_guest(hub, s, str(r))
+    elif t == "~key":
+        s = _remote(hub, p, origin, user)
+        if s is not None:
+            _rekeyed(hub, p, s, str(ev.get("k")), str(ev.get("a") or ""))
     elif t == "~nick":
         s = _remote(hub, p, origin, user)
         if s is not None:
@@ -277,6 +288,21 @@ def _join_guest(hub: Hub, s: Session, room_key: str) -> None:
     except MessengerError:
         return
     _to_room(hub, room_key, format_line("JOIN", (room.name,), s.mask), s.user_key)
+
+
+def _rekeyed(hub: Hub, p: Presence, s: Session, key: str, account: str) -> None:
+    """A remote guest registered or logged in: it is its account from now on."""
+    m = hub.messenger
+    users = p.remote.get(s.node, {})
+    users.pop(s.user_key, None)
+    if hub.by_user.get(s.user_key) is s:
+        del hub.by_user[s.user_key]
+        m.disconnected(s.user_key)
+    s.user_key, s.account = key, account or None
+    users[key] = s
+    if key not in hub.by_user:
+        hub.by_user[key] = s
+        m.connected(key)
 
 
 def _renamed(hub: Hub, s: Session, nick: str, mask: str) -> None:

@@ -132,9 +132,10 @@ end
 return {1, last, origin}
 """
 
-# KEYS: nodes. ARGV: origin, its stream position, its name, the timeout in ms. Records the
-# heartbeat (Redis's clock) and removes the nodes whose last one is older than the timeout:
-# returns their origins (each is returned to the one caller that removed it).
+# KEYS: nodes, turn. ARGV: origin, its stream position, its name, the timeout in ms. Records
+# the heartbeat (Redis's clock) and removes the nodes whose last one is older than the
+# timeout, freeing the turn if one of them held it: returns their origins (each is returned to
+# the one caller that removed it).
 _BEAT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -146,6 +147,7 @@ for i = 1, #all, 2 do
   if ms and now - ms > tonumber(ARGV[4]) then
     redis.call('HDEL', KEYS[1], all[i])
     dead[#dead + 1] = all[i]
+    if redis.call('GET', KEYS[2]) == all[i] then redis.call('DEL', KEYS[2]) end
   end
 end
 return dead
@@ -708,7 +710,14 @@ class RedisStore:
         while True:
             try:
                 dead = client.eval(
-                    _BEAT, 1, self.nodes_key, self.origin, self.position, self.node, timeout_ms
+                    _BEAT,
+                    2,
+                    self.nodes_key,
+                    self.turn_key,
+                    self.origin,
+                    self.position,
+                    self.node,
+                    timeout_ms,
                 )
             except RedisError as e:
                 log.debug("heartbeat failed: %s", e)
