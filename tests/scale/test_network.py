@@ -204,3 +204,36 @@ async def test_a_node_joining_late_catches_up(
     assert set(names.params[-1].split()) == {"alice", "bob"}
     a.send("PRIVMSG #general :late hello")
     await b.expect(said(b, "late hello"))
+
+
+async def test_three_complaints_from_three_nodes_mute(nodes: Start, clients: Any) -> None:
+    """Complaints (README, Messenger commands) are counted network-wide: one from each of
+    three nodes mutes, and the mute holds on the target's own node."""
+    mod = {"moderation": {"complaint_min_account_age": 0}}
+    n1, n2, n3 = await nodes(**mod), await nodes(**mod), await nodes(**mod)
+    carol = await clients(n1)
+    await carol.registered_and_joined("carol", password="pw")
+    complainers = []
+    for srv, name in ((n1, "ann"), (n2, "ben"), (n3, "cid")):
+        c = await clients(srv)
+        await c.registered_and_joined(name, password="pw")
+        complainers.append(c)
+    loop = asyncio.get_running_loop()
+    for srv in (n2, n3):  # each node knows carol before its user complains about her
+        deadline = loop.time() + TIMEOUT
+        while "carol" not in srv.hub.nicks:
+            assert loop.time() < deadline
+            await asyncio.sleep(0.02)
+    for i, c in enumerate(complainers):
+        c.send("COMPLAIN carol :spam")
+        got = await c.expect("NOTICE")
+        assert "recorded" in got.params[1], got
+        if i < 2:
+            assert f"({i + 1} of 3 needed to mute)" in got.params[1]
+    deadline = loop.time() + TIMEOUT
+    while n1.messenger.ban_of("carol") is None:
+        assert loop.time() < deadline, "the mute did not reach carol's node"
+        await asyncio.sleep(0.02)
+    carol.send("PRIVMSG #general :can I talk?")
+    refused = await carol.expect("404")
+    assert "muted" in refused.params[2]
