@@ -165,6 +165,9 @@ def relay_room(hub: Hub, post: Post, room: Room, sender: Session | None) -> None
             owner.send(post_line(post, owner.tagbits, target))
 
 
+_SELF_CAPS = frozenset(("echo-message", "znc.in/self-message"))
+
+
 def relay_private(hub: Hub, post: Post, sender: Session | None) -> bool:
     """Deliver a private post; returns whether the recipient was online."""
     to = hub.by_user.get(post.to or "")
@@ -172,12 +175,13 @@ def relay_private(hub: Hub, post: Post, sender: Session | None) -> bool:
     if to is not None:
         to.send(post_line(post, to.tagbits, to.nick))
     owner = sender if sender is not None else hub.by_user.get(post.sender)
-    if (
-        owner is not None
-        and owner is not to
-        and (
-            "echo-message" in owner.caps or (sender is None and "znc.in/self-message" in owner.caps)
-        )
-    ):
+    if owner is None:
+        return to is not None
+    if sender is not None and "echo-message" in owner.caps:
+        # the echo, also for a message to oneself: then it arrives twice, as the echo and as
+        # the delivery (ircv3.net echo-message: the echo is sent "in addition to" delivery)
+        owner.send(post_line(post, owner.tagbits, target_nick))
+    elif sender is None and owner is not to and owner.caps & _SELF_CAPS:
+        # a scheduled post, when it is sent: its author sees it
         owner.send(post_line(post, owner.tagbits, target_nick))
     return to is not None

@@ -83,7 +83,7 @@ class Hub:
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
         self._batch_ids = 0
         self.isupport = self._isupport()
-        self.max_sessions_seen = 0
+        self.max_users_seen = 0  # most registered clients at once (LUSERS 265/266)
         self.refusals_log = LogBudget()  # "refused connection" lines: one budget for them all
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)
@@ -117,7 +117,6 @@ class Hub:
             host=ip,
         )
         self.sessions.add(s)
-        self.max_sessions_seen = max(self.max_sessions_seen, len(self.sessions))
         return s
 
     def batch_id(self) -> str:

@@ -68,11 +68,15 @@ _NICK = attrgetter("nick")
 _MASK = attrgetter("mask")
 
 
-def send_topic(hub: Hub, s: Session, room: Room) -> None:
+def send_topic(hub: Hub, s: Session, room: Room, *, joining: bool = False) -> None:
+    """332 and 333 when the room has a topic. Without one, a TOPIC query gets 331 and a JOIN
+    nothing (modern.ircdocs.horse, JOIN: "The channel's topic (with RPL_TOPIC (332) and
+    optionally RPL_TOPICWHOTIME (333)), and no message if the channel does not have a
+    topic"; TOPIC: "If the topic is not set, RPL_NOTOPIC")."""
     if room.topic:
         hub.reply(s, Numeric.RPL_TOPIC, room.name, room.topic)
         hub.reply(s, Numeric.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
-    else:
+    elif not joining:
         hub.reply(s, Numeric.RPL_NOTOPIC, room.name, "No topic is set")
 
 
@@ -91,7 +95,7 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
             peer.send(line)
             if away_line and peer is not s and "away-notify" in peer.caps:
                 peer.send(away_line)
-    send_topic(hub, s, room)
+    send_topic(hub, s, room, joining=True)
     send_names(hub, s, room)
     if "draft/read-marker" in s.caps:
         marker = hub.messenger.read_marker(s.user_key, room.key)

@@ -74,7 +74,7 @@ def lusers(hub: Hub, s: Session) -> None:
     hub.reply(s, Numeric.RPL_LUSERUNKNOWN, str(max(0, unknown)), "unknown connection(s)")
     hub.reply(s, Numeric.RPL_LUSERCHANNELS, str(len(hub.messenger.rooms)), "channels formed")
     hub.reply(s, Numeric.RPL_LUSERME, f"I have {n} clients and 0 servers")
-    top = str(max(hub.max_sessions_seen, n))
+    top = str(max(hub.max_users_seen, n))
     hub.reply(s, Numeric.RPL_LOCALUSERS, str(n), top, f"Current local users {n}, max {top}")
     hub.reply(s, Numeric.RPL_GLOBALUSERS, str(n), top, f"Current global users {n}, max {top}")
 

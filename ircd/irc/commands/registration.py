@@ -503,6 +503,7 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
     s.registered = True
     hub.nicks[key] = s
     hub.by_user[user_key] = s
+    hub.max_users_seen = max(hub.max_users_seen, len(hub.nicks))  # LUSERS 265/266: users only
     m.connected(user_key, s.ip)
     if s.sasl_account is None and s.account is not None:
         mask = s.mask
