@@ -5,6 +5,8 @@ Each test quotes the spec it checks (modern.ircdocs.horse, ircv3.net, RFC 2812).
 
 from __future__ import annotations
 
+from ircd.irc.timefmt import iso_time
+from ircd.wire import Message
 from tests.irc.harness import Harness, cmds, one, only
 
 MAX_LINE = 512  # bytes, CRLF included, tags apart
@@ -185,3 +187,93 @@ def test_notice_never_gets_an_error_reply() -> None:
     assert a.send_take("NOTICE bob :psst") == []
     assert b.take() == []
     assert cmds(a.send_take("PRIVMSG bob :psst")) == ["531", "NOTICE"]
+
+
+# ---------------------------------------------------------------------- CHATHISTORY
+
+HIST = "draft/chathistory batch server-time message-tags"
+
+
+def _batch(msgs: list[Message]) -> tuple[tuple[str, ...], list[Message]]:
+    """(the opening BATCH's params, the lines inside) of one batch reply."""
+    assert msgs[0].command == "BATCH" and msgs[-1].command == "BATCH", msgs
+    return msgs[0].params, msgs[1:-1]
+
+
+def test_private_history_batch_names_the_target_as_the_client_sent_it() -> None:
+    """ircv3.net chathistory: the reply is a ``chathistory`` batch whose parameter is the
+    target; a client files it under the buffer it asked for, so the batch names the target as
+    the client wrote it (irctest ``testChathistoryDMs`` asks for ``c1.upper()``)."""
+    h = Harness()
+    a = h.user("alice", HIST, password="pw-alice")
+    b = h.user("Bob", password="pw-bob")
+    a.send("PRIVMSG bob :one")
+    b.send("PRIVMSG alice :two")
+    h.drain(a, b)
+    for asked in ("BOB", "bob", "Bob"):
+        params, inner = _batch(a.send_take(f"CHATHISTORY LATEST {asked} * 10"))
+        assert params[1:] == ("chathistory", asked)
+        assert [m.params[1] for m in inner] == ["one", "two"]
+    # a channel keeps its own name
+    params, _ = _batch(a.send_take("CHATHISTORY LATEST #GENERAL * 10"))
+    assert params[1:] == ("chathistory", "#general")
+
+
+def test_history_of_messages_to_oneself_has_each_message_once() -> None:
+    """ircv3.net chathistory: a nick target gives the conversation with it "including outgoing
+    messages"; a message to oneself is one message (irctest ``testMessagesToSelf``), though
+    echo-message delivered it twice."""
+    h = Harness()
+    a = h.user("alice", HIST + " echo-message", password="pw")
+    assert len(a.send_take("PRIVMSG alice :to me")) == 2
+    _, inner = _batch(a.send_take("CHATHISTORY LATEST alice * 10"))
+    assert [m.params for m in inner] == [("alice", "to me")]
+
+
+def test_targets_lists_activity_in_the_window_in_the_asked_direction() -> None:
+    """ircv3.net chathistory, TARGETS: ``CHATHISTORY TARGETS <timestamp> <timestamp> <limit>``
+    lists the channels and private conversations with messages between the two timestamps,
+    each with the time of its latest one, in a ``draft/chathistory-targets`` batch. Bounds are
+    exclusive; from the first timestamp towards the second, at most ``limit``."""
+    h = Harness()
+    a = h.user("alice", HIST, password="pw-alice")
+    others = [h.user(n, password=f"pw-{n}") for n in ("bob", "carol", "dave")]
+    a.send("JOIN #quiet")
+    h.advance(10)
+    t0 = h.clock.now()
+    times = {}
+    for peer in others:  # bob, carol, dave write in turn, 10 s apart
+        h.advance(10)
+        peer.send(f"PRIVMSG alice :hi from {peer.nick}")
+        times[peer.nick] = h.clock.now()
+    h.advance(10)
+    a.send("PRIVMSG #general :late")
+    t_general = h.clock.now()
+    h.drain(a, *others)
+
+    def targets(ref1: float, ref2: float, limit: int) -> list[tuple[str, str]]:
+        r1, r2 = iso_time(ref1), iso_time(ref2)
+        params, inner = _batch(
+            a.send_take(f"CHATHISTORY TARGETS timestamp={r1} timestamp={r2} {limit}")
+        )
+        assert params[1:] == ("draft/chathistory-targets",)
+        assert all(m.command == "CHATHISTORY" and m.params[0] == "TARGETS" for m in inner)
+        return [(m.params[1], m.params[2]) for m in inner]
+
+    everything = targets(t0, t_general + 1, 10)
+    assert everything == [
+        ("bob", iso_time(times["bob"])),
+        ("carol", iso_time(times["carol"])),
+        ("dave", iso_time(times["dave"])),
+        ("#general", iso_time(t_general)),
+    ]  # #quiet had no message: not listed
+    # the window: only carol's message lies strictly between these
+    assert targets(times["bob"], times["dave"], 10) == [("carol", iso_time(times["carol"]))]
+    # a target with later messages is listed with its latest message inside the window
+    h.advance(10)
+    others[1].send("PRIVMSG alice :carol again")
+    assert ("carol", iso_time(times["carol"])) in targets(t0, t_general, 10)
+    # the limit keeps the end the client starts from: oldest first, or newest first
+    assert [t for t, _ in targets(t0, t_general + 1, 2)] == ["bob", "carol"]
+    newest = targets(h.clock.now() + 1, t0, 2)
+    assert [t for t, _ in newest] == ["carol", "#general"]

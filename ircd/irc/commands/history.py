@@ -134,7 +134,7 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
             if resolved is None:
                 raise NoSuchRoom(target)
             posts = hub.messenger.history(s.user_key, resolved[0], private=True)
-            name = resolved[1]
+            name = target  # the batch names the conversation as the client did (irctest)
         else:
             posts = hub.messenger.history(s.user_key, casefold(target), private=False)
             room = hub.messenger.rooms[casefold(target)]
@@ -182,22 +182,28 @@ def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
             s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs", feature=CH
         )
         return
-    lo, hi = sorted((k1[1] / 1000, k2[1] / 1000))
+    # ircv3.net chathistory, TARGETS: the targets with messages between the two timestamps
+    # (both excluded), each with the time of its latest message in that window, at most
+    # ``limit`` of them. From the first timestamp towards the second, as Ergo does: a client
+    # that asks "now, long ago, 50" gets its 50 most recently active conversations.
+    start, end = k1[1], k2[1]  # whole milliseconds
+    lo, hi = min(start, end), max(start, end)
     limit = min(limit_n, hub.config.chat.chathistory_max)
-    found: list[tuple[float, str]] = []
+    found: list[tuple[int, float, str]] = []
     for target, private, posts in hub.messenger.conversations(s.user_key):
-        times = [p.time for p in posts]
-        i = bisect.bisect_left(times, hi) - 1
-        if i >= 0 and times[i] > lo:
+        ms = [round(p.time * 1000) for p in posts]
+        i = bisect.bisect_left(ms, hi) - 1  # the last post before the upper bound
+        if i >= 0 and ms[i] > lo:
             if private:
                 name = hub.display_nick(target, _peer_name(posts[i], target))
             else:
                 name = hub.messenger.rooms[target].name
-            found.append((times[i], name))
-    found.sort()
+            found.append((ms[i], posts[i].time, name))
+    found.sort(reverse=start > end)
     found = found[:limit]
     lines: Iterable[str] = (
-        format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name) for ts, name in found
+        format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name)
+        for _, ts, name in found
     )
     if "batch" in s.caps:
         lines = batch(hub.name, hub.batch_id(), "draft/chathistory-targets", (), lines)
