@@ -6,7 +6,7 @@ Each test quotes the spec it checks (modern.ircdocs.horse, ircv3.net, RFC 2812).
 from __future__ import annotations
 
 from ircd.irc.timefmt import iso_time
-from ircd.wire import Message
+from ircd.wire import LineFramer, Message
 from tests.irc.harness import Harness, cmds, one, only
 
 MAX_LINE = 512  # bytes, CRLF included, tags apart
@@ -277,3 +277,59 @@ def test_targets_lists_activity_in_the_window_in_the_asked_direction() -> None:
     assert [t for t, _ in targets(t0, t_general + 1, 2)] == ["bob", "carol"]
     newest = targets(h.clock.now() + 1, t0, 2)
     assert [t for t, _ in newest] == ["carol", "#general"]
+
+
+# ---------------------------------------------------------------------- UTF8ONLY
+
+
+def _framed(raw: bytes) -> str:
+    """One line as the server's framer decodes it."""
+    (line,) = LineFramer().feed(raw + b"\r\n")
+    assert isinstance(line, str)
+    return line
+
+
+def test_invalid_utf8_is_refused_with_fail_and_nothing_is_relayed() -> None:
+    """ircv3.net UTF8ONLY: servers advertising it "MUST NOT relay content (such as PRIVMSG or
+    NOTICE message data, channel topics, or realnames) containing non-UTF-8 data"; FAIL with
+    INVALID_UTF8 "indicates that the client's message was rejected", ``FAIL *`` when the
+    command name cannot be decoded (standard-replies)."""
+    h = Harness()
+    a = h.user("alice", "labeled-response batch")
+    b = h.user("bob", "echo-message")
+    assert "UTF8ONLY" in h.hub.isupport
+    a.send("JOIN #dev")
+    b.send("JOIN #dev")
+    h.drain(a, b)
+    for raw, command in (
+        (b"PRIVMSG #dev :hi\xaa", "PRIVMSG"),
+        (b"NOTICE bob :caf\xe9", "NOTICE"),
+        (b"TOPIC #dev :\xff topic", "TOPIC"),
+        (b"AWAY :gone \xc3", "AWAY"),
+        (b"@+typing=\xaa TAGMSG #dev", "TAGMSG"),
+        (b"PRIV\xaaMSG #dev :hi", "*"),
+    ):
+        out = a.send_take(_framed(raw))
+        assert [(m.command, m.params[:2]) for m in out] == [("FAIL", (command, "INVALID_UTF8"))]
+        assert b.take() == []
+    assert not h.messenger.rooms["#dev"].history
+    assert not h.messenger.rooms["#dev"].topic
+    # labeled-response: the FAIL carries the label
+    out = a.send_take(_framed(b"@label=xyz PRIVMSG #dev :hi\xaa"))
+    assert [(m.command, (m.tags or {}).get("label")) for m in out] == [("FAIL", "xyz")]
+    # valid UTF-8 still goes through, unaltered
+    b.send_take(_framed("PRIVMSG #dev :café ☃".encode()))
+    assert [m.params for m in a.take()] == [("#dev", "café ☃")]
+
+
+def test_invalid_utf8_before_registration_is_refused_too() -> None:
+    """ircv3.net UTF8ONLY, example: ``USER u s e :<non-utf8 realname>`` gets ``FAIL USER
+    INVALID_UTF8``; the connection can go on and register with valid text."""
+    h = Harness()
+    c = h.connect()
+    c.send("NICK carol")
+    out = c.send_take(_framed(b"USER carol 0 * :Carol \xe9"))
+    assert [(m.command, m.params[:2]) for m in out] == [("FAIL", ("USER", "INVALID_UTF8"))]
+    assert not c.session.registered
+    c.send("USER carol 0 * :Carol é")
+    assert c.session.registered and c.session.realname == "Carol é"
