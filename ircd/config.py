@@ -408,6 +408,21 @@ class AccountsConfig:
     new_per_address_seconds: int = setting(
         3600, _int(1), doc="The period of that limit (seconds).", engine="accounts_window_seconds"
     )
+    register_before_connect: bool = setting(
+        True,
+        doc="REGISTER (draft/account-registration) is accepted before connection registration "
+        "is complete; advertised as 'before-connect' (true/false).",
+    )
+    register_email_required: bool = setting(
+        False,
+        doc="REGISTER needs an email address (kept with the account; no mail is sent); "
+        "advertised as 'email-required' (true/false).",
+    )
+    register_custom_account_name: bool = setting(
+        False,
+        doc="REGISTER may name an account other than the current nick; advertised as "
+        "'custom-account-name' (true/false).",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from ..wire import (
     format_line,
 )
 from . import acks
-from .caps import SERVICE_NICK
+from .caps import SERVICE_NICK, cap_values
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import Session
@@ -83,6 +83,7 @@ class Hub:
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
         self._batch_ids = 0
         self.isupport = self._isupport()
+        self.cap_values = cap_values(config.accounts)  # CAP LS 302 values
         self.max_users_seen = 0  # most registered clients at once (LUSERS 265/266)
         self.refusals_log = LogBudget()  # "refused connection" lines: one budget for them all
         # account -> seq ranges written to a connection that ended before confirming them: a

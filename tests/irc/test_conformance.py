@@ -5,9 +5,11 @@ Each test quotes the spec it checks (modern.ircdocs.horse, ircv3.net, RFC 2812).
 
 from __future__ import annotations
 
+import base64
+
 from ircd.irc.timefmt import iso_time
 from ircd.wire import LineFramer, Message
-from tests.irc.harness import Harness, cmds, one, only
+from tests.irc.harness import Client, Harness, cmds, one, only
 
 MAX_LINE = 512  # bytes, CRLF included, tags apart
 
@@ -333,3 +335,161 @@ def test_invalid_utf8_before_registration_is_refused_too() -> None:
     assert not c.session.registered
     c.send("USER carol 0 * :Carol é")
     assert c.session.registered and c.session.realname == "Carol é"
+
+
+# ---------------------------------------------------------------------- REGISTER, SASL, MARKREAD
+
+REG = "draft/account-registration"
+
+
+def _fails(out: list[Message]) -> list[tuple[str, ...]]:
+    return [m.params[:2] for m in out if m.command == "FAIL"]
+
+
+def _cap_ls_value(c: Client, cap: str) -> str | None:
+    (ls,) = c.send_take("CAP LS 302")
+    for item in ls.params[-1].split():
+        name, _, value = item.partition("=")
+        if name == cap:
+            return value
+    raise AssertionError(f"{cap} not offered")
+
+
+def test_register_options_are_settings_advertised_in_the_cap_value() -> None:
+    """ircv3.net account-registration, "Capability": the value is a comma-separated list of
+    ``before-connect``, ``email-required``, ``custom-account-name``."""
+    assert _cap_ls_value(Harness().connect(), REG) == "before-connect"
+    h = Harness(
+        accounts={
+            "register_before_connect": False,
+            "register_email_required": True,
+            "register_custom_account_name": True,
+        }
+    )
+    assert _cap_ls_value(h.connect(), REG) == "email-required,custom-account-name"
+    h = Harness(accounts={"register_before_connect": False})
+    assert _cap_ls_value(h.connect(), REG) == ""
+
+
+def test_register_before_connect_off_needs_the_connection_first() -> None:
+    """account-registration: "FAIL REGISTER COMPLETE_CONNECTION_REQUIRED" is "Sent by the server
+    if the client sent a REGISTER command before connection registration" (and never when
+    ``before-connect`` is advertised); after the welcome, it works."""
+    h = Harness(accounts={"register_before_connect": False})
+    c = h.connect()
+    out = c.send_take("CAP LS 302", f"CAP REQ :{REG}", "NICK bar", "REGISTER * * barpassphrase")
+    assert _fails(out) == [("REGISTER", "COMPLETE_CONNECTION_REQUIRED")]
+    assert one(out, "FAIL").params[2] == "*"
+    c.send("USER bar 0 * :bar", "CAP END")
+    assert c.session.registered and c.session.account is None
+    out = c.send_take("REGISTER * * barpassphrase")
+    assert one(out, "REGISTER").params[:2] == ("SUCCESS", "bar")
+    # on by default: before the welcome too
+    c2 = Harness().connect()
+    out = c2.send_take("CAP LS 302", f"CAP REQ :{REG}", "NICK bar", "REGISTER * * barpassphrase")
+    assert one(out, "REGISTER").params[:2] == ("SUCCESS", "bar")
+
+
+def test_register_email_required_and_kept() -> None:
+    """account-registration: "email-required - if present, registrations require a valid email
+    address"; "FAIL REGISTER INVALID_EMAIL <account> <message>". The address is kept with
+    the account (no mail is sent)."""
+    h = Harness(accounts={"register_email_required": True})
+    g = h.user("dora", REG)
+    for email in ("*", "not-an-address", "a@b", "@example.org"):
+        out = g.send_take(f"REGISTER * {email} dora-pw")
+        assert _fails(out) == [("REGISTER", "INVALID_EMAIL")], email
+        assert one(out, "FAIL").params[2] == "dora"
+    out = g.send_take("REGISTER * dora@example.org dora-pw")
+    assert one(out, "REGISTER").params[:2] == ("SUCCESS", "dora")
+    assert h.messenger.setting(g.session.user_key, "email", "") == "dora@example.org"
+    # without the option an address is optional, but a given one must be an address
+    h = Harness()
+    e = h.user("erin", REG)
+    assert _fails(e.send_take("REGISTER * nonsense erin-pw")) == [("REGISTER", "INVALID_EMAIL")]
+    assert one(e.send_take("REGISTER * * erin-pw"), "REGISTER").params[0] == "SUCCESS"
+
+
+def test_register_custom_account_name() -> None:
+    """account-registration: "If the server advertises the custom-account-name key, then this
+    desired account name can be different from the user's current nickname"; without it,
+    "FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK"."""
+    h = Harness()
+    g = h.user("fred", REG)
+    out = g.send_take("REGISTER fredacct * fred-pw")
+    assert _fails(out) == [("REGISTER", "ACCOUNT_NAME_MUST_BE_NICK")]
+    h = Harness(accounts={"register_custom_account_name": True})
+    g = h.user("fred", REG)
+    b = h.user("bob")
+    assert _fails(g.send_take("REGISTER bob * fred-pw")) == [("REGISTER", "BAD_ACCOUNT_NAME")]
+    assert _fails(g.send_take("REGISTER b@d * fred-pw")) == [("REGISTER", "BAD_ACCOUNT_NAME")]
+    out = g.send_take("REGISTER fredacct * fred-pw")
+    assert one(out, "REGISTER").params[:2] == ("SUCCESS", "fredacct")
+    assert one(out, "900").params[2] == "fredacct"
+    assert g.session.account == "fredacct" and g.nick == "fred"
+    # the account works: a later connection logs in to it with SASL
+    g.quit()
+    c = h.connect()
+    auth = base64.b64encode(b"\0fredacct\0fred-pw").decode()
+    out = c.send_take("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN", f"AUTHENTICATE {auth}")
+    assert "903" in cmds(out)
+    assert b.session.registered
+
+
+def test_register_errors_are_fail_for_clients_with_the_capability() -> None:
+    """account-registration "Responses": every error is ``FAIL REGISTER <code>``; a client
+    without the capability (or standard-replies) is told in a notice, and a missing parameter
+    is 461 for it."""
+    h = Harness()
+    g = h.user("gina", REG)
+    assert _fails(g.send_take("REGISTER * *")) == [("REGISTER", "NEED_MORE_PARAMS")]
+    assert _fails(g.send_take("REGISTER * * abc")) == [("REGISTER", "WEAK_PASSWORD")]
+    plain = h.user("hal")
+    assert cmds(plain.send_take("REGISTER * *")) == ["461"]
+    assert cmds(plain.send_take("REGISTER * * abc")) == ["NOTICE"]
+    assert one(g.send_take("REGISTER * * gina-pw"), "REGISTER").params[0] == "SUCCESS"
+    out = g.send_take("REGISTER * * gina-pw")
+    assert _fails(out) == [("REGISTER", "ALREADY_AUTHENTICATED")]
+
+
+def _sasl(c: Client, payload: bytes) -> list[Message]:
+    auth = base64.b64encode(payload).decode()
+    return c.send_take("AUTHENTICATE PLAIN", f"AUTHENTICATE {auth}")
+
+
+def test_sasl_too_long_payload_and_authenticate_after_success() -> None:
+    """ircv3.net sasl-3.1 "The AUTHENTICATE command": the payload is sent in chunks of 400
+    bytes, a longer line is ERR_SASLTOOLONG (905); a payload longer than any PLAIN login
+    fails the authentication, ERR_SASLFAIL (904). Once authenticated, another AUTHENTICATE
+    is ERR_SASLALREADY (907); a guest already connected gets ERR_ALREADYREGISTERED (462)."""
+    h = Harness()
+    h.user("ivy", password="ivy-pw").quit()
+    c = h.connect()
+    c.send_take("CAP LS 302", "CAP REQ :sasl")
+    assert cmds(c.send_take("AUTHENTICATE PLAIN", "AUTHENTICATE " + "A" * 401)) == [
+        "AUTHENTICATE",
+        "905",
+    ]
+    c.send("AUTHENTICATE PLAIN")
+    out: list[Message] = []
+    for _ in range(4):  # 4 full chunks: 1600 bytes, more than a PLAIN login can be
+        out += c.send_take("AUTHENTICATE " + "A" * 400)
+    assert cmds(out) == ["904"]
+    out = _sasl(c, b"\0ivy\0ivy-pw")
+    assert cmds(out)[-2:] == ["900", "903"]
+    out = c.send_take("AUTHENTICATE PLAIN")
+    assert cmds(out) == ["907"]
+    c.send("NICK ivy", "USER ivy 0 * :Ivy", "CAP END")
+    assert c.session.registered
+    assert [m.params[0] for m in c.send_take("AUTHENTICATE PLAIN")] == ["ivy"]  # 907 to ivy
+    guest = h.user("jo", "sasl")
+    assert cmds(guest.send_take("AUTHENTICATE PLAIN")) == ["462"]
+
+
+def test_markread_without_parameters_is_need_more_params() -> None:
+    """ircv3.net read-marker: errors are standard replies; MARKREAD without a target is
+    ``FAIL MARKREAD NEED_MORE_PARAMS``."""
+    h = Harness()
+    a = h.user("alice", "draft/read-marker")
+    assert _fails(a.send_take("MARKREAD")) == [("MARKREAD", "NEED_MORE_PARAMS")]
+    assert _fails(a.send_take("MARKREAD :")) == [("MARKREAD", "NEED_MORE_PARAMS")]

@@ -218,8 +218,13 @@ def _peer_name(p: Post, peer_key: str) -> str:
 # ---------------------------------------------------------------------- MARKREAD
 
 
-@command("MARKREAD", min_params=1)
+@command("MARKREAD")
 def markread(hub: Hub, s: Session, msg: Message) -> None:
+    if not msg.params or not msg.params[0]:
+        # ircv3.net read-marker: errors are standard replies, "FAIL MARKREAD NEED_MORE_PARAMS"
+        text = "Usage: MARKREAD <target> [timestamp=...]"
+        hub.fail(s, "MARKREAD", "NEED_MORE_PARAMS", text=text, feature=RM)
+        return
     target = msg.params[0]
     if not (is_channel_name(target) or is_valid_nick(target)):
         # read-marker: the target is one buffer, a channel or a nick ("MARKREAD :a b" is not)
