@@ -248,11 +248,18 @@ class StorageConfig:
 
 @dataclass(frozen=True, slots=True)
 class ChatConfig:
+    auto_join: bool = setting(
+        True,
+        doc="Put everyone into the general channel on connect, where the newest get its recent "
+        "messages; it has no channel operator and always stays (true/false). Off: a plain IRC "
+        "server, where the general channel is an ordinary channel.",
+        engine="auto_join",
+    )
     general_channel: str = setting(
         "#general",
         _Check("a channel name starting with '#' without spaces or commas", _is_channel),
-        doc="The channel every user joins automatically (must start with '#', no spaces or "
-        "commas).",
+        doc="The channel every user joins automatically, with auto_join (must start with '#', "
+        "no spaces or commas).",
         engine="general_room",
         to_engine=casefold,
     )

@@ -79,7 +79,9 @@ class Hub:
         self._guest_prefix = secrets.token_hex(2)
         self._guests = 0
         self.started = clock.now()
-        self.general_key = messenger.rules.general_room  # the engine's key of chat.general_channel
+        # the engine's key of chat.general_channel, where everyone lands ("": none, auto_join off)
+        rules = messenger.rules
+        self.general_key = rules.general_room if rules.auto_join else ""
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
         self._batch_ids = 0
         self.isupport = self._isupport()

@@ -95,13 +95,15 @@ def motd(hub: Hub, s: Session) -> None:
 
 
 def land(hub: Hub, s: Session) -> None:
-    """After the welcome: join #general (and, for a returning account, its other channels),
-    then push what the user has not seen yet."""
+    """After the welcome: join #general (unless chat.auto_join is off) and, for a returning
+    account, its other channels, then push what the user has not seen yet."""
     m = hub.messenger
     u = m.user(s.user_key)
     assert u is not None
     first_time = not u.seen_before
-    rooms = [hub.general_key, *sorted(k for k in u.rooms if k != hub.general_key)]
+    rooms = sorted(k for k in u.rooms if k != hub.general_key)
+    if hub.general_key:
+        rooms.insert(0, hub.general_key)
     general_name = hub.config.chat.general_channel
     for key in rooms:
         room = m.rooms.get(key)

@@ -590,6 +590,11 @@ class Messenger:
             room = self.rooms[key]
         return room
 
+    def is_general(self, key: RoomKey) -> bool:
+        """Whether ``key`` is the general room everyone is put into (rules.auto_join): it has
+        no operator, never ceases and is always +t. With auto_join off there is none."""
+        return self.rules.auto_join and key == self.rules.general_room
+
     def join(self, user: UserKey, key: RoomKey, name: str) -> tuple[Room, bool]:
         """Returns (room, newly joined). The first member of an empty room becomes operator,
         except in the general room, which belongs to everyone."""
@@ -597,7 +602,7 @@ class Messenger:
         if user in room.members:
             return room, False
         u = self.users.get(user)
-        op = not room.members and key != self.rules.general_room
+        op = not room.members and not self.is_general(key)
         self._emit(Join(user, key, op, self.seq), durable=u is not None and u.is_account)
         return room, True
 
@@ -616,7 +621,7 @@ class Messenger:
         """A room nobody is a member of any more ceases to exist, with its history and topic,
         as an empty IRC channel does. An offline account is still a member: it keeps the room
         and the history it will read when it returns. The general room always stays."""
-        if room.members or room.key == self.rules.general_room:
+        if room.members or self.is_general(room.key):
             return
         if self.rooms.get(room.key) is room:
             self._emit(RoomDropped(room.key))
@@ -683,7 +688,7 @@ class Messenger:
         """Whether the room is +t: only its channel operators (and server operators) may set
         the topic. Always so in the general room, where everybody lands; elsewhere while the
         room has an operator (a room whose operators all left is open to its members)."""
-        return bool(room.ops) or room.key == self.rules.general_room
+        return bool(room.ops) or self.is_general(room.key)
 
     def set_topic(
         self, by: UserKey, by_name: str, key: RoomKey, text: str, privileged: bool = False

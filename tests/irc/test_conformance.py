@@ -493,3 +493,62 @@ def test_markread_without_parameters_is_need_more_params() -> None:
     a = h.user("alice", "draft/read-marker")
     assert _fails(a.send_take("MARKREAD")) == [("MARKREAD", "NEED_MORE_PARAMS")]
     assert _fails(a.send_take("MARKREAD :")) == [("MARKREAD", "NEED_MORE_PARAMS")]
+
+
+# ---------------------------------------------------------------------- [chat] auto_join
+
+
+def test_auto_join_off_makes_a_plain_irc_server() -> None:
+    """``[chat] auto_join = false``: nobody is put into #general on connect (modern.ircdocs.horse,
+    "Connection Registration": the welcome burst, then nothing until the client JOINs), and
+    #general is an ordinary channel (RFC 2812 1.3: "The channel is created implicitly when
+    the first client joins it, and the channel ceases to exist when the last client leaves
+    it"): its first joiner is its operator, as in every other channel here, it is +t only
+    while it has one, and it goes when its last member leaves."""
+    h = Harness(chat={"auto_join": False})
+    assert "#general" not in h.messenger.rooms
+    a = h.connect()
+    burst = a.register("alice")
+    assert "JOIN" not in cmds(burst) and "353" not in cmds(burst)
+    assert cmds(burst)[-1] in ("376", "422")  # the MOTD (or its absence) ends the burst
+    b = h.user("bob")
+    out = a.send_take("JOIN #general")
+    assert one(out, "353").params[3] == "@alice"  # the first joiner is its operator
+    b.send_take("JOIN #general")
+    assert cmds(b.send_take("TOPIC #general :mine")) == ["482"]
+    assert cmds(a.send_take("TOPIC #general :ours")) == ["TOPIC"]
+    a.send_take("PART #general")
+    assert cmds(b.send_take("TOPIC #general :open now")) == ["TOPIC"]  # no operator: -t
+    b.send_take("PART #general")
+    assert "#general" not in h.messenger.rooms  # ceased, as any empty channel
+    out = a.send_take("LIST")
+    assert cmds(out) == ["321", "323"]
+
+
+def test_auto_join_off_gives_no_backlog_but_keeps_an_accounts_channels() -> None:
+    """With auto_join off a guest gets no #general backlog on connect, and a returning
+    account is put back into the channels it was in (its unread replayed as usual)."""
+    h = Harness(chat={"auto_join": False})
+    a = h.user("alice", password="pw-alice")
+    a.send("JOIN #dev", "JOIN #general")
+    b = h.user("bob")
+    b.send("JOIN #general", "PRIVMSG #general :hello")
+    a.quit()
+    b.send("PRIVMSG #general :while you were away")
+    g = h.connect()
+    burst = g.register("guest1")
+    assert only(burst, "PRIVMSG") == [] and "JOIN" not in cmds(burst)
+    a = h.connect()
+    burst = a.register("alice", password="pw-alice")
+    assert sorted(m.params[0] for m in only(burst, "JOIN")) == ["#dev", "#general"]
+    replayed = [m.params[1] for m in only(burst, "PRIVMSG")]
+    assert replayed and replayed[-1].endswith("while you were away")
+
+
+def test_auto_join_on_by_default() -> None:
+    """The product default: everyone lands in #general, which has no operator."""
+    h = Harness()
+    assert h.config.chat.auto_join
+    burst = h.connect().register("alice")
+    assert [m.params[0] for m in only(burst, "JOIN")] == ["#general"]
+    assert one(burst, "353").params[3] == "alice"
