@@ -26,6 +26,7 @@ from ..wire import (
     has_invalid_utf8,
     parse,
 )
+from .fanout import prune_names
 from .hub import Hub
 from .lines import add_tag, batch, safe_line
 from .registry import COMMANDS
@@ -237,6 +238,7 @@ def tick(hub: Hub) -> None:
     if now - hub.pruned_at >= 60:
         hub.pruned_at = now
         hub.throttle.prune(now)
+        prune_names(hub)
     for s in list(hub.sessions):
         if s.closing is not None:
             continue
