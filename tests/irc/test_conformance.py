@@ -552,3 +552,12 @@ def test_auto_join_on_by_default() -> None:
     burst = h.connect().register("alice")
     assert [m.params[0] for m in only(burst, "JOIN")] == ["#general"]
     assert one(burst, "353").params[3] == "alice"
+
+
+def test_help_says_where_everyone_is_only_with_auto_join() -> None:
+    """modern.ircdocs.horse HELP (704 RPL_HELPSTART): the overview names #general only when
+    everyone is put into it."""
+    on = one(Harness().user("alice").send_take("HELP"), "704")
+    assert on.params[-1].endswith("Everyone is in #general.")
+    off = one(Harness(chat={"auto_join": False}).user("alice").send_take("HELP"), "704")
+    assert "#general" not in off.params[-1]

@@ -259,7 +259,7 @@ def oper(hub: Hub, s: Session, msg: Message) -> None:
 
 HELP_TOPICS: dict[str, list[str]] = {
     "": [
-        "This server is a messenger that speaks IRC. Everyone is in #general.",
+        "This server is a messenger that speaks IRC.",  # (+ where everyone is: help_)
         "Standard commands work as on any IRC server (JOIN, PART, PRIVMSG, WHOIS, ...).",
         "Messenger commands (raw verbs; also /msg Messenger <command>):",
         "  DELAY <duration> <#channel|nick> :<text>  - send a message later",
@@ -302,7 +302,10 @@ def help_(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.ERR_HELPNOTFOUND, topic, "No help available on this topic")
         return
     subject = topic or "*"
-    hub.reply(s, Numeric.RPL_HELPSTART, subject, lines[0])
+    first = lines[0]
+    if not topic and hub.general_key:  # chat.auto_join
+        first += f" Everyone is in {hub.config.chat.general_channel}."
+    hub.reply(s, Numeric.RPL_HELPSTART, subject, first)
     for line in lines[1:]:
         hub.reply(s, Numeric.RPL_HELPTXT, subject, line)
     hub.reply(s, Numeric.RPL_ENDOFHELP, subject, "End of /HELP")
