@@ -138,3 +138,24 @@ async def test_register_options_and_auto_join_off(
     c.send("JOIN #general")
     names = await c.expect("353")
     assert names.params[3] == "@bar"  # an ordinary channel: its first joiner is operator
+
+
+async def test_private_chathistory_batch_is_named_as_asked(
+    start_server: StartServer, clients: Clients
+) -> None:
+    """ircv3.net chathistory: the reply is a ``chathistory`` batch with the target as its
+    parameter, named as the client asked for it (irctest ``testChathistoryDMs`` asks with the
+    nick upper-cased)."""
+    srv = await start_server()
+    caps = "draft/chathistory batch server-time message-tags"
+    a = await _user(srv.port, clients, "alice", caps=caps, password="pw-alice")
+    b = await _user(srv.port, clients, "bobby", password="pw-bobby")
+    a.send("PRIVMSG bobby :one")
+    await b.expect("PRIVMSG")
+    b.send("PRIVMSG alice :two")
+    await a.expect("PRIVMSG")
+    a.send("CHATHISTORY LATEST BOBBY * 10")
+    got = await a.collect_until(lambda m: m.command == "BATCH" and m.params[0][0] == "-")
+    opener = next(m for m in got if m.command == "BATCH")
+    assert opener.params[1:] == ("chathistory", "BOBBY")
+    assert [m.params[1] for m in got if m.command == "PRIVMSG"] == ["one", "two"]
