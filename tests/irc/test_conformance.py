@@ -561,3 +561,15 @@ def test_help_says_where_everyone_is_only_with_auto_join() -> None:
     assert on.params[-1].endswith("Everyone is in #general.")
     off = one(Harness(chat={"auto_join": False}).user("alice").send_take("HELP"), "704")
     assert "#general" not in off.params[-1]
+
+
+def test_auto_join_off_general_takes_any_mode_from_its_operator() -> None:
+    """With auto_join off #general is an ordinary channel: its operator sets +k and +l on it
+    (modern.ircdocs.horse, "Channel Modes": key and client limit), which the general room
+    everyone lands in never takes."""
+    h = Harness(chat={"auto_join": False})
+    a = h.user("alice")
+    a.send_take("JOIN #general")
+    out = a.send_take("MODE #general +kl secret 5")
+    assert [m.command for m in out] == ["MODE"]
+    assert cmds(h.user("bob").send_take("JOIN #general")) == ["475"]  # ERR_BADCHANNELKEY
