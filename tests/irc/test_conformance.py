@@ -232,11 +232,14 @@ def test_history_of_messages_to_oneself_has_each_message_once() -> None:
     assert [m.params for m in inner] == [("alice", "to me")]
 
 
-def test_targets_lists_activity_in_the_window_in_the_asked_direction() -> None:
+def test_targets_lists_targets_whose_latest_message_is_in_the_window() -> None:
     """ircv3.net chathistory, TARGETS: ``CHATHISTORY TARGETS <timestamp> <timestamp> <limit>``
-    lists the channels and private conversations with messages between the two timestamps,
-    each with the time of its latest one, in a ``draft/chathistory-targets`` batch. Bounds are
-    exclusive; from the first timestamp towards the second, at most ``limit``."""
+    lists the channels and private conversations "ordered by the time of the latest message",
+    in a ``draft/chathistory-targets`` batch; the timestamps "match against the latest message
+    stored for the target (i.e. a target is not returned if its latest message is outside of
+    the selection parameters, even if it has other messages inside them)", otherwise as
+    BETWEEN: bounds excluded, the limit counted from the first timestamp, forwards or
+    backwards (ircv3-specifications PR 565)."""
     h = Harness()
     a = h.user("alice", HIST, password="pw-alice")
     others = [h.user(n, password=f"pw-{n}") for n in ("bob", "carol", "dave")]
@@ -255,9 +258,8 @@ def test_targets_lists_activity_in_the_window_in_the_asked_direction() -> None:
 
     def targets(ref1: float, ref2: float, limit: int) -> list[tuple[str, str]]:
         r1, r2 = iso_time(ref1), iso_time(ref2)
-        params, inner = _batch(
-            a.send_take(f"CHATHISTORY TARGETS timestamp={r1} timestamp={r2} {limit}")
-        )
+        line = f"CHATHISTORY TARGETS timestamp={r1} timestamp={r2} {limit}"
+        params, inner = _batch(a.send_take(line))
         assert params[1:] == ("draft/chathistory-targets",)
         assert all(m.command == "CHATHISTORY" and m.params[0] == "TARGETS" for m in inner)
         return [(m.params[1], m.params[2]) for m in inner]
@@ -269,16 +271,18 @@ def test_targets_lists_activity_in_the_window_in_the_asked_direction() -> None:
         ("dave", iso_time(times["dave"])),
         ("#general", iso_time(t_general)),
     ]  # #quiet had no message: not listed
-    # the window: only carol's message lies strictly between these
+    assert targets(t_general + 1, t0, 10) == everything  # backwards: the same, ascending
+    # strictly between: only carol's latest message lies between bob's and dave's
     assert targets(times["bob"], times["dave"], 10) == [("carol", iso_time(times["carol"]))]
-    # a target with later messages is listed with its latest message inside the window
+    # carol writes again, later: her latest message is now outside that window
     h.advance(10)
     others[1].send("PRIVMSG alice :carol again")
-    assert ("carol", iso_time(times["carol"])) in targets(t0, t_general, 10)
-    # the limit keeps the end the client starts from: oldest first, or newest first
-    assert [t for t, _ in targets(t0, t_general + 1, 2)] == ["bob", "carol"]
-    newest = targets(h.clock.now() + 1, t0, 2)
-    assert [t for t, _ in newest] == ["carol", "#general"]
+    t_carol = h.clock.now()
+    assert targets(times["bob"], times["dave"], 10) == []
+    assert ("carol", iso_time(t_carol)) in targets(t0, t_carol + 1, 10)
+    # the limit counts from the first timestamp: the oldest, or the most recent ones
+    assert [t for t, _ in targets(t0, t_carol + 1, 2)] == ["bob", "dave"]
+    assert [t for t, _ in targets(t_carol + 1, t0, 2)] == ["#general", "carol"]
 
 
 # ---------------------------------------------------------------------- UTF8ONLY

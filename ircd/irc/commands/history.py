@@ -3,7 +3,6 @@ draft/read-marker (MARKREAD)."""
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 
 from ...messenger.durations import parse_iso_time
@@ -182,25 +181,31 @@ def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
             s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs", feature=CH
         )
         return
-    # ircv3.net chathistory, TARGETS: the targets with messages between the two timestamps
-    # (both excluded), each with the time of its latest message in that window, at most
-    # ``limit`` of them. From the first timestamp towards the second, as Ergo does: a client
-    # that asks "now, long ago, 50" gets its 50 most recently active conversations.
+    # ircv3.net chathistory, TARGETS: the channels and nicks ordered by the time of their
+    # latest message, which must lie between the two timestamps (both excluded): "they match
+    # against the latest message stored for the target (i.e. a target is not returned if its
+    # latest message is outside of the selection parameters, even if it has other messages
+    # inside them)", with BETWEEN's semantics otherwise (ircv3-specifications #565): the
+    # ``limit`` counts from the first timestamp, forwards or backwards, and the batch is in
+    # ascending time order either way.
     start, end = k1[1], k2[1]  # whole milliseconds
     lo, hi = min(start, end), max(start, end)
     limit = min(limit_n, hub.config.chat.chathistory_max)
     found: list[tuple[int, float, str]] = []
     for target, private, posts in hub.messenger.conversations(s.user_key):
-        ms = [round(p.time * 1000) for p in posts]
-        i = bisect.bisect_left(ms, hi) - 1  # the last post before the upper bound
-        if i >= 0 and ms[i] > lo:
-            if private:
-                name = hub.display_nick(target, _peer_name(posts[i], target))
-            else:
-                name = hub.messenger.rooms[target].name
-            found.append((ms[i], posts[i].time, name))
-    found.sort(reverse=start > end)
-    found = found[:limit]
+        if not posts:
+            continue
+        latest = posts[-1]
+        ms = round(latest.time * 1000)
+        if not lo < ms < hi:
+            continue
+        if private:
+            name = hub.display_nick(target, _peer_name(latest, target))
+        else:
+            name = hub.messenger.rooms[target].name
+        found.append((ms, latest.time, name))
+    found.sort()
+    found = found[:limit] if start <= end else found[max(0, len(found) - limit) :]
     lines: Iterable[str] = (
         format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name)
         for _, ts, name in found
