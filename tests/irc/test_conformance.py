@@ -462,10 +462,13 @@ def _sasl(c: Client, payload: bytes) -> list[Message]:
 
 
 def test_sasl_too_long_payload_and_authenticate_after_success() -> None:
-    """ircv3.net sasl-3.1 "The AUTHENTICATE command": the payload is sent in chunks of 400
-    bytes, a longer line is ERR_SASLTOOLONG (905); a payload longer than any PLAIN login
-    fails the authentication, ERR_SASLFAIL (904). Once authenticated, another AUTHENTICATE
-    is ERR_SASLALREADY (907); a guest already connected gets ERR_ALREADYREGISTERED (462)."""
+    """ircv3.net sasl-3.1: the response is "split to 400-byte chunks"; 905 "is sent when ...
+    the client-sent AUTHENTICATE command was too long (i.e. the parameter longer than 400
+    bytes)"; "The server MAY place a limit on the total length of a response", and going over
+    it fails the authentication: 904, "other errors not explicitly mentioned". "If the client
+    attempts to issue the AUTHENTICATE command after already authenticating successfully,
+    the server MUST reject it with a 907 numeric"; a guest already connected gets
+    ERR_ALREADYREGISTERED (462: SASL after registration is not offered)."""
     h = Harness()
     h.user("ivy", password="ivy-pw").quit()
     c = h.connect()
