@@ -25,7 +25,7 @@ from ..wire import (
     format_line,
 )
 from . import acks
-from .caps import SERVICE_NICK
+from .caps import NAMELEN, SERVICE_NICK
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import Session
@@ -325,6 +325,7 @@ class Hub:
             "MAXTARGETS=4",
             "MODES=4",
             "MSGREFTYPES=timestamp,msgid",
+            f"NAMELEN={NAMELEN}",
             f"NETWORK={cfg.server.network}",
             "NICKLEN=30",
             "PREFIX=(ov)@+",

@@ -930,13 +930,17 @@ class Messenger:
         self._emit(Redacted(post_.seq, by, room=room.key, reason=reason[:300]))
         return post_
 
-    def posts_by(self, user: UserKey, limit: int, scan: int = 500) -> list[Post]:
-        """The ``limit`` newest stored posts ``user`` sent (to rooms and privately), oldest
-        first, looking at the ``scan`` newest posts of each conversation: what an operator
-        reading the complaints about ``user`` may want to delete."""
+    def posts_by(
+        self, user: UserKey, limit: int, peers: Iterable[UserKey] = (), scan: int = 500
+    ) -> list[Post]:
+        """The ``limit`` newest stored posts ``user`` sent to rooms, and privately to
+        ``peers`` (no other private ones), oldest first, looking at the ``scan`` newest
+        posts of each conversation: what an operator reading the complaints about ``user``
+        (``peers``: the complainers) may want to delete."""
         found: list[Post] = []
         hists: list[Sequence[Post]] = [r.history for r in self.rooms.values()]
-        hists += [self.dms[pk] for pk in sorted(self._dm_index.get(user, ()))]
+        pairs = {pair_key(user, peer) for peer in peers} & self._dm_index.get(user, set())
+        hists += [self.dms[pk] for pk in sorted(pairs)]
         for hist in hists:
             for n, p in enumerate(reversed(hist)):
                 if n >= scan:

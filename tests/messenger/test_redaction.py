@@ -111,12 +111,14 @@ def test_the_deletion_survives_a_snapshot_and_a_journal_replay() -> None:
         assert list(again.history("carol", "alice", private=True)) == []
 
 
-def test_posts_by_lists_a_users_newest_posts_everywhere() -> None:
+def test_posts_by_lists_a_users_newest_posts_in_rooms_and_to_the_peers_given() -> None:
     m = room_of_three()
     say(m, "bob", "#x", "one")
     say(m, "alice", "#x", "not bob's")
     dm(m, "bob", "carol", "two")
     say(m, "bob", "#x", "three")
-    assert [p.text for p in m.posts_by("bob", 5)] == ["one", "two", "three"]
-    assert [p.text for p in m.posts_by("bob", 2)] == ["two", "three"]
+    dm(m, "bob", "alice", "not to a complainer")
+    assert [p.text for p in m.posts_by("bob", 5, peers=["carol"])] == ["one", "two", "three"]
+    assert [p.text for p in m.posts_by("bob", 2, peers=["carol"])] == ["two", "three"]
+    assert [p.text for p in m.posts_by("bob", 5)] == ["one", "three"]  # no private ones
     assert m.posts_by("bob", 0) == []
