@@ -286,7 +286,8 @@ SERVICE_HELP = f"""{SERVICE_NICK} service commands (send them with /msg {SERVICE
   quota                                                   your public messages left this period
   set backlog on|off                                      history when you join (off for bots)
   set timestamps auto|always|never                        [time] prefix on replayed lines
-Operators: complaints, bans, unban <nick>, mute <nick> <duration> [reason]"""
+Operators: complaints, bans, unban <nick>, mute <nick> <duration> [reason]
+  (complaints shows the user's recent messages; delete one with REDACT <target> <msgid>)"""
 
 
 def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
