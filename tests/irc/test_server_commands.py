@@ -52,10 +52,14 @@ def test_kill_the_victim_gets_kill_and_error_its_peers_a_quit() -> None:
     assert bob.session.closing is not None
 
 
-def test_kill_unknown_nick_and_the_service() -> None:
+def test_kill_unknown_nick_the_service_and_a_long_reason() -> None:
     h = Harness(with_operator())
-    root = h.user("root")
+    root, bob = h.user("root"), h.user("bob")
     oper_up(root)
+    root.send_take("KILL bob :" + "é" * 400)
+    got = bob.take_lines()
+    assert [line.split(" ")[0] for line in got] == [f":{root.session.mask}", "ERROR"]
+    assert all(len(line.encode()) <= 510 for line in got)
     assert cmds(root.send_take("KILL nobody :x")) == ["401"]
     assert cmds(root.send_take("KILL Messenger :x")) == ["483"]
     assert cmds(root.send_take("KILL")) == ["461"]

@@ -6,7 +6,7 @@ import logging
 
 from ...messenger.errors import InvalidTarget, RedactForbidden, UnknownMessage
 from ...messenger.model import Post
-from ...wire import Message, Numeric, casefold
+from ...wire import Message, Numeric, casefold, truncate_utf8
 from ..caps import REDACTION, SERVICE_KEY
 from ..hub import Hub
 from ..lines import add_tag, safe_line
@@ -15,6 +15,8 @@ from ..session import Session
 from ..timefmt import iso_time
 
 log = logging.getLogger(__name__)
+
+KILLLEN = 300  # bytes of a KILL reason kept (it goes into the QUIT and the ERROR line)
 
 
 # ---------------------------------------------------------------------- REDACT
@@ -103,7 +105,8 @@ def kill(hub: Hub, s: Session, msg: Message) -> None:
     if _not_oper(hub, s):
         return
     nick = msg.params[0]
-    reason = msg.params[1] if len(msg.params) > 1 and msg.params[1] else "No reason given"
+    given = truncate_utf8(msg.params[1], KILLLEN) if len(msg.params) > 1 else ""
+    reason = given or "No reason given"
     if casefold(nick) == SERVICE_KEY:
         hub.reply(s, Numeric.ERR_CANTKILLSERVER, "You can't kill the Messenger service")
         return
