@@ -108,6 +108,10 @@ def test_links_one_server() -> None:
     assert out[1].params[:2] == ("nick", "*")
     out = a.send_take("LINKS *.example.org")
     assert cmds(out) == ["365"]
+    # server.description is the server info (irctest's controller sets "test server")
+    h = Harness(server={"description": "test server"})
+    out = h.user("nick").send_take("LINKS")
+    assert out[0].params[3] == "0 test server"
 
 
 @pytest.mark.parametrize("verb", ["HELP", "HELPOP"])

@@ -168,7 +168,8 @@ def info(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.ERR_NOSUCHSERVER, msg.params[0], "No such server")
         return
     lines = (
-        f"{VERSION}: a messenger server that speaks IRC, in Python asyncio.",
+        f"{hub.name}: {hub.config.server.description}",
+        f"{VERSION}, in Python asyncio.",
         "Everyone lands in #general; accounts get what they missed on reconnect.",
         "Private messages reach offline accounts; channel messages are rate limited.",
         "Scheduled messages (DELAY), complaints and mutes, message deletion (REDACT).",
@@ -187,7 +188,7 @@ def links(hub: Hub, s: Session, msg: Message) -> None:
     ``365 <client> * :End of /LINKS list``."""
     mask = msg.params[-1] if msg.params else "*"
     if _matches(mask, hub.name):
-        info = f"0 {hub.config.server.network}: a messenger server that speaks IRC"
+        info = f"0 {hub.config.server.description}"
         hub.reply(s, Numeric.RPL_LINKS, hub.name, hub.name, info)
     hub.reply(s, Numeric.RPL_ENDOFLINKS, mask, "End of /LINKS list")
 
