@@ -5,11 +5,15 @@ private conversation, live, after a snapshot and after a journal replay."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ircd.messenger import Messenger
 from ircd.messenger.errors import InvalidTarget, RedactForbidden, UnknownMessage
 
 from .helpers import account, dm, make, reloaded, replayed, say
+
+SID = "abc123"
 
 
 def room_of_three() -> Messenger:
@@ -122,3 +126,31 @@ def test_posts_by_lists_a_users_newest_posts_in_rooms_and_to_the_peers_given() -
     assert [p.text for p in m.posts_by("bob", 2, peers=["carol"])] == ["two", "three"]
     assert [p.text for p in m.posts_by("bob", 5)] == ["one", "three"]  # no private ones
     assert m.posts_by("bob", 0) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        st.builds(lambda n: f"{SID}-{n}", st.integers(-5, 12)),
+        st.builds(lambda s: f"{SID}-{s}", st.text("0123456789²٣ -", max_size=22)),
+        st.builds(lambda n: f"other-{n}", st.integers(0, 12)),
+    )
+)
+def test_any_msgid_finds_exactly_its_post_or_is_unknown(msgid: str) -> None:
+    """The msgid parser (its ``-<seq>`` tail) never fails on what a client sends: a REDACT
+    of any string deletes exactly the post with that id, or is UnknownMessage."""
+    m = room_of_three()
+    m.server_id = SID
+    posts = [say(m, "bob", "#x", f"p{i}") for i in range(6)]
+    ids = {p.msgid for p in posts}
+    try:
+        got = m.redact("bob", "#x", msgid, private=False)
+    except UnknownMessage:
+        assert msgid not in ids
+        assert len(m.rooms["#x"].history) == 6
+    else:
+        assert got.msgid == msgid
+        assert [p.msgid for p in m.rooms["#x"].history] == [
+            p.msgid for p in posts if p.msgid != msgid
+        ]
