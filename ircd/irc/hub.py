@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..config import Config
+from ..durable import Pending
 from ..messenger import Messenger
 from ..messenger.model import Room
 from ..wire import (
@@ -36,14 +37,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# runs slow, pure work (password hashing) somewhere else, then calls ``done`` with its result
-# on the event loop; the server passes one backed by a thread pool. Without one (the adapter
-# tests) the work runs at once.
-Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+# runs slow, pure work (password hashing) somewhere else; the ``Pending`` it returns is settled
+# with the work's result (or its error) on the event loop's thread. The server passes one backed
+# by a thread pool. Without one (the adapter tests) the work runs at once.
+Offload = Callable[[Callable[[], Any]], Pending[Any]]
 
 
-def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-    done(work())
+def run_now(work: Callable[[], Any]) -> Pending[Any]:
+    return Pending.of(work())
 
 
 class Hub:
