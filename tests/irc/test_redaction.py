@@ -43,7 +43,16 @@ def test_the_sender_deletes_its_own_message_everyone_with_the_cap_is_told() -> N
     out = bob.send_take(f"REDACT #chan {mid}")
     mask = bob.session.mask
     assert redacts(out) == [(mask, "#chan", mid)]
-    assert redacts(alice.take()) == [(mask, "#chan", mid)]
+    got = alice.take()
+    assert redacts(got) == [(mask, "#chan", mid)]
+    # the spec's examples give the REDACT a msgid of its own (message-tags is negotiated)
+    assert got[0].tags["msgid"] not in ("", mid) and "time" not in got[0].tags
+    timed = h.user("carol", CAPS + " server-time")
+    channel(h, timed)
+    mid = said(bob, "#chan", "again")
+    h.drain(alice, timed)
+    bob.send_take(f"REDACT #chan {mid}")
+    assert set(timed.take()[0].tags) == {"msgid", "time"}
 
 
 def test_a_channel_operator_deletes_anothers_message_with_a_reason() -> None:

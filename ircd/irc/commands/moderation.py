@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from ...messenger.errors import InvalidTarget, RedactForbidden, UnknownMessage
 from ...messenger.model import Post
@@ -77,12 +78,20 @@ def _relay_redact(hub: Hub, s: Session, post: Post, typed: str, reason: str) -> 
         recipients = [e for e in dict.fromkeys(ends) if e is not None]
     params = (shown, post.msgid, reason) if reason else (shown, post.msgid)
     line = safe_line("REDACT", params, s.mask)
-    timed = add_tag(line, "time=" + iso_time(hub.clock.now()))
+    # as in the spec's examples, the REDACT has a msgid of its own (message-tags clients)
+    tagged = add_tag(line, f"msgid={hub.messenger.server_id}-r{secrets.token_hex(6)}")
+    time_tag = "time=" + iso_time(hub.clock.now())
+    variants = {  # (message-tags, server-time) -> the line
+        (False, False): line,
+        (False, True): add_tag(line, time_tag),
+        (True, False): tagged,
+        (True, True): add_tag(tagged, time_tag),
+    }
     if s not in recipients:
         recipients.append(s)
     for peer in recipients:
         if REDACTION in peer.caps:
-            peer.send(timed if "server-time" in peer.caps else line)
+            peer.send(variants["message-tags" in peer.caps, "server-time" in peer.caps])
         elif peer is s:
             hub.notice(s, f"Message {post.msgid} in {shown} deleted.")
 
