@@ -113,6 +113,8 @@ def test_the_deletion_survives_a_snapshot_and_a_journal_replay() -> None:
     for again in (reloaded(m), replayed(events, m)):
         assert texts(again) == ["keep"]
         assert list(again.history("carol", "alice", private=True)) == []
+        # the deleted posts were the newest: their ids are never given again
+        assert say(again, "bob", "#x", "next").seq == q.seq + 1
 
 
 def test_posts_by_lists_a_users_newest_posts_in_rooms_and_to_the_peers_given() -> None:
