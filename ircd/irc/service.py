@@ -452,7 +452,7 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             )
 
 
-RECENT_POSTS = 3  # a complained-about user's newest messages shown with the complaints
+RECENT_POSTS = 5  # a complained-about user's newest messages shown with the complaints
 
 
 def _recent_posts(hub: Hub, s: Session, target: str, name: str, complainers: Iterable[str]) -> None:
