@@ -409,6 +409,8 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             name = _name(hub, k) if m.user(k) is not None else (b.name or k)
             where = f", and guests from {b.ip}" if b.ip else ""
             hub.service_notice(s, f"{name} muted until {human_time(b.until)} ({b.reason}){where}")
+            if m.user(k) is not None:
+                _recent_posts(hub, s, k, name, ())  # what got it muted, in its channels
     elif cmd == "unban":
         if not args:
             hub.service_notice(s, "Usage: unban <nick>")

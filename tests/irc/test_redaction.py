@@ -237,3 +237,21 @@ def test_operators_see_complained_messages_with_their_ids_and_delete_them() -> N
     ]
     out = root.send_take("PRIVMSG Messenger :complaints")
     assert not any(spam in m.params[1] or rude in m.params[1] for m in out)
+
+
+def test_the_bans_list_shows_a_muted_users_channel_messages_to_delete() -> None:
+    """Complaints that mute a user are cleared by the mute: the operators' bans list then
+    shows what the user said in its channels, with the REDACT for each."""
+    h = Harness(with_operator(moderation={"complaints_to_ban": 1}))
+    root = h.user("root", CAPS)
+    oper_up(root)
+    bob = h.user("bob", CAPS, password="bobpw")
+    ann = h.user("ann", CAPS, password="annpw")
+    spam = said(bob, "#general", "buy cheap stuff")
+    said(bob, "ann", "private: not listed after the mute")
+    ann.send_take("COMPLAIN bob :spam")
+    assert bob.h.messenger.ban_of(bob.session.user_key) is not None
+    out = root.send_take("PRIVMSG Messenger :bans")
+    text = [m.params[1] for m in out if m.command == "NOTICE"]
+    assert any(f"REDACT #general {spam}" in t for t in text), text
+    assert not any("private" in t for t in text)
