@@ -255,3 +255,16 @@ def test_the_bans_list_shows_a_muted_users_channel_messages_to_delete() -> None:
     text = [m.params[1] for m in out if m.command == "NOTICE"]
     assert any(f"REDACT #general {spam}" in t for t in text), text
     assert not any("private" in t for t in text)
+
+
+def test_a_muted_user_deletes_its_own_message_without_a_reason() -> None:
+    """The reason would be text from a muted user to its channels: it is dropped."""
+    h = Harness(with_operator())
+    root = h.user("root")
+    oper_up(root)
+    bob, ann = h.user("bob", CAPS), h.user("ann", CAPS)
+    mid = said(bob, "#general", "regrettable")
+    root.send_take("PRIVMSG Messenger :mute bob 10m")
+    h.drain(bob, ann)
+    bob.send_take(f"REDACT #general {mid} :buy my stuff at example.com")
+    assert redacts(ann.take()) == [(bob.session.mask, "#general", mid)]

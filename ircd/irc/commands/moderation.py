@@ -30,8 +30,10 @@ def redact(hub: Hub, s: Session, msg: Message) -> None:
     the members who negotiated the capability get the REDACT; others get nothing (the
     spec's fallback is optional, and a notice per deletion is noise)."""
     target, msgid = msg.params[0], msg.params[1]
-    reason = msg.params[2] if len(msg.params) > 2 else ""
     m = hub.messenger
+    # a muted user may delete its own messages, but says nothing to anyone with it
+    muted = m.ban_of(s.user_key) is not None
+    reason = truncate_utf8(msg.params[2], 300) if len(msg.params) > 2 and not muted else ""
     private = not target.startswith("#")
 
     def fail(code: str, *context: str, text: str) -> None:
