@@ -26,6 +26,7 @@ _COMMAND_NAMES = {
     "MARKREAD": "read marker",
     "MESSENGER": "messenger",
     "REGISTER": "register",
+    "REDACT": "delete",
 }
 
 
