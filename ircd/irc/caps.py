@@ -27,6 +27,7 @@ CAPS = (
     "draft/read-marker",
     "echo-message",
     "extended-join",
+    "invite-notify",
     "labeled-response",
     "message-tags",
     "multi-prefix",

@@ -133,12 +133,16 @@ def test_errors_unknown_msgid_invalid_target_and_tagmsg() -> None:
     out = alice.send_take(f"REDACT #chan {tag_id}")
     assert [m.params[:4] for m in out] == [("REDACT", "UNKNOWN_MSGID", "#chan", tag_id)]
     assert bob.take() == []
-    # in a channel one left
+    # in a channel one left: only one's own messages, and about others' nothing is told
     mid = said(alice, "#chan", "before leaving")
+    bobs = said(bob, "#chan", "bob's")
     alice.send("PART #chan")
-    h.drain(alice)
-    out = alice.send_take(f"REDACT #chan {mid}")
-    assert [m.params[1] for m in out] == ["INVALID_TARGET"]
+    h.drain(alice, bob)
+    for other in (bobs, "nonexistent123"):
+        out = alice.send_take(f"REDACT #chan {other}")
+        assert [m.params[:3] for m in out] == [("REDACT", "INVALID_TARGET", "#chan")]
+    assert redacts(alice.send_take(f"REDACT #chan {mid}")) == [(alice.session.mask, "#chan", mid)]
+    assert redacts(bob.take()) == [(alice.session.mask, "#chan", mid)]
 
 
 def test_not_relayed_to_clients_without_the_capability() -> None:
@@ -268,3 +272,15 @@ def test_a_muted_user_deletes_its_own_message_without_a_reason() -> None:
     h.drain(bob, ann)
     bob.send_take(f"REDACT #general {mid} :buy my stuff at example.com")
     assert redacts(ann.take()) == [(bob.session.mask, "#general", mid)]
+
+
+def test_no_reason_from_one_who_may_not_speak_in_the_channel() -> None:
+    """In a +m channel an unvoiced member may delete its message, without a reason."""
+    h = Harness()
+    alice, bob = h.user("alice", CAPS), h.user("bob", CAPS)
+    channel(h, alice, bob)
+    mid = said(bob, "#chan", "before +m")
+    alice.send_take("MODE #chan +m")
+    h.drain(bob)
+    bob.send_take(f"REDACT #chan {mid} :visit example.com")
+    assert redacts(alice.take()) == [(bob.session.mask, "#chan", mid)]

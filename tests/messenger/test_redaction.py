@@ -63,6 +63,21 @@ def test_a_server_operator_deletes_anything_even_outside_the_room() -> None:
     assert texts(m) == []
 
 
+def test_a_non_member_deletes_only_what_it_sent_and_learns_nothing_else() -> None:
+    """A -n room takes posts from outside: their sender may delete them; any other id, or
+    one that does not exist, is the same INVALID_TARGET (no leak of what exists)."""
+    m = room_of_three()
+    account(m, "dave")
+    m.rooms["#x"].flags.discard("n")
+    outside = m.post_room("dave", "Dave", "dave!u@h", "#x", "from outside")
+    bobs = say(m, "bob", "#x", "inside")
+    for mid in (bobs.msgid, "nonexistent123", f"{m.server_id}-999"):
+        with pytest.raises(InvalidTarget):
+            m.redact("dave", "#x", mid, private=False)
+    m.redact("dave", "#x", outside.msgid, private=False)
+    assert texts(m) == ["inside"]
+
+
 def test_errors_unknown_room_unknown_id_and_an_id_of_another_room() -> None:
     m = room_of_three()
     m.join("alice", "#y", "#y")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 
-from ...messenger.errors import InvalidTarget, RedactForbidden, UnknownMessage
+from ...messenger.errors import InvalidTarget, MessengerError, RedactForbidden, UnknownMessage
 from ...messenger.model import Post
 from ...wire import Message, Numeric, casefold, truncate_utf8
 from ..caps import REDACTION, SERVICE_KEY
@@ -31,10 +31,8 @@ def redact(hub: Hub, s: Session, msg: Message) -> None:
     spec's fallback is optional, and a notice per deletion is noise)."""
     target, msgid = msg.params[0], msg.params[1]
     m = hub.messenger
-    # a muted user may delete its own messages, but says nothing to anyone with it
-    muted = m.ban_of(s.user_key) is not None
-    reason = truncate_utf8(msg.params[2], 300) if len(msg.params) > 2 and not muted else ""
     private = not target.startswith("#")
+    given = truncate_utf8(msg.params[2], 300) if len(msg.params) > 2 else ""
 
     def fail(code: str, *context: str, text: str) -> None:
         hub.fail(s, "REDACT", code, *context, text=text, feature=REDACTION)
@@ -47,6 +45,9 @@ def redact(hub: Hub, s: Session, msg: Message) -> None:
         key = resolved[0]
     else:
         key = casefold(target)
+    # one who may not speak there now (muted, +m, banned) may delete its own messages, but
+    # says nothing to anyone with it
+    reason = given if given and _may_speak(hub, s, key, private) else ""
     try:
         post = m.redact(s.user_key, key, msgid, private=private, privileged=s.oper, reason=reason)
     except InvalidTarget:
@@ -63,6 +64,19 @@ def redact(hub: Hub, s: Session, msg: Message) -> None:
     who = "their own" if post.sender == s.user_key else f"{post.sender_name}'s"
     hub.client_log(s, log.info, "%s deleted %s message %s in %s", s.nick, who, msgid, target)
     _relay_redact(hub, s, post, target, reason)
+
+
+def _may_speak(hub: Hub, s: Session, key: str, private: bool) -> bool:
+    """Whether ``s`` may send text to ``key`` now (a server operator always may)."""
+    if s.oper:
+        return True
+    if private:
+        return hub.messenger.ban_of(s.user_key) is None
+    try:
+        hub.messenger.check_room_send(s.user_key, key, origin=s.mask)
+    except MessengerError:
+        return False
+    return True
 
 
 def _relay_redact(hub: Hub, s: Session, post: Post, typed: str, reason: str) -> None:
