@@ -111,6 +111,10 @@ def _no_space(s: str) -> bool:
     return bool(s) and not any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in s)
 
 
+def _one_short_line(s: str) -> bool:
+    return 0 < len(s) <= 100 and s.strip() == s and not any(ord(c) < 32 or c == "\x7f" for c in s)
+
+
 def _is_server_name(s: str) -> bool:
     return _no_space(s) and "." in s and not s.startswith((".", ":")) and not s.endswith(".")
 
@@ -177,6 +181,11 @@ class ServerConfig:
         "Messenger",
         _Check("a network name without spaces", _no_space),
         doc="Network name advertised to clients (RPL_ISUPPORT NETWORK=); no spaces.",
+    )
+    description: str = setting(
+        "A messenger server that speaks IRC",
+        _Check("one line of at most 100 characters", _one_short_line),
+        doc="One line about this server, shown by LINKS (RPL_LINKS) and INFO.",
     )
     motd: str = setting(
         DEFAULT_MOTD, doc="Message of the day, sent after registration and on /MOTD."

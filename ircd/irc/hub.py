@@ -27,7 +27,7 @@ from ..wire import (
     format_line,
 )
 from . import acks
-from .caps import SERVICE_NICK, cap_values
+from .caps import NAMELEN, SERVICE_NICK, cap_values
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import Session
@@ -336,6 +336,7 @@ class Hub:
             "MAXTARGETS=4",
             f"MODES={MODES_PER_COMMAND}",
             "MSGREFTYPES=timestamp,msgid",
+            f"NAMELEN={NAMELEN}",
             f"NETWORK={cfg.server.network}",
             "NICKLEN=30",
             "PREFIX=(ov)@+",

@@ -111,14 +111,17 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
         reply_error(hub, s, e, existing.name if existing is not None else name)
         return False
     line = format_line("JOIN", (room.name,), s.mask)
+    # ircv3.net/specs/extensions/extended-join: "JOIN <channel> <account> :<realname>"
+    extended = safe_line("JOIN", (room.name, s.account or "*", s.realname or s.nick), s.mask)
     away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
         # every join to a big channel is a broadcast: encoded once, and batched per pass
-        broadcast_join(hub, room, s, (line + "\r\n").encode("utf-8", "replace"))
+        encoded = (line + "\r\n").encode("utf-8", "replace")
+        broadcast_join(hub, room, s, encoded, (extended + "\r\n").encode("utf-8", "replace"))
     else:
         note_joined(hub, room, s)
         for peer in hub.room_sessions(room):
-            peer.send(line)
+            peer.send(extended if "extended-join" in peer.caps else line)
             if away_line and peer is not s and "away-notify" in peer.caps:
                 peer.send(away_line)
     send_topic(hub, s, room, joining=True)

@@ -22,6 +22,7 @@ _ids = itertools.count(1)
 TAGS = 1  # message-tags
 TIME = 2  # server-time
 ACCOUNT = 4  # account-tag
+EXTJOIN = 8  # extended-join: JOIN lines carry the account and the realname
 
 
 @dataclass(eq=False, slots=True)
@@ -49,6 +50,7 @@ class Session:
     away: str | None = None
     bot: bool = False
     oper: bool = False  # an IRC operator (OPER); the hub also keeps the set of them
+    wallops: bool = False  # user mode +w: receives WALLOPS
     created: float = 0.0
     last_active: float = 0.0  # last line received (for ping timeouts)
     ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)

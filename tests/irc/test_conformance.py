@@ -565,7 +565,7 @@ def test_help_says_where_everyone_is_only_with_auto_join() -> None:
     """modern.ircdocs.horse HELP (704 RPL_HELPSTART): the overview names #general only when
     everyone is put into it."""
     on = one(Harness().user("alice").send_take("HELP"), "704")
-    assert on.params[-1].endswith("Everyone is in #general.")
+    assert on.params[-1].endswith("Everyone lands in #general.")
     off = one(Harness(chat={"auto_join": False}).user("alice").send_take("HELP"), "704")
     assert "#general" not in off.params[-1]
 
