@@ -259,11 +259,13 @@ class WebConnection(asyncio.Protocol):
                 self._request(event)
             elif isinstance(event, Frame):
                 self._frame(event, lines)
+        if lines and self.session is not None:
+            # before the close handshake's answer (if any) closes the transport: a QUIT counts
+            # what the peer acknowledged, which cannot be told once the socket is closing
+            self.core.received(self.session, lines)
         self._write()
         if self.ws.close_expected():
             self._close_soon()
-        if lines and self.session is not None:
-            self.core.received(self.session, lines)
 
     def _frame(self, frame: Frame, lines: list[str | TooLong]) -> None:
         if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
