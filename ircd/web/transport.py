@@ -279,8 +279,8 @@ class WebConnection(asyncio.Protocol):
             return
         data = b"".join(self._parts)
         self._parts = []
-        if self.session is None or self.ws.state is not State.OPEN:
-            return
+        if self.session is None or self._why is not None:
+            return  # (a message before the client's close frame still counts: its QUIT)
         if self._kind is Opcode.TEXT and not data.isascii():
             try:
                 data.decode("utf-8")

@@ -27,10 +27,12 @@ pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip(
     "playwright.async_api", reason="Playwright for Python is not installed (pip install playwright)"
 )
-CHROMIUM = next(
-    (p for p in (os.environ.get("CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")) if p),
-    None,
+_CANDIDATES = (
+    os.environ.get("CHROMIUM"),
+    shutil.which("chromium"),
+    shutil.which("chromium-browser"),
 )
+CHROMIUM = next((p for p in _CANDIDATES if p), None)
 if CHROMIUM is None:
     pytest.skip(
         "no Chromium: install the Debian package chromium (scripts/test.sh does)",
