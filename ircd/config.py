@@ -310,6 +310,14 @@ class ChatConfig:
         engine="general_room",
         to_engine=casefold,
     )
+    unpulled_push_seconds: float = setting(
+        10.0,
+        _SECONDS,
+        doc="A client that pulls history itself (draft/chathistory) is told of its unread "
+        "messages, not sent them; a conversation with unread messages it has not pulled "
+        "this long after connecting (no UNREAD, CHATHISTORY TARGETS or CHATHISTORY for it: "
+        "Kiwi IRC never pulls private ones) is then sent to it (seconds).",
+    )
     backlog_on_join: int = setting(
         20, _int(0), doc="Recent messages replayed when joining a channel (messages; 0 = none)."
     )

@@ -16,6 +16,8 @@ done
 command -v weechat >/dev/null 2>&1 || missing+=(weechat-curses)
 # the web messenger's real-browser tests (tests/web/test_browser.py) drive the system Chromium
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# npm fetches Kiwi IRC's irc-framework, a third-party web client run in that Chromium
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   if [ "$(id -u)" != "0" ]; then SUDO="sudo -n"; fi
@@ -25,4 +27,21 @@ if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
 fi
 
 ensure_venv test
+
+# Kiwi IRC's client library, as its browser bundle, for tests/web/test_browser.py (kept in
+# .cache/, fetched once with npm from the npm registry)
+IRC_FRAMEWORK_VERSION=4.14.0
+export IRC_FRAMEWORK_JS="$PWD/.cache/irc-framework-$IRC_FRAMEWORK_VERSION/browser.js"
+if [ ! -f "$IRC_FRAMEWORK_JS" ] && command -v npm >/dev/null 2>&1; then
+  tmp="$(mktemp -d)"
+  if (cd "$tmp" && npm pack --silent "irc-framework@$IRC_FRAMEWORK_VERSION" >/dev/null \
+      && tar xzf "irc-framework-$IRC_FRAMEWORK_VERSION.tgz" package/dist/browser/static/browser.js); then
+    mkdir -p "$(dirname "$IRC_FRAMEWORK_JS")"
+    mv "$tmp/package/dist/browser/static/browser.js" "$IRC_FRAMEWORK_JS"
+  else
+    echo "warning: npm could not fetch irc-framework $IRC_FRAMEWORK_VERSION; its browser test will be skipped" >&2
+  fi
+  rm -rf "$tmp"
+fi
+
 exec "$VENV_PY" -m pytest -q "$@"

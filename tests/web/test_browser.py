@@ -286,3 +286,146 @@ async def test_phone_sized_window(servers: Any, browser: Any) -> None:
     await expect(page.locator("#sidebar")).to_be_visible()
     await expect(page.locator("#toggle-chats")).to_have_attribute("aria-expanded", "true")
     await shot(page, "phone")
+
+
+# ---------------------------------------------------------------------- a third-party client
+
+IRC_FRAMEWORK = Path(
+    os.environ.get("IRC_FRAMEWORK_JS")
+    or Path(__file__).resolve().parents[2] / ".cache" / "irc-framework-4.14.0" / "browser.js"
+)
+KIWI_PAGE = """<!doctype html><meta charset="utf-8"><title>irc-framework</title>
+<script>
+// the bundle expects node's process and Buffer globals, which Kiwi IRC's own build provides
+// (Buffer only for SASL PLAIN's base64)
+window.process = { env: {}, browser: true, version: "", versions: {},
+                   nextTick: (f, ...a) => setTimeout(() => f(...a), 0) };
+window.Buffer = { from: (text) => ({ toString: () =>
+  btoa(String.fromCharCode(...new TextEncoder().encode(text))) }) };
+</script>
+<script src="/irc-framework.js"></script>
+<script>
+window.events = [];
+window.kiwi = null;
+// as Kiwi IRC does: draft/chathistory, and CHATHISTORY LATEST for each channel it joins
+window.startKiwi = (port, nick, password) => new Promise((resolve, reject) => {
+  const Irc = window["irc-framework"];
+  const client = new Irc.Client();
+  window.kiwi = client;
+  client.requestCap(["draft/chathistory", "batch", "server-time", "message-tags"]);
+  client.on("registered", () => resolve(client.user.nick));
+  client.on("join", (e) => {
+    if (e.nick === client.user.nick) client.raw("CHATHISTORY LATEST " + e.channel + " * 50");
+  });
+  client.on("message", (e) => window.events.push({
+    type: e.type, nick: e.nick, target: e.target, message: e.message,
+    batch: e.batch ? e.batch.type : "", time: e.time || 0,
+  }));
+  client.on("close", () => window.events.push({ type: "close" }));
+  client.connect({ host: "127.0.0.1", port, path: "/irc", tls: false, nick, username: nick,
+                   gecos: nick, password, auto_reconnect: false });
+  setTimeout(() => reject(new Error("not registered")), 8000);
+});
+</script>"""
+
+
+class PageServer:
+    """Another origin (a port of its own) serving the irc-framework page, as a Kiwi IRC
+    deployment would be: a minimal HTTP/1.0 server for two files."""
+
+    def __init__(self) -> None:
+        self.files = {
+            "/": (KIWI_PAGE.encode(), "text/html; charset=utf-8"),
+            "/irc-framework.js": (IRC_FRAMEWORK.read_bytes(), "text/javascript"),
+        }
+        self.server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _serve(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 10)
+            path = head.split(b" ", 2)[1].decode()
+            body, ctype = self.files.get(path, (b"not found", "text/plain"))
+            status = "200 OK" if path in self.files else "404 Not Found"
+            w.write(
+                f"HTTP/1.0 {status}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            await w.drain()
+        except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+            pass
+        finally:
+            w.close()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+def kiwi_messages(page: Page) -> Any:
+    return page.evaluate(
+        "window.events.filter(e => e.type === 'privmsg').map(e => [e.nick, e.target, e.message])"
+    )
+
+
+async def test_irc_framework_registers_sends_receives_and_gets_private_unread(
+    servers: Any, browser: Any, tmp_path: Path
+) -> None:
+    """Kiwi IRC's irc-framework (its browser bundle, from npm) in Chromium: it registers over
+    our WebSocket (offering no subprotocol: served text), sends and receives; after being away
+    it gets the private message it never pulls (it pulls only its channels' history)."""
+    if not IRC_FRAMEWORK.is_file():
+        pytest.skip(f"no irc-framework bundle at {IRC_FRAMEWORK}: scripts/test.sh fetches it (npm)")
+    from tests.conftest import RawClient
+
+    pages = PageServer()
+    origin = await pages.start()
+    s = await servers(chat={"unpulled_push_seconds": 1.0}, web={"allowed_origins": origin})
+    port = s.config.web.port
+    page = await new_page(browser)
+    await page.goto(origin + "/")
+    assert (
+        await page.evaluate("([p, n, pw]) => window.startKiwi(p, n, pw)", [port, "kiwi", "pw"])
+        == "kiwi"
+    )
+    assert s.srv is not None
+    tcp = await RawClient.connect(s.srv.port)
+    try:
+        await tcp.registered_and_joined("tess", password="pw-t")
+        await page.evaluate("window.kiwi.say('#general', 'hello from irc-framework')")
+        got = await tcp.expect("PRIVMSG")
+        assert got.source.startswith("kiwi!") and got.params == (
+            "#general",
+            "hello from irc-framework",
+        )
+        tcp.send("PRIVMSG kiwi :hi kiwi", "PRIVMSG #general :to all")
+        await page.wait_for_function("window.events.filter(e => e.type === 'privmsg').length >= 2")
+        assert await kiwi_messages(page) == [
+            ["tess", "kiwi", "hi kiwi"],
+            ["tess", "#general", "to all"],
+        ]
+        await page.evaluate("window.kiwi.quit('bye')")
+        await page.wait_for_function("window.events.some(e => e.type === 'close')")
+        tcp.send("PRIVMSG kiwi :while you were away", "PRIVMSG #general :channel news")
+        await tcp.sync()
+        await page.goto(origin + "/")
+        assert (
+            await page.evaluate("([p, n, pw]) => window.startKiwi(p, n, pw)", [port, "kiwi", "pw"])
+            == "kiwi"
+        )
+        await page.wait_for_function(
+            "window.events.some(e => e.message === 'while you were away')", timeout=WAIT
+        )
+        got_back = await kiwi_messages(page)
+        assert ["tess", "kiwi", "while you were away"] in got_back
+        assert ["tess", "#general", "channel news"] in got_back  # its own CHATHISTORY LATEST
+        assert got_back.count(["tess", "kiwi", "while you were away"]) == 1
+    finally:
+        await tcp.close()
+        pages.close()
