@@ -192,6 +192,24 @@ async def test_private_chat_from_the_member_list(servers: Any, browser: Any) -> 
     await expect(messages(alice).last).to_have_text("sure")
 
 
+async def test_join_a_channel_and_see_its_history(servers: Any, browser: Any) -> None:
+    s = await servers()
+    alice, bob = await new_page(browser), await new_page(browser)
+    await login(alice, s.url, "alice", "pw-a")
+    await alice.fill("#join-name", "dev")
+    await alice.press("#join-name", "Enter")
+    await expect(alice.locator("#conv-title")).to_have_text("#dev")
+    await say(alice, "first in #dev")
+    await expect(alice.locator("#messages li.msg.pending")).to_have_count(0)
+    await login(bob, s.url, "bob", "pw-b")
+    await bob.fill("#join-name", "#dev")
+    await bob.click("#join-form button")
+    await expect(bob.locator("#conv-title")).to_have_text("#dev")
+    await expect(messages(bob)).to_have_text(["first in #dev"])
+    await expect(bob.locator("#members button")).to_have_text(["alice", "bob"])
+    await expect(bob.locator("#messages li.day").first).to_have_text("Today")
+
+
 async def test_schedule_and_cancel(servers: Any, browser: Any) -> None:
     s = await servers()
     page = await new_page(browser)
@@ -429,3 +447,15 @@ async def test_irc_framework_registers_sends_receives_and_gets_private_unread(
     finally:
         await tcp.close()
         pages.close()
+
+
+async def test_a_wrong_password_is_said_on_the_login_screen(servers: Any, browser: Any) -> None:
+    s = await servers()
+    page = await new_page(browser)
+    await login(page, s.url, "alice", "right")
+    await page.click("#logout")
+    await page.fill("#login-password", "wrong")
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_contain_text("assword")
+    await expect(page.locator("#login")).to_be_visible()
+    await shot(page, "login")

@@ -5,10 +5,14 @@ the static files of the web messenger."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from ircd.server import Server
 from tests.conftest import TIMEOUT, RawClient
@@ -251,3 +255,40 @@ async def test_static_files_of_the_web_messenger(web_server: StartWeb) -> None:
 async def test_web_port_zero_means_no_listener(web_server: StartWeb) -> None:
     srv = await web_server(web={"port": 0})
     assert srv.web_port == 0
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is missing")
+async def test_tls_when_a_certificate_is_set(web_server: StartWeb, tmp_path: Path) -> None:
+    """With server.tls_cert the web listener speaks TLS: wss:// (IRCv3 WebSocket over TLS,
+    RFC 6455 11.1.2) and https:// for the page; the connection counts as secure."""
+    from tests.bridge.test_tls import make_cert
+
+    cert, key = await make_cert(tmp_path)
+    srv = await web_server(server={"tls_cert": str(cert), "tls_key": str(key)})
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    ws = await asyncio.wait_for(
+        connect(f"wss://127.0.0.1:{srv.web_port}/irc", ssl=ctx, ping_interval=None), TIMEOUT
+    )
+    c = WSClient(ws)
+    try:
+        await c.register("tess")
+        (s,) = srv.hub.sessions
+        assert srv.conns[s].secure
+    finally:
+        await c.close()
+    with pytest.raises(InvalidMessage):  # plain HTTP to a TLS port gets no answer
+        await asyncio.wait_for(connect(f"ws://127.0.0.1:{srv.web_port}/irc"), TIMEOUT)
+
+
+async def test_a_connection_that_sends_no_request_is_closed(web_server: StartWeb) -> None:
+    """A TCP connection to the web listener must send its HTTP request in time (10 s; here
+    shortened), so idle sockets cannot pile up before the per-IP limit applies."""
+    srv = await web_server()
+    assert srv._web is not None
+    srv._web.handshake_seconds = 0.3
+    r, w = await asyncio.open_connection("127.0.0.1", srv.web_port)
+    try:
+        assert await asyncio.wait_for(r.read(), TIMEOUT) == b""
+    finally:
+        w.close()
