@@ -300,7 +300,7 @@ function refuse(lbl, text) {
   const p = state.labels.get(lbl);
   if (!p || !p.msg) return false;
   p.msg.pending = false;
-  p.msg.refusal = text;
+  p.msg.refusal = text.replace(/^message not sent[.:]\s*/i, "");
   state.labels.delete(lbl);
   if (p.conv.key === state.active) renderMessages();
   return true;
