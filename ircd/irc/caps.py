@@ -22,6 +22,7 @@ CAPS = (
     "draft/chathistory",
     "draft/read-marker",
     "echo-message",
+    "invite-notify",
     "labeled-response",
     "message-tags",
     "multi-prefix",

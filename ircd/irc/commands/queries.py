@@ -13,6 +13,7 @@ from ..dispatch import defer
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import COMMANDS, command
+from ..rooms import prefix, visible_to
 from ..session import Session
 from ..timefmt import human_time
 
@@ -118,8 +119,10 @@ def whois(hub: Hub, s: Session, msg: Message) -> None:
         return
     hub.reply(s, Numeric.RPL_WHOISUSER, target.nick, target.user, target.host, "*", target.realname)
     chans = []
+    multi = "multi-prefix" in s.caps
     for room in hub.rooms_of(target):
-        chans.append(("@" if target.user_key in room.ops else "") + room.name)
+        if visible_to(hub, s, room):  # a secret channel only to its members
+            chans.append(prefix(room, target.user_key, multi) + room.name)
     if chans:
         hub.reply(s, Numeric.RPL_WHOISCHANNELS, target.nick, " ".join(sorted(chans)))
     hub.reply(s, Numeric.RPL_WHOISSERVER, target.nick, hub.name, hub.config.server.network)
