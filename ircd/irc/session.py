@@ -58,6 +58,11 @@ class Session:
     # told how many messages were waiting but not given them (a chathistory client, backlog
     # off) and has not pulled them yet: its acks leave them unread (see acks.py)
     catching_up: bool = False
+    # ...and unless it pulls them by then (UNREAD, CHATHISTORY TARGETS, or CHATHISTORY on each
+    # conversation), the ones it did not pull are pushed at this time (0: nothing to push;
+    # replay.push_unpulled): Kiwi IRC pulls its channels but never private conversations
+    pull_deadline: float = 0.0
+    pulled: set[str] = field(default_factory=set)  # room and peer keys it pulled history of
     delivery: Delivery = field(default_factory=Delivery)  # what reached the client (acks.py)
     # the connection (TCP, TLS; see link.py), set by Outbox.attach; None in the adapter's tests
     link: Link | None = None
