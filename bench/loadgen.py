@@ -32,6 +32,7 @@ import re
 import resource
 import sys
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,11 +98,16 @@ def percentile(sorted_values: list[float], p: float) -> float:
 class Gen:
     """Shared state of one run: counters that clients bump and waiters that await them."""
 
-    def __init__(self, host: str, port: int, join: bool = True) -> None:
+    def __init__(
+        self, host: str, port: int, join: bool = True, ports: list[int] | None = None
+    ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the load generator only targets loopback")
         self.host = host
         self.port = port
+        # several nodes of one network (bench/scale.py): each client goes to one of them,
+        # chosen by its nick (stable, and spread evenly)
+        self.ports = ports or [port]
         self.join = join  # send JOIN #general after 001 (harmless on an auto-joining server)
         self.delivered = 0  # lines counted by clients with counts=True
         self.threshold = 1 << 62
@@ -292,7 +298,8 @@ class Client(asyncio.Protocol):
 
 async def open_client(gen: Gen, nick: str, **kw: Any) -> Client:
     loop = asyncio.get_running_loop()
-    _, proto = await loop.create_connection(lambda: Client(gen, nick, **kw), gen.host, gen.port)
+    port = gen.ports[zlib.crc32(nick.encode()) % len(gen.ports)]
+    _, proto = await loop.create_connection(lambda: Client(gen, nick, **kw), gen.host, port)
     return proto
 
 
@@ -309,7 +316,7 @@ async def connect_many(
     sem = asyncio.Semaphore(concurrency)
     clients: list[Client] = []
     errors: list[str] = []
-    host, port = gen.host, gen.port
+    host, ports = gen.host, gen.ports
 
     async def one(nick: str) -> None:
         # no per-client wait_for/shield: one watchdog below bounds them all (cheaper, so the
@@ -317,6 +324,7 @@ async def connect_many(
         c: Client | None = None
         try:
             async with sem:
+                port = ports[zlib.crc32(nick.encode()) % len(ports)]
                 _, c = await loop.create_connection(lambda: Client(gen, nick, **kw), host, port)
                 clients.append(c)
                 await c.joined
@@ -654,9 +662,9 @@ SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
 
 
 async def run_scenario(
-    name: str, host: str, port: int, join: bool = True, **kw: Any
+    name: str, host: str, port: int, join: bool = True, ports: list[int] | None = None, **kw: Any
 ) -> dict[str, Any]:
-    gen = Gen(host, port, join=join)
+    gen = Gen(host, port, join=join, ports=ports)
     res = await SCENARIOS[name](gen, **kw)
     res["scenario"] = name
     await asyncio.sleep(0)
@@ -667,6 +675,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("scenario", choices=sorted(SCENARIOS))
     ap.add_argument("--host", default=HOST)
+    ap.add_argument(
+        "--ports", default="", help="comma-separated ports of several nodes (clients spread)"
+    )
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--no-join", action="store_true", help="don't send JOIN after 001")
     ap.add_argument("--server-pid", type=int, default=None)
@@ -698,7 +709,8 @@ def main(argv: list[str] | None = None) -> int:
             kw["messages"] = a.messages
     elif a.scenario == "history":
         kw.update(unread=a.unread)
-    coro = run_scenario(a.scenario, a.host, a.port, join=not a.no_join, **kw)
+    ports = [int(p) for p in a.ports.split(",") if p] or None
+    coro = run_scenario(a.scenario, a.host, a.port, join=not a.no_join, ports=ports, **kw)
     try:
         import uvloop
 

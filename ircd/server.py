@@ -308,6 +308,7 @@ class Server:
         self._turn = "none"  # "none", "asking" (the store was asked) or "held"
         self._turn_target: str | None = None  # the stream id to catch up to before deciding
         self._granted = False  # the store says we have the turn (then catch up to the target)
+        self._yield = False  # another node waits for the turn: give it back after this pass
         self._read_pos = self._cluster.position if self._cluster else "0-0"
         self._work: deque[Callable[[], None]] = deque()  # what waits for the turn, in order
         self._records: list[dict[str, Any]] = []  # presence records for the next append
@@ -412,6 +413,7 @@ class Server:
                 on_turn=self._on_turn,
                 on_dead=self._on_dead,
                 node_timeout=self.config.server.node_timeout,
+                on_wanted=self._on_wanted,
             )
             # the load's own events (#general, the server id), and a hello: the other nodes
             # announce their users to this one
@@ -453,6 +455,8 @@ class Server:
             with contextlib.suppress(Exception):
                 await self._snapshot_task
         await self._snapshot()
+        if self._turn == "held":
+            self._release_turn()  # the other nodes need not wait for it to expire
         self.store.close()
         for srv in self._servers:
             with contextlib.suppress(Exception):
@@ -556,10 +560,8 @@ class Server:
                 self._storage_failed()
                 return
             if out.idle:  # else a SendQ drop queued QUIT lines (and events): one more pass
-                if self._turn == "held" and not self._work:
-                    self._turn = "none"
-                    assert cluster is not None
-                    cluster.release_turn()  # after the appends queued before it
+                if self._turn == "held" and not self._work and self._yield:
+                    self._release_turn()
                 return
 
     def _on_durable(self, _durable: Pending[None]) -> None:
@@ -582,6 +584,19 @@ class Server:
             self._turn = "asking"
             self._cluster.request_turn()
 
+    def _on_wanted(self) -> None:
+        """Another node waits for the turn: give it back after this pass (an idle node keeps
+        it between passes, so a node alone decides with one round trip per pass)."""
+        self._yield = True
+        if self._turn == "held" and not self._work and not self._flush_scheduled:
+            self._release_turn()
+
+    def _release_turn(self) -> None:
+        assert self._cluster is not None
+        self._turn = "none"
+        self._yield = False
+        self._cluster.release_turn()  # after the appends queued before it
+
     def _on_turn(self, last: str, mine: bool) -> None:
         """The store holds the turn for us: decide once the stream up to ``last`` is applied."""
         self._turn_target = None if mine else last
@@ -598,6 +613,8 @@ class Server:
         self._turn = "held"
         self._turn_target = None
         self._granted = False
+        assert self._cluster is not None
+        self._cluster.holding = True
         while self._work:
             work = self._work.popleft()
             try:

@@ -74,6 +74,7 @@ _RETRY = 0.5  # seconds between attempts while Redis is unreachable
 _MAX_GROUP = 64  # passes appended in one round trip at most
 _READ_COUNT = 1000
 _TURN_POLL = 0.001  # seconds between asks for a turn another node holds
+_KEEP_BLOCK = 0.5  # seconds an idle holder waits for a waiter before extending its turn
 _ACQUIRE_OP = "acquire"
 _RELEASE_OP = "release"
 _BLOCK_MS = 1000
@@ -112,12 +113,18 @@ end
 return {'ok', joined}
 """
 
-# KEYS: turn, stream. ARGV: origin, milliseconds. Takes the turn if free (or ours): returns
-# {1, the stream's last id, the origin of its last entry} or {0}.
+# KEYS: turn, stream, wanted. ARGV: origin, milliseconds. Takes the turn if free (or ours):
+# returns {1, the stream's last id, the origin of its last entry}; else says in ``wanted``
+# that this node waits for it (the holder gives it back) and returns {0}.
 _ACQUIRE = """
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return {0} end
+if holder and holder ~= ARGV[1] then
+  if redis.call('LLEN', KEYS[3]) < 8 then redis.call('RPUSH', KEYS[3], ARGV[1]) end
+  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+  return {0}
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('DEL', KEYS[3])
 local last, origin = '0-0', ''
 if redis.call('EXISTS', KEYS[2]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[2])
@@ -157,6 +164,15 @@ return dead
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
+"""
+
+# KEYS: turn. ARGV: origin, milliseconds. Keeps an idle holder's turn alive: 1 if still ours.
+_KEEP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
 """
 
 # KEYS: snapshot, stream. ARGV: the snapshot's id, its document, the id to trim the stream
@@ -275,6 +291,8 @@ class RedisStore:
         self.snapshot_key = f"{key}:snapshot"
         self.origins_key = f"{key}:origins"
         self.turn_key = f"{key}:turn"
+        self.wanted_key = f"{key}:wanted"  # the nodes waiting for the turn
+        self.holding = False  # this node holds the turn (set by the loop)
         self.nodes_key = f"{key}:nodes"
         self.turn_ms = 2000  # a node that died holding the turn frees it after this
         self.key = key
@@ -421,6 +439,7 @@ class RedisStore:
         on_turn: Callable[[str, bool], None] | None = None,
         on_dead: Callable[[list[str]], None] | None = None,
         node_timeout: float = 10.0,
+        on_wanted: Callable[[], None] | None = None,
     ) -> None:
         """Start the writer (and, with ``on_entries``, the reader): ``post(fn)`` must run
         ``fn`` on the event loop's thread. ``on_status(up, why)`` says when Redis stops or
@@ -434,6 +453,7 @@ class RedisStore:
         self._conflict = on_conflict
         self._on_turn = on_turn
         self._on_dead = on_dead
+        self._on_wanted = on_wanted
         self._node_timeout = node_timeout
         writer = threading.Thread(target=self._write_loop, name="ircd-redis-writer", daemon=True)
         self._threads.append(writer)
@@ -445,6 +465,9 @@ class RedisStore:
             beat = threading.Thread(target=self._beat_loop, name="ircd-redis-beat", daemon=True)
             self._threads.append(beat)
             beat.start()
+            keep = threading.Thread(target=self._keep_loop, name="ircd-redis-keep", daemon=True)
+            self._threads.append(keep)
+            keep.start()
 
     def _to_loop(self, fn: Callable[[], None]) -> None:
         post = self._post
@@ -543,6 +566,7 @@ class RedisStore:
 
     def release_turn(self) -> None:
         """Give the turn back once everything appended before this call is in the stream."""
+        self.holding = False
         self._enqueue(_RELEASE_OP)
 
     def _enqueue(self, item: _Batch | str) -> None:
@@ -553,21 +577,25 @@ class RedisStore:
 
     def _turn_op(self, client: Any, op: str) -> None:
         sh = self._shared
-        keys = (self.turn_key, self.stream)
-        while not sh.closing:
+        keys = (self.turn_key, self.stream, self.wanted_key)
+        while not sh.closing or op == _RELEASE_OP:
             try:
                 if op == _RELEASE_OP:
                     client.eval(_RELEASE, 1, self.turn_key, self.origin)
                     self._status(True, "")
                     return
-                got = client.eval(_ACQUIRE, 2, *keys, self.origin, self.turn_ms)
+                got = client.eval(_ACQUIRE, 3, *keys, self.origin, self.turn_ms)
             except _DOWN as e:
                 self._status(False, str(e) or type(e).__name__)
+                if op == _RELEASE_OP and sh.closing:
+                    return  # it expires by itself
                 with sh.lock:
                     sh.lock.wait(_RETRY)
                 continue
             except RedisError as e:
                 log.error("node %s: turn %s refused by Redis: %s", self.node, op, e)
+                if op == _RELEASE_OP and sh.closing:
+                    return
                 with sh.lock:
                     sh.lock.wait(_RETRY)
                 continue
@@ -696,6 +724,27 @@ class RedisStore:
             self.position = last
             if last != before and self._on_entries is not None:
                 self._to_loop(functools.partial(self._on_entries, entries, last))
+
+    def _keep_loop(self) -> None:
+        """While this node holds the turn between passes: keep it alive, and tell the loop
+        when another node waits for it (``on_wanted``), so that it is given back."""
+        sh = self._shared
+        client = self._connect(block=_KEEP_BLOCK)
+        while not sh.closing:
+            if not self.holding:
+                with sh.lock:
+                    sh.lock.wait(0.05)
+                continue
+            try:
+                got = client.blpop([self.wanted_key], timeout=_KEEP_BLOCK)
+                if self.holding:
+                    client.eval(_KEEP, 1, self.turn_key, self.origin, self.turn_ms)
+            except RedisError:
+                with sh.lock:
+                    sh.lock.wait(_RETRY)
+                continue
+            if got and self.holding and self._on_wanted is not None:
+                self._to_loop(self._on_wanted)
 
     # -- heartbeats ------------------------------------------------------------------------
 

@@ -1,0 +1,218 @@
+"""Scale-out benchmark (issue 14, docs/scale-out.md): one node on the file backend vs one node
+on Redis vs two nodes on Redis (clients spread over both by nick), with the same generator
+(bench/loadgen.py): private messages/s, fan-out deliveries/s, latency p50/p99 at a fixed rate;
+then where the time goes (the Redis round trips per pass, from Redis's own command stats).
+
+    .venv/bin/python bench/scale.py                 # ~2 minutes; writes bench/results/scale.json
+    .venv/bin/python bench/scale.py --quick         # smaller sizes
+
+Everything runs on 127.0.0.1 only: a redis-server of its own (appendonly yes, appendfsync
+everysec) on a free port in a temp folder, the nodes as ``python -m ircd`` processes with
+generated configs (the shipped messenger.toml with the flood limits raised, as bench/run.py
+does), restarted for every configuration. Every run is bounded in time and stops by itself.
+On a 2-core machine the nodes, Redis and the generator share the cores: the figures compare
+the configurations with each other, not with a deployment that gives each node its own cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+HOST = "127.0.0.1"
+
+_RAISED = (
+    ("messages_per_period", "1_000_000_000"),
+    ("private_burst", "1_000_000_000"),
+    ("private_per_second", "1_000_000_000.0"),
+    ("max_clients_per_ip", "100000"),
+    ("commands_per_second", "0"),
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited with {proc.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"{what} did not listen on {port} within {timeout} s")
+
+
+def node_config(d: Path, name: str, port: int, redis_url: str | None) -> Path:
+    src = (ROOT / "messenger.toml").read_text()
+    for key, val in _RAISED:
+        src, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {val}", src)
+        if n != 1:
+            raise SystemExit(f"messenger.toml: cannot raise {key}")
+    src = re.sub(r"(?m)^port = 8000$", f"port = {port}", src, count=1)
+    src = re.sub(r"(?ms)^(\[web\]\n.*?^port = ).*?$", r"\g<1>0", src, count=1)
+    src = re.sub(r'(?m)^state_file = .*$', f'state_file = "{d / name}.json"', src, count=1)
+    if redis_url is not None:
+        src = re.sub(r'(?m)^backend = .*$', 'backend = "redis"', src, count=1)
+        src = re.sub(r"(?m)^redis_url = .*$", f'redis_url = "{redis_url}"', src, count=1)
+        src = re.sub(r'(?m)^node_name = .*$', f'node_name = "{name}"', src, count=1)
+    path = d / f"{name}.toml"
+    path.write_text(src)
+    return path
+
+
+class Redis:
+    def __init__(self, d: Path) -> None:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            raise SystemExit("redis-server is not installed (apt-get install redis-server)")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--bind", HOST, "--dir", str(d), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "everysec", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        wait_port(self.port, self.proc, "redis-server")
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=10
+        )
+        return out.stdout
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_nodes(d: Path, n: int, redis: Redis | None) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    procs, ports = [], []
+    for i in range(n):
+        port = free_port()
+        cfg = node_config(d, f"node{i + 1}", port, redis.url if redis else None)
+        log = open(d / f"node{i + 1}.log", "wb")  # noqa: SIM115 - the child keeps it
+        p = subprocess.Popen(
+            [sys.executable, "-m", "ircd", "--config", str(cfg), "--log-level", "WARNING"],
+            cwd=d,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        wait_port(port, p, f"node{i + 1}")
+        procs.append(p)
+        ports.append(port)
+    return procs, ports
+
+
+def stop_nodes(procs: list[subprocess.Popen[bytes]]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def loadgen(scenario: str, ports: list[int], *args: str, timeout: float = 120) -> dict[str, Any]:
+    cmd = [
+        sys.executable, str(BENCH / "loadgen.py"), scenario, "--port", str(ports[0]),
+        "--ports", ",".join(map(str, ports)), "--no-join", *args,
+    ]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    try:
+        return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    except (IndexError, ValueError):
+        return {"error": (out.stderr or out.stdout)[-500:]}
+
+
+def redis_calls(redis: Redis) -> dict[str, Any]:
+    """Redis's own count and time per command (``INFO commandstats``)."""
+    stats: dict[str, Any] = {}
+    for line in redis.cli("INFO", "commandstats").splitlines():
+        m = re.match(r"cmdstat_(\w+):calls=(\d+),usec=(\d+),usec_per_call=([\d.]+)", line)
+        if m:
+            stats[m.group(1)] = {"calls": int(m.group(2)), "usec_per_call": float(m.group(4))}
+    return stats
+
+
+def run(quick: bool) -> dict[str, Any]:
+    pairs, messages = (20, 5000) if quick else (50, 20000)
+    receivers = 100 if quick else 300
+    out: dict[str, Any] = {}
+    for label, nodes, backend in (
+        ("file, 1 node", 1, "file"),
+        ("redis, 1 node", 1, "redis"),
+        ("redis, 2 nodes", 2, "redis"),
+    ):
+        with tempfile.TemporaryDirectory(prefix="ircd-scale-") as tmp:
+            d = Path(tmp)
+            redis = Redis(d) if backend == "redis" else None
+            procs: list[subprocess.Popen[bytes]] = []
+            try:
+                res: dict[str, Any] = {}
+                for scenario, args in (
+                    ("private", ["--pairs", str(pairs), "--messages", str(messages)]),
+                    ("fanout", ["--receivers", str(receivers), "--messages", "200"]),
+                    ("latency", ["--rate", "200", "--members", "50", "--seconds", "5"]),
+                ):
+                    procs, ports = start_nodes(d, nodes, redis)  # fresh nodes per scenario
+                    if redis is not None:
+                        redis.cli("CONFIG", "RESETSTAT")
+                    res[scenario] = loadgen(scenario, ports, *args)
+                    if redis is not None:
+                        res[scenario]["redis"] = redis_calls(redis)
+                    stop_nodes(procs)
+                    procs = []
+                out[label] = res
+                print(label, json.dumps(res), flush=True)
+            finally:
+                stop_nodes(procs)
+                if redis is not None:
+                    redis.stop()
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    results = run(a.quick)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(results, indent=1) + "\n")
+    print(f"{'':16} {'private msg/s':>14} {'fanout deliv/s':>15} {'p50 ms':>8} {'p99 ms':>8}")
+    for label, r in results.items():
+        print(
+            f"{label:16} {r['private'].get('messages_per_s', '-'):>14} "
+            f"{r['fanout'].get('deliveries_per_s', '-'):>15} "
+            f"{r['latency'].get('p50_ms', '-'):>8} {r['latency'].get('p99_ms', '-'):>8}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
