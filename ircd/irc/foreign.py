@@ -7,10 +7,12 @@ engine's durable events (``ircd/messenger/events.py``), applied with ``Messenger
 node and, for guests (whose state is not durable), their nick and channels:
 
 ``{"t": "~on", "o": origin, "u": user key, "n": nick, "m": nick!user@host, "a": account,
-"r": [room keys]}``
+"r": [room keys], "w": away text}``
     a user registered on node ``o`` (a guest's rooms are joined here too)
 ``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key}``
     a guest changed nick, joined or left a channel
+``{"t": "~away", "o", "u", "w": away text ("" = back)}``
+    a user set or cleared its away message
 ``{"t": "~key", "o", "u", "k": new user key, "a": account}``
     a guest registered or logged in: it is that account now
 ``{"t": "~off", "o", "u", "why": reason}``
@@ -63,6 +65,7 @@ class Announced:
     mask: str
     rooms: frozenset[str]
     user: str  # the user key (a guest that registers or logs in becomes its account)
+    away: str | None = None
 
 
 @dataclass
@@ -98,7 +101,7 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
             out.append({**k, "a": s.account or ""})
             known.user = s.user_key
         if known is None:
-            p.announced[s] = Announced(s.nick, s.mask, rooms, s.user_key)
+            p.announced[s] = Announced(s.nick, s.mask, rooms, s.user_key, s.away)
             out.append(
                 {
                     "t": "~on",
@@ -108,9 +111,13 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
                     "m": s.mask,
                     "a": s.account or "",
                     "r": sorted(rooms),
+                    "w": s.away or "",
                 }
             )
             continue
+        if known.away != s.away:
+            out.append({"t": "~away", "o": p.origin, "u": s.user_key, "w": s.away or ""})
+            known.away = s.away
         if known.nick != s.nick or known.mask != s.mask:
             out.append({"t": "~nick", "o": p.origin, "u": s.user_key, "n": s.nick, "m": s.mask})
             known.nick, known.mask = s.nick, s.mask
@@ -215,6 +222,15 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
         if s is not None:
             for r in ev.get("r") or ():
                 _join_guest(hub, s, str(r))
+            s.away = str(ev.get("w") or "") or None
+    elif t == "~away":
+        s = _remote(hub, p, origin, user)
+        if s is not None:
+            s.away = str(ev.get("w") or "") or None
+            line = safe_line("AWAY", (s.away,) if s.away else (), s.mask)
+            for peer in hub.peers_of(s):
+                if not peer.node and "away-notify" in peer.caps:
+                    peer.send(line)
     elif t == "~key":
         s = _remote(hub, p, origin, user)
         if s is not None:

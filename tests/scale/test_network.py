@@ -78,9 +78,23 @@ async def test_three_nodes_chat_names_whois(nodes: Start, clients: Any) -> None:
     b.send("NAMES #general")
     names = await b.expect("353")
     assert set(names.params[-1].split()) == {"alice", "bob", "carol"}
+    b.send("WHO #general")
+    who_lines = await b.collect_until("315")
+    assert {m.params[5] for m in who_lines if m.command == "352"} == {"alice", "bob", "carol"}
     a.send("WHOIS carol")
     who = await a.expect("311")
     assert who.params[1] == "carol"
+    await a.expect("318")
+    # away, across nodes (IRCv3 away-notify, https://ircv3.net/specs/extensions/away-notify)
+    c.send("AWAY :lunch")
+    await c.expect("306")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while n1.hub.nicks["carol"].away != "lunch":
+        assert loop.time() < deadline
+        await asyncio.sleep(0.02)
+    a.send("WHOIS carol")
+    assert (await a.expect("301")).params[-1] == "lunch"
     await a.expect("318")
     # a nick taken on another node is taken here
     d = await clients(n2)
