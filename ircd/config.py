@@ -66,7 +66,7 @@ def _is_node_name(v: str) -> bool:
 
 
 DEFAULT_MOTD = (
-    "Welcome to the Messenger IRC network. Everyone lands in #general. "
+    "Welcome to the Messenger IRC network. "
     "Type /msg Messenger help for delayed messages, complaints and more."
 )
 
