@@ -414,6 +414,7 @@ class Server:
                 on_dead=self._on_dead,
                 node_timeout=self.config.server.node_timeout,
                 on_wanted=self._on_wanted,
+                on_expelled=self._on_expelled,
             )
             # the load's own events (#general, the server id), and a hello: the other nodes
             # announce their users to this one
@@ -583,6 +584,15 @@ class Server:
         if self._turn == "none":
             self._turn = "asking"
             self._cluster.request_turn()
+
+    def _on_expelled(self) -> None:
+        """The other nodes took this node as dead (it was cut off or paused longer than
+        node_timeout): its users already quit for them, so it stops; its clients reconnect
+        to another node, where they find their unread."""
+        if self._loop is not None and not self.closing:
+            self._stopping = self._loop.create_task(
+                self.stop("This node lost contact with the network")
+            )
 
     def _on_wanted(self) -> None:
         """Another node waits for the turn: give it back after this pass (an idle node keeps

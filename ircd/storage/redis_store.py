@@ -141,13 +141,20 @@ return {1, last, origin}
 
 # KEYS: nodes, turn. ARGV: origin, its stream position, its name, the timeout in ms. Records
 # the heartbeat (Redis's clock) and removes the nodes whose last one is older than the
-# timeout, freeing the turn if one of them held it: returns their origins (each is returned to
-# the one caller that removed it).
+# timeout, freeing the turn if one of them held it: returns {1 if this node's own heartbeat was
+# still there (0: it was taken as dead), their origins...} (each origin is returned to the one
+# caller that removed it). A caller whose own last heartbeat is that old judges nobody.
 _BEAT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local mine = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], now .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
-local dead = {}
+local dead = {mine and 1 or 0}
+if mine then
+  local ms = tonumber(string.match(mine, '^(%d+)'))
+  -- this node could not beat for that long either (Redis was away): judge nobody now
+  if ms and now - ms > tonumber(ARGV[4]) then return dead end
+end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local ms = tonumber(string.match(all[i + 1], '^(%d+)'))
@@ -440,6 +447,7 @@ class RedisStore:
         on_dead: Callable[[list[str]], None] | None = None,
         node_timeout: float = 10.0,
         on_wanted: Callable[[], None] | None = None,
+        on_expelled: Callable[[], None] | None = None,
     ) -> None:
         """Start the writer (and, with ``on_entries``, the reader): ``post(fn)`` must run
         ``fn`` on the event loop's thread. ``on_status(up, why)`` says when Redis stops or
@@ -454,6 +462,7 @@ class RedisStore:
         self._on_turn = on_turn
         self._on_dead = on_dead
         self._on_wanted = on_wanted
+        self._on_expelled = on_expelled
         self._node_timeout = node_timeout
         writer = threading.Thread(target=self._write_loop, name="ircd-redis-writer", daemon=True)
         self._threads.append(writer)
@@ -756,6 +765,7 @@ class RedisStore:
         client = self._connect()
         interval = max(0.05, self._node_timeout / 4)
         timeout_ms = int(self._node_timeout * 1000)
+        beats = 0
         while True:
             try:
                 dead = client.eval(
@@ -771,7 +781,16 @@ class RedisStore:
             except RedisError as e:
                 log.debug("heartbeat failed: %s", e)
                 dead = []
-            gone = [_text(d) for d in dead or ()]
+            if dead and int(dead[0]) == 0 and beats and self._on_expelled is not None:
+                log.error(
+                    "node %s: the other nodes took this node as dead (no heartbeat for %.1f s)",
+                    self.node,
+                    self._node_timeout,
+                )
+                self._to_loop(self._on_expelled)
+            if dead:
+                beats += 1
+            gone = [_text(d) for d in dead[1:]]
             if gone and self._on_dead is not None:
                 for origin in gone:
                     log.warning(

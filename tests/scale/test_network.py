@@ -251,3 +251,23 @@ async def test_three_complaints_from_three_nodes_mute(nodes: Start, clients: Any
     carol.send("PRIVMSG #general :can I talk?")
     refused = await carol.expect("404")
     assert "muted" in refused.params[2]
+
+
+async def test_a_node_taken_as_dead_stops(
+    nodes: Start, clients: Any, redis_server: RedisProcess
+) -> None:
+    """A node the others took as dead (its heartbeat gone: it was paused or cut off longer
+    than node_timeout) must not go on as if its users were still online: it stops, and its
+    clients are told (Modern IRC, ERROR: https://modern.ircdocs.horse/#error-message)."""
+    import redis
+
+    n1 = await nodes(server={"node_timeout": 1.0})
+    n2 = await nodes(server={"node_timeout": 1.0})
+    c = await clients(n2)
+    await c.registered_and_joined("paused")
+    cluster = n2._cluster
+    assert cluster is not None
+    redis.Redis.from_url(redis_server.url).hdel(cluster.nodes_key, cluster.origin)
+    err = await c.expect("ERROR", timeout=TIMEOUT)
+    assert "lost contact with the network" in err.params[-1]
+    assert n2.closing and not n1.closing
