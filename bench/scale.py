@@ -110,7 +110,9 @@ class Redis:
             self.proc.kill()
 
 
-def start_nodes(d: Path, n: int, redis: Redis | None) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+def start_nodes(
+    d: Path, n: int, redis: Redis | None
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
     procs, ports = [], []
     for i in range(n):
         port = free_port()
@@ -160,15 +162,17 @@ def redis_calls(redis: Redis) -> dict[str, Any]:
     return stats
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, only: str = "") -> dict[str, Any]:
     pairs, messages = (20, 5000) if quick else (50, 20000)
     receivers = 100 if quick else 300
     out: dict[str, Any] = {}
-    for label, nodes, backend in (
-        ("file, 1 node", 1, "file"),
-        ("redis, 1 node", 1, "redis"),
-        ("redis, 2 nodes", 2, "redis"),
+    for short, label, nodes, backend in (
+        ("file", "file, 1 node", 1, "file"),
+        ("redis1", "redis, 1 node", 1, "redis"),
+        ("redis2", "redis, 2 nodes", 2, "redis"),
     ):
+        if only and short != only:
+            continue
         with tempfile.TemporaryDirectory(prefix="ircd-scale-") as tmp:
             d = Path(tmp)
             redis = Redis(d) if backend == "redis" else None
@@ -200,8 +204,9 @@ def run(quick: bool) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="", help="file, redis1 or redis2 (default: all three)")
     a = ap.parse_args()
-    results = run(a.quick)
+    results = run(a.quick, a.only)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(results, indent=1) + "\n")
     print(f"{'':16} {'private msg/s':>14} {'fanout deliv/s':>15} {'p50 ms':>8} {'p99 ms':>8}")

@@ -309,6 +309,8 @@ class Server:
         self._turn_target: str | None = None  # the stream id to catch up to before deciding
         self._granted = False  # the store says we have the turn (then catch up to the target)
         self._yield = False  # another node waits for the turn: give it back after this pass
+        self._held_since = 0.0
+        self._yield_timer: asyncio.TimerHandle | None = None
         self._read_pos = self._cluster.position if self._cluster else "0-0"
         self._work: deque[Callable[[], None]] = deque()  # what waits for the turn, in order
         self._records: list[dict[str, Any]] = []  # presence records for the next append
@@ -562,7 +564,7 @@ class Server:
                 return
             if out.idle:  # else a SendQ drop queued QUIT lines (and events): one more pass
                 if self._turn == "held" and not self._work and self._yield:
-                    self._release_turn()
+                    self._yield_turn()
                 return
 
     def _on_durable(self, _durable: Pending[None]) -> None:
@@ -599,10 +601,31 @@ class Server:
         it between passes, so a node alone decides with one round trip per pass)."""
         self._yield = True
         if self._turn == "held" and not self._work and not self._flush_scheduled:
+            self._yield_turn()
+
+    def _yield_turn(self) -> None:
+        """Give the turn to the node that waits, once this node has held it for at least
+        ``_MIN_HOLD`` (so two busy nodes hand it over once per few passes, not every pass)."""
+        assert self._loop is not None
+        left = self._held_since + _MIN_HOLD - self._loop.time()
+        if left > 0:
+            if self._yield_timer is None:
+                self._yield_timer = self._loop.call_later(left, self._yield_now)
+            return
+        self._release_turn()
+
+    def _yield_now(self) -> None:
+        self._yield_timer = None
+        if self._turn == "held" and self._yield and not self._work:
+            if self._flush_scheduled:
+                return  # that flush ends with the release
             self._release_turn()
 
     def _release_turn(self) -> None:
         assert self._cluster is not None
+        if self._yield_timer is not None:
+            self._yield_timer.cancel()
+            self._yield_timer = None
         self._turn = "none"
         self._yield = False
         self._cluster.release_turn()  # after the appends queued before it
@@ -624,7 +647,9 @@ class Server:
         self._turn_target = None
         self._granted = False
         assert self._cluster is not None
-        self._cluster.holding = True
+        self._cluster.holds_turn()
+        assert self._loop is not None
+        self._held_since = self._loop.time()
         while self._work:
             work = self._work.popleft()
             try:
@@ -820,6 +845,7 @@ class Server:
 
 
 UNAVAILABLE = "service temporarily unavailable, try again"
+_MIN_HOLD = 0.002  # seconds a node keeps the turn at least, when another node waits for it
 
 
 def node_name(config: Config) -> str:

@@ -42,6 +42,7 @@ import functools
 import json
 import logging
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -454,6 +455,9 @@ class RedisStore:
         starts answering; ``on_entries`` gets other processes' entries in stream order."""
         if self._threads:
             return
+        # the loop and these threads hand each other every pass: a short GIL switch interval
+        # keeps a hand-off from waiting up to 5 ms behind the other thread's Python code
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         self._post = post
         if on_status is not None:
             self._on_status = on_status
@@ -572,6 +576,13 @@ class RedisStore:
         """Ask for the network's write turn; ``on_turn(last id, last is ours)`` follows on the
         loop once this node holds it (only one node at a time decides on the state)."""
         self._enqueue(_ACQUIRE_OP)
+
+    def holds_turn(self) -> None:
+        """The loop decides now: keep the turn alive and listen for nodes that wait for it."""
+        self.holding = True
+        sh = self._shared
+        with sh.lock:
+            sh.lock.notify_all()  # the keep thread starts listening at once
 
     def release_turn(self) -> None:
         """Give the turn back once everything appended before this call is in the stream."""
