@@ -68,11 +68,11 @@ def node_config(d: Path, name: str, port: int, redis_url: str | None) -> Path:
             raise SystemExit(f"messenger.toml: cannot raise {key}")
     src = re.sub(r"(?m)^port = 8000$", f"port = {port}", src, count=1)
     src = re.sub(r"(?ms)^(\[web\]\n.*?^port = ).*?$", r"\g<1>0", src, count=1)
-    src = re.sub(r'(?m)^state_file = .*$', f'state_file = "{d / name}.json"', src, count=1)
+    src = re.sub(r"(?m)^state_file = .*$", f'state_file = "{d / name}.json"', src, count=1)
     if redis_url is not None:
-        src = re.sub(r'(?m)^backend = .*$', 'backend = "redis"', src, count=1)
+        src = re.sub(r"(?m)^backend = .*$", 'backend = "redis"', src, count=1)
         src = re.sub(r"(?m)^redis_url = .*$", f'redis_url = "{redis_url}"', src, count=1)
-        src = re.sub(r'(?m)^node_name = .*$', f'node_name = "{name}"', src, count=1)
+        src = re.sub(r"(?m)^node_name = .*$", f'node_name = "{name}"', src, count=1)
     path = d / f"{name}.toml"
     path.write_text(src)
     return path
