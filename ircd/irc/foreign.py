@@ -38,11 +38,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..messenger.errors import MessengerError
-from ..messenger.events import Join, NewPost, Part, TopicSet, from_json
+from ..messenger.events import Join, Muted, NewPost, Part, TopicSet, from_json
 from ..wire import casefold, format_line
 from .fanout import relay_private, relay_room
 from .lines import safe_line
 from .session import Session
+from .timefmt import human_time
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -180,6 +181,14 @@ def _show(hub: Hub, ev: Any) -> None:
         room = m.rooms.get(ev.room)
         name = room.name if room is not None else ev.room
         _to_room(hub, ev.room, format_line("PART", (name,), _mask(hub, ev.user)), ev.user)
+    elif isinstance(ev, Muted):
+        target = hub.by_user.get(ev.user)
+        if target is not None and not target.node:  # muted by complaints filed elsewhere
+            hub.service_notice(
+                target,
+                f"You have been muted until {human_time(ev.until)}: "
+                "you can read but not send messages until then.",
+            )
     elif isinstance(ev, TopicSet):
         room = m.rooms.get(ev.room)
         if room is not None:

@@ -88,7 +88,7 @@ async def test_kill_9_of_a_node_mid_flood(tmp_path: Path, redis_server: RedisPro
         started = loop.time()
         quit_ = await alice.expect("QUIT", timeout=10)
         assert (quit_.source or "").startswith("xavier!")
-        assert loop.time() - started < 1.5 + 2.0  # node_timeout, and a heartbeat or two
+        assert loop.time() - started < 1.5 + 3.5  # node_timeout, a heartbeat or two, a turn
         seen = [m for m in alice.lines if " PRIVMSG #general :flood " in m]
         shown = [line.rsplit(" :", 1)[-1] for line in seen]
         # nothing alice was shown is lost: both live nodes and a fresh load have it, in order

@@ -248,6 +248,8 @@ async def test_three_complaints_from_three_nodes_mute(nodes: Start, clients: Any
     while n1.messenger.ban_of("carol") is None:
         assert loop.time() < deadline, "the mute did not reach carol's node"
         await asyncio.sleep(0.02)
+    told = await carol.expect(lambda m: m.command == "NOTICE" and "muted" in m.params[-1])
+    assert "You have been muted until" in told.params[-1]
     carol.send("PRIVMSG #general :can I talk?")
     refused = await carol.expect("404")
     assert "muted" in refused.params[2]
