@@ -11,7 +11,7 @@ from operator import attrgetter
 
 from ..messenger.model import Room
 from ..wire import Numeric, format_line
-from .fanout import NamesCache, broadcast_join, note_joined
+from .fanout import NamesCache, broadcast_join, device_joined, note_joined
 from .hub import Hub
 from .lines import safe_line
 from .replay import replay, wants_push
@@ -78,8 +78,18 @@ def send_topic(hub: Hub, s: Session, room: Room) -> None:
 
 def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
     """Join (or re-show, for a returning account) a room: JOIN to the member and the others,
-    topic, names, read marker, and the backlog when asked."""
-    room, _new = hub.messenger.join(s.user_key, key, name)
+    topic, names, read marker, and the backlog when asked. Every device of the user is shown
+    the room; a device of an account that is in the room already (through another device) is
+    shown it alone, and nobody else sees a JOIN."""
+    m = hub.messenger
+    known = m.rooms.get(key)
+    devices = hub.sessions_of(s.user_key)
+    if known is not None and s.user_key in known.members and len(devices) > 1:
+        device_joined(hub, known, s)
+        s.send(format_line("JOIN", (known.name,), s.mask))
+        _show_room(hub, s, known, backlog)
+        return
+    room, _new = m.join(s.user_key, key, name)
     line = format_line("JOIN", (room.name,), s.mask)
     away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
@@ -87,10 +97,17 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
         broadcast_join(hub, room, s, (line + "\r\n").encode("utf-8", "replace"))
     else:
         note_joined(hub, room, s)
+        mine = set(devices)
         for peer in hub.room_sessions(room):
             peer.send(line)
-            if away_line and peer is not s and "away-notify" in peer.caps:
+            if away_line and peer not in mine and "away-notify" in peer.caps:
                 peer.send(away_line)
+    for device in devices or (s,):
+        _show_room(hub, device, room, backlog)
+
+
+def _show_room(hub: Hub, s: Session, room: Room, backlog: bool) -> None:
+    """What a member is shown after its JOIN: topic, names, read marker, the backlog."""
     send_topic(hub, s, room)
     send_names(hub, s, room)
     if "draft/read-marker" in s.caps:

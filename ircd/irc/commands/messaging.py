@@ -207,7 +207,11 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
             if hub.messenger.ban_of(s.user_key) is not None:
                 continue
             line, timed = _tagmsg_lines(hub, s, peer_s.nick, tags)
-            if "message-tags" in peer_s.caps:
-                peer_s.send(timed if "server-time" in peer_s.caps else line)
-            if "echo-message" in s.caps and "message-tags" in s.caps and peer_s is not s:
-                s.send(timed if "server-time" in s.caps else line)
+            for to in hub.sessions_of(peer_s.user_key):  # every device of the recipient
+                if "message-tags" in to.caps:
+                    to.send(timed if "server-time" in to.caps else line)
+            if peer_s.user_key == s.user_key:
+                continue
+            for mine in hub.sessions_of(s.user_key):  # the echo, and a copy to other devices
+                if "message-tags" in mine.caps and (mine is not s or "echo-message" in s.caps):
+                    mine.send(timed if "server-time" in mine.caps else line)

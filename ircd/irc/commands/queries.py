@@ -85,7 +85,7 @@ def who(hub: Hub, s: Session, msg: Message) -> None:
     if mask.startswith("#"):
         room = hub.messenger.room(casefold(mask))
         if room is not None:
-            for member in hub.room_sessions(room):
+            for member in hub.room_users(room):  # one line per user, however many devices
                 line(room.name, member, member.user_key in room.ops)
     else:
         target = hub.session_by_nick(mask)
@@ -175,7 +175,8 @@ def userhost(hub: Hub, s: Session, msg: Message) -> None:
 def away(hub: Hub, s: Session, msg: Message) -> None:
     given = truncate_utf8(msg.params[0], 200) if msg.params else ""  # AWAYLEN, in bytes
     text = given or None
-    s.away = text
+    for device in hub.sessions_of(s.user_key) or [s]:
+        device.away = text  # the user's: the same on each of its devices
     if text:
         hub.reply(s, Numeric.RPL_NOWAWAY, "You have been marked as being away")
     else:
