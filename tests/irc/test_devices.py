@@ -303,6 +303,16 @@ def test_a_nick_change_applies_to_every_device_and_others_see_it_once() -> None:
     assert "alice_" in listed and "alice" not in listed
 
 
+def test_a_case_change_of_the_nick_works_from_any_device() -> None:
+    h = harness()
+    a, _ = device(h)
+    b, _ = device(h)
+    got = b.send_take("NICK Alice")
+    assert one(got, "NICK").params == ("Alice",)
+    assert one(a.take(), "NICK").params == ("Alice",)
+    assert a.session.nick == b.session.nick == "Alice"
+
+
 def test_away_is_the_users() -> None:
     h = harness()
     bob = h.user("bob")

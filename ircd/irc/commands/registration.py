@@ -153,7 +153,8 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         return
     if new == s.nick:
         return
-    if hub.nick_holder(key, s) is not None:
+    holder = hub.nick_holder(key, s)
+    if holder is not None and holder.user_key != s.user_key:  # (not another of its devices)
         hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is already in use")
         return
     acct = hub.messenger.account(key)
@@ -169,10 +170,10 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         device.send(line)
     for peer in hub.peers_of(s):
         peer.send(line)
-    holder = hub.nicks.pop(s.nick_key)
+    first = hub.nicks.pop(s.nick_key)
     for device in devices:
         device.nick, device.nick_key = new, key
-    hub.nicks[key] = holder
+    hub.nicks[key] = first
     names_changed(hub)
 
 
