@@ -161,7 +161,7 @@ class Hub:
         else:
             log.info("closed %s (%s): %s", s.nick, s.ip, reason)
 
-    def attach(self, s: Session) -> None:
+    def add_device(self, s: Session) -> None:
         """``s`` completed registration as ``s.user_key``: one more device of the user (the
         first one speaks for it in ``nicks`` and ``by_user``)."""
         devices = self.devices.setdefault(s.user_key, [])

@@ -263,6 +263,14 @@ def test_join_and_part_apply_to_the_account_and_others_see_them_once() -> None:
     for d in (a, b, c):
         assert one(d.take(), "PART").params == ("#room", "bye")
     assert len(only(bob.take(), "PART")) == 1
+    # a KICK (bob is the channel's operator) puts the account out on every device
+    c.send("JOIN #room")
+    h.drain(a, b, c, bob)
+    bob.send("KICK #room alice :out")
+    for d in (a, b, c):
+        assert one(d.take(), "KICK").params == ("#room", "alice", "out")
+    assert len(only(bob.take(), "KICK")) == 1
+    assert "alice" not in h.messenger.rooms["#room"].members
 
 
 def test_the_user_quits_only_when_its_last_device_leaves() -> None:

@@ -503,7 +503,7 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
         _share_identity(s, devices[0])
     s.user_key = user_key
     s.registered = True
-    hub.attach(s)
+    hub.add_device(s)
     m.connected(user_key, s.ip)
     n = len(hub.sessions_of(user_key))
     if s.sasl_account is None and s.account is not None:
