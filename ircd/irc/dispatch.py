@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..wire import Message, Numeric, ParseError, TooLong, escape_tag_value, parse
+from .fanout import prune_names
 from .hub import Hub
 from .lines import add_tag, batch
 from .registry import COMMANDS
@@ -209,6 +210,7 @@ def tick(hub: Hub) -> None:
     if now - hub.pruned_at >= 60:
         hub.pruned_at = now
         hub.throttle.prune(now)
+        prune_names(hub)
     for s in list(hub.sessions):
         if s.closing is not None:
             continue

@@ -136,7 +136,6 @@ class Hub:
         self.waiting.discard(s)
         for nick in [k for k, v in self.claims.items() if v is s]:
             del self.claims[nick]
-        self.names_cache.clear()  # NAMES lists are stale (fanout.names_changed)
         self.opers.discard(s)
         self.sessions.discard(s)
         n = self.ip_counts.get(s.ip, 1) - 1

@@ -22,7 +22,7 @@ from .timefmt import iso_time
 def send_names(hub: Hub, s: Session, room: Room) -> None:
     uhnames = "userhost-in-names" in s.caps
     cache = None if uhnames else hub.names_cache.get(room.key)
-    if cache is not None:
+    if cache is not None and cache.version == room.version:
         if cache.chunks:
             _send_names_lines(hub, s, room, cache.chunks)
         return
@@ -47,7 +47,7 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
         chunks.append(text[i : j - 1])
         i = j
     if not uhnames:
-        cache = hub.names_cache[room.key] = NamesCache()
+        cache = hub.names_cache[room.key] = NamesCache(room.version)
         cache.chunks = chunks
         cache.last_size = len(chunks[-1]) + 1
     _send_names_lines(hub, s, room, chunks)

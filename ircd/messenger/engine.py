@@ -202,17 +202,14 @@ class Messenger:
 
     def _on_join(self, ev: Join) -> None:
         room = self.rooms[ev.room]
-        room.members.add(ev.user)
-        if ev.op:
-            room.ops.add(ev.user)
+        room.add_member(ev.user, ev.op)
         u = self.users.get(ev.user)
         if u is not None:
             u.rooms[ev.room] = self.seq if ev.seq is None else ev.seq
 
     def _on_part(self, ev: Part) -> None:
         room = self.rooms[ev.room]
-        room.members.discard(ev.user)
-        room.ops.discard(ev.user)
+        room.remove_member(ev.user)
         u = self.users.get(ev.user)
         if u is not None:
             u.rooms.pop(ev.room, None)
@@ -225,11 +222,7 @@ class Messenger:
         self._drop_dm(ev.pair)
 
     def _on_op(self, ev: OpSet) -> None:
-        room = self.rooms[ev.room]
-        if ev.on:
-            room.ops.add(ev.user)
-        else:
-            room.ops.discard(ev.user)
+        self.rooms[ev.room].set_op(ev.user, ev.on)
 
     def _on_topic(self, ev: TopicSet) -> None:
         room = self.rooms[ev.room]
@@ -433,8 +426,7 @@ class Messenger:
             if guest in room.members or (same and key in room.members):
                 was_op = guest in room.ops or key in room.ops
                 if not same:
-                    room.members.discard(guest)
-                    room.ops.discard(guest)
+                    room.remove_member(guest)
                 # a room of guests only is in no snapshot: journal it before the account joins
                 self._emit(RoomCreated(room_key, room.name, room.created))
                 if room.topic:
@@ -515,9 +507,22 @@ class Messenger:
         return u
 
     def connected(self, key: UserKey, address: str = "") -> None:
-        self.online.add(key)
+        if key not in self.online:
+            self.online.add(key)
+            self.shown_changed(key, arrived=True)
         if address:
             self._addresses[key] = address
+
+    def shown_changed(self, key: UserKey, arrived: bool = False) -> None:
+        """How ``key`` is shown in the rooms it is a member of changed: it came online
+        (``arrived``), went offline, or changed nick (``Room.shown_changed``)."""
+        u = self.users.get(key)
+        if u is None:
+            return
+        for room_key in u.rooms:
+            room = self.rooms.get(room_key)
+            if room is not None and key in room.members:
+                room.shown_changed(key if arrived else None)
 
     def disconnected(self, key: UserKey) -> None:
         """A user's last connection closed. A guest vanishes: its memberships, pending
@@ -526,10 +531,12 @@ class Messenger:
         self.online.discard(key)
         self._addresses.pop(key, None)
         u = self.users.get(key)
+        if u is not None and u.is_account:
+            self.shown_changed(key)
         if u is not None and not u.is_account:
             for room in self.rooms.values():
-                room.members.discard(key)
-                room.ops.discard(key)
+                if key in room.members:
+                    room.remove_member(key)
             self.drop_empty_rooms()
             del self.users[key]
             self._drop_orphan_dms(self._dm_index.get(key, ()))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ...messenger.errors import Banned, NoSuchRoom, NoSuchUser, NotMember, NotOperator
 from ...messenger.model import Room
 from ...wire import Message, Numeric, casefold, format_line, is_channel_name, truncate_utf8
-from ..fanout import names_changed
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
@@ -38,7 +37,6 @@ def join(hub: Hub, s: Session, msg: Message) -> None:
 
 
 def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
-    names_changed(hub)
     params = (room.name, reason) if reason else (room.name,)
     line = safe_line("PART", params, s.mask)
     for peer in hub.room_sessions(room):
@@ -123,7 +121,6 @@ def kick(hub: Hub, s: Session, msg: Message) -> None:
     members = list(hub.room_sessions(room))
     try:
         hub.messenger.kick(s.user_key, room.key, target.user_key, privileged=s.oper)
-        names_changed(hub)
     except (NotMember, NotOperator) as e:
         reply_error(hub, s, e, room.name)
         return
@@ -193,7 +190,6 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
                 continue
             try:
                 hub.messenger.set_op(s.user_key, room.key, who.user_key, sign, privileged=s.oper)
-                names_changed(hub)
             except NotOperator as e:
                 reply_error(hub, s, e, room.name)
                 return

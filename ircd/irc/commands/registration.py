@@ -29,7 +29,6 @@ from ...wire import (
 from .. import acks
 from ..caps import CAP_VALUES, CAPS, RESERVED_NICKS
 from ..dispatch import defer
-from ..fanout import names_changed
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
@@ -174,7 +173,7 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
     for device in devices:
         device.nick, device.nick_key = new, key
     hub.nicks[key] = first
-    names_changed(hub)
+    hub.messenger.shown_changed(s.user_key)  # its rooms' NAMES lists show the new nick
 
 
 @command("PING", min_params=1, before_registration=True)
