@@ -81,6 +81,9 @@ def test_a_second_device_is_the_same_user_and_nobody_sees_it_arrive() -> None:
     # WHOIS shows one user; NAMES, WHO and LUSERS count her once
     whois = bob.send_take("WHOIS alice")
     assert len(only(whois, "311")) == 1
+    assert only(whois, "320") == []  # how many devices is hers to know
+    mine = b.send_take("WHOIS alice")
+    assert one(mine, "320").params[-1] == "is connected from 2 devices"
     names = bob.send_take("NAMES #general")
     assert " ".join(m.params[-1] for m in only(names, "353")).split().count("alice") == 1
     who = bob.send_take("WHO #general")
