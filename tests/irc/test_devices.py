@@ -13,10 +13,14 @@ read marker set on one reaches the others (https://ircv3.net/specs/extensions/re
 
 from __future__ import annotations
 
+import os
 import re
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ircd.irc.acks import ACK_QUIET
-from ircd.wire import Message
+from ircd.wire import Message, parse
 
 from .harness import Client, Harness, cmds, make_config, one, only
 
@@ -427,3 +431,111 @@ def test_a_devices_late_confirmation_never_clears_what_a_pulling_device_was_not_
     _, burst = device(h)
     got = [t.replace("[repeat?] ", "") for t in texts(burst)]
     assert got == ["m1"]
+
+
+# ---------------------------------------------------------------------- unread, as a property
+
+DEVICE_CAPS = {
+    "plain": "",
+    "hexchat": "server-time message-tags",
+    "pull": "draft/chathistory batch server-time message-tags",  # told, not given
+}
+ACTIONS = st.one_of(
+    st.tuples(st.just("post"), st.booleans()),  # bob posts to #general / privately to alice
+    st.tuples(st.just("connect"), st.sampled_from(sorted(DEVICE_CAPS))),
+    st.tuples(st.just("take"), st.integers(0, 2)),  # a device reads what was written to it
+    st.tuples(st.just("answer"), st.integers(0, 2)),  # ... and answers the ack PINGs it read
+    st.tuples(st.just("quiet"), st.just(0)),  # time passes (ack PINGs go out)
+    st.tuples(st.just("drop"), st.integers(0, 2)),  # the connection dies: confirms nothing
+    st.tuples(st.just("quit"), st.integers(0, 2)),  # QUIT, all it read acknowledged by TCP
+    st.tuples(st.just("unread"), st.integers(0, 2)),  # UNREAD: the held ones replayed
+)
+
+
+def read_texts(msgs: list[Message]) -> list[str]:
+    """The posts in these lines (without the date prefix and the [repeat?] mark)."""
+    return [t.removeprefix("[repeat?] ") for t in texts(msgs)]
+
+
+class Device:
+    """One of alice's connections, with what it read and what its answers confirmed."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.read: list[Message] = []
+        self.answered = 0  # PINGs in ``read`` answered so far
+
+    def take(self) -> None:
+        self.read.extend(self.client.take())
+
+    def answer(self, confirmed: set[str]) -> None:
+        """PONG every ack PING read: each confirms the lines read before it."""
+        pings = [i for i, m in enumerate(self.read) if m.command == "PING"]
+        for i in pings[self.answered :]:
+            self.client.send(f"PONG :{self.read[i].params[-1]}")
+            confirmed.update(read_texts(self.read[:i]))
+        self.answered = len(pings)
+
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))  # a long random hunt, as test_fuzz.py
+
+
+@given(st.lists(ACTIONS, max_size=40))
+@settings(max_examples=EXAMPLES or 60, deadline=None, derandomize=not EXAMPLES, database=None)
+def test_unread_is_exactly_what_no_device_confirmed(actions: list[tuple[str, object]]) -> None:
+    """Whatever the devices do (plain and history-pulling clients, PONGs, QUITs, drops, UNREAD),
+    the replay after the last one is gone holds each post that no device confirmed reading,
+    once, and none that a device confirmed: nothing lost, nothing doubled."""
+    h = Harness(
+        limits={"messages_per_period": 1000, "private_burst": 1000},
+        server={"commands_per_second": 0.0},
+    )
+    bob = h.user("bob")
+    first, burst = device(h)  # the account exists, everything before this is read
+    answer(first, burst)
+    first.session.peer_unacked = lambda: 0
+    first.quit()
+    devices: list[Device] = []
+    confirmed: set[str] = set()
+    posted: list[str] = []
+    for kind, arg in actions:
+        online = [d for d in devices if d.client.session.registered]
+        pick = online[arg % len(online)] if online and isinstance(arg, int) else None
+        if kind == "post":
+            text = f"p{len(posted)}"
+            posted.append(text)
+            bob.send(f"PRIVMSG {'#general' if arg else 'alice'} :{text}")
+        elif kind == "connect" and len(online) < 3:
+            c = h.connect()
+            c.register("alice", DEVICE_CAPS[str(arg)], password="pw")  # (the burst is taken)
+            d = Device(c)
+            d.read.extend(parse(line) for line in c.raw)
+            devices.append(d)
+        elif kind == "quiet":
+            h.advance(ACK_QUIET)
+        elif pick is None:
+            continue
+        elif kind == "take":
+            pick.take()
+        elif kind == "answer":
+            pick.take()
+            pick.answer(confirmed)
+        elif kind == "drop":
+            h.hub.close_session(pick.client.session, "Connection reset")
+        elif kind == "quit":
+            pick.take()
+            confirmed.update(read_texts(pick.read))  # its TCP stack acknowledged all it read
+            pick.client.session.peer_unacked = lambda: 0
+            pick.client.quit()
+        elif kind == "unread":
+            pick.client.send("UNREAD")
+    for d in devices:
+        if d.client.session.registered:
+            h.hub.close_session(d.client.session, "Connection reset")
+    _, burst = device(h)
+    replayed = read_texts(burst)
+    assert sorted(replayed) == sorted(set(replayed)), "a post replayed twice"
+    assert set(replayed) == set(posted) - confirmed, (
+        f"lost: {sorted(set(posted) - confirmed - set(replayed))}, "
+        f"confirmed yet replayed: {sorted(set(replayed) & confirmed)}"
+    )
