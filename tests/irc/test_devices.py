@@ -8,7 +8,9 @@ as the user's own message (as bouncers do with znc.in/self-message,
 https://ircv3.net/specs/extensions/echo-message "Use cases", and as irctest's
 ``server_tests/bouncer.py`` expects: also on a device that negotiated neither capability), a
 read marker set on one reaches the others (https://ircv3.net/specs/extensions/read-marker,
-"Command flows"), and "unread" is what no device of the account confirmed.
+"Command flows"), and "unread" is what no device of the account confirmed: directed cases, and
+a property test over random sequences of posts, connects, reads, PONGs, QUITs, drops and UNREAD
+(``FUZZ_EXAMPLES=3000`` for a long hunt).
 """
 
 from __future__ import annotations
