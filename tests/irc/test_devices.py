@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ircd.irc.acks import ACK_QUIET
@@ -483,6 +483,20 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "0"))  # a long random hunt, as t
 
 
 @given(st.lists(ACTIONS, max_size=40))
+@example(  # a plain device's late PONG after a pulling device's hold (the engine's Ack.upto)
+    actions=[
+        ("connect", "plain"),
+        ("answer", 0),
+        ("quiet", 0),
+        ("post", True),
+        ("take", 0),
+        ("post", True),
+        ("take", 0),
+        ("connect", "pull"),
+        ("answer", 1),
+        ("answer", 0),
+    ]
+)
 @settings(max_examples=EXAMPLES or 60, deadline=None, derandomize=not EXAMPLES, database=None)
 def test_unread_is_exactly_what_no_device_confirmed(actions: list[tuple[str, object]]) -> None:
     """Whatever the devices do (plain and history-pulling clients, PONGs, QUITs, drops, UNREAD),
