@@ -6,7 +6,8 @@ One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Server.received``
 pass ``_flush`` hands the pass's events to the store and the pass's output to the outbox
 (``ircd/irc/output.py``), which gives each connection (its ``Link``) its bytes in one piece once
 the store says the events are durable. A transport implements ``Link`` (``ircd/irc/link.py``)
-and calls ``attach``, ``received`` and ``detached``; TCP and TLS are ``Connection``.
+and calls ``attach``, ``received`` and ``detached``; TCP and TLS are ``Connection``, WebSocket
+is ``ircd/web``'s ``WebConnection`` (on the web listener, which also serves the web messenger).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from typing import Any, cast
 from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
-from .durable import Durable
+from .durable import Durable, Pending
 from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
 from .irc.link import Link
 from .irc.output import Outbox
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store
+from .web import WebConnection, WebSettings
 from .wire import LineFramer, TooLong
 
 log = logging.getLogger(__name__)
@@ -319,6 +321,8 @@ class Server:
         self._written_since_trim = 0  # bytes handed to transports since the last malloc_trim
         self.port = 0
         self.tls_port = 0
+        self.web_port = 0
+        self._web: WebSettings | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _accept(self, loaded: LoadedState) -> None:
@@ -327,7 +331,8 @@ class Server:
         m = restore(loaded, self.clock, self._rules, self.config.storage.state_file)
         if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
             m.pin_server_id()
-        m.ensure_room(m.rules.general_room, general)
+        if m.rules.auto_join:
+            m.ensure_room(m.rules.general_room, general)
         self.messenger = m
 
     # ------------------------------------------------------------------ lifecycle
@@ -340,15 +345,36 @@ class Server:
         self._servers.append(srv)
         self.port = srv.sockets[0].getsockname()[1]
         log.info("listening on %s:%d", cfg.host, self.port)
-        if cfg.tls_port and cfg.tls_cert:
+        ctx: ssl.SSLContext | None = None
+        if cfg.tls_cert:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
+        if cfg.tls_port and ctx is not None:
             tls = await loop.create_server(
                 lambda: Connection(self), cfg.host, cfg.tls_port, ssl=ctx, reuse_address=True
             )
             self._servers.append(tls)
             self.tls_port = tls.sockets[0].getsockname()[1]
             log.info("listening with TLS on %s:%d", cfg.host, self.tls_port)
+        web = self.config.web
+        if web.port:
+            self._web = settings = WebSettings.from_config(web, unacked_bytes)
+            www = await loop.create_server(
+                lambda: WebConnection(self, settings),
+                web.host,
+                web.port,
+                ssl=ctx,
+                reuse_address=True,
+            )
+            self._servers.append(www)
+            self.web_port = www.sockets[0].getsockname()[1]
+            scheme = "https" if ctx is not None else "http"
+            log.info(
+                "web messenger on %s://%s:%d/ (IRC over WebSocket at /irc)",
+                scheme,
+                web.host,
+                self.web_port,
+            )
         self._tasks.append(loop.create_task(self._ticker()))
         self._tasks.append(loop.create_task(self._snapshotter()))
         # scheduled messages that fell due while we were down go out now, in order
@@ -374,6 +400,10 @@ class Server:
         self._pool.shutdown(wait=False, cancel_futures=True)
         for link in list(self.conns.values()):
             link.close()
+        if self._web is not None:  # web connections that never became IRC clients
+            for conn in list(self._web.connections):
+                if conn.session is None:
+                    conn.abort()
         if self._snapshot_task is not None:
             with contextlib.suppress(Exception):
                 await self._snapshot_task
@@ -460,7 +490,7 @@ class Server:
             if out.idle:  # else a SendQ drop queued QUIT lines (and events): one more pass
                 return
 
-    def _on_durable(self, _durable: Durable) -> None:
+    def _on_durable(self, _durable: Pending[None]) -> None:
         """A store completed an append later: release what waited for it."""
         if self._loop is not None and not self._loop.is_closed():
             self.schedule_flush()
@@ -480,7 +510,7 @@ class Server:
             if not head.done:
                 settled: asyncio.Future[None] = loop.create_future()
 
-                def wake(_d: Durable, f: asyncio.Future[None] = settled) -> None:
+                def wake(_d: Pending[None], f: asyncio.Future[None] = settled) -> None:
                     if not f.done():
                         f.set_result(None)
 
@@ -494,10 +524,11 @@ class Server:
 
     # ------------------------------------------------------------------ off-loop work
 
-    def _offload(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        """Run ``work`` in the hashing pool; ``done(result)`` (or ``done(exception)``) on the
-        loop, then flush what it queued."""
+    def _offload(self, work: Callable[[], Any]) -> Pending[Any]:
+        """Run ``work`` in the hashing pool; the returned ``Pending`` is settled on the loop
+        with its result (or its error), then what that queued is flushed."""
         assert self._loop is not None
+        pending: Pending[Any] = Pending()
         fut = self._loop.run_in_executor(self._pool, work)
 
         def finished(f: asyncio.Future[Any]) -> None:
@@ -506,10 +537,13 @@ class Server:
             exc = f.exception()
             if exc is not None:
                 log.error("off-loop work failed: %r", exc)
-            done(exc if exc is not None else f.result())
+                pending.fail(exc)
+            else:
+                pending.resolve(f.result())
             self.schedule_flush()
 
         fut.add_done_callback(finished)
+        return pending
 
     def _wake_at(self, when: float) -> None:
         """The hub has lines waiting for their command budget: pump them at ``when``."""
@@ -594,7 +628,7 @@ async def serve(config: Config) -> int:
     try:
         await server.start()
     except OSError as e:
-        log.error("cannot listen on %s:%d: %s", config.server.host, config.server.port, e)
+        log.error("cannot listen: %s", e)
         server.store.close()
         return 2
     loop = asyncio.get_running_loop()

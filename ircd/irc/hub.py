@@ -17,15 +17,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..config import Config
+from ..durable import Pending
 from ..messenger import Messenger
-from ..messenger.model import Room
+from ..messenger.masks import EXTBANS
+from ..messenger.model import MAX_LIST_ENTRIES, Room
 from ..wire import (
     Numeric,
     casefold,
     format_line,
 )
 from . import acks
-from .caps import SERVICE_NICK
+from .caps import NAMELEN, SERVICE_NICK, cap_values
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import Session
@@ -36,14 +38,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# runs slow, pure work (password hashing) somewhere else, then calls ``done`` with its result
-# on the event loop; the server passes one backed by a thread pool. Without one (the adapter
-# tests) the work runs at once.
-Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+MODES_PER_COMMAND = 4  # mode changes with a parameter per MODE command (ISUPPORT MODES)
+
+# runs slow, pure work (password hashing) somewhere else; the ``Pending`` it returns is settled
+# with the work's result (or its error) on the event loop's thread. The server passes one backed
+# by a thread pool. Without one (the adapter tests) the work runs at once.
+Offload = Callable[[Callable[[], Any]], Pending[Any]]
 
 
-def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-    done(work())
+def run_now(work: Callable[[], Any]) -> Pending[Any]:
+    return Pending.of(work())
 
 
 class Hub:
@@ -83,11 +87,14 @@ class Hub:
         self._guest_prefix = secrets.token_hex(2)
         self._guests = 0
         self.started = clock.now()
-        self.general_key = messenger.rules.general_room  # the engine's key of chat.general_channel
+        # the engine's key of chat.general_channel, where everyone lands ("": none, auto_join off)
+        rules = messenger.rules
+        self.general_key = rules.general_room if rules.auto_join else ""
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
         self._batch_ids = 0
         self.isupport = self._isupport()
-        self.max_sessions_seen = 0
+        self.cap_values = cap_values(config.accounts)  # CAP LS 302 values
+        self.max_users_seen = 0  # most registered clients at once (LUSERS 265/266)
         self.refusals_log = LogBudget()  # "refused connection" lines: one budget for them all
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)
@@ -121,7 +128,6 @@ class Hub:
             host=ip,
         )
         self.sessions.add(s)
-        self.max_sessions_seen = max(self.max_sessions_seen, len(self.sessions))
         return s
 
     def batch_id(self) -> str:
@@ -373,23 +379,31 @@ class Hub:
     def _isupport(self) -> list[str]:
         cfg = self.config
         return [
+            "ACCOUNTEXTBAN=a",
             "AWAYLEN=200",
             "BOT=B",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{cfg.server.max_channels_per_user}",
-            "CHANMODES=,,,nt",
+            # list modes, the key, the limit, flags (messenger/engine.py set_mode)
+            "CHANMODES=beI,k,l,imnst",
             "CHANNELLEN=50",
             "CHANTYPES=#",
             f"CHATHISTORY={cfg.chat.chathistory_max}",
             "ELIST=",
+            "EXCEPTS=e",
+            f"EXTBAN=,{EXTBANS}",
+            "INVEX=I",
             "KICKLEN=300",
+            f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
             "MAXTARGETS=4",
-            "MODES=4",
+            f"MODES={MODES_PER_COMMAND}",
             "MSGREFTYPES=timestamp,msgid",
+            f"NAMELEN={NAMELEN}",
             f"NETWORK={cfg.server.network}",
             "NICKLEN=30",
             "PREFIX=(ov)@+",
-            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:1",
+            "STATUSMSG=@+",
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:4",
             "TOPICLEN=390",
             "UTF8ONLY",
             # WHOX (354) is implemented but not advertised: pydle with WHOX handles our forced

@@ -9,19 +9,38 @@ from __future__ import annotations
 
 from operator import attrgetter
 
+from ..messenger.errors import CannotJoin
 from ..messenger.model import Room
 from ..wire import Numeric, format_line
 from .fanout import NamesCache, broadcast_join, device_joined, note_joined
 from .hub import Hub
 from .lines import safe_line
 from .replay import replay, wants_push
+from .replies import reply_error
 from .session import Session
 from .timefmt import iso_time
 
 
+def prefix(room: Room, user_key: str, multi: bool) -> str:
+    """A member's status prefix in NAMES and WHOIS: "@" for an operator, "+" for a voiced
+    member; with multi-prefix (IRCv3) both, highest first."""
+    if user_key in room.ops:
+        return "@+" if multi and user_key in room.voiced else "@"
+    return "+" if user_key in room.voiced else ""
+
+
+def visible_to(hub: Hub, s: Session, room: Room) -> bool:
+    """Whether ``s`` may see who is in ``room``: a secret (+s) channel shows only to its
+    members and server operators (NAMES, LIST, WHOIS)."""
+    return "s" not in room.flags or s.user_key in room.members or s.oper
+
+
 def send_names(hub: Hub, s: Session, room: Room) -> None:
     uhnames = "userhost-in-names" in s.caps
-    cache = None if uhnames else hub.names_cache.get(room.key)
+    # the cache holds single prefixes: a multi-prefix client sees the same while nobody is
+    # both operator and voiced
+    multi = "multi-prefix" in s.caps and bool(room.ops & room.voiced)
+    cache = None if uhnames or multi else hub.names_cache.get(room.key)
     if cache is not None and cache.version == room.version:
         if cache.chunks:
             _send_names_lines(hub, s, room, cache.chunks)
@@ -30,9 +49,8 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
     # code per member); same names and order as iterating hub.room_sessions
     members = list(filter(None, map(hub.by_user.get, room.members)))
     names = list(map(_MASK if uhnames else _NICK, members))
-    ops = room.ops
-    if ops:
-        names = ["@" + n if m.user_key in ops else n for m, n in zip(members, names, strict=True)]
+    if room.ops or room.voiced:
+        names = [prefix(room, m.user_key, multi) + n for m, n in zip(members, names, strict=True)]
     if not names:
         return
     # 353 must have exactly 4 params (pydle); split long lists over several lines of at most
@@ -46,7 +64,7 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
             j = text.index(" ", i) + 1
         chunks.append(text[i : j - 1])
         i = j
-    if not uhnames:
+    if not uhnames and not multi:
         cache = hub.names_cache[room.key] = NamesCache(room.version)
         cache.chunks = chunks
         cache.last_size = len(chunks[-1]) + 1
@@ -56,10 +74,11 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
 def _send_names_lines(hub: Hub, s: Session, room: Room, chunks: list[str]) -> None:
     if s.capture is not None:
         for chunk in chunks:
-            hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, chunk)
+            hub.reply(s, Numeric.RPL_NAMREPLY, "@" if "s" in room.flags else "=", room.name, chunk)
         return
     # exactly what hub.reply formats, for all the lines at once
-    head = format_line(Numeric.RPL_NAMREPLY.value, (s.nick, "=", room.name, "x"), hub.name)[:-1]
+    kind = "@" if "s" in room.flags else "="  # a secret channel
+    head = format_line(Numeric.RPL_NAMREPLY.value, (s.nick, kind, room.name, "x"), hub.name)[:-1]
     body = head + ("\r\n" + head).join(chunks) + "\r\n"
     s.send_bytes(body.encode("utf-8", "replace"))
 
@@ -68,47 +87,68 @@ _NICK = attrgetter("nick")
 _MASK = attrgetter("mask")
 
 
-def send_topic(hub: Hub, s: Session, room: Room) -> None:
+def send_topic(hub: Hub, s: Session, room: Room, *, joining: bool = False) -> None:
+    """332 and 333 when the room has a topic. Without one, a TOPIC query gets 331 and a JOIN
+    nothing (modern.ircdocs.horse, JOIN: "The channel's topic (with RPL_TOPIC (332) and
+    optionally RPL_TOPICWHOTIME (333)), and no message if the channel does not have a
+    topic"; TOPIC: "If the topic is not set, RPL_NOTOPIC")."""
     if room.topic:
         hub.reply(s, Numeric.RPL_TOPIC, room.name, room.topic)
         hub.reply(s, Numeric.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
-    else:
+    elif not joining:
         hub.reply(s, Numeric.RPL_NOTOPIC, room.name, "No topic is set")
 
 
-def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
+def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password: str = "") -> bool:
     """Join (or re-show, for a returning account) a room: JOIN to the member and the others,
     topic, names, read marker, and the backlog when asked. Every device of the user is shown
     the room; a device of an account that is in the room already (through another device) is
-    shown it alone, and nobody else sees a JOIN."""
+    shown it alone, and nobody else sees a JOIN. False, with the numeric that says why
+    (471/473/474/475), when the channel's modes keep ``s`` out (``password``: the key it
+    gave)."""
     m = hub.messenger
     known = m.rooms.get(key)
     devices = hub.sessions_of(s.user_key)
     if known is not None and s.user_key in known.members and len(devices) > 1:
         device_joined(hub, known, s)
-        s.send(format_line("JOIN", (known.name,), s.mask))
+        s.send(_join_line(known, s, "extended-join" in s.caps))
         _show_room(hub, s, known, backlog)
-        return
-    room, _new = m.join(s.user_key, key, name)
-    line = format_line("JOIN", (room.name,), s.mask)
+        return True
+    try:
+        room, _new = m.join(s.user_key, key, name, mask=s.mask, password=password)
+    except CannotJoin as e:
+        existing = m.room(key)
+        reply_error(hub, s, e, existing.name if existing is not None else name)
+        return False
+    line = _join_line(room, s, False)
+    # ircv3.net/specs/extensions/extended-join: "JOIN <channel> <account> :<realname>"
+    extended = _join_line(room, s, True)
     away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
         # every join to a big channel is a broadcast: encoded once, and batched per pass
-        broadcast_join(hub, room, s, (line + "\r\n").encode("utf-8", "replace"))
+        encoded = (line + "\r\n").encode("utf-8", "replace")
+        broadcast_join(hub, room, s, encoded, (extended + "\r\n").encode("utf-8", "replace"))
     else:
         note_joined(hub, room, s)
         mine = set(devices)
         for peer in hub.room_sessions(room):
-            peer.send(line)
+            peer.send(extended if "extended-join" in peer.caps else line)
             if away_line and peer not in mine and "away-notify" in peer.caps:
                 peer.send(away_line)
     for device in devices or (s,):
         _show_room(hub, device, room, backlog)
+    return True
+
+
+def _join_line(room: Room, s: Session, extended: bool) -> str:
+    if extended:
+        return safe_line("JOIN", (room.name, s.account or "*", s.realname or s.nick), s.mask)
+    return format_line("JOIN", (room.name,), s.mask)
 
 
 def _show_room(hub: Hub, s: Session, room: Room, backlog: bool) -> None:
     """What a member is shown after its JOIN: topic, names, read marker, the backlog."""
-    send_topic(hub, s, room)
+    send_topic(hub, s, room, joining=True)
     send_names(hub, s, room)
     if "draft/read-marker" in s.caps:
         marker = hub.messenger.read_marker(s.user_key, room.key)

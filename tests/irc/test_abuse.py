@@ -21,7 +21,7 @@ def test_a_guest_cannot_set_the_topic_of_general_and_nobody_hears_of_it() -> Non
     assert cmds(b.send_take("TOPIC #general")) == ["331"]
     # nor make itself its operator, nor change its modes
     assert [m.format() for m in a.send_take("MODE #general +o alice")] == [
-        f":{SERVER} 482 alice #general :{NOT_OP}"
+        f":{SERVER} 482 alice #general :Only server operators change this channel"
     ]
     assert cmds(a.send_take("MODE #general -t")) == ["482"]
     assert b.take() == []
@@ -102,13 +102,11 @@ def test_join_part_join_in_one_pass_makes_the_room_anew() -> None:
     mask = a.session.mask
     assert lines == [
         f":{mask} JOIN #tmp",
-        f":{SERVER} 331 alice #tmp :No topic is set",
         f":{SERVER} 353 alice = #tmp :@alice",
         f":{SERVER} 366 alice #tmp :End of /NAMES list",
         f":{mask} TOPIC #tmp :first",
         f":{mask} PART #tmp",
         f":{mask} JOIN #tmp",
-        f":{SERVER} 331 alice #tmp :No topic is set",  # the topic went with the old room
         f":{SERVER} 353 alice = #tmp :@alice",
         f":{SERVER} 366 alice #tmp :End of /NAMES list",
     ]

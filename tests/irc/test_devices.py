@@ -25,6 +25,7 @@ from ircd.irc.acks import ACK_QUIET
 from ircd.wire import Message, parse
 
 from .harness import Client, Harness, cmds, make_config, one, only
+from .operators import oper_up, with_operator
 
 ECHO = "echo-message message-tags server-time"
 RM = "draft/read-marker server-time message-tags"
@@ -197,9 +198,11 @@ def test_private_messages_reach_every_device_and_are_copied_to_the_senders_other
     assert privmsgs(c.take()) == [("alice", "bob", "hello from the laptop")]
     assert privmsgs(b.take()) == []  # no echo-message: the sending device gets nothing back
     assert copies[0].tags["msgid"] == one(to_bob, "PRIVMSG").tags["msgid"]
-    # a message to oneself reaches each device once
+    # a message to oneself reaches each device once, and the echo-message one its echo too
+    # (echo-message: the echo is sent in addition to the normal delivery)
     a.send("PRIVMSG alice :note to self")
-    for d in (a, b, c):
+    assert privmsgs(a.take()) == [("alice", "alice", "note to self")] * 2
+    for d in (b, c):
         assert privmsgs(d.take()) == [("alice", "alice", "note to self")]
 
 
@@ -339,6 +342,53 @@ def test_away_is_the_users() -> None:
     assert a.session.away == "at lunch"
     bob.send("PRIVMSG alice :hi")
     assert one(bob.take(), "301").params[-1] == "at lunch"
+
+
+def test_setname_and_chghost_change_the_user_on_every_device() -> None:
+    """setname and chghost (ircv3.net): the user's other devices that negotiated the
+    capability get the line too, and every device takes the new name and host."""
+    h = Harness(with_operator())
+    op = h.user("op")
+    oper_up(op)
+    a, _ = device(h, "setname chghost")
+    b, _ = device(h)
+    h.drain(op, a, b)
+    b.send("SETNAME :Alice Liddell")
+    assert one(a.take(), "SETNAME").params == ("Alice Liddell",)
+    assert a.session.realname == b.session.realname == "Alice Liddell"
+    op.send("CHGHOST alice wonder.land")
+    assert one(a.take(), "CHGHOST").params[1] == "wonder.land"
+    assert one(b.take(), "396").params[1] == "wonder.land"
+    assert a.session.mask == b.session.mask == "alice!~alice@wonder.land"
+
+
+def test_kill_puts_out_every_device_and_others_see_one_quit() -> None:
+    h = Harness(with_operator())
+    op = h.user("op")
+    oper_up(op)
+    a, _ = device(h)
+    b, _ = device(h)
+    h.drain(op, a, b)
+    op.send("KILL alice :enough")
+    for d in (a, b):
+        assert "KILL" in cmds(d.take()) and not d.session.registered
+    assert len(only(op.take(), "QUIT")) == 1
+    assert h.hub.session_by_nick("alice") is None
+
+
+def test_a_statusmsg_to_the_ops_reaches_every_device_of_an_op() -> None:
+    h = harness()
+    bob = h.user("bob")
+    bob.send_take("JOIN #room")  # bob creates it: an operator
+    a, _ = device(h)
+    b, _ = device(h)
+    a.send("JOIN #room")
+    bob.send("MODE #room +o alice")
+    h.drain(a, b, bob)
+    bob.send("PRIVMSG @#room :ops only")
+    assert texts(a.take()) == texts(b.take()) == ["ops only"]
+    a.send("PRIVMSG @#room :from an op")
+    assert texts(b.take()) == ["from an op"]  # her other device: a copy
 
 
 # ---------------------------------------------------------------------- unread: no device got it

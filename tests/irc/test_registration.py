@@ -166,7 +166,7 @@ def test_welcome_burst_in_order() -> None:
     assert rest[i375 + 1] == "372"
     i376 = rest.index("376")
     assert set(rest[i375 + 1 : i376]) == {"372"}
-    assert rest[i376 + 1 :] == ["JOIN", "331", "353", "366"]
+    assert rest[i376 + 1 :] == ["JOIN", "353", "366"]  # no 331 on JOIN (Modern IRC, JOIN)
     assert all(m.source == SERVER for m in out if is_numeric(m))
     assert all(m.params[0] == "alice" for m in out if is_numeric(m))
 
@@ -193,7 +193,10 @@ def test_isupport_tokens() -> None:
     assert tokens["CASEMAPPING"] == "ascii"
     assert tokens["CHANTYPES"] == "#"
     assert tokens["PREFIX"] == "(ov)@+"
-    assert tokens["CHANMODES"] == ",,,nt"
+    assert tokens["CHANMODES"] == "beI,k,l,imnst"
+    assert (tokens["EXTBAN"], tokens["ACCOUNTEXTBAN"]) == (",am", "a")
+    assert (tokens["EXCEPTS"], tokens["INVEX"]) == ("e", "I")
+    assert (tokens["MAXLIST"], tokens["STATUSMSG"]) == ("beI:100", "@+")
     assert tokens["NICKLEN"] == "30"
     assert tokens["CHANNELLEN"] == "50"
     assert tokens["TOPICLEN"] == "390"

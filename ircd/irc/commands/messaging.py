@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 
-from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
+from ...messenger.errors import (
+    Banned,
+    CannotSend,
+    Flooding,
+    NoSuchRoom,
+    NoSuchUser,
+    NotMember,
+    RateLimited,
+)
+from ...messenger.model import Post
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
 from ..caps import SERVICE_KEY
 from ..fanout import relay_private, relay_room
 from ..hub import Hub
-from ..lines import add_tag, safe_line
+from ..lines import add_tag, post_line, safe_line
 from ..registry import command
 from ..replies import reply_error
 from ..service import service_command
@@ -28,10 +38,21 @@ def client_tags(msg: Message) -> dict[str, str] | None:
     return out or None
 
 
-def _fits(hub: Hub, s: Session, target: str, text: str) -> bool:
-    """Would the relayed line (with our source) fit in 512 bytes?"""
-    overhead = len(s.mask.encode()) + len(target.encode()) + 14 + 2  # ":mask PRIVMSG target :"
-    return len(text.encode()) + overhead <= MAX_BODY  # (+ CRLF), all in bytes
+def _with_bot(s: Session, tags: dict[str, str] | None) -> dict[str, str] | None:
+    """A message from a bot (user mode +B) carries the ``bot`` tag (ircv3.net draft bot-mode:
+    "the server SHOULD add the bot tag to PRIVMSG, NOTICE and TAGMSG messages sent by the
+    bot"); it goes to clients with message-tags, live and in history, as the post's tags do."""
+    if not s.bot:
+        return tags
+    return {**tags, "bot": ""} if tags else {"bot": ""}
+
+
+def _fits(s: Session, kind: str, target: str, text: str) -> bool:
+    """Would the relayed line ``:mask KIND target :text`` fit in 512 bytes, CRLF included and
+    tags apart (modern.ircdocs.horse, "Message format")?"""
+    # ":" mask " " kind " " target " :" text "\r\n": 7 bytes besides the four parts
+    overhead = len(s.mask.encode()) + len(kind) + len(target.encode()) + 7
+    return len(text.encode()) + overhead <= MAX_BODY
 
 
 def _ban_text(until: float, reason: str) -> str:
@@ -44,14 +65,18 @@ def privmsg(hub: Hub, s: Session, msg: Message) -> None:
     _message(hub, s, msg, "PRIVMSG")
 
 
-@command("NOTICE", min_params=1)
+@command("NOTICE")  # not even 461: a NOTICE is never answered (see _message)
 def notice(hub: Hub, s: Session, msg: Message) -> None:
     _message(hub, s, msg, "NOTICE")
 
 
 def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
-    quiet = kind == "NOTICE"  # errors to NOTICE are not answered, except the essential ones
-    if len(msg.params) < 2 or not msg.params[1]:
+    # NOTICE never gets an error reply: "automatic replies MUST NEVER be sent in response to
+    # a NOTICE message. This rule applies to servers too - they MUST NOT send any error reply
+    # back to the client on receipt of a notice" (RFC 2812 3.3.2). That includes the
+    # messenger's refusals (mute, rate limit, private flood): a refused NOTICE is dropped.
+    quiet = kind == "NOTICE"
+    if len(msg.params) < 2 or not msg.params[0] or not msg.params[1]:
         if not quiet:
             if len(msg.params) < 2 and msg.params[0].startswith(":"):
                 hub.reply(s, Numeric.ERR_NORECIPIENT, f"No recipient given ({kind})")
@@ -59,48 +84,128 @@ def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
                 hub.reply(s, Numeric.ERR_NOTEXTTOSEND, "No text to send")
         return
     text = msg.params[1]
-    tags = client_tags(msg)
+    tags = _with_bot(s, client_tags(msg))
     targets = [t for t in msg.params[0].split(",") if t][:MAX_TARGETS]
     for target in targets:
-        if target.startswith("#") or (target[:1] in "@+" and target[1:2] == "#"):
-            _to_room(hub, s, target.lstrip("@+"), text, kind, tags)
+        if target.startswith("#"):
+            refusal = _to_room(hub, s, target, text, kind, tags)
+        elif target[:1] in STATUS_PREFIXES and target[1:2] == "#":
+            _to_status(hub, s, target[0], target[1:], text, kind, tags)  # (never answers NOTICE)
+            refusal = None
         else:
-            _to_nick(hub, s, target, text, kind, tags)
+            refusal = _to_nick(hub, s, target, text, kind, tags)
+        if refusal is not None and not quiet:
+            refusal()
+
+
+Refusal = Callable[[], None]  # the error reply to a message that was not sent
 
 
 def _to_room(
     hub: Hub, s: Session, name: str, text: str, kind: str, tags: dict[str, str] | None
-) -> None:
+) -> Refusal | None:
     m = hub.messenger
     key = casefold(name)
-    if not _fits(hub, s, name, text):
-        hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
-        return
+    room_ = m.room(key)
+    if not _fits(s, kind, room_.name if room_ is not None else name, text):
+        return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     try:
         post = m.post_room(s.user_key, s.nick, s.mask, key, text, kind, tags)
     except NoSuchRoom as e:
-        reply_error(hub, s, e, name)
-        return
+        missing = e  # (``e`` is unbound after the except clause)
+        return lambda: reply_error(hub, s, missing, name)
     except NotMember:
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
-        return
+        why = "You're not on that channel (JOIN it)"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why)
     except Banned as e:
-        text_ = f"Message not sent: {_ban_text(e.until, e.reason)}"
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
-        return
+        muted = f"Message not sent: {_ban_text(e.until, e.reason)}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, muted)
+    except CannotSend as e:
+        why_not = f"Message not sent: {e}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why_not)
     except RateLimited as e:
         per = _period(e.period)
-        text_ = (
+        limited = (
             f"Message not sent. Rate limit: {e.limit} messages per {per} in channels; "
             f"resets at {human_time(e.reset_at)}"
         )
         if "standard-replies" in s.caps:
-            hub.fail(s, kind, "RATE_LIMITED", name, str(int(e.reset_at)), text=text_)
-        else:
-            hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
-        return
+            reset = str(int(e.reset_at))
+            return lambda: hub.fail(s, kind, "RATE_LIMITED", name, reset, text=limited)
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, limited)
     room = m.rooms[key]
     relay_room(hub, post, room, s)
+    return None
+
+
+STATUS_PREFIXES = "@+"  # ISUPPORT STATUSMSG: to a channel's operators, to its voiced and operators
+
+
+def _to_status(
+    hub: Hub,
+    s: Session,
+    prefix: str,
+    name: str,
+    text: str,
+    kind: str,
+    tags: dict[str, str] | None,
+) -> None:
+    """``PRIVMSG @#chan`` / ``+#chan`` (Modern IRC: STATUSMSG parameter): to the channel's
+    operators, or to its voiced members and operators, with the target as sent. Whoever
+    may speak in the channel may send one; it is not kept in the channel's history (the
+    others may read that)."""
+    m = hub.messenger
+
+    def refuse(numeric: Numeric, *params: str) -> None:
+        if kind != "NOTICE":  # a NOTICE never triggers an automatic reply (RFC 2812 3.3.2)
+            hub.reply(s, numeric, *params)
+
+    room = m.room(casefold(name))
+    if room is None:
+        refuse(Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    target = prefix + room.name
+    if not _fits(s, kind, target, text):
+        refuse(Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+        return
+    try:
+        m.check_room_send(s.user_key, room.key, origin=s.mask)
+    except (NoSuchRoom, NotMember):
+        refuse(Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
+        return
+    except Banned as e:
+        refuse(
+            Numeric.ERR_CANNOTSENDTOCHAN,
+            name,
+            f"Message not sent: {_ban_text(e.until, e.reason)}",
+        )
+        return
+    except CannotSend as e:
+        refuse(Numeric.ERR_CANNOTSENDTOCHAN, name, f"Message not sent: {e}")
+        return
+    u = m.user(s.user_key)
+    post = Post(
+        0,
+        f"{m.server_id}-s{secrets.token_hex(6)}",
+        hub.clock.now(),
+        kind,
+        s.user_key,
+        s.nick,
+        s.mask,
+        u.name if u is not None and u.is_account else None,
+        room.key,
+        None,
+        None,
+        text,
+        tags,
+    )
+    wanted = room.ops if prefix == "@" else room.ops | room.voiced
+    for key in wanted:
+        for peer in hub.sessions_of(key):  # every device (the sender's others: a copy)
+            if peer is not s:
+                peer.send(post_line(post, peer.tagbits, target))
+    if "echo-message" in s.caps:
+        s.send(post_line(post, s.tagbits, target))
 
 
 def _period(seconds: int) -> str:
@@ -115,33 +220,29 @@ def _period(seconds: int) -> str:
 
 def _to_nick(
     hub: Hub, s: Session, nick: str, text: str, kind: str, tags: dict[str, str] | None
-) -> None:
+) -> Refusal | None:
     if casefold(nick) == SERVICE_KEY:
         if kind == "PRIVMSG":  # the service never answers NOTICEs (no bot loops)
             service_command(hub, s, text, via="privmsg")
-        return
+        return None
     resolved = hub.resolve_user(nick)
     if resolved is None:
-        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
-        return
+        return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
     user_key, display = resolved
-    if not _fits(hub, s, display, text):
-        hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
-        return
+    if not _fits(s, kind, display, text):
+        return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     m = hub.messenger
     try:
         post = m.post_private(s.user_key, s.nick, s.mask, user_key, text, kind, tags)
     except NoSuchUser:
-        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
-        return
+        return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
     except Banned as e:
-        _not_sent(hub, s, display, kind, "Message not sent: " + _ban_text(e.until, e.reason))
-        return
+        muted = "Message not sent: " + _ban_text(e.until, e.reason)
+        return lambda: _not_sent(hub, s, display, kind, muted)
     except Flooding as e:
         wait = max(1, math.ceil(e.retry_after))
-        text_ = f"Message not sent: you are sending private messages too fast; wait {wait}s"
-        _not_sent(hub, s, display, kind, text_)
-        return
+        flood = f"Message not sent: you are sending private messages too fast; wait {wait}s"
+        return lambda: _not_sent(hub, s, display, kind, flood)
     online = relay_private(hub, post, s)
     if online:
         s.told_offline.discard(user_key)
@@ -157,6 +258,7 @@ def _to_nick(
             display,
             text=f"{display} is offline; your message will be delivered when they connect",
         )
+    return None
 
 
 def _not_sent(hub: Hub, s: Session, display: str, kind: str, text: str) -> None:
@@ -182,6 +284,7 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
     tags = client_tags(msg)
     if not tags:
         return
+    tags = _with_bot(s, tags) or tags
     for target in msg.params[0].split(",")[:MAX_TARGETS]:
         if target.startswith("#"):
             room = hub.messenger.room(casefold(target))
@@ -189,11 +292,11 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
                 hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, target, "No such channel")
                 continue
             try:
-                hub.messenger.check_room_send(s.user_key, room.key)
+                hub.messenger.check_room_send(s.user_key, room.key, origin=s.mask)
             except NotMember:
                 hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, target, "You're not on that channel")
                 continue
-            except Banned:
+            except (Banned, CannotSend):
                 continue  # dropped silently
             line, timed = _tagmsg_lines(hub, s, room.name, tags)
             for peer in hub.room_sessions(room):
@@ -210,8 +313,11 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
             for to in hub.sessions_of(peer_s.user_key):  # every device of the recipient
                 if "message-tags" in to.caps:
                     to.send(timed if "server-time" in to.caps else line)
-            if peer_s.user_key == s.user_key:
-                continue
             for mine in hub.sessions_of(s.user_key):  # the echo, and a copy to other devices
-                if "message-tags" in mine.caps and (mine is not s or "echo-message" in s.caps):
+                if "message-tags" not in mine.caps:
+                    continue
+                if mine is s:
+                    if "echo-message" in s.caps:  # to oneself: twice
+                        s.send(timed if "server-time" in s.caps else line)
+                elif peer_s.user_key != s.user_key:
                     mine.send(timed if "server-time" in mine.caps else line)
