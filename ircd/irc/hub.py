@@ -1,6 +1,6 @@
-"""The IRC adapter's state: sessions and their lookups (nicks, users, rooms), the connection
-lifecycle (new_session, close_session, quit), the per-client log budget, the reply helpers,
-take_output and deliver_logs for the output step, and ISUPPORT.
+"""The IRC adapter's state: sessions and their lookups (nicks, users and each user's devices,
+rooms), the connection lifecycle (new_session, close_session, quit), the per-client log budget,
+the reply helpers, take_output and deliver_logs for the output step, and ISUPPORT.
 
 What acts on that state lives beside it: dispatch.py (input, labelled responses, the ticker),
 fanout.py (room broadcasts, NAMES cache), replay.py (replay tiers, unread, delivery acks),
