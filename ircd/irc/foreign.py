@@ -293,14 +293,42 @@ def _arrive(
     s.node = origin
     s.closing = ""  # nothing is ever queued to it: its own node delivers
     p.remote.setdefault(origin, {})[user] = s
-    if nick_key not in hub.nicks or hub.nicks[nick_key].node:
-        hub.nicks[nick_key] = s
-    if user not in hub.by_user:
-        hub.by_user[user] = s
+    _add_device(hub, s)
+    if hub.by_user.get(user) is s:
         if not account:
             with contextlib.suppress(MessengerError):
                 m.attach_guest(user, nick)
         m.connected(user)
+
+
+def _add_device(hub: Hub, s: Session) -> None:
+    """``s`` is one more device of its user here (the first speaks for it: ``Hub.devices``)."""
+    devices = hub.devices.setdefault(s.user_key, [])
+    devices.append(s)
+    if len(devices) == 1:
+        hub.by_user[s.user_key] = s
+        if s.nick_key not in hub.nicks or hub.nicks[s.nick_key].node:
+            hub.nicks[s.nick_key] = s
+
+
+def _drop_device(hub: Hub, s: Session) -> bool:
+    """Forget the device ``s``; True when it was its user's last one here."""
+    devices = hub.devices.get(s.user_key)
+    if devices is not None and s in devices:
+        devices.remove(s)
+        if devices:
+            if hub.by_user.get(s.user_key) is s:
+                hub.by_user[s.user_key] = devices[0]
+            if hub.nicks.get(s.nick_key) is s:
+                hub.nicks[s.nick_key] = devices[0]
+            return False
+        del hub.devices[s.user_key]
+    if hub.nicks.get(s.nick_key) is s:
+        del hub.nicks[s.nick_key]
+    if hub.by_user.get(s.user_key) is s:
+        del hub.by_user[s.user_key]
+        return True
+    return False
 
 
 def _join_guest(hub: Hub, s: Session, room_key: str) -> None:
@@ -320,13 +348,12 @@ def _rekeyed(hub: Hub, p: Presence, s: Session, key: str, account: str) -> None:
     m = hub.messenger
     users = p.remote.get(s.node, {})
     users.pop(s.user_key, None)
-    if hub.by_user.get(s.user_key) is s:
-        del hub.by_user[s.user_key]
+    if _drop_device(hub, s):
         m.disconnected(s.user_key)
     s.user_key, s.account = key, account or None
     users[key] = s
-    if key not in hub.by_user:
-        hub.by_user[key] = s
+    _add_device(hub, s)
+    if hub.by_user.get(key) is s:
         m.connected(key)
 
 
@@ -350,12 +377,11 @@ def _renamed(hub: Hub, s: Session, nick: str, mask: str) -> None:
 def _leave(hub: Hub, p: Presence, s: Session, why: str) -> None:
     m = hub.messenger
     p.remote.get(s.node, {}).pop(s.user_key, None)
+    peers = hub.peers_of(s)
+    if not _drop_device(hub, s):
+        return  # the user is still connected (another device): nobody sees a change
     line = safe_line("QUIT", (why,), s.mask)
-    for peer in hub.peers_of(s):
+    for peer in peers:
         if not peer.node:
             peer.send(line)
-    if hub.nicks.get(s.nick_key) is s:
-        del hub.nicks[s.nick_key]
-    if hub.by_user.get(s.user_key) is s:
-        del hub.by_user[s.user_key]
-        m.disconnected(s.user_key)
+    m.disconnected(s.user_key)

@@ -75,6 +75,8 @@ async def test_three_nodes_chat_names_whois(nodes: Start, clients: Any) -> None:
     a.send("PRIVMSG carol :just you")
     got = await c.expect(said(c, "just you"))
     assert (got.source or "").startswith("alice!") and got.params[0] == "carol"
+    await a.sync()
+    assert not any("offline" in line for line in a.lines)  # carol is online, elsewhere
     b.send("NAMES #general")
     names = await b.expect("353")
     assert set(names.params[-1].split()) == {"alice", "bob", "carol"}
