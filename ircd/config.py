@@ -359,9 +359,8 @@ class ChatConfig:
     max_read_markers: int = setting(
         200,
         _int(1),
-        doc="Read markers (draft/read-marker) kept per user (markers). A channel's marker is "
-        "kept while the user is in the channel; beyond this number the oldest ones are "
-        "forgotten.",
+        doc="Read markers (draft/read-marker) kept per user (markers). A marker only moves "
+        "forward, also across a PART; beyond this number the oldest ones are forgotten.",
         engine="max_read_markers",
     )
 

@@ -13,9 +13,17 @@ from ...messenger.errors import (
     NotOperator,
 )
 from ...messenger.model import Room
-from ...wire import Message, Numeric, casefold, format_line, is_channel_name, truncate_utf8
+from ...wire import (
+    Message,
+    Numeric,
+    casefold,
+    escape_tag_value,
+    format_line,
+    is_channel_name,
+    truncate_utf8,
+)
 from ..hub import MODES_PER_COMMAND, Hub
-from ..lines import safe_line
+from ..lines import add_tag, safe_line
 from ..registry import command
 from ..replies import reply_error
 from ..rooms import join_room, send_names, send_topic, visible_to
@@ -202,14 +210,22 @@ def invite(hub: Hub, s: Session, msg: Message) -> None:
     if target.away:
         hub.reply(s, Numeric.RPL_AWAY, target.nick, target.away)
     line = safe_line("INVITE", (target.nick, room.name), s.mask)
-    target.send(line)
+    # account-tag: "the account tag ... on any message" from a logged-in user (INVITE too)
+    tagged = add_tag(line, f"account={escape_tag_value(s.account)}") if s.account else line
+
+    def line_for(peer: Session) -> str:
+        return tagged if "account-tag" in peer.caps else line
+
+    to_devices = hub.sessions_of(target.user_key) or [target]
+    for device in to_devices:
+        device.send(line_for(device))
     invite_only = "i" in room.flags
     for peer in hub.room_sessions(room):
-        if peer is s or peer is target or "invite-notify" not in peer.caps:
+        if peer is s or peer in to_devices or "invite-notify" not in peer.caps:
             continue
         if invite_only and peer.user_key not in room.ops and not peer.oper:
             continue  # in a +i channel only those who may invite hear of invitations
-        peer.send(line)
+        peer.send(line_for(peer))
 
 
 @command("MODE", min_params=1)
