@@ -203,7 +203,7 @@ EXPECTED_VERBS = {
     "PRIVMSG", "NOTICE", "TAGMSG",
     # queries
     "WHO", "WHOIS", "WHOWAS", "ISON", "USERHOST", "AWAY", "MOTD", "LUSERS", "VERSION", "TIME",
-    "USERS", "OPER", "HELP",
+    "USERS", "OPER", "HELP", "MONITOR",
     # history
     "UNREAD", "CHATHISTORY", "MARKREAD",
     # the messenger's own verbs

@@ -20,8 +20,10 @@ CAPS = (
     "cap-notify",
     "draft/account-registration",
     "draft/chathistory",
+    "draft/extended-monitor",  # the name before ratification; same meaning
     "draft/read-marker",
     "echo-message",
+    "extended-monitor",
     "labeled-response",
     "message-tags",
     "multi-prefix",

@@ -28,8 +28,10 @@ from . import acks
 from .caps import SERVICE_NICK
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
+from .monitor import Monitors
 from .session import Session
 from .throttle import LoginThrottle
+from .whowas import WhowasLog
 
 if TYPE_CHECKING:
     from .fanout import NamesCache, RoomLog
@@ -88,6 +90,8 @@ class Hub:
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)
         self.shown: dict[str, list[tuple[int, int]]] = {}
+        self.monitor = Monitors(config.server.monitor_limit)  # MONITOR lists (monitor.py)
+        self.whowas = WhowasLog(config.server.whowas_history)  # nicks given up (whowas.py)
 
     # ------------------------------------------------------------------ connections
 
@@ -140,12 +144,15 @@ class Hub:
             self.ip_counts[s.ip] = n
         else:
             self.ip_counts.pop(s.ip, None)
+        self.monitor.forget(s)
         if s.registered:
             line = safe_line("QUIT", (reason,), s.mask)
             for peer in self.peers_of(s):
                 peer.send(line)
+            self.whowas.record(s, self.clock.now())
             if self.nicks.get(s.nick_key) is s:
                 del self.nicks[s.nick_key]
+                self.monitor.offline(self.name, s.nick)
             if self.by_user.get(s.user_key) is s:
                 del self.by_user[s.user_key]
                 self.messenger.disconnected(s.user_key)
@@ -320,9 +327,10 @@ class Hub:
             "CHANNELLEN=50",
             "CHANTYPES=#",
             f"CHATHISTORY={cfg.chat.chathistory_max}",
-            "ELIST=",
+            "ELIST=CMNTU",
             "KICKLEN=300",
             "MAXTARGETS=4",
+            f"MONITOR={cfg.server.monitor_limit}",
             "MODES=4",
             "MSGREFTYPES=timestamp,msgid",
             f"NETWORK={cfg.server.network}",

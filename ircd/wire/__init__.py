@@ -11,6 +11,7 @@ from ircd.wire.framing import (
     TooLong,
     truncate_utf8,
 )
+from ircd.wire.glob import glob_match, has_wildcards
 from ircd.wire.message import (
     Message,
     ParseError,
@@ -35,6 +36,8 @@ __all__ = [
     "casefold",
     "escape_tag_value",
     "format_line",
+    "glob_match",
+    "has_wildcards",
     "is_channel_name",
     "is_valid_nick",
     "parse",

@@ -26,7 +26,7 @@ from ...wire import (
     parse_uint,
     truncate_utf8,
 )
-from .. import acks
+from .. import acks, monitor
 from ..caps import CAP_VALUES, CAPS, RESERVED_NICKS
 from ..dispatch import defer
 from ..fanout import names_changed
@@ -168,8 +168,14 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
     for peer in hub.peers_of(s):
         peer.send(line)
     del hub.nicks[s.nick_key]
+    old, renamed = s.nick, key != s.nick_key
+    if renamed:
+        hub.whowas.record(s, hub.clock.now())
     s.nick, s.nick_key = new, key
     hub.nicks[key] = s
+    if renamed:  # a change of case only is the same nick: its watchers hear nothing
+        hub.monitor.offline(hub.name, old)
+        hub.monitor.online(hub.name, s)
     names_changed(hub)
 
 
@@ -409,9 +415,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
 
 def _account_notify(hub: Hub, s: Session) -> None:
     line = format_line("ACCOUNT", (s.account or "*",), s.mask)
-    for peer in hub.peers_of(s):
-        if "account-notify" in peer.caps:
-            peer.send(line)
+    monitor.notify(hub.peers_of(s), hub.monitor, s, "account-notify", line)
 
 
 # ---------------------------------------------------------------------- completing registration
@@ -503,6 +507,7 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
     s.registered = True
     hub.nicks[key] = s
     hub.by_user[user_key] = s
+    hub.monitor.online(hub.name, s)
     m.connected(user_key, s.ip)
     if s.sasl_account is None and s.account is not None:
         mask = s.mask
