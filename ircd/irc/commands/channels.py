@@ -88,8 +88,8 @@ def names(hub: Hub, s: Session, msg: Message) -> None:
     a channel that does not exist); without a parameter, every channel with someone in it, and
     one 366 for "*"."""
     if not msg.params:
-        for room in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
-            send_names(hub, s, room)
+        for each in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
+            send_names(hub, s, each)
         hub.reply(s, Numeric.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
     for name in msg.params[0].split(","):
