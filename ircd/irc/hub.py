@@ -339,7 +339,7 @@ class Hub:
             "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:1",
             "TOPICLEN=390",
             "UTF8ONLY",
-            # WHOX (354) is implemented but not advertised: pydle with WHOX handles our forced
-            # JOIN before it knows its own nick (its 001 handler awaits a WHOIS), and loses the
-            # channel; without it pydle stays consistent (see tests/e2e/test_pydle.py)
+            # pydle with WHOX lands in #general because the landing waits for the client's
+            # next line (welcome.py; tests/e2e/test_pydle.py)
+            "WHOX",
         ]

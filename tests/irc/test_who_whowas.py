@@ -17,6 +17,14 @@ def _who_nicks(out: list) -> list[str]:  # type: ignore[type-arg]
     return sorted(m.params[5] for m in only(out, "352"))
 
 
+def test_whox_is_advertised() -> None:
+    """IRCv3 whox: the server advertises WHOX in RPL_ISUPPORT."""
+    h = Harness()
+    c = h.connect()
+    burst = c.register("alice")
+    assert "WHOX" in [p for m in only(burst, "005") for p in m.params[1:-1]]
+
+
 def test_who_star_and_masks_match_nick_user_host_realname() -> None:
     """Modern IRC, WHO: a mask matches nick, username, host, server or realname; 315 carries
     the mask exactly as sent (irctest testWhoStar, testWhoNick 'coolni*')."""

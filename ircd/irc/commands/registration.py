@@ -36,7 +36,7 @@ from ..registry import command
 from ..replay import on_pong, request_ack
 from ..session import ACCOUNT, TAGS, TIME, Session
 from ..timefmt import human_time
-from ..welcome import land, welcome
+from ..welcome import expect_landing, land, welcome
 
 log = logging.getLogger(__name__)
 
@@ -522,7 +522,7 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
         f" caps={' '.join(sorted(s.caps))}" if s.caps else "",
     )
     welcome(hub, s)
-    land(hub, s)
+    expect_landing(hub, s)
     return True
 
 
