@@ -27,7 +27,7 @@ from typing import Any, cast
 from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
-from .durable import Durable
+from .durable import Durable, Pending
 from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
 from .irc.link import Link
 from .irc.output import Outbox
@@ -460,7 +460,7 @@ class Server:
             if out.idle:  # else a SendQ drop queued QUIT lines (and events): one more pass
                 return
 
-    def _on_durable(self, _durable: Durable) -> None:
+    def _on_durable(self, _durable: Pending[None]) -> None:
         """A store completed an append later: release what waited for it."""
         if self._loop is not None and not self._loop.is_closed():
             self.schedule_flush()
@@ -480,7 +480,7 @@ class Server:
             if not head.done:
                 settled: asyncio.Future[None] = loop.create_future()
 
-                def wake(_d: Durable, f: asyncio.Future[None] = settled) -> None:
+                def wake(_d: Pending[None], f: asyncio.Future[None] = settled) -> None:
                     if not f.done():
                         f.set_result(None)
 
@@ -494,10 +494,11 @@ class Server:
 
     # ------------------------------------------------------------------ off-loop work
 
-    def _offload(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        """Run ``work`` in the hashing pool; ``done(result)`` (or ``done(exception)``) on the
-        loop, then flush what it queued."""
+    def _offload(self, work: Callable[[], Any]) -> Pending[Any]:
+        """Run ``work`` in the hashing pool; the returned ``Pending`` is settled on the loop
+        with its result (or its error), then what that queued is flushed."""
         assert self._loop is not None
+        pending: Pending[Any] = Pending()
         fut = self._loop.run_in_executor(self._pool, work)
 
         def finished(f: asyncio.Future[Any]) -> None:
@@ -506,10 +507,13 @@ class Server:
             exc = f.exception()
             if exc is not None:
                 log.error("off-loop work failed: %r", exc)
-            done(exc if exc is not None else f.result())
+                pending.fail(exc)
+            else:
+                pending.resolve(f.result())
             self.schedule_flush()
 
         fut.add_done_callback(finished)
+        return pending
 
     def _wake_at(self, when: float) -> None:
         """The hub has lines waiting for their command budget: pump them at ``when``."""

@@ -198,7 +198,7 @@ EXPECTED_VERBS = {
     # registration
     "CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "AUTHENTICATE", "REGISTER",
     # channels
-    "JOIN", "PART", "TOPIC", "NAMES", "LIST", "KICK", "MODE",
+    "JOIN", "PART", "TOPIC", "NAMES", "LIST", "KICK", "MODE", "INVITE",
     # messages
     "PRIVMSG", "NOTICE", "TAGMSG",
     # queries

@@ -153,3 +153,59 @@ def test_command_modules_import_no_sibling_command_module() -> None:
             if hit:
                 bad.append(f"{p.relative_to(IRCD.parent)}:{line} imports {mod}")
     assert bad == []
+
+
+_SHOWN_SETS = {"members", "ops", "voiced"}
+_MUTATORS = {"add", "discard", "remove", "pop", "clear", "update", "difference_update"}
+
+
+def shown_set_mutations(path: Path) -> list[str]:
+    """Places in ``path`` that change a room's ``members`` or ``ops`` set directly
+    (``x.members.add(...)``, ``x.ops = ...``, ``x.members |= ...``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = []
+    for node in ast.walk(tree):
+        target: ast.expr | None = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr in _MUTATORS:
+                target = node.func.value
+        elif isinstance(node, ast.AugAssign):
+            target = node.target
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Attribute) and t.attr in _SHOWN_SETS:
+                    target = t
+        if isinstance(target, ast.Attribute) and target.attr in _SHOWN_SETS:
+            where = path.relative_to(IRCD.parent) if path.is_relative_to(IRCD) else path.name
+            found.append(f"{where}:{node.lineno}")
+    return found
+
+
+def test_who_is_shown_in_a_room_changes_only_through_the_room() -> None:
+    """The NAMES cache is right because ``Room`` counts every change of who is shown in it
+    (``Room.version``): no code outside ``Room``'s own methods may change ``members`` or
+    ``ops``, so no call site has to remember to drop the cache."""
+    model = IRCD / "messenger" / "model.py"
+    found = [
+        place
+        for path in sorted(IRCD.rglob("*.py"))
+        if path != model
+        for place in shown_set_mutations(path)
+    ]
+    assert found == []
+    tree = ast.parse(model.read_text(encoding="utf-8"))
+    room = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Room")
+    inside = {
+        f"ircd/messenger/model.py:{n.lineno}"
+        for f in room.body
+        if isinstance(f, ast.FunctionDef)
+        for n in ast.walk(f)
+        if isinstance(n, ast.stmt | ast.expr)
+    }
+    assert set(shown_set_mutations(model)) <= inside
+
+
+def test_the_shown_set_finder_finds_direct_changes(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("room.members.add(k)\nr.ops = set()\nx.ops |= y\nr.members.copy()\n")
+    assert sorted(shown_set_mutations(sample)) == ["sample.py:1", "sample.py:2", "sample.py:3"]

@@ -24,6 +24,7 @@ CAPS = (
     "draft/read-marker",
     "echo-message",
     "extended-monitor",
+    "invite-notify",
     "labeled-response",
     "message-tags",
     "multi-prefix",

@@ -17,7 +17,9 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
+from ..durable import Pending
 from ..wire import Message, Numeric, ParseError, TooLong, escape_tag_value, parse
+from .fanout import prune_names
 from .hub import Hub
 from .lines import add_tag, batch
 from .registry import COMMANDS
@@ -123,22 +125,23 @@ def pump_waiting(hub: Hub) -> None:
 
 
 def defer(hub: Hub, s: Session, work: Callable[[], T], then: Callable[[T], None]) -> None:
-    """Run slow ``work`` off the event loop (``offload``), then ``then(result)`` on it.
+    """Run slow ``work`` off the event loop (``offload``: a ``Pending`` of its result, the same
+    kind of continuation as a journal append's ``Durable``), then ``then(result)`` on the loop.
     Meanwhile ``s``'s later lines wait, in order; other connections are served. A labeled
     command's response is completed by ``then``."""
     label, captured = s.label, s.capture
     s.label = s.capture = None
     s.held += 1
 
-    def done(result: T) -> None:
+    def done(result: Pending[T]) -> None:
         s.held -= 1
         if s.closing is None and s in hub.sessions:
             s.label, s.capture = label, captured
             try:
-                if isinstance(result, BaseException):  # the work failed (logged)
+                if result.error is not None:  # the work failed (logged where it ran)
                     hub.notice(s, "Internal error; it has been logged.")
                 else:
-                    then(result)
+                    then(result.value)
             except Exception:
                 hub.client_log(
                     s, log.exception, "error completing a command from %s (%s)", s.nick, s.ip
@@ -148,7 +151,7 @@ def defer(hub: Hub, s: Session, work: Callable[[], T], then: Callable[[T], None]
                 _end_label(hub, s)
         pump(hub, s)
 
-    hub.offload(work, done)
+    hub.offload(work).then(done)
 
 
 def dispatch(hub: Hub, s: Session, msg: Message) -> None:
@@ -219,6 +222,7 @@ def tick(hub: Hub) -> None:
     if now - hub.pruned_at >= 60:
         hub.pruned_at = now
         hub.throttle.prune(now)
+        prune_names(hub)
     for s in list(hub.sessions):
         if s.closing is not None:
             continue

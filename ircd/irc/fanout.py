@@ -4,8 +4,11 @@ Room broadcasts of one event-loop pass are batched in a ``RoomLog`` per room (on
 the hub's ``deliver_logs`` hands them out at flush): each member gets one piece per pass, in the
 order it would have had with immediate sends, and a post is formatted once per capability
 variant (``post_line``). The NAMES lists of a room are cached (``NamesCache`` on
-``Hub.names_cache``) while only joins happen (``broadcast_join`` appends); any other change of
-who is in a room, of a nick or of an op status drops them (``names_changed``).
+``Hub.names_cache``) for the room's version (``Room.version``: the engine counts every change of
+who is shown in a room: a join, a part, a status, a member coming online or going offline, a
+nick). A cache of another version is stale and is not used, except that a JOIN broadcast adds
+its joiner to a cache that is exactly that one arrival behind (``broadcast_join``), so each of
+many joiners of a big channel costs O(lines), not O(members).
 """
 
 from __future__ import annotations
@@ -21,12 +24,12 @@ if TYPE_CHECKING:
 
 
 class NamesCache:
-    """A room's RPL_NAMREPLY name lists (plain nicks), kept while only joins happen, so that
-    each of many joiners of a big channel costs O(lines), not O(members)."""
+    """A room's RPL_NAMREPLY name lists (plain nicks) as of the room's ``version``."""
 
-    __slots__ = ("chunks", "last_size")
+    __slots__ = ("chunks", "last_size", "version")
 
-    def __init__(self) -> None:
+    def __init__(self, version: int) -> None:
+        self.version = version  # the Room.version these lists show
         self.chunks: list[str] = []  # space-separated names, at most 380 characters each
         self.last_size = 0  # characters in the last chunk, each name counted with a space
 
@@ -128,18 +131,25 @@ def broadcast_join(hub: Hub, room: Room, s: Session, data: bytes) -> None:
     log_.cursor[s] = len(log_.entries)  # the joiner gets its JOIN and what follows only
     log_.entries.append(data)
     names = hub.names_cache.get(room.key)
-    if names is not None:
-        names.add(("@" if s.user_key in room.ops else "") + s.nick)
+    if names is not None and names.version != room.version:
+        if names.version == room.before and room.arrived == s.user_key:
+            names.add(("@" if s.user_key in room.ops else "") + s.nick)  # just this arrival
+            names.version = room.version
+        else:
+            del hub.names_cache[room.key]
 
 
-def names_changed(hub: Hub) -> None:
-    """Someone left a room, changed nick or op status: cached NAMES lists are stale."""
-    hub.names_cache.clear()
+def prune_names(hub: Hub) -> None:
+    """Forget cached NAMES lists that are stale or of rooms that ceased (the periodic tick)."""
+    rooms = hub.messenger.rooms
+    for key, names in list(hub.names_cache.items()):
+        room = rooms.get(key)
+        if room is None or room.version != names.version:
+            del hub.names_cache[key]
 
 
 def note_joined(hub: Hub, room: Room, s: Session) -> None:
     """``s`` joined ``room`` without broadcast_join: it gets no earlier batched lines."""
-    names_changed(hub)
     log_ = hub.logs.get(room.key)
     if log_ is not None:
         log_.cursor[s] = len(log_.entries)

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..config import Config
+from ..durable import Pending
 from ..messenger import Messenger
-from ..messenger.model import Room
+from ..messenger.masks import EXTBANS
+from ..messenger.model import MAX_LIST_ENTRIES, Room
 from ..wire import (
     Numeric,
     casefold,
@@ -38,14 +40,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# runs slow, pure work (password hashing) somewhere else, then calls ``done`` with its result
-# on the event loop; the server passes one backed by a thread pool. Without one (the adapter
-# tests) the work runs at once.
-Offload = Callable[[Callable[[], Any], Callable[[Any], None]], None]
+MODES_PER_COMMAND = 4  # mode changes with a parameter per MODE command (ISUPPORT MODES)
+
+# runs slow, pure work (password hashing) somewhere else; the ``Pending`` it returns is settled
+# with the work's result (or its error) on the event loop's thread. The server passes one backed
+# by a thread pool. Without one (the adapter tests) the work runs at once.
+Offload = Callable[[Callable[[], Any]], Pending[Any]]
 
 
-def run_now(work: Callable[[], Any], done: Callable[[Any], None]) -> None:
-    done(work())
+def run_now(work: Callable[[], Any]) -> Pending[Any]:
+    return Pending.of(work())
 
 
 class Hub:
@@ -136,7 +140,6 @@ class Hub:
         self.waiting.discard(s)
         for nick in [k for k, v in self.claims.items() if v is s]:
             del self.claims[nick]
-        self.names_cache.clear()  # NAMES lists are stale (fanout.names_changed)
         self.opers.discard(s)
         self.sessions.discard(s)
         n = self.ip_counts.get(s.ip, 1) - 1
@@ -319,24 +322,31 @@ class Hub:
     def _isupport(self) -> list[str]:
         cfg = self.config
         return [
+            "ACCOUNTEXTBAN=a",
             "AWAYLEN=200",
             "BOT=B",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{cfg.server.max_channels_per_user}",
-            "CHANMODES=,,,nt",
+            # list modes, the key, the limit, flags (messenger/engine.py set_mode)
+            "CHANMODES=beI,k,l,imnst",
             "CHANNELLEN=50",
             "CHANTYPES=#",
             f"CHATHISTORY={cfg.chat.chathistory_max}",
             "ELIST=CMNTU",
+            "EXCEPTS=e",
+            f"EXTBAN=,{EXTBANS}",
+            "INVEX=I",
             "KICKLEN=300",
+            f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
             "MAXTARGETS=4",
             f"MONITOR={cfg.server.monitor_limit}",
-            "MODES=4",
+            f"MODES={MODES_PER_COMMAND}",
             "MSGREFTYPES=timestamp,msgid",
             f"NETWORK={cfg.server.network}",
             "NICKLEN=30",
             "PREFIX=(ov)@+",
-            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:1",
+            "STATUSMSG=@+",
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:4",
             "TOPICLEN=390",
             "UTF8ONLY",
             # pydle with WHOX lands in #general because the landing waits for the client's

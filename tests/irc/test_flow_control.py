@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from ircd.durable import Pending
 from ircd.irc.commands import queries, registration
 from tests.messenger.helpers import fast_hash
 
@@ -26,13 +27,18 @@ class Pool:
     """Stands for the server's thread pool: work waits here until ``run`` is called."""
 
     def __init__(self, h: Harness) -> None:
-        self.jobs: list[tuple[Callable[[], Any], Callable[[Any], None]]] = []
-        h.hub.offload = lambda work, done: self.jobs.append((work, done))
+        self.jobs: list[tuple[Callable[[], Any], Pending[Any]]] = []
+        h.hub.offload = self.offload
+
+    def offload(self, work: Callable[[], Any]) -> Pending[Any]:
+        pending: Pending[Any] = Pending()
+        self.jobs.append((work, pending))
+        return pending
 
     def run(self) -> None:
         while self.jobs:
-            work, done = self.jobs.pop(0)
-            done(work())
+            work, pending = self.jobs.pop(0)
+            pending.resolve(work())
 
 
 # ------------------------------------------------------------------ off-loop work
@@ -58,6 +64,41 @@ def test_lines_after_a_password_wait_in_order_while_others_are_served() -> None:
     assert joins == ["#general", "#knit"]
     assert [p.text for p in h.messenger.rooms["#knit"].history] == ["first!"]
     assert c.session.inbox == type(c.session.inbox)()
+
+
+def test_off_loop_work_that_fails_is_an_error_notice_and_the_later_lines_go_on() -> None:
+    """The continuation of failed work (its Pending failed, as the server's pool does when
+    the work raises) answers with an error notice; the held lines then run in order."""
+    h = Harness()
+    pool = Pool(h)
+    c = h.user("carol")
+    c.send("OPER admin wrong-pw", "PING :after")
+    assert c.take() == [] and len(pool.jobs) == 1
+    _work, pending = pool.jobs.pop()
+    pending.fail(RuntimeError("the pool broke"))
+    out = c.take()
+    assert [m.command for m in out] == ["NOTICE", "PONG"]
+    assert "Internal error" in out[0].params[-1] and out[1].params[-1] == "after"
+    assert c.session.held == 0
+
+
+def test_pending_settles_once_and_runs_its_callbacks_in_order() -> None:
+    got: list[str] = []
+    p: Pending[int] = Pending()
+    p.then(lambda q: got.append(f"a{q.value}"))
+    p.then(lambda q: got.append(f"b{q.value}"))
+    assert got == [] and not p.done
+    p.resolve(7)
+    p.resolve(8)  # settling twice does nothing
+    p.fail(RuntimeError("late"))
+    assert got == ["a7", "b7"] and p.value == 7 and p.error is None
+    p.then(lambda q: got.append("now"))  # already settled: at once
+    assert got[-1] == "now"
+    bad: Pending[int] = Pending()
+    bad.fail(ValueError("no"))
+    with pytest.raises(RuntimeError):
+        _ = bad.value
+    assert Pending.of(3).value == 3
 
 
 def test_a_connection_that_quits_while_its_password_is_checked_is_forgotten() -> None:

@@ -4,8 +4,12 @@ the nick string. Adapter tier: lines in, lines out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+from ircd.durable import Pending
 from ircd.irc.commands import registration
 from tests.messenger.helpers import fast_hash
 
@@ -67,8 +71,13 @@ def test_register_after_connect_is_fine_for_the_holder_itself() -> None:
 def test_a_login_in_flight_holds_the_nick() -> None:
     """While a new account's password is hashed off the loop, nobody else gets the nick."""
     h = Harness()
-    queued: list[tuple[object, object]] = []
-    h.hub.offload = lambda work, done: queued.append((work, done))
+    queued: list[tuple[Callable[[], Any], Pending[Any]]] = []
+
+    def offload(work: Callable[[], Any]) -> Pending[Any]:
+        queued.append((work, Pending()))
+        return queued[-1][1]
+
+    h.hub.offload = offload
     a = h.connect()
     a.send("PASS first-pw", "NICK carol", "USER c 0 * :c")
     assert len(queued) == 1 and not a.session.registered
@@ -78,8 +87,8 @@ def test_a_login_in_flight_holds_the_nick() -> None:
     c = h.connect()
     out = c.send_take("CAP LS 302", f"CAP REQ :{REG}", "NICK carol", "REGISTER * * other-pw")
     assert one(out, "FAIL").params[1] == "BAD_ACCOUNT_NAME"
-    work, done = queued.pop()
-    done(work())  # type: ignore[operator]
+    work, pending = queued.pop()
+    pending.resolve(work())
     assert a.session.registered and a.session.account == "carol"
 
 

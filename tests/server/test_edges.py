@@ -196,8 +196,8 @@ async def test_slow_reader_is_disconnected_and_others_keep_receiving(
                 break
         else:
             raise AssertionError("the slow reader was never disconnected")
-    # the slow reader's QUIT reaches the others (it may come behind the chunk just seen)
-    await watcher.expect(lambda m: m.command == "QUIT")
+    if not any(" QUIT " in m for m in watcher.lines):  # (gone from the hub; the line may lag)
+        await watcher.expect(lambda m: m.command == "QUIT")
     quits = [m for m in watcher.lines if " QUIT " in m]
     assert quits == [":slow!~slow@127.0.0.1 QUIT :SendQ exceeded"]
     assert "SendQ exceeded" in caplog.text

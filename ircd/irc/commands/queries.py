@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from ...messenger.model import Room
 from ...messenger.passwords import hash_password, verify_password
 from ...wire import (
     Message,
@@ -25,6 +24,7 @@ from ..dispatch import defer
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import COMMANDS, command
+from ..rooms import prefix, visible_to
 from ..session import Session
 from ..timefmt import human_time
 
@@ -33,16 +33,10 @@ log = logging.getLogger(__name__)
 
 def _flags(who: Session, prefix: str) -> str:
     """WHO's flags field (Modern IRC, RPL_WHOREPLY): H here or G gone (away), * an IRC
-    operator, the channel prefix (@ or +) when the reply names a channel, B a bot (draft
-    bot-mode; ``Session.bot``, set by user mode +B)."""
+    operator, the channel prefix (@ or +, both with multi-prefix) when the reply names a
+    channel, B a bot (draft bot-mode; ``Session.bot``, set by user mode +B)."""
     flags = ("G" if who.away else "H") + ("*" if who.oper else "") + prefix
     return flags + ("B" if who.bot else "")
-
-
-def _prefix(room: Room, who: Session, multi: bool) -> str:
-    """The channel prefix of ``who`` in ``room`` (PREFIX=(ov)@+): @ for an operator; a
-    voiced member would add + (all of them with multi-prefix) once the rooms know voice."""
-    return "@" if who.user_key in room.ops else ""
 
 
 def _who_line(hub: Hub, s: Session, channel: str, who: Session, prefix: str) -> None:
@@ -131,10 +125,10 @@ def who(hub: Hub, s: Session, msg: Message) -> None:
 
     if is_channel_name(mask):
         room = hub.messenger.room(casefold(mask))
-        if room is not None:
+        if room is not None and visible_to(hub, s, room):  # a secret channel: its members
             multi = "multi-prefix" in s.caps
             for member in hub.room_sessions(room):
-                line(room.name, member, _prefix(room, member, multi))
+                line(room.name, member, prefix(room, member.user_key, multi))
     elif (target := hub.session_by_nick(mask)) is not None:
         line("*", target, "")  # a nick asked for by name: shown whatever its modes
     elif mask in ("0", "*") or has_wildcards(mask) or "@" in mask or "." in mask:
@@ -169,8 +163,10 @@ def whois(hub: Hub, s: Session, msg: Message) -> None:
         return
     hub.reply(s, Numeric.RPL_WHOISUSER, target.nick, target.user, target.host, "*", target.realname)
     chans = []
+    multi = "multi-prefix" in s.caps
     for room in hub.rooms_of(target):
-        chans.append(("@" if target.user_key in room.ops else "") + room.name)
+        if visible_to(hub, s, room):  # a secret channel only to its members
+            chans.append(prefix(room, target.user_key, multi) + room.name)
     if chans:
         hub.reply(s, Numeric.RPL_WHOISCHANNELS, target.nick, " ".join(sorted(chans)))
     hub.reply(s, Numeric.RPL_WHOISSERVER, target.nick, hub.name, hub.config.server.network)

@@ -29,7 +29,6 @@ from ...wire import (
 from .. import acks, monitor
 from ..caps import CAP_VALUES, CAPS, RESERVED_NICKS
 from ..dispatch import defer
-from ..fanout import names_changed
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
@@ -173,10 +172,10 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         hub.whowas.record(s, hub.clock.now())
     s.nick, s.nick_key = new, key
     hub.nicks[key] = s
+    hub.messenger.shown_changed(s.user_key)  # its rooms' NAMES lists show the new nick
     if renamed:  # a change of case only is the same nick: its watchers hear nothing
         hub.monitor.offline(hub.name, old)
         hub.monitor.online(hub.name, s)
-    names_changed(hub)
 
 
 @command("PING", min_params=1, before_registration=True)
