@@ -183,3 +183,23 @@ def test_whowas_unknown_and_bounded() -> None:
     assert cmds(a.send_take("WHOWAS n1")) == ["406", "369"]
     assert cmds(a.send_take("WHOWAS n3"))[0] == "314"
     assert cmds(a.send_take("WHOWAS")) == ["461"]
+
+
+def test_who_channel_prefixes_voice_multi_prefix_and_secret() -> None:
+    """Modern IRC, RPL_WHOREPLY: the flags carry the member's channel prefix, "+" for voice;
+    IRCv3 multi-prefix: all of them ("@+"); a secret (+s) channel's members are listed only
+    to its members (as NAMES does)."""
+    h = Harness()
+    a = h.user("alice")
+    b = h.user("bob", "multi-prefix")
+    c = h.user("carol")
+    a.send_take("JOIN #dev")
+    b.send_take("JOIN #dev")
+    a.send_take("MODE #dev +v bob", "MODE #dev +v alice")
+    flags = {m.params[5]: m.params[6] for m in only(a.send_take("WHO #dev"), "352")}
+    assert flags == {"alice": "H@", "bob": "H+"}
+    flags = {m.params[5]: m.params[6] for m in only(b.send_take("WHO #dev"), "352")}
+    assert flags == {"alice": "H@+", "bob": "H+"}
+    a.send_take("MODE #dev +s")
+    out = c.send_take("WHO #dev")
+    assert cmds(out) == ["315"]
