@@ -2,14 +2,12 @@
 characters, ``?`` exactly one, everything else itself, compared under the casemapping
 (``CASEMAPPING=ascii``). Used by WHO, WHOWAS and LIST's filters.
 
-A mask is compiled once to a regular expression and kept in a small cache: a client that sends
-the same mask again (or many clients sending ``*``) pays for it once.
+Matched without regular expressions: a client's mask such as ``*a*a*a*...*b`` would make a
+backtracking regex take exponential time; here the last ``*`` is the only backtracking point,
+so a match costs at most len(mask) x len(text) steps.
 """
 
 from __future__ import annotations
-
-import re
-from functools import lru_cache
 
 from ircd.wire.names import casefold
 
@@ -18,20 +16,25 @@ def has_wildcards(mask: str) -> bool:
     return "*" in mask or "?" in mask
 
 
-@lru_cache(maxsize=512)
-def _compiled(mask: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    for ch in casefold(mask):
-        if ch == "*":
-            if not parts or parts[-1] != ".*":  # runs of * are one *
-                parts.append(".*")
-        elif ch == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(ch))
-    return re.compile("".join(parts), re.DOTALL)
-
-
 def glob_match(mask: str, text: str) -> bool:
     """Whether ``text`` matches the wildcard ``mask`` as a whole, without regard to case."""
-    return _compiled(mask).fullmatch(casefold(text)) is not None
+    p, t = casefold(mask), casefold(text)
+    np, nt = len(p), len(t)
+    pi = ti = 0
+    star = -1  # position in p of the last * seen
+    resume = 0  # where in t that * is tried next
+    while ti < nt:
+        if pi < np and (p[pi] == "?" or (p[pi] == t[ti] and p[pi] != "*")):
+            pi += 1
+            ti += 1
+        elif pi < np and p[pi] == "*":
+            star, resume = pi, ti
+            pi += 1
+        elif star >= 0:  # let the last * take one more character
+            resume += 1
+            pi, ti = star + 1, resume
+        else:
+            return False
+    while pi < np and p[pi] == "*":
+        pi += 1
+    return pi == np

@@ -58,3 +58,15 @@ def test_a_text_matches_itself_and_star(text: str) -> None:
     literal = "".join(c for c in text if c not in "*?")
     assert glob_match(literal, literal)
     assert glob_match("*", text)
+
+
+def test_a_hostile_mask_takes_polynomial_time() -> None:
+    """A mask like *a*a*a...*b against a long text: a backtracking regex would take
+    exponential time (a client could stall the server with one WHO); this takes milliseconds."""
+    import time
+
+    mask, text = "*a" * 200 + "*b", "a" * 500
+    started = time.perf_counter()
+    assert not glob_match(mask, text)
+    assert glob_match(mask[:-1], text)
+    assert time.perf_counter() - started < 2.0
