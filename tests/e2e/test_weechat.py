@@ -52,29 +52,33 @@ async def test_weechat_notify_uses_monitor(
     without polling ISON."""
     bob = await bob_joins(ircd.port, peers)
     carol = WeeChat(tmux, tmp_path / "weechat", "carol")
-    carol.start(ircd.port)
+    # notify lines go to the server buffer: a buffer of its own, not merged with WeeChat's
+    carol.start(ircd.port, None, "/set irc.look.server_buffer independent")
     await bob.expect(joined("carol"), timeout=START_TIMEOUT)
     await carol.show_window("#general", r"carol\b.*\bjoined #general")
     carol.type("/notify add dave e2e")
-    carol.type("/buffer e2e")  # notify messages go to the server buffer
-    await _until_screen(carol, r"notification added for dave", "/notify add confirmed")
+    await _server_buffer_shows(carol, r"notify: dave is offline")  # 731 for MONITOR + dave
     dave = await RawClient.connect(ircd.port)
     peers.append(dave)
     await dave.registered_and_joined("dave")
     # at once, from 730 (WeeChat polls ISON only once a minute)
-    await _until_screen(carol, r"notify: dave \(~dave@127\.0\.0\.1\) has connected", "dave online")
+    await _server_buffer_shows(carol, r"notify: dave \(~dave@127\.0\.0\.1\) has connected")
     dave.send("QUIT :bye")
-    await _until_screen(carol, r"notify: dave has quit", "dave offline")
+    await _server_buffer_shows(carol, r"notify: dave has quit")
 
 
-async def _until_screen(client: WeeChat, pattern: str, what: str) -> str:
-    """Poll the current screen every 0.1 s until it shows ``pattern`` (bounded)."""
+async def _server_buffer_shows(client: WeeChat, pattern: str) -> None:
+    """Go to the server buffer (its status bar reads "server[e2e]") and poll the screen every
+    0.1 s until it shows ``pattern`` (bounded)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + PANE_TIMEOUT
+    client.type(f"/buffer server.{client.server}")
     while True:
         screen = client.screen()
-        if re.search(pattern, screen):
-            return screen
+        if re.search(pattern, screen) and "server[e2e]" in screen:
+            return
         if loop.time() > deadline:
-            raise AssertionError(f"weechat never showed {what}:\n{compact(screen)}")
+            raise AssertionError(
+                f"weechat's server buffer never showed {pattern!r}:\n{compact(screen)}"
+            )
         await asyncio.sleep(0.1)
