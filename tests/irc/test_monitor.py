@@ -113,6 +113,9 @@ def test_masks_and_bad_targets_are_never_watched() -> None:
     a = h.user("alice")
     out = a.send_take("MONITOR + *!username@127.0.0.1")
     assert cmds(out) == ["731"]
+    # many bad targets: one comma list, not a line each
+    out = a.send_take("MONITOR + " + ",".join(f"x{i}!*@*" for i in range(50)))
+    assert cmds(out) == ["731"] and len(out[0].params[1].split(",")) == 50
     assert cmds(a.send_take("MONITOR L")) == ["733"]
     h.user("username")
     assert only(a.take(), "730") == []

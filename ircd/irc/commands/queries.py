@@ -4,6 +4,7 @@ VERSION, TIME, HELP, OPER."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from ...messenger.passwords import hash_password, verify_password
 from ...wire import (
@@ -232,12 +233,12 @@ def monitor_(hub: Hub, s: Session, msg: Message) -> None:
             for target in targets:
                 hub.monitor.remove(s, target)
             return
-        added = []
+        added, never = [], []
         for i, target in enumerate(targets):
             if not is_valid_nick(target):
                 # a mask or a non-nick never comes online (the spec allows nicks only): told
                 # offline, and not kept
-                hub.reply(s, Numeric.RPL_MONOFFLINE, target)
+                never.append(target)
                 continue
             if not hub.monitor.add(s, target):
                 rest = ",".join(targets[i:])
@@ -245,7 +246,7 @@ def monitor_(hub: Hub, s: Session, msg: Message) -> None:
                 hub.reply(s, Numeric.ERR_MONLISTFULL, limit, rest, "Monitor list is full")
                 break
             added.append(target)
-        _monitor_status(hub, s, added)
+        _monitor_status(hub, s, added, never)
     elif sub == "C":
         hub.monitor.forget(s)
     elif sub == "L":
@@ -260,8 +261,8 @@ def monitor_(hub: Hub, s: Session, msg: Message) -> None:
         )
 
 
-def _monitor_status(hub: Hub, s: Session, targets: list[str]) -> None:
-    online, offline = [], []
+def _monitor_status(hub: Hub, s: Session, targets: list[str], never: Sequence[str] = ()) -> None:
+    online, offline = [], list(never)
     for target in targets:
         if casefold(target) == SERVICE_KEY:
             online.append(f"{SERVICE_NICK}!service@{hub.name}")
