@@ -57,7 +57,8 @@ async def test_weechat_notify_uses_monitor(
     await bob.expect(joined("carol"), timeout=START_TIMEOUT)
     await carol.show_window("#general", r"carol\b.*\bjoined #general")
     carol.type("/notify add dave e2e")
-    await _server_buffer_shows(carol, r"notify: dave is offline")  # 731 for MONITOR + dave
+    # 731 for MONITOR + dave (WeeChat sends it on its notify timer, a few seconds after /notify)
+    await _server_buffer_shows(carol, r"notify: dave is offline", timeout=2 * PANE_TIMEOUT)
     dave = await RawClient.connect(ircd.port)
     peers.append(dave)
     await dave.registered_and_joined("dave")
@@ -67,11 +68,13 @@ async def test_weechat_notify_uses_monitor(
     await _server_buffer_shows(carol, r"notify: dave has quit")
 
 
-async def _server_buffer_shows(client: WeeChat, pattern: str) -> None:
+async def _server_buffer_shows(
+    client: WeeChat, pattern: str, timeout: float = PANE_TIMEOUT
+) -> None:
     """Go to the server buffer (its status bar reads "server[e2e]") and poll the screen every
     0.1 s until it shows ``pattern`` (bounded)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + PANE_TIMEOUT
+    deadline = loop.time() + timeout
     client.type(f"/buffer server.{client.server}")
     while True:
         screen = client.screen()
