@@ -203,7 +203,11 @@ EXPECTED_VERBS = {
     "PRIVMSG", "NOTICE", "TAGMSG",
     # queries
     "WHO", "WHOIS", "WHOWAS", "ISON", "USERHOST", "AWAY", "MOTD", "LUSERS", "VERSION", "TIME",
-    "USERS", "OPER", "HELP", "MONITOR",
+    "USERS", "OPER", "MONITOR",
+    # about the server
+    "HELP", "HELPOP", "INFO", "LINKS",
+    # identity and moderation
+    "SETNAME", "CHGHOST", "REDACT", "KILL", "WALLOPS",
     # history
     "UNREAD", "CHATHISTORY", "MARKREAD",
     # the messenger's own verbs

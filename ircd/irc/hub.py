@@ -27,7 +27,7 @@ from ..wire import (
     format_line,
 )
 from . import acks
-from .caps import SERVICE_NICK
+from .caps import NAMELEN, SERVICE_NICK, cap_values
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .monitor import Monitors
@@ -85,11 +85,14 @@ class Hub:
         self._guest_prefix = secrets.token_hex(2)
         self._guests = 0
         self.started = clock.now()
-        self.general_key = messenger.rules.general_room  # the engine's key of chat.general_channel
+        # the engine's key of chat.general_channel, where everyone lands ("": none, auto_join off)
+        rules = messenger.rules
+        self.general_key = rules.general_room if rules.auto_join else ""
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
         self._batch_ids = 0
         self.isupport = self._isupport()
-        self.max_sessions_seen = 0
+        self.cap_values = cap_values(config.accounts)  # CAP LS 302 values
+        self.max_users_seen = 0  # most registered clients at once (LUSERS 265/266)
         self.refusals_log = LogBudget()  # "refused connection" lines: one budget for them all
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)
@@ -125,7 +128,6 @@ class Hub:
             host=ip,
         )
         self.sessions.add(s)
-        self.max_sessions_seen = max(self.max_sessions_seen, len(self.sessions))
         return s
 
     def batch_id(self) -> str:
@@ -342,6 +344,7 @@ class Hub:
             f"MONITOR={cfg.server.monitor_limit}",
             f"MODES={MODES_PER_COMMAND}",
             "MSGREFTYPES=timestamp,msgid",
+            f"NAMELEN={NAMELEN}",
             f"NETWORK={cfg.server.network}",
             "NICKLEN=30",
             "PREFIX=(ov)@+",

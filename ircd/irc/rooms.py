@@ -87,11 +87,15 @@ _NICK = attrgetter("nick")
 _MASK = attrgetter("mask")
 
 
-def send_topic(hub: Hub, s: Session, room: Room) -> None:
+def send_topic(hub: Hub, s: Session, room: Room, *, joining: bool = False) -> None:
+    """332 and 333 when the room has a topic. Without one, a TOPIC query gets 331 and a JOIN
+    nothing (modern.ircdocs.horse, JOIN: "The channel's topic (with RPL_TOPIC (332) and
+    optionally RPL_TOPICWHOTIME (333)), and no message if the channel does not have a
+    topic"; TOPIC: "If the topic is not set, RPL_NOTOPIC")."""
     if room.topic:
         hub.reply(s, Numeric.RPL_TOPIC, room.name, room.topic)
         hub.reply(s, Numeric.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
-    else:
+    elif not joining:
         hub.reply(s, Numeric.RPL_NOTOPIC, room.name, "No topic is set")
 
 
@@ -107,17 +111,20 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
         reply_error(hub, s, e, existing.name if existing is not None else name)
         return False
     line = format_line("JOIN", (room.name,), s.mask)
+    # ircv3.net/specs/extensions/extended-join: "JOIN <channel> <account> :<realname>"
+    extended = safe_line("JOIN", (room.name, s.account or "*", s.realname or s.nick), s.mask)
     away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
         # every join to a big channel is a broadcast: encoded once, and batched per pass
-        broadcast_join(hub, room, s, (line + "\r\n").encode("utf-8", "replace"))
+        encoded = (line + "\r\n").encode("utf-8", "replace")
+        broadcast_join(hub, room, s, encoded, (extended + "\r\n").encode("utf-8", "replace"))
     else:
         note_joined(hub, room, s)
         for peer in hub.room_sessions(room):
-            peer.send(line)
+            peer.send(extended if "extended-join" in peer.caps else line)
             if away_line and peer is not s and "away-notify" in peer.caps:
                 peer.send(away_line)
-    send_topic(hub, s, room)
+    send_topic(hub, s, room, joining=True)
     send_names(hub, s, room)
     if "draft/read-marker" in s.caps:
         marker = hub.messenger.read_marker(s.user_key, room.key)

@@ -34,7 +34,7 @@ def server_info(hub: Hub, s: Session) -> None:
     hub.reply(s, Numeric.RPL_CREATED, f"This server was created {human_time(hub.started)}")
     s.send(
         format_line(
-            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBo", "ntov", "ov"), hub.name
+            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBow", "ntov", "ov"), hub.name
         )
     )
     tokens = hub.isupport
@@ -74,7 +74,7 @@ def lusers(hub: Hub, s: Session) -> None:
     hub.reply(s, Numeric.RPL_LUSERUNKNOWN, str(max(0, unknown)), "unknown connection(s)")
     hub.reply(s, Numeric.RPL_LUSERCHANNELS, str(len(hub.messenger.rooms)), "channels formed")
     hub.reply(s, Numeric.RPL_LUSERME, f"I have {n} clients and 0 servers")
-    top = str(max(hub.max_sessions_seen, n))
+    top = str(max(hub.max_users_seen, n))
     hub.reply(s, Numeric.RPL_LOCALUSERS, str(n), top, f"Current local users {n}, max {top}")
     hub.reply(s, Numeric.RPL_GLOBALUSERS, str(n), top, f"Current global users {n}, max {top}")
 
@@ -123,13 +123,15 @@ def land_due(hub: Hub, s: Session) -> None:
 
 
 def land(hub: Hub, s: Session) -> None:
-    """After the welcome: join #general (and, for a returning account, its other channels),
-    then push what the user has not seen yet."""
+    """After the welcome: join #general (unless chat.auto_join is off) and, for a returning
+    account, its other channels, then push what the user has not seen yet."""
     m = hub.messenger
     u = m.user(s.user_key)
     assert u is not None
     first_time = not u.seen_before
-    rooms = [hub.general_key, *sorted(k for k in u.rooms if k != hub.general_key)]
+    rooms = sorted(k for k in u.rooms if k != hub.general_key)
+    if hub.general_key:
+        rooms.insert(0, hub.general_key)
     general_name = hub.config.chat.general_channel
     for key in rooms:
         room = m.rooms.get(key)

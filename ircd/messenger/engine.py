@@ -45,9 +45,11 @@ from .errors import (
     NotMember,
     NotOperator,
     RateLimited,
+    RedactForbidden,
     RoomFull,
     TooManyAccounts,
     TooManyScheduled,
+    UnknownMessage,
     UnknownScheduled,
 )
 from .events import (
@@ -70,6 +72,7 @@ from .events import (
     Part,
     PasswordSet,
     PrivateDropped,
+    Redacted,
     Renamed,
     Rescheduled,
     RoomCreated,
@@ -366,6 +369,17 @@ class Messenger:
             hist.append(post)
             if len(hist) > self.rules.history_per_private:
                 hist.popleft()
+
+    def _on_redact(self, ev: Redacted) -> None:
+        if ev.room is not None:
+            room = self.rooms.get(ev.room)
+            hist = room.history if room is not None else None
+        else:
+            hist = self.dms.get(ev.pair or "")
+        if hist:
+            i = _find_seq(hist, ev.seq)
+            if i is not None:
+                del hist[i]
 
     def _window_start(self, now: float) -> float:
         p = self.rules.period_seconds
@@ -666,6 +680,11 @@ class Messenger:
             room = self.rooms[key]
         return room
 
+    def is_general(self, key: RoomKey) -> bool:
+        """Whether ``key`` is the general room everyone is put into (rules.auto_join): it has
+        no operator, never ceases and is always +t. With auto_join off there is none."""
+        return self.rules.auto_join and key == self.rules.general_room
+
     def join(
         self,
         user: UserKey,
@@ -684,7 +703,7 @@ class Messenger:
             self.check_join(user, existing, mask, password)
         room = self.ensure_room(key, name)
         u = self.users.get(user)
-        op = not room.members and key != self.rules.general_room
+        op = not room.members and not self.is_general(key)
         self._emit(Join(user, key, op, self.seq), durable=u is not None and u.is_account)
         return room, True
 
@@ -747,7 +766,7 @@ class Messenger:
         """A room nobody is a member of any more ceases to exist, with its history and topic,
         as an empty IRC channel does. An offline account is still a member: it keeps the room
         and the history it will read when it returns. The general room always stays."""
-        if room.members or room.key == self.rules.general_room:
+        if room.members or self.is_general(room.key):
             return
         if self.rooms.get(room.key) is room:
             self._emit(RoomDropped(room.key))
@@ -832,7 +851,7 @@ class Messenger:
             raise NoSuchRoom(key)
         if privileged:
             return room
-        if key == self.rules.general_room:
+        if self.is_general(key):
             raise GeneralRoomRule(key)
         if by not in room.ops:
             raise NotOperator(key)
@@ -853,7 +872,7 @@ class Messenger:
         applied ("" for none: the key removed shows as "*"), or None when nothing changed.
         The general room, open to everyone, cannot be +i, +k or +l, nor ban everyone."""
         room = self._moderated_room(by, key, privileged)
-        general = key == self.rules.general_room
+        general = self.is_general(key)
         if mode in "imnst" and len(mode) == 1:
             if on and mode == "i" and general:
                 raise InvalidMode(mode, "", f"{room.name} is open to everyone: it cannot be +i")
@@ -951,7 +970,7 @@ class Messenger:
         members), and always in the general room while it is +t."""
         if "t" not in room.flags:
             return False
-        return bool(room.ops) or room.key == self.rules.general_room
+        return bool(room.ops) or self.is_general(room.key)
 
     def set_topic(
         self, by: UserKey, by_name: str, key: RoomKey, text: str, privileged: bool = False
@@ -1142,6 +1161,86 @@ class Messenger:
         tags: dict[str, str] | None = None,
     ) -> Post:
         return self._post(user, name, origin, kind, text, tags, self.clock.now(), to=to)
+
+    # ------------------------------------------------------------------ redaction
+
+    def redact(
+        self,
+        by: UserKey,
+        target: str,
+        msgid: str,
+        *,
+        private: bool,
+        privileged: bool = False,
+        reason: str = "",
+    ) -> Post:
+        """Delete a stored post (draft/message-redaction): it leaves the history, so nobody
+        gets it again as backlog, unread or CHATHISTORY. ``target`` is a room key, or for a
+        private post (``private``) the key of the other side. Its sender may delete it, and
+        so may an operator of its room; a server operator (``privileged``, told by the
+        adapter) may delete any post, in a room it is not in or a private conversation of
+        ``target`` with anyone (what was complained about).
+
+        InvalidTarget: no such room, or not a member (unless it is the sender: a -n room
+        takes posts from outside); UnknownMessage: no post with that id there;
+        RedactForbidden: someone else's post, and not an operator."""
+        if private:
+            if privileged:
+                pairs = sorted(self._dm_index.get(target, ()))
+                found = next(
+                    (
+                        (pk, p)
+                        for pk in pairs
+                        if (p := _find_msgid(self.dms[pk], msgid)) is not None
+                    ),
+                    None,
+                )
+            else:
+                pk = pair_key(by, target)
+                p = _find_msgid(self._private_history(by, pk), msgid)
+                found = (pk, p) if p is not None else None
+            if found is None:
+                raise UnknownMessage(msgid)
+            pk, post = found
+            if post.sender != by and not privileged:
+                raise RedactForbidden(msgid)
+            self._emit(Redacted(post.seq, by, pair=pk, reason=reason[:300]))
+            return post
+        room = self.rooms.get(target)
+        if room is None:
+            raise InvalidTarget(target)
+        post_ = _find_msgid(room.history, msgid)
+        # someone outside may delete what it sent (to a -n room); about anything else it
+        # learns nothing, not even whether the id exists
+        outside = by not in room.members and not privileged
+        if outside and (post_ is None or post_.sender != by):
+            raise InvalidTarget(target)
+        if post_ is None:
+            raise UnknownMessage(msgid)
+        if post_.sender != by and by not in room.ops and not privileged:
+            raise RedactForbidden(msgid)
+        self._emit(Redacted(post_.seq, by, room=room.key, reason=reason[:300]))
+        return post_
+
+    def posts_by(
+        self, user: UserKey, limit: int, peers: Iterable[UserKey] = (), scan: int = 500
+    ) -> list[Post]:
+        """The ``limit`` newest stored posts ``user`` sent to rooms, and privately to
+        ``peers`` (no other private ones), oldest first, looking at the ``scan`` newest
+        posts of each conversation: what an operator reading the complaints about ``user``
+        (``peers``: the complainers) may want to delete."""
+        found: list[Post] = []
+        hists: list[Sequence[Post]] = [r.history for r in self.rooms.values()]
+        pairs = {pair_key(user, peer) for peer in peers} & self._dm_index.get(user, set())
+        hists += [self.dms[pk] for pk in sorted(pairs)]
+        for hist in hists:
+            for n, p in enumerate(reversed(hist)):
+                if n >= scan:
+                    break
+                if p.sender == user:
+                    found.append(p)
+        found.sort(key=lambda p: p.seq)
+        return found[-limit:] if limit > 0 else []
 
     # ------------------------------------------------------------------ delivery cursors
 
@@ -1511,6 +1610,30 @@ def _set_marker(markers: dict[str, float], target: str, ts: float, limit: int) -
         del markers[oldest]
 
 
+def _find_seq(history: Sequence[Post], seq: int) -> int | None:
+    """The index of the post ``seq`` in a seq-ordered history (binary search), or None."""
+    lo, hi = 0, len(history)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if history[mid].seq < seq:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(history) and history[lo].seq == seq else None
+
+
+def _find_msgid(history: Sequence[Post], msgid: str) -> Post | None:
+    """The post with id ``msgid`` in a seq-ordered history (msgids end in ``-<seq>``)."""
+    tail = msgid.rpartition("-")[2]
+    if not tail.isdecimal() or not tail.isascii() or len(tail) > 18:
+        return None
+    i = _find_seq(history, int(tail))
+    if i is None:
+        return None
+    p = history[i]
+    return p if p.msgid == msgid else None
+
+
 def _newer_than(history: Sequence[Post], seq: int) -> list[Post]:
     """Posts with seq > ``seq`` from a seq-ordered history, scanning from the newest end."""
     out: list[Post] = []
@@ -1533,6 +1656,7 @@ def _valid_key(key: str) -> bool:
 # event class -> the function that applies it (live and on replay); one entry per event type
 APPLY: dict[type[Event], Callable[[Messenger, Any], None]] = {
     NewPost: Messenger._on_post,
+    Redacted: Messenger._on_redact,
     Ack: Messenger._on_ack,
     Seen: Messenger._on_seen,
     Marked: Messenger._on_mark,

@@ -82,6 +82,16 @@ class UnknownScheduled(MessengerError):
     pass
 
 
+class UnknownMessage(MessengerError):
+    """No stored message with that id in that conversation (never sent, or gone: redacted,
+    or older than the history kept)."""
+
+
+class RedactForbidden(MessengerError):
+    """The message exists, but this user may not delete it (not its sender, nor an operator
+    of its channel, nor a server operator)."""
+
+
 class CannotComplain(MessengerError):
     """Complaining about yourself, the service, twice, or as a guest."""
 

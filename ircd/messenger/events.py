@@ -100,6 +100,22 @@ class Marked(Event):
     time: float
 
 
+@dataclass(frozen=True, slots=True)
+class Redacted(Event):
+    """The post ``seq`` was deleted (REDACT) by ``by``: it leaves the history of its room
+    (``room``) or private conversation (``pair``: engine.pair_key), so backlog, unread and
+    CHATHISTORY no longer have it."""
+
+    TAG = "redact"
+    KEYS = {"seq": "s", "room": "r", "pair": "pk", "reason": "why"}
+    OMIT = frozenset({"room", "pair", "reason"})
+    seq: int
+    by: UserKey
+    room: RoomKey | None = None
+    pair: str | None = None
+    reason: str = ""
+
+
 # -- accounts ----------------------------------------------------------------------------------
 
 
@@ -394,6 +410,7 @@ class Rescheduled(Event):
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     NewPost,
+    Redacted,
     Ack,
     Seen,
     Marked,

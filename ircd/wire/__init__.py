@@ -9,6 +9,7 @@ from ircd.wire.framing import (
     MAX_TAGS,
     LineFramer,
     TooLong,
+    has_invalid_utf8,
     truncate_utf8,
 )
 from ircd.wire.glob import glob_match, has_wildcards
@@ -37,6 +38,7 @@ __all__ = [
     "escape_tag_value",
     "format_line",
     "glob_match",
+    "has_invalid_utf8",
     "has_wildcards",
     "is_channel_name",
     "is_valid_nick",

@@ -195,3 +195,26 @@ def test_extended_monitor_away_account() -> None:
     ext.send_take("PART #general")
     b.send("REGISTER * * secretpass")
     assert [(m.command, m.params) for m in only(ext.take(), "ACCOUNT")] == [("ACCOUNT", ("bob",))]
+
+
+def test_extended_monitor_setname_and_chghost() -> None:
+    """extended-monitor: SETNAME (with setname) and CHGHOST (with chghost) of a watched user
+    reach a watcher outside its channels that negotiated extended-monitor and that cap; not
+    one without extended-monitor (irctest testExtendedMonitorSetName, -NoCap)."""
+    from .operators import oper_up, with_operator
+
+    h = Harness(with_operator())
+    ext = h.user("ext", "extended-monitor setname chghost")
+    plain = h.user("plain", "setname chghost")
+    for c in (ext, plain):
+        c.send_take("PART #general", "MONITOR + bob")
+    b = h.user("bob", "setname")
+    h.drain(ext, plain)
+    b.send("SETNAME :new name")
+    assert [(m.command, m.params) for m in ext.take()] == [("SETNAME", ("new name",))]
+    assert plain.take() == []
+    op = h.user("op")
+    oper_up(op)
+    op.send_take("CHGHOST bob user/bob")
+    assert [(m.command, m.params) for m in ext.take()] == [("CHGHOST", ("~bob", "user/bob"))]
+    assert plain.take() == []

@@ -201,6 +201,8 @@ def every_event() -> list[dict[str, Any]]:
         {"t": "mark", "u": "erin", "target": "#x", "ts": T0},
         {"t": "post", "p": guest_post(7, GUS, "from a guest", room="#x"), "q": "~gus"},
         {"t": "post", "p": guest_post(8, GUS, "psst", to=GWEN)},
+        {"t": "redact", "s": 3, "by": "bob", "r": "#general", "why": "spam"},  # an operator
+        {"t": "redact", "s": 8, "by": GUS, "pk": f"{GUS}\t{GWEN}"},  # its own
         {"t": "undm", "pk": f"{GUS}\t{GWEN}"},  # both guests left
         {"t": "rename", "u": GUS, "n": "Gustav", "q": "~gustav", "oq": "~gus"},
         {"t": "cmp", "target": GUS, "by": "erin", "why": "flood", "g": HOME},

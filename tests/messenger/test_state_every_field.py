@@ -116,6 +116,17 @@ def scenario(m: Messenger, checkpoint: list[dict[str, Any]] | None = None) -> No
     dm(m, GUS, GWEN, "psst")
     dm(m, GWEN, GUS, "hush")
     dm(m, GUS, "alice", "for an account: it stays")
+    oops = say(m, "alice", "#general", "oops")
+    m.redact("alice", "#general", oops.msgid, private=False)  # her own
+    m.redact(
+        "bob",
+        "#general",
+        say(m, GUS, "#general", "spam").msgid,
+        private=False,
+        privileged=True,
+        reason="spam",
+    )  # a server operator's
+    m.redact(GWEN, GUS, dm(m, GWEN, GUS, "sorry").msgid, private=True)
     c.advance(60)
     if checkpoint is not None:
         m.take_events()

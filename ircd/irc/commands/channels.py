@@ -406,7 +406,8 @@ def _user_mode(hub: Hub, s: Session, msg: Message) -> None:
             hub.reply(s, Numeric.ERR_USERSDONTMATCH, "Can't change mode for other users")
         return
     if len(msg.params) < 2:
-        hub.reply(s, Numeric.RPL_UMODEIS, "+i" + ("B" if s.bot else "") + ("o" if s.oper else ""))
+        modes = "+i" + ("B" if s.bot else "") + ("o" if s.oper else "") + ("w" if s.wallops else "")
+        hub.reply(s, Numeric.RPL_UMODEIS, modes)
         return
     sign = True
     changed = ""
@@ -421,7 +422,11 @@ def _user_mode(hub: Hub, s: Session, msg: Message) -> None:
             s.oper = False
             hub.opers.discard(s)
             changed += "-o"
-        elif ch in "iwo":
+        elif ch == "w":
+            if s.wallops != sign:
+                s.wallops = sign
+                changed += ("+" if sign else "-") + "w"
+        elif ch in "io":
             continue
         else:
             hub.reply(s, Numeric.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")

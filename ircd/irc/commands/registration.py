@@ -27,25 +27,27 @@ from ...wire import (
     truncate_utf8,
 )
 from .. import acks, monitor
-from ..caps import CAP_VALUES, CAPS, RESERVED_NICKS
+from ..caps import CAPS, NAMELEN, RESERVED_NICKS
 from ..dispatch import defer
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
 from ..replay import on_pong, request_ack
-from ..session import ACCOUNT, TAGS, TIME, Session
+from ..session import ACCOUNT, EXTJOIN, TAGS, TIME, Session
 from ..timefmt import human_time
 from ..welcome import expect_landing, land, welcome
 
 log = logging.getLogger(__name__)
 
 MAX_PASSWORD = 300
+# base64 of "authzid NUL authcid NUL password" at most: 2 nicks and a password, in UTF-8
+MAX_SASL_PAYLOAD = 1200
 
 
-def _cap_list(s: Session, with_values: bool) -> str:
+def _cap_list(hub: Hub, with_values: bool) -> str:
     out = []
     for cap in CAPS:
-        value = CAP_VALUES.get(cap)
+        value = hub.cap_values.get(cap)
         out.append(f"{cap}={value}" if with_values and value else cap)
     return " ".join(out)
 
@@ -60,6 +62,8 @@ def update_tagbits(s: Session) -> None:
         bits |= TIME
     if "account-tag" in s.caps:
         bits |= ACCOUNT
+    if "extended-join" in s.caps:
+        bits |= EXTJOIN
     s.tagbits = bits
 
 
@@ -76,7 +80,7 @@ def cap(hub: Hub, s: Session, msg: Message) -> None:
         if s.cap_version >= 302:
             s.caps.add("cap-notify")
         # always one line: pydle and non-302 irssi break on multi-line LS
-        s.send(format_line("CAP", (target, "LS", _cap_list(s, s.cap_version >= 302)), hub.name))
+        s.send(format_line("CAP", (target, "LS", _cap_list(hub, s.cap_version >= 302)), hub.name))
     elif sub == "LIST":
         s.send(format_line("CAP", (target, "LIST", " ".join(sorted(s.caps))), hub.name))
     elif sub == "REQ":
@@ -128,7 +132,7 @@ def user(hub: Hub, s: Session, msg: Message) -> None:
         return
     name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.")[:10] or "user"
     s.user = "~" + name if not name.startswith("~") else name
-    s.realname = truncate_utf8(msg.params[3], 100)
+    s.realname = truncate_utf8(msg.params[3], NAMELEN)
     try_register(hub, s)
 
 
@@ -205,8 +209,16 @@ def authenticate(hub: Hub, s: Session, msg: Message) -> None:
     if "sasl" not in s.caps:
         hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: sasl not negotiated")
         return
-    if s.registered or s.sasl_account is not None:
-        hub.reply(s, Numeric.ERR_SASLALREADY, "You have already authenticated using SASL")
+    if s.account is not None:  # SASL, PASS or REGISTER: no re-authentication
+        hub.reply(s, Numeric.ERR_SASLALREADY, "You have already authenticated")
+        return
+    if s.registered:  # a guest: it logs in by reconnecting (or makes an account: REGISTER)
+        hub.reply(s, Numeric.ERR_ALREADYREGISTERED, "SASL is only available before you connect")
+        return
+    if len(arg) > 400:
+        # ircv3.net sasl-3.1: the payload goes in chunks of at most 400 bytes
+        s.sasl_mech, s.sasl_buffer = None, ""
+        hub.reply(s, Numeric.ERR_SASLTOOLONG, "SASL message too long (400 bytes a line)")
         return
     if arg == "*":
         s.sasl_mech, s.sasl_buffer = None, ""
@@ -222,9 +234,10 @@ def authenticate(hub: Hub, s: Session, msg: Message) -> None:
         return
     if arg != "+":
         s.sasl_buffer += arg
-    if len(s.sasl_buffer) > 1200:
+    if len(s.sasl_buffer) > MAX_SASL_PAYLOAD:
+        # more than any PLAIN login can be: the authentication fails (904)
         s.sasl_mech, s.sasl_buffer = None, ""
-        hub.reply(s, Numeric.ERR_SASLTOOLONG, "SASL message too long")
+        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: payload too long")
         return
     if len(arg) == 400:
         return  # more chunks follow
@@ -338,14 +351,37 @@ def _too_many_accounts(retry_at: float) -> str:
 # ---------------------------------------------------------------------- REGISTER
 
 
-@command("REGISTER", min_params=3, before_registration=True)
+REG = "draft/account-registration"
+
+
+def _plausible_email(email: str) -> bool:
+    """One '@' between a non-empty local part and a domain with a dot (no mail is sent)."""
+    local, at, domain = email.partition("@")
+    return bool(at and local and "@" not in domain and "." in domain.strip("."))
+
+
+@command("REGISTER", before_registration=True)
 def register(hub: Hub, s: Session, msg: Message) -> None:
-    account, _email, password = msg.params[0], msg.params[1], msg.params[2]
+    """REGISTER <account> {<email> | *} <password> (ircv3.net draft/account-registration).
+    Errors are ``FAIL REGISTER <code> <account> :text`` for clients with the capability or
+    standard-replies (a service notice for others); the options are settings, advertised in
+    the capability's value."""
     m = hub.messenger
+    opts = hub.config.accounts
 
     def fail(code: str, context: str, text: str) -> None:
-        hub.fail(s, "REGISTER", code, context, text=text, feature="draft/account-registration")
+        hub.fail(s, "REGISTER", code, context, text=text, feature=REG)
 
+    if len(msg.params) < 3 or not msg.params[2]:
+        if REG in s.caps or "standard-replies" in s.caps:
+            fail("NEED_MORE_PARAMS", "*", "Usage: REGISTER <account> <email or *> <password>")
+        else:
+            hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, "REGISTER", "Not enough parameters")
+        return
+    account, email, password = msg.params[0], msg.params[1], msg.params[2]
+    if not s.registered and not opts.register_before_connect:
+        fail("COMPLETE_CONNECTION_REQUIRED", account, "Connect first, then REGISTER")
+        return
     if s.account is not None:
         fail("ALREADY_AUTHENTICATED", account, "You are logged in")
         return
@@ -354,8 +390,19 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
         fail("NEED_NICK", "*", "Choose a nick first")
         return
     key = casefold(name)
-    if key != s.nick_key:
+    custom = opts.register_custom_account_name
+    if key != s.nick_key and not custom:
         fail("ACCOUNT_NAME_MUST_BE_NICK", name, "The account must be your nick")
+        return
+    if not is_valid_nick(name):
+        fail("BAD_ACCOUNT_NAME", name, "An account name must be a valid nick")
+        return
+    if email == "*":
+        if opts.register_email_required:
+            fail("INVALID_EMAIL", name, "An email address is required")
+            return
+    elif not _plausible_email(email):
+        fail("INVALID_EMAIL", name, "That is not an email address")
         return
     if len(password) < 4 or len(password) > MAX_PASSWORD:
         fail("WEAK_PASSWORD", name, "Use a password of 4-300 characters")
@@ -379,7 +426,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
     def hashed(password_hash: str) -> None:
         if hub.claims.get(key) is s:
             del hub.claims[key]
-        if s.nick_key != key or hub.nick_holder(key, s) is not None:
+        if (s.nick_key != key and not custom) or hub.nick_holder(key, s) is not None:
             fail("BAD_ACCOUNT_NAME", name, f"{name} is in use by another connection")
             return
         guest = s.user_key if s.registered else key
@@ -396,6 +443,8 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
             hub.by_user[acct.key] = s
         s.account = acct.name
         s.user_key = acct.key
+        if email != "*":
+            m.set_setting(acct.key, "email", email)  # kept with the account, for operators
         hub.client_log(s, log.info, "registered account %s from %s (REGISTER)", acct.name, s.ip)
         s.send(
             format_line(
@@ -507,6 +556,7 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
     hub.nicks[key] = s
     hub.by_user[user_key] = s
     hub.monitor.online(hub.name, s)
+    hub.max_users_seen = max(hub.max_users_seen, len(hub.nicks))  # LUSERS 265/266: users only
     m.connected(user_key, s.ip)
     if s.sasl_account is None and s.account is not None:
         mask = s.mask
