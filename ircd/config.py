@@ -56,7 +56,7 @@ __all__ = [
 FSYNC_MODES = ("always", "everysec", "never")
 
 DEFAULT_MOTD = (
-    "Welcome to the Messenger IRC network. Everyone lands in #general. "
+    "Welcome to the Messenger IRC network. "
     "Type /msg Messenger help for delayed messages, complaints and more."
 )
 

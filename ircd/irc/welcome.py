@@ -32,9 +32,12 @@ def server_info(hub: Hub, s: Session) -> None:
     """002-005."""
     hub.reply(s, Numeric.RPL_YOURHOST, f"Your host is {hub.name}, running version {VERSION}")
     hub.reply(s, Numeric.RPL_CREATED, f"This server was created {human_time(hub.started)}")
+    channel_modes, with_param = _myinfo_modes(hub.isupport)
     s.send(
         format_line(
-            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBow", "ntov", "ov"), hub.name
+            Numeric.RPL_MYINFO.value,
+            (s.nick, hub.name, VERSION, "iBow", channel_modes, with_param),
+            hub.name,
         )
     )
     tokens = hub.isupport
@@ -144,3 +147,15 @@ def land(hub: Hub, s: Session) -> None:
         hub.service_notice(
             s, f"You are muted until {human_time(ban.until)}{why}: you can read but not send."
         )
+
+
+def _myinfo_modes(isupport: list[str]) -> tuple[str, str]:
+    """004's channel modes and those of them that take a parameter, from the CHANMODES and
+    PREFIX tokens of ISUPPORT (one source for both): lists, key and limit take one, and so do
+    the status modes."""
+    tokens = dict(t.split("=", 1) for t in isupport if "=" in t)
+    lists, key, limit, plain = (tokens.get("CHANMODES", "") + ",,,").split(",")[:4]
+    status = tokens.get("PREFIX", "()").split(")")[0].lstrip("(")
+    every = sorted(set(lists + key + limit + plain + status), key=lambda c: (c.lower(), c))
+    takes = set(lists + key + limit + status)
+    return "".join(every), "".join(c for c in every if c in takes)

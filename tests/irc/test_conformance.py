@@ -582,3 +582,24 @@ def test_auto_join_off_general_takes_any_mode_from_its_operator() -> None:
     out = a.send_take("MODE #general +kl secret 5")
     assert [m.command for m in out] == ["MODE"]
     assert cmds(h.user("bob").send_take("JOIN #general")) == ["475"]  # ERR_BADCHANNELKEY
+
+
+def test_myinfo_lists_every_channel_mode_and_those_with_a_parameter() -> None:
+    """modern.ircdocs.horse, "RPL_MYINFO (004)": ``<client> <servername> <version> <available
+    user modes> <available channel modes> [<channel modes with a parameter>]``; the channel
+    modes are the ones ISUPPORT's CHANMODES and PREFIX advertise (lists, key and limit, and the
+    status modes, take a parameter)."""
+    h = Harness()
+    c = h.connect()
+    out = c.register("alice")
+    info = one(out, "004")
+    isupport = {
+        k: v for m in only(out, "005") for k, _, v in (p.partition("=") for p in m.params[1:-1])
+    }
+    lists, key, limit, plain = isupport["CHANMODES"].split(",")
+    status = isupport["PREFIX"][1:].split(")")[0]
+    assert set(info.params[4]) == set(lists + key + limit + plain + status)
+    assert len(info.params[4]) == len(set(info.params[4]))
+    assert set(info.params[5]) == set(lists + key + limit + status)
+    assert "n" not in info.params[5] and "k" in info.params[5] and "v" in info.params[5]
+    assert set(info.params[3]) == set("iBow")

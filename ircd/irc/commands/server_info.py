@@ -203,7 +203,12 @@ def info(hub: Hub, s: Session, msg: Message) -> None:
     lines = (
         f"{hub.name}: {hub.config.server.description}",
         f"{VERSION}, in Python asyncio.",
-        "Everyone lands in #general; accounts get what they missed on reconnect.",
+        (
+            f"Everyone lands in {hub.config.chat.general_channel}; accounts get"
+            if hub.config.chat.auto_join
+            else "Accounts get"
+        )
+        + " what they missed on reconnect.",
         "Private messages reach offline accounts; channel messages are rate limited.",
         "Scheduled messages (DELAY), complaints and mutes, message deletion (REDACT).",
         f"Messenger commands: /msg {SERVICE_NICK} help, or HELP.",
