@@ -498,6 +498,13 @@ class AccountsConfig:
     new_per_address_seconds: int = setting(
         3600, _int(1), doc="The period of that limit (seconds).", engine="accounts_window_seconds"
     )
+    max_devices: int = setting(
+        5,
+        _int(1),
+        doc="Connections one account may have at once (devices: a phone, a browser, irssi); "
+        "they share one nick and one unread memory. Another login beyond it is refused "
+        "(connections).",
+    )
     register_before_connect: bool = setting(
         True,
         doc="REGISTER (draft/account-registration) is accepted before connection registration "

@@ -1,6 +1,6 @@
-"""The IRC adapter's state: sessions and their lookups (nicks, users, rooms), the connection
-lifecycle (new_session, close_session, quit), the per-client log budget, the reply helpers,
-take_output and deliver_logs for the output step, and ISUPPORT.
+"""The IRC adapter's state: sessions and their lookups (nicks, users and each user's devices,
+rooms), the connection lifecycle (new_session, close_session, quit), the per-client log budget,
+the reply helpers, take_output and deliver_logs for the output step, and ISUPPORT.
 
 What acts on that state lives beside it: dispatch.py (input, labelled responses, the ticker),
 fanout.py (room broadcasts, NAMES cache), replay.py (replay tiers, unread, delivery acks),
@@ -61,6 +61,10 @@ class Hub:
         self.sessions: set[Session] = set()
         self.nicks: dict[str, Session] = {}  # casefolded nick -> registered session
         self.by_user: dict[str, Session] = {}  # messenger user key -> session
+        # messenger user key -> every registered connection of the user, oldest first: an
+        # account may be connected from several devices (accounts.max_devices), which share
+        # its nick and identity; the first is the one in ``nicks`` and ``by_user``
+        self.devices: dict[str, list[Session]] = {}
         self.dirty: set[Session] = set()
         self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
         self.opers: set[Session] = set()  # sessions that are IRC operators
@@ -150,7 +154,7 @@ class Hub:
         else:
             self.ip_counts.pop(s.ip, None)
         self.monitor.forget(s)
-        if s.registered:
+        if s.registered and self._detach(s):
             line = safe_line("QUIT", (reason,), s.mask)
             for peer in self.peers_of(s):
                 peer.send(line)
@@ -168,6 +172,45 @@ class Hub:
             log.info("closed %s (%s): %s (%d log lines suppressed)", s.nick, s.ip, reason, dropped)
         else:
             log.info("closed %s (%s): %s", s.nick, s.ip, reason)
+
+    def add_device(self, s: Session) -> None:
+        """``s`` completed registration as ``s.user_key``: one more device of the user (the
+        first one speaks for it in ``nicks`` and ``by_user``)."""
+        devices = self.devices.setdefault(s.user_key, [])
+        devices.append(s)
+        if len(devices) == 1:
+            self.nicks[s.nick_key] = s
+            self.by_user[s.user_key] = s
+            self.monitor.online(self.name, s)  # a further device: the nick was online already
+
+    def _detach(self, s: Session) -> bool:
+        """Forget the device ``s``; True when it was the user's last one (the user leaves),
+        False when another device stays (it takes over ``nicks`` and ``by_user`` if ``s``
+        held them, with the same nick and mask: nobody else sees a change)."""
+        devices = self.devices.get(s.user_key)
+        if devices is None or s not in devices:
+            return True
+        devices.remove(s)
+        if not devices:
+            del self.devices[s.user_key]
+            return True
+        if self.nicks.get(s.nick_key) is s:
+            self.nicks[s.nick_key] = devices[0]
+        if self.by_user.get(s.user_key) is s:
+            self.by_user[s.user_key] = devices[0]
+        return False
+
+    def rekey(self, s: Session, new_key: str) -> None:
+        """A registered guest became the account ``new_key`` (REGISTER): its one connection
+        moves to the new key."""
+        old = s.user_key
+        if self.by_user.get(old) is s:
+            del self.by_user[old]
+            self.by_user[new_key] = s
+        devices = self.devices.pop(old, None)
+        if devices is not None:
+            self.devices[new_key] = devices
+        s.user_key = new_key
 
     def client_log(self, s: Session, emit: Callable[..., None], msg: str, *args: object) -> None:
         """Log a line on behalf of ``s`` (``emit`` is the logger method: ``log.info``,
@@ -210,6 +253,11 @@ class Hub:
         """A notice from the Messenger service (shown in every client)."""
         for part in text.split("\n"):
             s.send(safe_line("NOTICE", (s.nick, part or " "), self.service_mask))
+
+    def service_notice_user(self, user_key: str, text: str) -> None:
+        """A notice from the Messenger service to every device of a user (none if offline)."""
+        for s in self.sessions_of(user_key):
+            self.service_notice(s, text)
 
     @property
     def service_mask(self) -> str:
@@ -281,7 +329,21 @@ class Hub:
         s = self.by_user.get(user_key)
         return s.nick if s is not None else fallback
 
+    def sessions_of(self, user_key: str) -> list[Session]:
+        """Every registered connection (device) of a user, oldest first; [] when offline."""
+        return self.devices.get(user_key, [])
+
     def room_sessions(self, room: Room) -> Iterable[Session]:
+        """Every online connection in ``room``: each device of each member (for sending)."""
+        devices = self.devices
+        for key in room.members:
+            got = devices.get(key)
+            if got is not None:
+                yield from got
+
+    def room_users(self, room: Room) -> Iterable[Session]:
+        """One connection per online member of ``room``, the one that speaks for it (for
+        counts and lists: a user with several devices is one user)."""
         by_user = self.by_user
         for key in room.members:
             s = by_user.get(key)
@@ -289,10 +351,11 @@ class Hub:
                 yield s
 
     def peers_of(self, s: Session) -> set[Session]:
-        """Every other online session sharing a room with ``s``."""
+        """Every online connection of other users sharing a room with ``s``."""
         out: set[Session] = set()
         for room in self.rooms_of(s):
             out.update(self.room_sessions(room))
+        out.difference_update(self.sessions_of(s.user_key))
         out.discard(s)
         return out
 

@@ -69,8 +69,8 @@ def _send_block(s: Session, text: str, nick: str) -> None:
 
 
 def lusers(hub: Hub, s: Session) -> None:
-    n = len(hub.nicks)
-    unknown = len(hub.sessions) - n
+    n = len(hub.nicks)  # users: an account with several devices counts once
+    unknown = len(hub.sessions) - sum(map(len, hub.devices.values()))
     opers = len(hub.opers)  # kept by the hub: this runs on every registration
     hub.reply(s, Numeric.RPL_LUSERCLIENT, f"There are {n} users and 0 invisible on 1 servers")
     hub.reply(s, Numeric.RPL_LUSEROP, str(opers), "operator(s) online")

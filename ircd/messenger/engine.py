@@ -87,7 +87,7 @@ from .events import (
     VoiceSet,
     from_json,
 )
-from .holds import add_hold, in_holds
+from .holds import add_hold, cut_holds, in_holds
 from .model import (
     DEFAULT_FLAGS,
     LIST_MODES,
@@ -186,6 +186,8 @@ class Messenger:
         if u is not None:
             if ev.hold is not None:  # what was waiting when that connection landed stays unread
                 add_hold(u.holds, *ev.hold)
+            elif ev.upto is not None:  # that client got what the holds cover up to there
+                cut_holds(u.holds, ev.upto)
             else:
                 u.holds.clear()
             if ev.seq > u.delivered_seq:
@@ -1253,14 +1255,21 @@ class Messenger:
             return
         seq = min(seq, self.seq)
         hold = None
+        upto = None
         if held_upto is not None:
             # a held ack keeps the holds there are (an empty range adds none)
             if seq <= u.delivered_seq:
                 return  # nothing new
             hold = (u.delivered_seq, max(u.delivered_seq, min(held_upto, seq)))
-        elif seq <= u.delivered_seq and not u.holds and u.seen_before:
-            return
-        self._emit(Ack(user, max(seq, u.delivered_seq), hold))
+        else:
+            # a plain ack clears the holds up to its seq only: with several devices, another
+            # one may have moved the cursor past a hold this client did not get all of
+            left = list(u.holds)
+            cut_holds(left, seq)
+            if seq <= u.delivered_seq and left == u.holds and u.seen_before:
+                return  # nothing new
+            upto = seq if left else None
+        self._emit(Ack(user, max(seq, u.delivered_seq), hold, upto))
 
     def mark_seen(self, user: UserKey) -> None:
         """The account has landed (joined its channels and been given or told its unread):

@@ -144,16 +144,19 @@ def test_the_service_is_always_online() -> None:
     assert [m.params[1] for m in only(out, "730")] == [f"Messenger!service@{SERVER}"]
 
 
-def test_reconnect_takeover_and_watcher_leaving() -> None:
-    """A watcher's list ends with its connection; a takeover by the same account is the old
-    connection going offline and the new one coming online."""
+def test_devices_and_watcher_leaving() -> None:
+    """monitor: the nick is online while any device of its user is: a second device is no
+    change, the first one leaving neither; the last one leaving is 731. A watcher's list ends
+    with its connection."""
     h = Harness()
     w = h.user("watcher")
-    h.user("carol", password="pw")
+    first = h.user("carol", password="pw")
     w.send_take("MONITOR + carol")
-    h.user("carol", password="pw")  # takes over the old connection
-    out = w.take()
-    assert [m.command for m in out if m.command in ("730", "731")] == ["731", "730"]
+    second = h.user("carol", password="pw")  # one more device of the account
+    first.quit()
+    assert [m.command for m in w.take() if m.command in ("730", "731")] == []
+    second.quit()
+    assert [m.params for m in only(w.take(), "731")] == [("watcher", "carol")]
     w.quit()
     assert h.hub.monitor.watchers == {} and h.hub.monitor.lists == {}
 

@@ -135,7 +135,7 @@ def list_(hub: Hub, s: Session, msg: Message) -> None:
     for room in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
         if not visible_to(hub, s, room):
             continue
-        count = sum(1 for _ in hub.room_sessions(room))
+        count = sum(1 for _ in hub.room_users(room))
         if count == 0 and room.key != hub.general_key and room.key not in query.names:
             continue  # a room nobody is in now is listed only when asked for by name
         if query.matches(room.name, count, room.created, room.topic_time, now):

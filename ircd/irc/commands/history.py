@@ -254,6 +254,7 @@ def markread(hub: Hub, s: Session, msg: Message) -> None:
     except InvalidDuration:
         hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Invalid timestamp", feature=RM)
         return
+    before = hub.messenger.read_marker(s.user_key, key)
     try:
         stored = hub.messenger.mark_read(s.user_key, key, ts, private=not is_channel_name(target))
     except (NoSuchRoom, NotMember):  # a channel's marker is kept while one is in it
@@ -263,3 +264,10 @@ def markread(hub: Hub, s: Session, msg: Message) -> None:
         return
     line = format_line("MARKREAD", (target, f"timestamp={iso_time(stored)}"), hub.name)
     s.send(line)
+    if stored == before:
+        return
+    # read-marker ("Command flows"): after the last read timestamp of a target changes, the
+    # server sends it to all the clients of the user (the account's other devices)
+    for device in hub.sessions_of(s.user_key):
+        if device is not s and RM in device.caps:
+            device.send(line)

@@ -201,9 +201,9 @@ def _to_status(
     )
     wanted = room.ops if prefix == "@" else room.ops | room.voiced
     for key in wanted:
-        peer = hub.by_user.get(key)
-        if peer is not None and peer is not s:
-            peer.send(post_line(post, peer.tagbits, target))
+        for peer in hub.sessions_of(key):  # every device (the sender's others: a copy)
+            if peer is not s:
+                peer.send(post_line(post, peer.tagbits, target))
     if "echo-message" in s.caps:
         s.send(post_line(post, s.tagbits, target))
 
@@ -310,7 +310,14 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
             if hub.messenger.ban_of(s.user_key) is not None:
                 continue
             line, timed = _tagmsg_lines(hub, s, peer_s.nick, tags)
-            if "message-tags" in peer_s.caps:
-                peer_s.send(timed if "server-time" in peer_s.caps else line)
-            if "echo-message" in s.caps and "message-tags" in s.caps:  # to oneself: twice
-                s.send(timed if "server-time" in s.caps else line)
+            for to in hub.sessions_of(peer_s.user_key):  # every device of the recipient
+                if "message-tags" in to.caps:
+                    to.send(timed if "server-time" in to.caps else line)
+            for mine in hub.sessions_of(s.user_key):  # the echo, and a copy to other devices
+                if "message-tags" not in mine.caps:
+                    continue
+                if mine is s:
+                    if "echo-message" in s.caps:  # to oneself: twice
+                        s.send(timed if "server-time" in s.caps else line)
+                elif peer_s.user_key != s.user_key:
+                    mine.send(timed if "server-time" in mine.caps else line)

@@ -1,5 +1,5 @@
 """Connection registration: CAP, PASS, NICK, USER, AUTHENTICATE (SASL PLAIN), REGISTER, PING,
-PONG, QUIT; the welcome burst; login, guests and session takeover."""
+PONG, QUIT; the welcome burst; login, guests, and an account's further devices."""
 
 from __future__ import annotations
 
@@ -156,7 +156,8 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         return
     if new == s.nick:
         return
-    if hub.nick_holder(key, s) is not None:
+    holder = hub.nick_holder(key, s)
+    if holder is not None and holder.user_key != s.user_key:  # (not another of its devices)
         hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is already in use")
         return
     acct = hub.messenger.account(key)
@@ -167,15 +168,18 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         # a guest keeps its own key; its channel quota follows the nick
         hub.messenger.rename_guest(s.user_key, new, guest_quota(key))
     line = format_line("NICK", (new,), s.mask)
-    s.send(line)
+    devices = hub.sessions_of(s.user_key)
+    for device in devices:  # the nick is the account's: every device of it changes nick
+        device.send(line)
     for peer in hub.peers_of(s):
         peer.send(line)
-    del hub.nicks[s.nick_key]
+    first = hub.nicks.pop(s.nick_key)
     old, renamed = s.nick, key != s.nick_key
     if renamed:
         hub.whowas.record(s, hub.clock.now())
-    s.nick, s.nick_key = new, key
-    hub.nicks[key] = s
+    for device in devices:
+        device.nick, device.nick_key = new, key
+    hub.nicks[key] = first
     hub.messenger.shown_changed(s.user_key)  # its rooms' NAMES lists show the new nick
     if renamed:  # a change of case only is the same nick: its watchers hear nothing
         hub.monitor.offline(hub.name, old)
@@ -438,9 +442,8 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
         except TooManyAccounts as e:
             fail("TEMPORARILY_UNAVAILABLE", name, _too_many_accounts(e.retry_at))
             return
-        if s.registered and hub.by_user.get(s.user_key) is s:
-            del hub.by_user[s.user_key]
-            hub.by_user[acct.key] = s
+        if s.registered:
+            hub.rekey(s, acct.key)
         s.account = acct.name
         s.user_key = acct.key
         if email != "*":
@@ -531,33 +534,31 @@ def try_register(hub: Hub, s: Session) -> None:
 
 
 def _complete(hub: Hub, s: Session, user_key: str) -> bool:
-    """Registration is complete: the nick is ours (an older connection of the same account
-    holding it is taken over), then the welcome, #general and what the user missed."""
+    """Registration is complete: the nick is ours, or, for an account that is connected from
+    another device already, this connection becomes one more device of it (at most
+    ``accounts.max_devices``), with the account's nick and identity; then the welcome,
+    #general and the channels, and what the user missed."""
     m = hub.messenger
     key = s.nick_key
     holder = hub.nick_holder(key, s)
-    takeover: Session | None = None
-    if holder is not None:
-        if holder.user_key != user_key or not holder.registered:
-            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
-            if s.account is None:
-                m.disconnected(user_key)  # the guest we attached never came online
+    if holder is not None and (holder.user_key != user_key or not holder.registered):
+        hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+        if s.account is None:
+            m.disconnected(user_key)  # the guest we attached never came online
+        return False
+    devices = hub.sessions_of(user_key)
+    if devices:
+        limit = hub.config.accounts.max_devices
+        if len(devices) >= limit:
+            _too_many_devices(hub, s, len(devices))
             return False
-        takeover = holder
-    elif (old := hub.by_user.get(user_key)) is not None and old is not s:
-        takeover = old
+        _share_identity(s, devices[0])
     s.user_key = user_key
-    if takeover is not None:
-        hub.client_log(
-            s, log.info, "%s reconnected from %s; closing the old connection", s.nick, s.ip
-        )
-        hub.quit(takeover, "Reconnected from elsewhere")
     s.registered = True
-    hub.nicks[key] = s
-    hub.by_user[user_key] = s
-    hub.monitor.online(hub.name, s)
+    hub.add_device(s)
     hub.max_users_seen = max(hub.max_users_seen, len(hub.nicks))  # LUSERS 265/266: users only
     m.connected(user_key, s.ip)
+    n = len(hub.sessions_of(user_key))
     if s.sasl_account is None and s.account is not None:
         mask = s.mask
         hub.reply(s, Numeric.RPL_LOGGEDIN, mask, s.account, f"You are now logged in as {s.account}")
@@ -566,13 +567,37 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
         log.info,
         "registered %s (%s) from %s%s",
         s.nick,
-        f"account {s.account}" if s.account else "guest",
+        (f"account {s.account}" + (f", device {n}" if n > 1 else "")) if s.account else "guest",
         s.ip,
         f" caps={' '.join(sorted(s.caps))}" if s.caps else "",
     )
     welcome(hub, s)
     expect_landing(hub, s)
     return True
+
+
+def _share_identity(s: Session, first: Session) -> None:
+    """A further device of an account is the same user as its first: one nick, one mask (so
+    that WHOIS, NAMES and every line from either show one user), one away state."""
+    if s.nick_key != first.nick_key:
+        # the account goes by another nick now (NICK): this client asked for its own
+        s.send(format_line("NICK", (first.nick,), f"{s.nick}!{s.user or s.nick}@{s.host}"))
+    s.nick, s.nick_key = first.nick, first.nick_key
+    s.user, s.host, s.realname = first.user, first.host, first.realname
+    s.away = first.away
+
+
+def _too_many_devices(hub: Hub, s: Session, n: int) -> None:
+    """Refuse a login beyond ``accounts.max_devices``: the new connection is refused, never an
+    older one dropped, so that opening one client too many never cuts off a device in use
+    (and two clients reconnecting in a loop do not throw each other out forever)."""
+    text = (
+        f"{s.account} is connected from {n} devices already, the most one account may have; "
+        "disconnect one of them first"
+    )
+    hub.client_log(s, log.info, "refused another device for %s from %s: %d", s.account, s.ip, n)
+    hub.notice(s, text)
+    hub.quit(s, "Too many devices", error=f"Closing link: {text}")
 
 
 __all__ = ["land", "try_register", "update_tagbits"]
