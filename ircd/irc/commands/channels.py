@@ -22,6 +22,7 @@ from ...wire import (
     is_channel_name,
     truncate_utf8,
 )
+from .. import elist
 from ..hub import MODES_PER_COMMAND, Hub
 from ..lines import add_tag, safe_line
 from ..registry import command
@@ -99,10 +100,18 @@ def topic(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("NAMES")
 def names(hub: Hub, s: Session, msg: Message) -> None:
+    """Modern IRC, NAMES: for each channel named, its 353 lines and a 366 naming it (also for
+    a channel that does not exist or is secret to ``s``); without a parameter, every channel
+    with someone in it that ``s`` may see, and one 366 for "*"."""
     if not msg.params:
+        for each in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
+            if visible_to(hub, s, each):
+                send_names(hub, s, each)
         hub.reply(s, Numeric.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
     for name in msg.params[0].split(","):
+        if not name:
+            continue
         room = hub.messenger.room(casefold(name))
         if room is not None and visible_to(hub, s, room):
             send_names(hub, s, room)
@@ -111,15 +120,34 @@ def names(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("LIST")
 def list_(hub: Hub, s: Session, msg: Message) -> None:
-    wanted = {casefold(n) for n in msg.params[0].split(",")} if msg.params else None
+    """Modern IRC, LIST, with the ELIST=CMNTU conditions (elist.py) in either parameter; the
+    second may also name this server (RFC 1459's target)."""
+    params = msg.params[:2]
+    if len(params) == 2 and casefold(params[1]) == casefold(hub.name):
+        params = params[:1]
+    try:
+        query = elist.parse(params)
+    except elist.ElistError as e:
+        hub.fail(
+            s,
+            "LIST",
+            "INVALID_PARAMS",
+            str(e)[:50],
+            text="Unknown LIST condition; use #channel, a mask, !mask, >n, <n, C<n, C>n, T<n "
+            "or T>n (minutes)",
+        )
+        hub.reply(s, Numeric.RPL_LISTEND, "End of /LIST")
+        return
+    now = hub.clock.now()
     hub.reply(s, Numeric.RPL_LISTSTART, "Channel", "Users  Name")
     for room in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
-        if (wanted is not None and room.key not in wanted) or not visible_to(hub, s, room):
+        if not visible_to(hub, s, room):
             continue
         count = sum(1 for _ in hub.room_users(room))
-        if count == 0 and room.key != hub.general_key and wanted is None:
-            continue
-        hub.reply(s, Numeric.RPL_LIST, room.name, str(count), room.topic)
+        if count == 0 and room.key != hub.general_key and room.key not in query.names:
+            continue  # a room nobody is in now is listed only when asked for by name
+        if query.matches(room.name, count, room.created, room.topic_time, now):
+            hub.reply(s, Numeric.RPL_LIST, room.name, str(count), room.topic)
     hub.reply(s, Numeric.RPL_LISTEND, "End of /LIST")
 
 
