@@ -53,7 +53,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -62,10 +61,8 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -78,8 +75,19 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from benchlib import (
+    BENCH,
+    ROOT,
+    RunningServer,
+    _git,
+    env_for,
+    export_commit,
+    free_port,
+    log_says,
+    pin,
+    proc_cpu_s,
+)
+
 RESULTS = BENCH / "results"
 HOST = "127.0.0.1"  # loopback only, always
 TARGET_P99_MS = 20.0
@@ -651,19 +659,7 @@ async def scenario_register_cmd(guests: list[Conn], timeout: float) -> dict[str,
 
 def _proc_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its live child processes (a process pool)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return proc_cpu_s(pid) or 0.0
 
 
 async def run_scenarios(
@@ -715,39 +711,6 @@ async def run_scenarios(
 # ---------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _pin(cpu: str | None) -> list[str]:
-    return ["taskset", "-c", cpu] if cpu is not None else []
-
-
-def _env(src: Path) -> dict[str, str]:
-    """The environment that makes ``python -m ircd`` the server of the tree ``src``."""
-    env = dict(os.environ)
-    rest = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(src) + (os.pathsep + rest if rest else "")
-    return env
-
-
-def export_commit(rev: str, dest: Path) -> str:
-    """Extract the tree of commit ``rev`` into ``dest`` (git archive; the checkout and the
-    repository are left as they are); returns the full commit id."""
-    sha = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
-    if not sha:
-        raise SystemExit(f"--commit {rev}: not a commit")
-    dest.mkdir(parents=True)
-    tar = subprocess.run(
-        ["git", "archive", "--format=tar", sha], capture_output=True, cwd=ROOT, check=True
-    )
-    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
-        tf.extractall(dest, filter="data")
-    return sha
-
-
 def hash_operator_password(src: Path, password: str) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "ircd", "--hash-password"],
@@ -755,7 +718,7 @@ def hash_operator_password(src: Path, password: str) -> str:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(src),
+        env=env_for(src),
         cwd=src,
         check=False,
     )
@@ -778,7 +741,7 @@ def known_keys(src: Path) -> dict[str, dict[str, Any]]:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(src),
+        env=env_for(src),
         cwd=src,
         check=False,
     )
@@ -788,73 +751,39 @@ def known_keys(src: Path) -> dict[str, dict[str, Any]]:
     return keys
 
 
-class Server:
-    def __init__(self, src: Path, port: int, workdir: Path, config: Path, cpu: str | None) -> None:
-        self.port = port
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / "server.log"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115
-        argv = [
-            *_pin(cpu),
-            sys.executable,
-            "-m",
-            "ircd",
-            "--port",
-            str(port),
-            "--state",
-            str(workdir / "state.json"),
-            "--config",
-            str(config),
-        ]
-        self.argv = argv
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=workdir,
-            env=_env(src),
-            start_new_session=True,
-        )
-        self.pid = self.proc.pid  # taskset execs the server: same pid
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited at start: {self.tail()}")
-            if f"listening on {HOST}:{port}".encode() in self.log_path.read_bytes():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not listen on {port}: {self.tail()}")
-
-    def text(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")
-        return ""
-
-    def tail(self, n: int = 800) -> str:
-        return self.text()[-n:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
+def start_server(
+    src: Path, port: int, workdir: Path, config: Path, cpu: str | None
+) -> RunningServer:
+    """Our server of the tree ``src`` on ``port`` from ``config``, ready once it logs that it
+    listens (the shared :class:`benchlib.RunningServer`)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "ircd",
+        "--port",
+        str(port),
+        "--state",
+        str(workdir / "state.json"),
+        "--config",
+        str(config),
+    ]
+    return RunningServer(
+        argv,
+        port,
+        workdir,
+        cpu=cpu,
+        env=env_for(src),
+        name="server",
+        ready=log_says(f"listening on {HOST}:{port}".encode()),
+        settle=0,
+    )
 
 
 class Bystander:
     def __init__(self, port: int, interval_ms: float, cpu: str | None) -> None:
         self.proc = subprocess.Popen(
             [
-                *_pin(cpu),
+                *pin(cpu),
                 sys.executable,
                 str(Path(__file__).resolve()),
                 "--bystander",
@@ -889,16 +818,6 @@ class Bystander:
 
 
 # ---------------------------------------------------------------------- report
-
-
-def _git(*args: str) -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(
-            ["git", *args], capture_output=True, text=True, cwd=ROOT, timeout=10, check=False
-        )
-        if out.returncode == 0:
-            return out.stdout.strip()
-    return ""
 
 
 def machine() -> dict[str, Any]:
@@ -992,14 +911,14 @@ def run_bench(
     if cfg.skipped:
         print(f"overrides the server does not know (skipped): {json.dumps(cfg.skipped)}")
     print(f"limit-like keys left as shipped: {json.dumps(cfg.unraised)}")
-    port = a.port or _free_port()
+    port = a.port or free_port()
     where = (
         f"server on CPU {server_cpu}, generator and bystander on CPU {gen_cpu} (taskset)"
         if pin
         else "not pinned"
     )
     log(f"label {label}; server: {tree}; port {port}; {where}")
-    server = Server(src, port, workdir / "run", conf_path, server_cpu)
+    server = start_server(src, port, workdir / "run", conf_path, server_cpu)
     try:
         bys = Bystander(port, a.interval_ms, gen_cpu)
         run, loop_name = _loop_runner()

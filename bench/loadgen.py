@@ -35,9 +35,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from benchlib import CoreLoad, CpuWindow, affinity
+
 HOST = "127.0.0.1"  # loopback only, always
 CHANNEL = "#general"
 _ids = itertools.count(1)
+# messages in flight (closed loop): enough that a server always has work queued, not so many
+# that a server's per-client output limit is hit (ngIRCd: 32 KiB per client, hard-coded)
+FANOUT_WINDOW = 256  # per channel: each receiver has up to this many lines outstanding
+PRIVATE_WINDOW = 32  # per sender
 _STAMP = re.compile(rb" :L(\d+) ")
 _REFUSALS = (b"432", b"433", b"436", b"464", b"465", b"471", b"473", b"474", b"475")
 # lines the generator acts on (anything else is only counted)
@@ -75,16 +81,48 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-class CpuMeter:
-    """Wall time and this process's CPU time over a window."""
+def cpu_split() -> tuple[float, float]:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime, r.ru_stime
 
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-        self.c0 = cpu_seconds()
+
+class CpuMeter:
+    """Wall time, this process's CPU time and (with ``server_pid``) the server's CPU time over
+    a window: ``cpu(res)`` adds ``gen_cpu_pct`` (this process, user + system; 100 = one core),
+    ``gen_sys_pct`` (its kernel part: socket reads and writes) and ``server_cpu_pct``."""
+
+    def __init__(self, server_pid: int | None = None) -> None:
+        self.server = CpuWindow(server_pid)
+        self.server_cores = CoreLoad(affinity(server_pid))
+        self.gen_cores = CoreLoad(affinity(os.getpid()))
+        self.t0 = self.server.t0
+        self.u0, self.s0 = cpu_split()
 
     def pct(self, t_end: float | None = None) -> float:
         wall = (t_end or time.perf_counter()) - self.t0
-        return round(100.0 * (cpu_seconds() - self.c0) / wall, 1) if wall > 0 else 0.0
+        u, s = cpu_split()
+        return round(100.0 * (u + s - self.u0 - self.s0) / wall, 1) if wall > 0 else 0.0
+
+    def cpu(self, res: dict[str, Any], t_end: float | None = None) -> dict[str, Any]:
+        """Add the CPU figures of the window ending at ``t_end`` (now) to ``res``."""
+        wall = (t_end or time.perf_counter()) - self.t0
+        u, s = cpu_split()
+        gen = 100.0 * (u + s - self.u0 - self.s0) / wall if wall > 0 else 0.0
+        if wall > 0:
+            res["gen_cpu_pct"] = round(gen, 1)
+            res["gen_sys_pct"] = round(100.0 * (s - self.s0) / wall, 1)
+        srv = self.server.pct(t_end)
+        if srv is not None:
+            res["server_cpu_pct"] = srv
+        # what other processes took from each side's cores over the window (a busy machine):
+        # a fair run has both near 0
+        busy = self.server_cores.busy_pct() if self.server_cores.cpus else None
+        if busy is not None and srv is not None and self.server_cores.cpus != self.gen_cores.cpus:
+            res["server_core_others_pct"] = round(max(0.0, busy - srv), 1)
+        busy = self.gen_cores.busy_pct()
+        if busy is not None and self.server_cores.cpus != self.gen_cores.cpus:
+            res["gen_core_others_pct"] = round(max(0.0, busy - gen), 1)
+        return res
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -97,11 +135,14 @@ def percentile(sorted_values: list[float], p: float) -> float:
 class Gen:
     """Shared state of one run: counters that clients bump and waiters that await them."""
 
-    def __init__(self, host: str, port: int, join: bool = True) -> None:
+    def __init__(
+        self, host: str, port: int, join: bool = True, server_pid: int | None = None
+    ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the load generator only targets loopback")
         self.host = host
         self.port = port
+        self.server_pid = server_pid  # for the server's CPU % over each measured window
         self.join = join  # send JOIN #general after 001 (harmless on an auto-joining server)
         self.delivered = 0  # lines counted by clients with counts=True
         self.threshold = 1 << 62
@@ -385,12 +426,13 @@ async def scenario_connect(
     prefix: str = "c",
     settle: float = 1.0,
 ) -> dict[str, Any]:
+    server_pid = server_pid or gen.server_pid
     rss0 = vm_rss_kib(server_pid)
-    meter = CpuMeter()
+    meter = CpuMeter(server_pid)
     nicks = [nick_for(prefix, i) for i in range(clients)]
     joined, errors = await connect_many(gen, nicks, concurrency, timeout)
     t_all = max((c.joined_at for c in joined), default=meter.t0) - meter.t0
-    cpu = meter.pct(meter.t0 + t_all if t_all > 0 else None)
+    cpu = meter.cpu({}, meter.t0 + t_all if t_all > 0 else None)
     # steady state: everything queued to each client has arrived, and a second has passed
     unsynced = await sync_all(joined, timeout=min(60.0, timeout))
     await asyncio.sleep(settle)
@@ -402,7 +444,7 @@ async def scenario_connect(
         "lost": clients - n,
         "all_joined_s": round(t_all, 3),
         "clients_per_s": round(n / t_all, 1) if t_all > 0 else 0.0,
-        "gen_cpu_pct": cpu,
+        **cpu,
         "unsynced": unsynced,
         "errors_sample": errors[:5],
     }
@@ -420,7 +462,7 @@ async def scenario_fanout(
     senders: int = 4,
     messages: int = 10000,
     line_bytes: int = 100,
-    window: int = 64,
+    window: int = FANOUT_WINDOW,
     batch: int = 16,
     timeout: float = 60.0,
     concurrency: int = 20,
@@ -440,7 +482,7 @@ async def scenario_fanout(
     gen.delivered = 0
     line = message_line(CHANNEL, line_bytes, "F")
     r = len(rx)
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     deadline = meter.t0 + timeout
     sent = 0
     k = 0
@@ -472,8 +514,8 @@ async def scenario_fanout(
         "lost": lost,
         "seconds": round(wall, 3),
         "deliveries_per_s": round(gen.delivered / wall) if wall > 0 else 0,
-        "gen_cpu_pct": meter.pct(t_end),
     }
+    meter.cpu(res, t_end)
     close_all(rx + tx)
     return res
 
@@ -508,7 +550,7 @@ async def scenario_latency(
     snd = sender[0]
     total = max(1, int(rate * seconds))
     pad = "y" * max(1, line_bytes - len(f"PRIVMSG {CHANNEL} :L{time.perf_counter_ns()} ") - 2)
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     t0 = meter.t0
     sent = 0
     while sent < total and time.perf_counter() - t0 < seconds * 3 + 5:
@@ -531,8 +573,8 @@ async def scenario_latency(
         "p50_ms": round(percentile(lat, 50) * 1000, 3),
         "p99_ms": round(percentile(lat, 99) * 1000, 3),
         "max_ms": round(lat[-1] * 1000, 3) if lat else float("nan"),
-        "gen_cpu_pct": meter.pct(),
     }
+    meter.cpu(res)
     close_all(rx + sender)
     return res
 
@@ -542,7 +584,7 @@ async def scenario_private(
     pairs: int = 100,
     messages: int = 100000,
     line_bytes: int = 100,
-    window: int = 8,
+    window: int = PRIVATE_WINDOW,
     timeout: float = 60.0,
 ) -> dict[str, Any]:
     a_n = [nick_for("pa", i) for i in range(pairs)]
@@ -565,7 +607,7 @@ async def scenario_private(
     n_s = len(senders)
     per = max(1, messages // n_s)
     total = per * n_s
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     deadline = meter.t0 + timeout
     sent = 0
     in_flight_cap = window * n_s
@@ -592,8 +634,8 @@ async def scenario_private(
         "lost": max(0, sent - gen.delivered),
         "seconds": round(wall, 3),
         "messages_per_s": round(gen.delivered / wall) if wall > 0 else 0,
-        "gen_cpu_pct": meter.pct(t_end),
     }
+    meter.cpu(res, t_end)
     close_all(cl)
     return res
 
@@ -623,7 +665,7 @@ async def scenario_history(
     for i in range(0, unread, 100):
         p.write(line * min(100, unread - i))
         await p.sync(30)
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     c = await asyncio.wait_for(open_client(gen, nick, password=password), 10)
     done = c.expect_pattern(b"PRIVMSG " + CHANNEL.encode() + b" :", unread)
     try:
@@ -638,8 +680,8 @@ async def scenario_history(
         "replay_s": round(t, 4) if ok else None,
         "replay_ms": round(t * 1000, 1) if ok else None,
         "joined_ms": round((c.joined_at - meter.t0) * 1000, 1) if c.joined_at else None,
-        "gen_cpu_pct": meter.pct(),
     }
+    meter.cpu(res)
     close_all([c, p])
     return res
 
@@ -654,9 +696,14 @@ SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
 
 
 async def run_scenario(
-    name: str, host: str, port: int, join: bool = True, **kw: Any
+    name: str,
+    host: str,
+    port: int,
+    join: bool = True,
+    server_pid: int | None = None,
+    **kw: Any,
 ) -> dict[str, Any]:
-    gen = Gen(host, port, join=join)
+    gen = Gen(host, port, join=join, server_pid=server_pid)
     res = await SCENARIOS[name](gen, **kw)
     res["scenario"] = name
     await asyncio.sleep(0)
@@ -681,24 +728,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--unread", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help=f"messages in flight: fanout, per channel (default {FANOUT_WINDOW}); private, "
+        f"per sender (default {PRIVATE_WINDOW})",
+    )
     a = ap.parse_args(argv)
     raise_fd_limit()
     kw: dict[str, Any] = {"timeout": a.timeout}
     if a.scenario == "connect":
-        kw.update(clients=a.clients, concurrency=a.concurrency, server_pid=a.server_pid)
+        kw.update(clients=a.clients, concurrency=a.concurrency)
     elif a.scenario == "fanout":
         kw.update(receivers=a.receivers, senders=a.senders)
+        if a.window:
+            kw["window"] = a.window
         if a.messages:
             kw["messages"] = a.messages
     elif a.scenario == "latency":
         kw.update(rate=a.rate, members=a.members, seconds=a.seconds)
     elif a.scenario == "private":
         kw.update(pairs=a.pairs)
+        if a.window:
+            kw["window"] = a.window
         if a.messages:
             kw["messages"] = a.messages
     elif a.scenario == "history":
         kw.update(unread=a.unread)
-    coro = run_scenario(a.scenario, a.host, a.port, join=not a.no_join, **kw)
+    coro = run_scenario(
+        a.scenario, a.host, a.port, join=not a.no_join, server_pid=a.server_pid, **kw
+    )
     try:
         import uvloop
 

@@ -59,7 +59,7 @@ def main() -> int:
     if shutil.which("py-spy") is None:
         raise SystemExit("py-spy missing: run bench/setup.sh")
     workdir = Path(tempfile.mkdtemp(prefix="ircprof-"))
-    srv = run.RunningServer(run.SERVERS["ours"], "0", workdir)
+    srv = run.start_server(run.SERVERS["ours"], "0", workdir)
     name = a.scenario + (f"-{a.tag}" if a.tag else "")
     raw = run.RESULTS / f"profile-{name}.txt"
     run.RESULTS.mkdir(parents=True, exist_ok=True)
