@@ -25,17 +25,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
+import mmap
 import os
 import re
 import resource
+import shutil
+import struct
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
-from benchlib import CoreLoad, CpuWindow, affinity
+from benchlib import CoreLoad, CpuWindow, affinity, proc_cpu_s
 
 HOST = "127.0.0.1"  # loopback only, always
 CHANNEL = "#general"
@@ -103,11 +110,15 @@ class CpuMeter:
         u, s = cpu_split()
         return round(100.0 * (u + s - self.u0 - self.s0) / wall, 1) if wall > 0 else 0.0
 
-    def cpu(self, res: dict[str, Any], t_end: float | None = None) -> dict[str, Any]:
-        """Add the CPU figures of the window ending at ``t_end`` (now) to ``res``."""
+    def cpu(
+        self, res: dict[str, Any], t_end: float | None = None, helper_cpu_s: float = 0.0
+    ) -> dict[str, Any]:
+        """Add the CPU figures of the window ending at ``t_end`` (now) to ``res``;
+        ``helper_cpu_s``: CPU time of the generator's helper processes over the window (they
+        run on the generator's core and count as the generator)."""
         wall = (t_end or time.perf_counter()) - self.t0
         u, s = cpu_split()
-        gen = 100.0 * (u + s - self.u0 - self.s0) / wall if wall > 0 else 0.0
+        gen = 100.0 * (u + s - self.u0 - self.s0 + helper_cpu_s) / wall if wall > 0 else 0.0
         if wall > 0:
             res["gen_cpu_pct"] = round(gen, 1)
             res["gen_sys_pct"] = round(100.0 * (s - self.s0) / wall, 1)
@@ -154,6 +165,16 @@ class Gen:
         self.delivered += n
         self.last_delivery = time.perf_counter()
         if self.delivered >= self.threshold:
+            self.threshold = 1 << 62
+            self.progress.set()
+
+    def set_delivered(self, total: int, at: float) -> None:
+        """A counter outside this process (the C reader) reports ``total`` at ``at``."""
+        if total == self.delivered:
+            return
+        self.delivered = total
+        self.last_delivery = at
+        if total >= self.threshold:
             self.threshold = 1 << 62
             self.progress.set()
 
@@ -414,6 +435,101 @@ def message_line(target: str, size: int, tag: str = "") -> bytes:
     return (head + ("x" * pad) + "\r\n").encode()
 
 
+# ---------------------------------------------------------------------- the C reader
+
+RXCOUNT_SRC = Path(__file__).resolve().with_name("rxcount.c")
+_HDR = 8  # uint64 header words in the shared counters (see rxcount.c)
+
+
+def build_rxcount(src: Path = RXCOUNT_SRC) -> str | None:
+    """Compile rxcount.c once (cached in the temp dir under its source hash); None when no C
+    compiler is there (the fan-out then counts in Python and says so)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or not src.exists():
+        return None
+    code = src.read_bytes()
+    exe = Path(tempfile.gettempdir()) / f"ircbench-rxcount-{hashlib.sha1(code).hexdigest()[:12]}"
+    if exe.exists():
+        return str(exe)
+    tmp = exe.with_name(f"{exe.name}.{os.getpid()}")
+    try:
+        r = subprocess.run(
+            [cc, "-O2", "-o", str(tmp), str(src)], capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        print(f"rxcount.c did not compile: {r.stderr.decode()[-300:]}", file=sys.stderr)
+        return None
+    os.replace(tmp, exe)
+    return str(exe)
+
+
+class CReader:
+    """Hands the sockets of joined clients to an ``rxcount`` process (on the generator's core:
+    it inherits the affinity) that counts their lines; this process stops reading them."""
+
+    def __init__(self, exe: str, clients: list[Client]) -> None:
+        self.clients = clients
+        fds = []
+        for c in clients:
+            t = c.transport
+            assert t is not None
+            t.pause_reading()
+            fds.append(os.dup(t.get_extra_info("socket").fileno()))
+        self.size = 8 * (_HDR + len(clients))
+        fd, self.path = tempfile.mkstemp(prefix="ircbench-rx-")
+        os.ftruncate(fd, self.size)
+        self.mm = mmap.mmap(fd, self.size)
+        os.close(fd)
+        try:
+            self.proc = subprocess.Popen(
+                [exe, self.path, *map(str, fds)], pass_fds=fds, stdin=subprocess.DEVNULL
+            )
+        finally:
+            for d in fds:
+                os.close(d)  # the reader has its own copies
+        deadline = time.monotonic() + 10
+        while struct.unpack_from("<Q", self.mm, 32)[0] != 1:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("rxcount did not start")
+            time.sleep(0.005)
+        self.cpu0 = proc_cpu_s(self.proc.pid, children=False) or 0.0
+
+    def total(self) -> tuple[int, float]:
+        """(lines received in all, perf_counter time of the last read with data)."""
+        lines = struct.unpack_from("<Q", self.mm, 0)[0]
+        ns = struct.unpack_from("<Q", self.mm, 8)[0]
+        return lines, ns / 1e9  # CLOCK_MONOTONIC, the clock of time.perf_counter on Linux
+
+    def per_client(self) -> list[int]:
+        return list(struct.unpack_from(f"<{len(self.clients)}Q", self.mm, 8 * _HDR))
+
+    def cpu_s(self) -> float:
+        return (proc_cpu_s(self.proc.pid, children=False) or self.cpu0) - self.cpu0
+
+    async def feed(self, gen: Gen, period: float = 0.0002) -> None:
+        """Copy the shared total into ``gen`` until cancelled."""
+        while True:
+            gen.set_delivered(*self.total())
+            await asyncio.sleep(period)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            struct.pack_into("<Q", self.mm, 24, 1)
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        with contextlib.suppress(ValueError, BufferError):
+            self.mm.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
 # ---------------------------------------------------------------------- scenarios
 
 
@@ -466,6 +582,7 @@ async def scenario_fanout(
     batch: int = 16,
     timeout: float = 60.0,
     concurrency: int = 20,
+    reader: str = "c",
 ) -> dict[str, Any]:
     # setup at a gentle pace (registrations in flight): servers with a tiny listen backlog
     # (miniircd) drop connections under a connect storm, and the setup is not what is measured
@@ -480,6 +597,13 @@ async def scenario_fanout(
     for c in rx:
         c.lines = 0
     gen.delivered = 0
+    # the receiving side: a C process counting lines (the default), or these Python clients
+    creader: CReader | None = None
+    feeder: asyncio.Task[None] | None = None
+    exe = build_rxcount() if reader == "c" else None
+    if exe is not None:
+        creader = CReader(exe, rx)
+        feeder = asyncio.get_running_loop().create_task(creader.feed(gen))
     line = message_line(CHANNEL, line_bytes, "F")
     r = len(rx)
     meter = CpuMeter(gen.server_pid)
@@ -504,18 +628,34 @@ async def scenario_fanout(
     await gen.wait_delivered(sent * r, max(0.5, min(30.0, deadline - time.perf_counter() + 5)))
     t_end = gen.last_delivery if gen.delivered else time.perf_counter()
     wall = t_end - meter.t0
-    got = [c.lines for c in rx]
+    helper = 0.0
+    if creader is not None and feeder is not None:
+        feeder.cancel()
+        gen.set_delivered(*creader.total())
+        helper = creader.cpu_s()
+        got = [c.lines + n for c, n in zip(rx, creader.per_client(), strict=True)]
+        creader.stop()
+    else:
+        got = [c.lines for c in rx]
     lost = sum(max(0, sent - g) for g in got)
-    res = {
+    res: dict[str, Any] = {
         "receivers": r,
         "senders": len(tx),
         "messages": sent,
+        "window": window,
+        "reader": "c" if creader is not None else "python",
         "deliveries": gen.delivered,
         "lost": lost,
         "seconds": round(wall, 3),
         "deliveries_per_s": round(gen.delivered / wall) if wall > 0 else 0,
     }
-    meter.cpu(res, t_end)
+    meter.cpu(res, t_end, helper_cpu_s=helper)
+    if res["deliveries"]:
+        cpu_s = res["gen_cpu_pct"] / 100.0 * wall
+        res["gen_us_per_delivery"] = round(1e6 * cpu_s / res["deliveries"], 4)
+        srv = res.get("server_cpu_pct")
+        if isinstance(srv, (int, float)):
+            res["server_us_per_delivery"] = round(1e4 * srv * wall / res["deliveries"], 4)
     close_all(rx + tx)
     return res
 
@@ -735,13 +875,20 @@ def main(argv: list[str] | None = None) -> int:
         help=f"messages in flight: fanout, per channel (default {FANOUT_WINDOW}); private, "
         f"per sender (default {PRIVATE_WINDOW})",
     )
+    ap.add_argument(
+        "--reader",
+        choices=("c", "python"),
+        default="c",
+        help="fan-out receiving side: rxcount.c in a helper process (default; Python when no "
+        "C compiler) or the Python clients",
+    )
     a = ap.parse_args(argv)
     raise_fd_limit()
     kw: dict[str, Any] = {"timeout": a.timeout}
     if a.scenario == "connect":
         kw.update(clients=a.clients, concurrency=a.concurrency)
     elif a.scenario == "fanout":
-        kw.update(receivers=a.receivers, senders=a.senders)
+        kw.update(receivers=a.receivers, senders=a.senders, reader=a.reader)
         if a.window:
             kw["window"] = a.window
         if a.messages:
