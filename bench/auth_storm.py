@@ -34,6 +34,10 @@ Scenarios (in this order, one server for all):
 - ``register40``: 40 new connections at once, each ``PASS`` + ``NICK u<i>`` + ``USER``; every
   one auto-registers an account (one scrypt hash each). Ends when all got 001 or an error.
 - ``login40``: those 40 quit; then the same 40 log in again at once (one scrypt check each).
+- ``login_rate`` (issue 12, target 5): sustained logins for 5 s (``--login-seconds``), 8 at a
+  time (``--login-concurrency``), each to one of those 40 accounts: connect with PASS, wait
+  for 001, drop the connection, next. Reports logins per second of the server on its one
+  core (the hashing in its worker thread) while the bystander's p99 is judged as above.
 - ``oper60``: a registered guest sends 60 ``OPER admin wrong<i>`` lines in one write, then
   ``PING``; ends at that PONG (all replies are in by then), a disconnect, or the timeout.
   Replies are counted by command (464, 491, ...).
@@ -93,8 +97,8 @@ HOST = "127.0.0.1"  # loopback only, always
 TARGET_P99_MS = 20.0
 OPER_NAME = "admin"
 OPER_PASSWORD = "bench-oper-secret"
-HASHING = ("register40", "login40", "oper60", "register_cmd40")  # judged against the target
-ORDER = ("idle", "register40", "login40", "oper60", "guest40", "register_cmd40")
+HASHING = ("register40", "login40", "login_rate", "oper60", "register_cmd40")  # vs the target
+ORDER = ("idle", "register40", "login40", "login_rate", "oper60", "guest40", "register_cmd40")
 
 # Limits raised so that the other protections do not refuse the load (what is measured is the
 # event loop, not a throttle). Applied only to keys the server under test knows.
@@ -561,6 +565,64 @@ async def scenario_accounts(
     return res
 
 
+async def scenario_login_rate(
+    port: int, accounts: int, seconds: float, concurrency: int, timeout: float
+) -> dict[str, Any]:
+    """Sustained logins for ``seconds``: ``concurrency`` clients at a time, each logging in
+    to one of the ``accounts`` existing accounts (u<i>, PASS), waiting for its 001 (or an
+    error), dropping the connection and starting the next login at once. Logins per second
+    of the server on its one core, with the bystander's round trip measured meanwhile."""
+    t0 = time.monotonic_ns()
+    end = time.monotonic() + seconds
+    ok = 0
+    waits: list[float] = []
+    errors: list[str] = []
+    nxt = 0
+
+    async def worker() -> None:
+        nonlocal ok, nxt
+        while time.monotonic() < end:
+            i = nxt % accounts
+            nxt += 1
+            c = Conn(f"u{i}")
+            t = time.monotonic_ns()
+            try:
+                await asyncio.wait_for(
+                    c.open(port, f"PASS {_pw(i)}\r\nNICK u{i}\r\nUSER u{i} 0 * :bench\r\n"),
+                    timeout,
+                )
+            except (OSError, asyncio.TimeoutError) as e:
+                errors.append(f"u{i}: connect failed: {e!r}")
+                continue
+            kind, t_done, text = await _outcome(
+                c, lambda m: m.command in REG_OK, lambda m: m.command in REG_ERR, timeout
+            )
+            c.abort()
+            if kind == "ok":
+                ok += 1
+                waits.append((t_done - t) / 1e6)
+            else:
+                errors.append(f"u{i}: {kind}: {text}")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    t1 = time.monotonic_ns()
+    waits.sort()
+    dur = (t1 - t0) / 1e9
+    return {
+        "t0_ns": t0,
+        "t1_ns": t1,
+        "duration_s": round(dur, 3),
+        "clients": ok + len(errors),
+        "ok": ok,
+        "errors": len(errors),
+        "errors_sample": errors[:5],
+        "concurrency": concurrency,
+        "logins_per_s": round(ok / dur, 1) if dur > 0 else 0.0,
+        "client_wait_p50_ms": round(percentile(waits, 50), 1) if waits else None,
+        "client_wait_max_ms": round(waits[-1], 1) if waits else None,
+    }
+
+
 async def scenario_oper(port: int, lines: int, timeout: float) -> dict[str, Any]:
     """One registered guest sends ``lines`` wrong OPER lines in one write, then a PING."""
     c = Conn("operbench")
@@ -672,6 +734,8 @@ async def run_scenarios(
         c0 = _proc_cpu_s(server_pid)
         res: dict[str, Any] = await coro
         res["server_cpu_s"] = round(_proc_cpu_s(server_pid) - c0, 3)
+        if res.get("duration_s"):
+            res["server_cpu_pct"] = round(100 * res["server_cpu_s"] / res["duration_s"], 1)
         out[name] = res
         brief = {k: v for k, v in res.items() if not k.endswith("_ns")}
         log(f"{name}: {json.dumps(brief)}")
@@ -686,7 +750,7 @@ async def run_scenarios(
     if "idle" in want:
         await measured("idle", idle())
     accounts: list[Conn] = []
-    if want & {"register40", "login40"}:
+    if want & {"register40", "login40", "login_rate"}:  # login_rate logs in to these
         await measured("register40", scenario_accounts(port, a.clients, a.timeout, accounts))
     if "login40" in want:
         await asyncio.gather(*(c.quit(10) for c in accounts))
@@ -696,6 +760,11 @@ async def run_scenarios(
         accounts = accounts2
     for c in accounts:
         c.abort()
+    if "login_rate" in want:
+        await measured(
+            "login_rate",
+            scenario_login_rate(port, a.clients, a.login_seconds, a.login_concurrency, a.timeout),
+        )
     if "oper60" in want:
         await measured("oper60", scenario_oper(port, a.oper_lines, a.timeout))
     if want & {"guest40", "register_cmd40"}:
@@ -844,6 +913,13 @@ def _what(name: str, res: Mapping[str, Any]) -> str:
         return f"error: {res['error']}"
     if name == "idle":
         return "no load"
+    if name == "login_rate":
+        return (
+            f"**{res.get('logins_per_s', 0)} logins/s** ({res.get('ok', 0)} in "
+            f"{res.get('duration_s', 0)} s, {res.get('concurrency', 0)} at a time"
+            + (f", {res['errors']} errors" if res.get("errors") else "")
+            + ")"
+        )
     if name == "oper60":
         by = ", ".join(f"{k}×{v}" for k, v in res.get("replies_by_command", {}).items())
         return f"{res['replies']} replies ({by or 'none'}); {res['ended']}"
@@ -986,6 +1062,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     ap.add_argument("--clients", type=int, default=40, help="accounts per storm (40)")
     ap.add_argument("--oper-lines", type=int, default=60, help="wrong OPER lines (60)")
+    ap.add_argument("--login-seconds", type=float, default=5.0, help="length of login_rate (5 s)")
+    ap.add_argument(
+        "--login-concurrency", type=int, default=8, help="logins in flight in login_rate (8)"
+    )
     ap.add_argument("--interval-ms", type=float, default=5.0, help="bystander PING period")
     ap.add_argument("--timeout", type=float, default=60.0, help="bound of each storm (s)")
     ap.add_argument("--gap", type=float, default=0.5, help="quiet seconds between scenarios")
@@ -1034,6 +1114,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(scenarios))
     print()
+    lr = scenarios.get("login_rate")
+    if lr is not None and "logins_per_s" in lr:
+        print(
+            f"logins per second on one core (hashing off the loop): {lr['logins_per_s']} "
+            f"(server CPU {lr.get('server_cpu_pct', '?')} % of its core)"
+        )
     for name in HASHING:
         res = scenarios.get(name)
         if res is None:
