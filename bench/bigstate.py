@@ -144,6 +144,80 @@ def build_state(n: int, cfg: Path, state: Path) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------------- where the time goes
+
+
+def breakdown(n: int, work: Path) -> dict[str, Any]:
+    """In-process timings of the parts of a restart and of a snapshot at N posts, with the
+    same code the server runs (the profile behind the figures measured through the server):
+    restart = read + JSON parse (``FileStore.load``) + check + build (``Messenger.from_dict``)
+    + journal replay; snapshot = ``to_dict`` on the event loop + JSON encoding and the atomic
+    write in the writer thread (which holds the GIL while encoding: the loop waits for it on
+    one core). Memory per post: what ``tracemalloc`` sees allocated by building the engine's
+    state from the parsed snapshot, per post, and the size of one ``Post``."""
+    import gc
+    import tracemalloc
+
+    from ircd.clock import FakeClock
+    from ircd.config import load_config
+    from ircd.messenger.engine import Messenger
+    from ircd.server import restore, rules_from
+    from ircd.storage import store as store_mod
+    from ircd.storage.store import FileStore
+
+    d = work / f"breakdown-{n}"
+    d.mkdir()
+    cfg = write_config(d, n, 3600.0)
+    state = d / "state.json"
+    build_state(n, cfg, state)
+    rules = rules_from(load_config(str(cfg), {}))
+    out: dict[str, Any] = {"posts": n}
+    t = time.perf_counter()
+    st = FileStore(str(state))
+    loaded = st.load()
+    out["load_read_parse_s"] = round(time.perf_counter() - t, 3)
+    snap = loaded.snapshot
+    assert snap is not None
+    t = time.perf_counter()
+    from ircd.messenger.snapshot import SNAPSHOT_VERSION
+    from ircd.messenger.validate import check_snapshot
+
+    check_snapshot(snap, SNAPSHOT_VERSION)
+    out["load_check_s"] = round(time.perf_counter() - t, 3)
+    gc.collect()
+    tracemalloc.start()
+    t = time.perf_counter()
+    m = Messenger.from_dict(snap, FakeClock(), rules)
+    out["load_build_s"] = round(time.perf_counter() - t - out["load_check_s"], 3)
+    cur, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    posts = sum(len(r.history) for r in m.rooms.values())
+    out["engine_bytes_per_post"] = round(cur / max(1, posts), 1)
+    one = next(iter(m.rooms["#general"].history))
+    out["post_object_bytes"] = sys.getsizeof(one) + sum(
+        sys.getsizeof(getattr(one, f)) for f in ("msgid", "text", "sender", "sender_name",
+                                                   "origin", "room", "kind", "time", "seq")
+    )  # fmt: skip
+    t = time.perf_counter()
+    m2 = restore(loaded, FakeClock(), rules, str(state))
+    out["load_restore_all_s"] = round(time.perf_counter() - t, 3)
+    out["journal_events"] = len(loaded.events)
+    del m2
+    t = time.perf_counter()
+    doc = m.to_dict()
+    out["snapshot_to_dict_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    data = store_mod._encode_document({"version": 1, "journal_seq": 0, "state": doc})
+    out["snapshot_encode_s"] = round(time.perf_counter() - t, 3)
+    t = time.perf_counter()
+    store_mod.write_atomic(str(d / "copy.json"), data)
+    out["snapshot_write_s"] = round(time.perf_counter() - t, 3)
+    out["snapshot_mb"] = round(len(data) / 1e6, 1)
+    st.close()
+    shutil.rmtree(d, ignore_errors=True)
+    return out
+
+
 # ---------------------------------------------------------------------- a raw client
 
 
@@ -548,6 +622,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--gen-cpu", default="1")
     ap.add_argument("--no-readme", action="store_true")
+    ap.add_argument(
+        "--breakdown",
+        default="",
+        help="comma-separated sizes to time in-process, part by part (default: the largest)",
+    )
     ap.add_argument("--out", default=str(RESULTS / "bigstate.json"))
     a = ap.parse_args(argv)
     if a.sizes:
@@ -568,9 +647,13 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="ircbench-bigstate-"))
     runs = []
+    parts = []
     try:
         for n in sizes:
             runs.append(run_size(n, work, cpu, log))
+        for n in [int(x) for x in a.breakdown.split(",") if x] or [max(sizes)]:
+            parts.append(breakdown(n, work))
+            log(f"breakdown N={n}: {json.dumps(parts[-1])}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     doc = {
@@ -581,6 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         "gen_cpu": a.gen_cpu if pin else "any",
         "targets": TARGETS,
         "runs": runs,
+        "breakdown": parts,
         "verdicts": verdicts(runs),
         "elapsed_s": round(time.monotonic() - t_start, 1),
     }

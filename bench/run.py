@@ -755,6 +755,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(base_dir, ignore_errors=True)
     doc["elapsed_s"] = round(time.monotonic() - t_start, 1)
     out = Path(a.out)
+    # other scripts' sections of latest.json (bench/bigstate.py: "bigstate") are kept
+    with contextlib.suppress(OSError, ValueError):
+        prev = json.loads(out.read_text())
+        for k in ("bigstate", "logins"):
+            if k in prev and k not in doc:
+                doc[k] = prev[k]
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out}")
     png = out.with_suffix(".png")
