@@ -147,21 +147,34 @@ def build_state(n: int, cfg: Path, state: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------------- where the time goes
 
 
+def _self_rss_kib() -> int:
+    return vm_rss_kib(os.getpid()) or 0
+
+
+def _malloc_trim() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def breakdown(n: int, work: Path) -> dict[str, Any]:
     """In-process timings of the parts of a restart and of a snapshot at N posts, with the
     same code the server runs (the profile behind the figures measured through the server):
-    restart = read + JSON parse (``FileStore.load``) + check + build (``Messenger.from_dict``)
-    + journal replay; snapshot = ``to_dict`` on the event loop + JSON encoding and the atomic
-    write in the writer thread (which holds the GIL while encoding: the loop waits for it on
-    one core). Memory per post: what ``tracemalloc`` sees allocated by building the engine's
-    state from the parsed snapshot, per post, and the size of one ``Post``."""
+    restart = read + JSON parse (``FileStore.load``) + ``check_snapshot`` + building the
+    engine (``snapshot.load``) + journal replay; snapshot = ``to_dict`` (on the event loop) +
+    JSON encoding + the atomic write (in the writer thread, which holds the GIL while it
+    encodes: on one core the loop waits for it). Memory: this process's RSS before the load,
+    at its end (the parsed document still alive) and once the document is dropped and
+    ``malloc_trim`` ran, per post; and the bytes of one ``Post`` with its own strings."""
     import gc
-    import tracemalloc
 
     from ircd.clock import FakeClock
     from ircd.config import load_config
+    from ircd.messenger import snapshot as snap_mod
     from ircd.messenger.engine import Messenger
-    from ircd.server import restore, rules_from
+    from ircd.messenger.validate import check_snapshot
+    from ircd.server import rules_from
     from ircd.storage import store as store_mod
     from ircd.storage.store import FileStore
 
@@ -171,49 +184,50 @@ def breakdown(n: int, work: Path) -> dict[str, Any]:
     state = d / "state.json"
     build_state(n, cfg, state)
     rules = rules_from(load_config(str(cfg), {}))
+    gc.collect()
+    _malloc_trim()
+    rss0 = _self_rss_kib()
     out: dict[str, Any] = {"posts": n}
-    t = time.perf_counter()
+
+    def timed(key: str, fn: Any) -> Any:
+        t = time.perf_counter()
+        r = fn()
+        out[key] = round(time.perf_counter() - t, 3)
+        return r
+
     st = FileStore(str(state))
-    loaded = st.load()
-    out["load_read_parse_s"] = round(time.perf_counter() - t, 3)
+    loaded = timed("load_read_parse_s", st.load)
     snap = loaded.snapshot
     assert snap is not None
     t = time.perf_counter()
-    from ircd.messenger.snapshot import SNAPSHOT_VERSION
-    from ircd.messenger.validate import check_snapshot
-
-    check_snapshot(snap, SNAPSHOT_VERSION)
+    check_snapshot(snap, snap_mod.SNAPSHOT_VERSION)
     out["load_check_s"] = round(time.perf_counter() - t, 3)
-    gc.collect()
-    tracemalloc.start()
+    m = Messenger(FakeClock(), rules)
     t = time.perf_counter()
-    m = Messenger.from_dict(snap, FakeClock(), rules)
-    out["load_build_s"] = round(time.perf_counter() - t - out["load_check_s"], 3)
-    cur, _peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    posts = sum(len(r.history) for r in m.rooms.values())
-    out["engine_bytes_per_post"] = round(cur / max(1, posts), 1)
-    one = next(iter(m.rooms["#general"].history))
-    out["post_object_bytes"] = sys.getsizeof(one) + sum(
-        sys.getsizeof(getattr(one, f)) for f in ("msgid", "text", "sender", "sender_name",
-                                                   "origin", "room", "kind", "time", "seq")
-    )  # fmt: skip
+    snap_mod.load(m, snap)
+    out["load_build_s"] = round(time.perf_counter() - t, 3)
     t = time.perf_counter()
-    m2 = restore(loaded, FakeClock(), rules, str(state))
-    out["load_restore_all_s"] = round(time.perf_counter() - t, 3)
+    for ev in loaded.events:
+        m.replay((ev,))
+    out["load_journal_s"] = round(time.perf_counter() - t, 3)
     out["journal_events"] = len(loaded.events)
-    del m2
-    t = time.perf_counter()
-    doc = m.to_dict()
-    out["snapshot_to_dict_s"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    data = store_mod._encode_document({"version": 1, "journal_seq": 0, "state": doc})
-    out["snapshot_encode_s"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    store_mod.write_atomic(str(d / "copy.json"), data)
-    out["snapshot_write_s"] = round(time.perf_counter() - t, 3)
-    out["snapshot_mb"] = round(len(data) / 1e6, 1)
+    rss1 = _self_rss_kib()
+    del snap, loaded
     st.close()
+    gc.collect()
+    _malloc_trim()
+    rss2 = _self_rss_kib()
+    out["rss_per_post_loaded_b"] = round((rss1 - rss0) * 1024 / n, 1)
+    out["rss_per_post_kept_b"] = round((rss2 - rss0) * 1024 / n, 1)
+    one = m.rooms[CHANNEL].history[-1]
+    sizes = {f: sys.getsizeof(getattr(one, f)) for f in one.__slots__}
+    out["post_slots_object_b"] = sys.getsizeof(one)
+    out["post_fields_b"] = sizes
+    doc = timed("snapshot_to_dict_s", m.to_dict)
+    envelope = {"version": 1, "journal_seq": 0, "state": doc}
+    data = timed("snapshot_encode_s", lambda: store_mod._encode_document(envelope))
+    timed("snapshot_write_s", lambda: store_mod.write_atomic(str(d / "copy.json"), data))
+    out["snapshot_mb"] = round(len(data) / 1e6, 1)
     shutil.rmtree(d, ignore_errors=True)
     return out
 

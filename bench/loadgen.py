@@ -59,6 +59,15 @@ _INTERESTING = re.compile(
 )
 
 
+def pong_token(line: bytes) -> bytes:
+    """The token of a PONG line: its last parameter, trailing (``:tok``) or not (Ergo sends
+    ``:server PONG server tok`` without the colon)."""
+    line = line.rstrip(b"\r\n")
+    if b" :" in line:
+        return line.split(b" :", 1)[1].strip()
+    return line.rsplit(b" ", 1)[-1].strip()
+
+
 def raise_fd_limit(want: int = 20000) -> int:
     """Raise the soft fd limit towards the hard limit; returns the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -295,7 +304,7 @@ class Client(asyncio.Protocol):
             return
         cmd = parts[1]
         if cmd == b"PONG" and self.pong_waits:
-            token = line.rsplit(b":", 1)[-1].strip()
+            token = pong_token(line)
             f = self.pong_waits.pop(token, None)
             if f is not None and not f.done():
                 f.set_result(None)

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib
 import run  # the suite's server launcher
 
 
@@ -82,7 +83,8 @@ def main() -> int:
     )
     try:
         time.sleep(1.0)
-        argv = ["taskset", "-c", "1", sys.executable, str(run.BENCH / "loadgen.py"), a.scenario,
+        gen = str(benchlib.BENCH / "loadgen.py")
+        argv = ["taskset", "-c", "1", sys.executable, gen, a.scenario,
                 "--port", str(srv.port), "--server-pid", str(srv.pid), *rest]  # fmt: skip
         out = subprocess.run(argv, capture_output=True, text=True, timeout=400)
         print(out.stdout.strip() or out.stderr[-500:])

@@ -656,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = ap.parse_args(argv)
     if a.render_only:
-        doc = json.loads(Path(a.out).read_text())
+        doc: dict[str, Any] = json.loads(Path(a.out).read_text())
         names = list(doc["results"])
         chart(doc["results"], names, doc["quick"], Path(a.out).with_suffix(".png"))
         write_readme(doc, names)
@@ -709,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
         versions["ergo"] = _version([str(where / "ergo"), "--version"]) if where else "?"
     RESULTS.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="ircbench-"))
-    doc: dict[str, Any] = {
+    doc = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "command": (

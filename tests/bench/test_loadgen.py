@@ -135,3 +135,11 @@ def test_c_reader_counts_lines_per_socket_and_answers_ping() -> None:
         for a, b in pairs:
             a.close()
             b.close()
+
+
+def test_pong_token_with_and_without_a_trailing_colon() -> None:
+    """RFC 2812 3.7.3 / modern.ircdocs.horse PONG: the token is the last parameter, which
+    servers send as a trailing parameter or not (Ergo: ``PONG server tok``)."""
+    assert loadgen.pong_token(b":srv PONG srv :s12\r\n") == b"s12"
+    assert loadgen.pong_token(b":ergo.test PONG ergo.test s12\r\n") == b"s12"
+    assert loadgen.pong_token(b"PONG :ack-3") == b"ack-3"
