@@ -72,6 +72,8 @@ def _ours(port: int, d: Path, root: Path = ROOT) -> list[str]:
         src, n = re.subn(rf"(?m)^{key} = .*$", f"{key} = {val}", src)
         if n != 1 and required:
             raise SystemExit(f"messenger.toml: cannot raise {key}")
+    # a tree with the web listener: none during a bench (it would take a fixed port)
+    src = re.sub(r"(?ms)^(\[web\]\n.*?^port = ).*?$", r"\g<1>0", src, count=1)
     (d / "bench.toml").write_text(src)
     # another tree (--baseline): its own package first on the path; env execs python, so
     # taskset's pid stays the server's

@@ -32,6 +32,7 @@ BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # seconds before reconnect atte
 CONNECT_TIMEOUT = 15.0
 REGISTRATION_TIMEOUT = 60.0
 SYNC_TIMEOUT = 10.0
+MY_MESSAGES = 50  # own message ids kept per target, for /delete
 SCRIPTED_CONNECT_ATTEMPTS = 3  # a script gives up if the server is not there at all
 
 
@@ -83,6 +84,8 @@ class App:
         self.joined: dict[str, str] = {}  # folded name -> name, on this connection
         self.wanted: dict[str, str] = {self._fold(c.DEFAULT_CHANNEL): c.DEFAULT_CHANNEL}
         self._last_seen: dict[str, tuple[str, datetime]] = {}  # folded channel -> (name, time)
+        # folded target -> the ids of our own messages sent there on this run, oldest first
+        self._mine: dict[str, list[str]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outbox: asyncio.Queue[tuple[c.Command, asyncio.Future[None]]] = asyncio.Queue()
         self._sending = False
@@ -121,8 +124,17 @@ class App:
         elif isinstance(e, ev.Connected):
             self.joined.clear()  # a new connection: its JOINs follow
             self._update_prompt()
-        elif isinstance(e, ev.Chat) and e.context == "live" and not e.private:
-            self._last_seen[self._fold(e.target)] = (e.target, e.time)
+        elif isinstance(e, ev.Chat) and e.context == "live":
+            if not e.private:
+                self._last_seen[self._fold(e.target)] = (e.target, e.time)
+            if e.own and e.msgid:
+                mine = self._mine.setdefault(self._fold(e.target), [])
+                mine.append(e.msgid)
+                del mine[:-MY_MESSAGES]
+        elif isinstance(e, ev.Redacted):
+            for mine in self._mine.values():
+                if e.msgid in mine:
+                    mine.remove(e.msgid)
         elif isinstance(e, ev.NickInUse) and not self.console.interactive:
             self._fail(f"the nick {e.nick} is not available")
         elif isinstance(e, ev.AuthFailed):
@@ -477,8 +489,21 @@ class App:
                 self.show(ev.Problem("This server has no delayed messages or complaints"))
                 return
             await self._send_messenger(client, cmd)
+        elif isinstance(cmd, c.Delete):
+            await self._delete(client, cmd.target or self.current)
         elif isinstance(cmd, c.Raw):
             await client.send_raw(cmd.line)
+
+    async def _delete(self, client: BridgeClient, target: str) -> None:
+        """REDACT our newest message to ``target`` of this run (its id came with the echo)."""
+        if not client.has_cap("draft/message-redaction"):
+            self.show(ev.Problem("This server cannot delete messages (no draft/message-redaction)"))
+            return
+        mine = self._mine.get(self._fold(target))
+        if not mine:
+            self.show(ev.Problem(f"No message of yours to {target} to delete (sent on this run)"))
+            return
+        await client.send("REDACT", target, mine.pop(), purpose="other")
 
     async def _send_messenger(
         self, client: BridgeClient, cmd: c.Delay | c.Delays | c.Cancel | c.Complaint

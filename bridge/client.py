@@ -2,10 +2,10 @@
 
 :class:`BridgeClient` is a ``pydle.Client`` that also negotiates the IRCv3 caps pydle does not
 know (server-time, batch, standard-replies, labeled-response, draft/chathistory,
-draft/read-marker and our vendor cap) when the server offers them, and hands every incoming
-line, in arrival order, to a :class:`~bridge.protocol.Translator`; the resulting events go to
-the sink *before* anything awaits (pydle runs each line in its own task, so order is only
-guaranteed up to the first ``await``).
+draft/read-marker, draft/message-redaction and our vendor cap) when the server offers them,
+and hands every incoming line, in arrival order, to a :class:`~bridge.protocol.Translator`; the
+resulting events go to the sink *before* anything awaits (pydle runs each line in its own
+task, so order is only guaranteed up to the first ``await``).
 
 One client object is one connection: the app makes a new one to reconnect.
 """
@@ -110,6 +110,9 @@ class BridgeClient(pydle.Client):  # type: ignore[misc]  # pydle is untyped
         return True
 
     async def on_capability_draft_read_marker_available(self, value: str | None) -> bool:
+        return True
+
+    async def on_capability_draft_message_redaction_available(self, value: str | None) -> bool:
         return True
 
     async def on_capability_messenger_chat_commands_available(self, value: str | None) -> bool:

@@ -121,6 +121,13 @@ class Unread:
 
 
 @dataclass(frozen=True, slots=True)
+class Delete:
+    """/delete [<#channel|nick>]: delete your last message there (REDACT)."""
+
+    target: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     topic: str | None = None
 
@@ -154,6 +161,7 @@ Command = (
     | Delays
     | Cancel
     | Complaint
+    | Delete
     | Quit
     | Join
     | Part
@@ -177,6 +185,7 @@ USAGE: dict[str, str] = {
     "delays": "/delays",
     "cancel": "/cancel <id>",
     "complaint": "/complaint <nick> [reason]",
+    "delete": "/delete [<#channel|nick>]",
     "join": "/join <#channel>",
     "part": "/part [<#channel>] [reason]",
     "who": "/who [<#channel|nick>]",
@@ -197,6 +206,7 @@ DESCRIPTIONS: dict[str, str] = {
     "delays": "list your scheduled messages",
     "cancel": "cancel a scheduled message",
     "complaint": "complain about a user (3 complaints mute them for a while)",
+    "delete": "delete your last message there (the current channel by default), for everyone",
     "join": "join a channel and make it the current one",
     "part": "leave a channel",
     "who": "who is in a channel",
@@ -213,6 +223,8 @@ ALIASES: dict[str, str] = {
     "delayed": "delays",
     "complain": "complaint",
     "report": "complaint",
+    "undo": "delete",
+    "redact": "delete",
     "leave": "part",
     "names": "who",
     "raw": "quote",
@@ -367,6 +379,13 @@ def _complaint(rest: str) -> Command:
     return Complaint(nick, reason)
 
 
+def _delete(rest: str) -> Command:
+    target, extra = _split1(rest)
+    if extra or (target and not (is_channel(target) or is_nick(target))):
+        return usage("delete")
+    return Delete(target or None)
+
+
 def _quit(rest: str) -> Command:
     return Quit(rest)
 
@@ -438,6 +457,7 @@ _PARSERS = {
     "delay": _delay,
     "delays": _delays,
     "cancel": _cancel,
+    "delete": _delete,
     "complaint": _complaint,
     "quit": _quit,
     "join": _join,

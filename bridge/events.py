@@ -31,6 +31,22 @@ class Chat:
 
 
 @dataclass(frozen=True, slots=True)
+class Redacted:
+    """A message was deleted (REDACT, draft/message-redaction). ``sender`` and ``text``: the
+    deleted message's, when this connection saw it ("" otherwise)."""
+
+    time: datetime
+    by: str
+    target: str  # a channel, or the nick the private message was sent to
+    msgid: str
+    reason: str = ""
+    sender: str = ""
+    text: str = ""
+    own: bool = False  # we deleted it
+    mine: bool = False  # the deleted message was ours
+
+
+@dataclass(frozen=True, slots=True)
 class ServerNotice:
     """A NOTICE from the server or a service (``Messenger``)."""
 
@@ -280,6 +296,7 @@ class Problem:
 
 Event = (
     Chat
+    | Redacted
     | ServerNotice
     | BlockStart
     | BlockEnd
@@ -346,6 +363,7 @@ __all__ = [
     "Quit",
     "ReadMarker",
     "Reconnecting",
+    "Redacted",
     "Reply",
     "ServerError",
     "ServerNotice",

@@ -23,6 +23,7 @@ BlockKind = Literal["history", "unread"]
 Purpose = Literal["history", "unread", "other"]
 
 SEEN_MSGIDS = 5000  # remembered message ids, to drop repeats from unread replays
+SHOWN_TEXTS = 500  # remembered (sender, text) of recent messages, to say what was deleted
 
 
 # ---------------------------------------------------------------------- lines
@@ -235,6 +236,7 @@ class Translator:
         self._who: dict[str, list[ev.WhoEntry]] = {}
         self._motd: list[str] = []
         self.seen: OrderedDict[str, None] = OrderedDict()
+        self.shown: OrderedDict[str, tuple[str, str]] = OrderedDict()  # msgid -> sender, text
 
     # -------------------------------------------------------------- requests
 
@@ -353,8 +355,24 @@ class Translator:
             b.last = when
         if msgid is not None:
             self._note_seen(msgid)
+            self.shown[msgid] = (sender, text)
+            while len(self.shown) > SHOWN_TEXTS:
+                self.shown.popitem(last=False)
         out.append(ev.Chat(when, sender, target, text, kind, private, own, context, msgid))
         return out
+
+    def _redact(self, line: Line, now: datetime) -> list[ev.Event]:
+        """``:by REDACT <target> <msgid> [:reason]`` (ircv3.net message-redaction)."""
+        if len(line.params) < 2:
+            return []
+        target, msgid = line.params[0], line.params[1]
+        reason = line.params[2] if len(line.params) > 2 else ""
+        by = nick_of(line.source)
+        sender, text = self.shown.pop(msgid, ("", ""))
+        when = parse_time(line.tags.get("time")) or now
+        own = self.same(by, self.nick)
+        mine = bool(sender) and self.same(sender, self.nick)
+        return [ev.Redacted(when, by, target, msgid, reason, sender, text, own, mine)]
 
     # -------------------------------------------------------------- batches
 
@@ -555,4 +573,5 @@ _HANDLERS = {
     "TOPIC": Translator._topic,
     "MARKREAD": Translator._markread,
     "ERROR": Translator._error,
+    "REDACT": Translator._redact,
 }

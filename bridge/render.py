@@ -26,6 +26,7 @@ _COMMAND_NAMES = {
     "MARKREAD": "read marker",
     "MESSENGER": "messenger",
     "REGISTER": "register",
+    "REDACT": "delete",
 }
 
 
@@ -135,6 +136,14 @@ def _render(event: ev.Event, tz: tzinfo | None, now: datetime | None) -> str | N
                 return None
             return f"=== no stored messages for {e.target} ==="
         return f"=== end of {_block_name(e.kind, e.target)} ({_plural(e.count, 'message')}) ==="
+    if isinstance(e, ev.Redacted):
+        who = "You" if e.own else e.by
+        what = "a message"
+        if e.sender:
+            owner = "your" if e.mine else "their" if e.sender == e.by else f"{e.sender}'s"
+            what = f"{owner} message: {e.text}"
+        why = f" ({e.reason})" if e.reason else ""
+        return f"{stamp(e.time, tz, now)} {e.target} * {who} deleted {what}{why}"
     if isinstance(e, ev.Joined):
         return f"*** {'You' if e.own else e.nick} joined {e.channel}"
     if isinstance(e, ev.Parted):

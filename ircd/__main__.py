@@ -25,6 +25,7 @@ _FLAG_KEYS = {
     "server.host": "--host",
     "server.port": "--port",
     "storage.state_file": "--state",
+    "web.port": "--web-port",
 }
 
 log = logging.getLogger("ircd")
@@ -38,6 +39,11 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", metavar="ADDR", help="address to listen on (server.host)")
     # Parsed as a string on purpose: load_config validates it and reports a one-line error.
     parser.add_argument("--port", metavar="PORT", help="TCP port, 0 = any free port (server.port)")
+    parser.add_argument(
+        "--web-port",
+        metavar="PORT",
+        help="port of the web messenger and IRC over WebSocket, 0 = off (web.port)",
+    )
     parser.add_argument(
         "--config",
         metavar="PATH",
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         "server.host": args.host,
         "server.port": args.port,
         "storage.state_file": args.state,
+        "web.port": args.web_port,
     }
     try:
         config = load_config(config_path, overrides, flag_names=_FLAG_KEYS)

@@ -46,6 +46,7 @@ __all__ = [
     "OperatorConfig",
     "ServerConfig",
     "StorageConfig",
+    "WebConfig",
     "default_config",
     "load_config",
     "render_toml",
@@ -109,6 +110,10 @@ def _positive_float(unit: str) -> _Check:
 
 def _no_space(s: str) -> bool:
     return bool(s) and not any(c.isspace() or ord(c) < 32 or c == "\x7f" for c in s)
+
+
+def _one_short_line(s: str) -> bool:
+    return 0 < len(s) <= 100 and s.strip() == s and not any(ord(c) < 32 or c == "\x7f" for c in s)
 
 
 def _is_server_name(s: str) -> bool:
@@ -178,6 +183,11 @@ class ServerConfig:
         _Check("a network name without spaces", _no_space),
         doc="Network name advertised to clients (RPL_ISUPPORT NETWORK=); no spaces.",
     )
+    description: str = setting(
+        "A messenger server that speaks IRC",
+        _Check("one line of at most 100 characters", _one_short_line),
+        doc="One line about this server, shown by LINKS (RPL_LINKS) and INFO.",
+    )
     motd: str = setting(
         DEFAULT_MOTD, doc="Message of the day, sent after registration and on /MOTD."
     )
@@ -226,6 +236,59 @@ class ServerConfig:
     )
 
 
+def _is_origin_list(s: str) -> bool:
+    """``*``, or origins (``https://chat.example.com``) separated by spaces or commas."""
+    words = s.replace(",", " ").split()
+    if words == ["*"]:
+        return True
+    return all("://" in w and not w.endswith("/") for w in words)
+
+
+def _is_address_list(s: str) -> bool:
+    """IP addresses or networks (``10.0.0.0/8``) separated by spaces or commas."""
+    import ipaddress
+
+    try:
+        for w in s.replace(",", " ").split():
+            ipaddress.ip_network(w, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class WebConfig:
+    host: str = setting(
+        "127.0.0.1",
+        _Check("a host name or address without spaces", _no_space),
+        doc="Address of the web listener: the web messenger at / and IRC over WebSocket at "
+        '/irc (use "0.0.0.0" or "::" for all interfaces).',
+    )
+    port: int = setting(
+        8080,
+        _PORT,
+        doc="TCP port of the web listener (http://host:port/, ws://host:port/irc); 0 = no web "
+        "listener. With server.tls_cert set it speaks TLS (https://, wss://).",
+    )
+    allowed_origins: str = setting(
+        "",
+        _Check(
+            'origins like "https://chat.example.com" separated by spaces, or "*"',
+            _is_origin_list,
+        ),
+        doc="Web pages (origins) whose scripts may open /irc, separated by spaces: "
+        '"" = only pages served by this listener, "*" = any page. Clients that send no '
+        "Origin (non-browser clients) are always allowed; other browsers get 403.",
+    )
+    trusted_proxies: str = setting(
+        "",
+        _Check('IP addresses or networks like "10.0.0.0/8", separated by spaces', _is_address_list),
+        doc="Reverse proxies (addresses or networks, separated by spaces) whose "
+        "X-Forwarded-For header gives the client's address (and X-Forwarded-Proto: https "
+        "marks it secure); from anyone else these headers are ignored.",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
     state_file: str = setting(
@@ -255,6 +318,14 @@ class ChatConfig:
         "commas).",
         engine="general_room",
         to_engine=casefold,
+    )
+    unpulled_push_seconds: float = setting(
+        10.0,
+        _SECONDS,
+        doc="A client that pulls history itself (draft/chathistory) is told of its unread "
+        "messages, not sent them; a conversation with unread messages it has not pulled "
+        "this long after connecting (no UNREAD, CHATHISTORY TARGETS or CHATHISTORY for it: "
+        "Kiwi IRC never pulls private ones) is then sent to it (seconds).",
     )
     backlog_on_join: int = setting(
         20, _int(0), doc="Recent messages replayed when joining a channel (messages; 0 = none)."
@@ -419,6 +490,7 @@ class OperatorConfig:
 @dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
@@ -729,5 +801,10 @@ def load_config(
             raise ConfigError(f"{tls_label}: TLS is enabled but server.tls_cert is empty")
         if server.tls_port == server.port:
             raise ConfigError(f"{tls_label}: must differ from server.port ({server.port})")
+    web: WebConfig = sections["web"]
+    if web.port and web.port in (server.port, server.tls_port):
+        web_label = settings["web.port"].label if "web.port" in settings else "web.port"
+        which = "server.port" if web.port == server.port else "server.tls_port"
+        raise ConfigError(f"{web_label}: must differ from {which} ({web.port})")
 
     return Config(**sections, operators=_parse_operators(source, raw_operators))

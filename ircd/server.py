@@ -6,7 +6,8 @@ One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Server.received``
 pass ``_flush`` hands the pass's events to the store and the pass's output to the outbox
 (``ircd/irc/output.py``), which gives each connection (its ``Link``) its bytes in one piece once
 the store says the events are durable. A transport implements ``Link`` (``ircd/irc/link.py``)
-and calls ``attach``, ``received`` and ``detached``; TCP and TLS are ``Connection``.
+and calls ``attach``, ``received`` and ``detached``; TCP and TLS are ``Connection``, WebSocket
+is ``ircd/web``'s ``WebConnection`` (on the web listener, which also serves the web messenger).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .irc.output import Outbox
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store
+from .web import WebConnection, WebSettings
 from .wire import LineFramer, TooLong
 
 log = logging.getLogger(__name__)
@@ -319,6 +321,8 @@ class Server:
         self._written_since_trim = 0  # bytes handed to transports since the last malloc_trim
         self.port = 0
         self.tls_port = 0
+        self.web_port = 0
+        self._web: WebSettings | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _accept(self, loaded: LoadedState) -> None:
@@ -340,15 +344,36 @@ class Server:
         self._servers.append(srv)
         self.port = srv.sockets[0].getsockname()[1]
         log.info("listening on %s:%d", cfg.host, self.port)
-        if cfg.tls_port and cfg.tls_cert:
+        ctx: ssl.SSLContext | None = None
+        if cfg.tls_cert:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
+        if cfg.tls_port and ctx is not None:
             tls = await loop.create_server(
                 lambda: Connection(self), cfg.host, cfg.tls_port, ssl=ctx, reuse_address=True
             )
             self._servers.append(tls)
             self.tls_port = tls.sockets[0].getsockname()[1]
             log.info("listening with TLS on %s:%d", cfg.host, self.tls_port)
+        web = self.config.web
+        if web.port:
+            self._web = settings = WebSettings.from_config(web, unacked_bytes)
+            www = await loop.create_server(
+                lambda: WebConnection(self, settings),
+                web.host,
+                web.port,
+                ssl=ctx,
+                reuse_address=True,
+            )
+            self._servers.append(www)
+            self.web_port = www.sockets[0].getsockname()[1]
+            scheme = "https" if ctx is not None else "http"
+            log.info(
+                "web messenger on %s://%s:%d/ (IRC over WebSocket at /irc)",
+                scheme,
+                web.host,
+                self.web_port,
+            )
         self._tasks.append(loop.create_task(self._ticker()))
         self._tasks.append(loop.create_task(self._snapshotter()))
         # scheduled messages that fell due while we were down go out now, in order
@@ -374,6 +399,10 @@ class Server:
         self._pool.shutdown(wait=False, cancel_futures=True)
         for link in list(self.conns.values()):
             link.close()
+        if self._web is not None:  # web connections that never became IRC clients
+            for conn in list(self._web.connections):
+                if conn.session is None:
+                    conn.abort()
         if self._snapshot_task is not None:
             with contextlib.suppress(Exception):
                 await self._snapshot_task
@@ -598,7 +627,7 @@ async def serve(config: Config) -> int:
     try:
         await server.start()
     except OSError as e:
-        log.error("cannot listen on %s:%d: %s", config.server.host, config.server.port, e)
+        log.error("cannot listen: %s", e)
         server.store.close()
         return 2
     loop = asyncio.get_running_loop()

@@ -26,6 +26,7 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
     cfg = default_config()
     changes: dict[str, Any] = {
         "server": dataclasses.replace(cfg.server, port=0),
+        "web": dataclasses.replace(cfg.web, port=0),  # no web listener unless a test asks
         "storage": dataclasses.replace(
             cfg.storage, state_file=str(tmp_path / "state.json"), fsync="never"
         ),

@@ -198,12 +198,16 @@ EXPECTED_VERBS = {
     # registration
     "CAP", "PASS", "NICK", "USER", "PING", "PONG", "QUIT", "AUTHENTICATE", "REGISTER",
     # channels
-    "JOIN", "PART", "TOPIC", "NAMES", "LIST", "KICK", "MODE",
+    "JOIN", "PART", "TOPIC", "NAMES", "LIST", "KICK", "MODE", "INVITE",
     # messages
     "PRIVMSG", "NOTICE", "TAGMSG",
     # queries
     "WHO", "WHOIS", "WHOWAS", "ISON", "USERHOST", "AWAY", "MOTD", "LUSERS", "VERSION", "TIME",
-    "USERS", "OPER", "HELP",
+    "USERS", "OPER",
+    # about the server
+    "HELP", "HELPOP", "INFO", "LINKS",
+    # identity and moderation
+    "SETNAME", "CHGHOST", "REDACT", "KILL", "WALLOPS",
     # history
     "UNREAD", "CHATHISTORY", "MARKREAD",
     # the messenger's own verbs

@@ -155,7 +155,7 @@ def test_command_modules_import_no_sibling_command_module() -> None:
     assert bad == []
 
 
-_SHOWN_SETS = {"members", "ops"}
+_SHOWN_SETS = {"members", "ops", "voiced"}
 _MUTATORS = {"add", "discard", "remove", "pop", "clear", "update", "difference_update"}
 
 

@@ -10,6 +10,8 @@ SERVICE_NICK = "Messenger"
 SERVICE_KEY = casefold(SERVICE_NICK)
 RESERVED_NICKS = frozenset({SERVICE_KEY, "nickserv", "chanserv", "histserv"})
 VENDOR_CAP = "messenger.chat/commands"
+REDACTION = "draft/message-redaction"
+NAMELEN = 100  # bytes of a real name (ISUPPORT NAMELEN): USER cuts to it, SETNAME refuses more
 
 # Caps we implement, in the order they are listed. sasl gets a value with CAP LS 302.
 CAPS = (
@@ -18,15 +20,20 @@ CAPS = (
     "away-notify",
     "batch",
     "cap-notify",
+    "chghost",
     "draft/account-registration",
     "draft/chathistory",
+    REDACTION,
     "draft/read-marker",
     "echo-message",
+    "extended-join",
+    "invite-notify",
     "labeled-response",
     "message-tags",
     "multi-prefix",
     "sasl",
     "server-time",
+    "setname",
     "standard-replies",
     "userhost-in-names",
     "znc.in/self-message",

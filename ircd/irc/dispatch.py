@@ -23,7 +23,7 @@ from .fanout import prune_names
 from .hub import Hub
 from .lines import add_tag, batch
 from .registry import COMMANDS
-from .replay import request_ack
+from .replay import push_unpulled, request_ack
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -229,4 +229,6 @@ def tick(hub: Hub) -> None:
         if idle > cfg.ping_interval and not s.ping_sent:
             s.ping_sent = now
             s.send(f"PING :{hub.name}")
+        if s.pull_deadline and now >= s.pull_deadline:
+            push_unpulled(hub, s)
         request_ack(hub, s, periodic=True)

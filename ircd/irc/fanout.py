@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..messenger.model import Post, Room
 from .lines import post_line
-from .session import Session
+from .session import EXTJOIN, Session
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -57,7 +57,8 @@ class RoomLog:
     def __init__(self, hub: Hub, room: Room) -> None:
         self.hub = hub
         self.room = room
-        self.entries: list[bytes | Post] = []
+        # a line the same for everyone, a JOIN as (plain, extended-join), or a post
+        self.entries: list[bytes | tuple[bytes, bytes] | Post] = []
         self.cursor: dict[Session, int] = {}  # next entry for a member (absent: 0)
         self.parts: dict[int, list[bytes]] = {}  # tagbits -> entries rendered so far
         self.full: dict[int, tuple[int, bytes]] = {}  # tagbits -> (entries, all joined)
@@ -72,6 +73,8 @@ class RoomLog:
             for e in entries[len(parts) :]:
                 if isinstance(e, bytes):
                     parts.append(e)
+                elif isinstance(e, tuple):
+                    parts.append(e[1] if bits & EXTJOIN else e[0])
                 else:
                     parts.append((post_line(e, bits, target) + "\r\n").encode())
         if start:
@@ -124,12 +127,13 @@ def room_log(hub: Hub, room: Room) -> RoomLog:
     return log_
 
 
-def broadcast_join(hub: Hub, room: Room, s: Session, data: bytes) -> None:
-    """Queue a JOIN line (already encoded) to every member of ``room``, ``s`` included, who
-    just joined: batched, so a burst of joins costs each member one write per pass."""
+def broadcast_join(hub: Hub, room: Room, s: Session, data: bytes, extended: bytes) -> None:
+    """Queue a JOIN line (already encoded; ``extended``: its extended-join form) to every
+    member of ``room``, ``s`` included, who just joined: batched, so a burst of joins costs
+    each member one write per pass."""
     log_ = room_log(hub, room)
     log_.cursor[s] = len(log_.entries)  # the joiner gets its JOIN and what follows only
-    log_.entries.append(data)
+    log_.entries.append((data, extended))
     names = hub.names_cache.get(room.key)
     if names is not None and names.version != room.version:
         if names.version == room.before and room.arrived == s.user_key:

@@ -19,14 +19,15 @@ from ..clock import Clock
 from ..config import Config
 from ..durable import Pending
 from ..messenger import Messenger
-from ..messenger.model import Room
+from ..messenger.masks import EXTBANS
+from ..messenger.model import MAX_LIST_ENTRIES, Room
 from ..wire import (
     Numeric,
     casefold,
     format_line,
 )
 from . import acks
-from .caps import SERVICE_NICK
+from .caps import NAMELEN, SERVICE_NICK
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import Session
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
     from .fanout import NamesCache, RoomLog
 
 log = logging.getLogger(__name__)
+
+MODES_PER_COMMAND = 4  # mode changes with a parameter per MODE command (ISUPPORT MODES)
 
 # runs slow, pure work (password hashing) somewhere else; the ``Pending`` it returns is settled
 # with the work's result (or its error) on the event loop's thread. The server passes one backed
@@ -312,23 +315,31 @@ class Hub:
     def _isupport(self) -> list[str]:
         cfg = self.config
         return [
+            "ACCOUNTEXTBAN=a",
             "AWAYLEN=200",
             "BOT=B",
             "CASEMAPPING=ascii",
             f"CHANLIMIT=#:{cfg.server.max_channels_per_user}",
-            "CHANMODES=,,,nt",
+            # list modes, the key, the limit, flags (messenger/engine.py set_mode)
+            "CHANMODES=beI,k,l,imnst",
             "CHANNELLEN=50",
             "CHANTYPES=#",
             f"CHATHISTORY={cfg.chat.chathistory_max}",
             "ELIST=",
+            "EXCEPTS=e",
+            f"EXTBAN=,{EXTBANS}",
+            "INVEX=I",
             "KICKLEN=300",
+            f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
             "MAXTARGETS=4",
-            "MODES=4",
+            f"MODES={MODES_PER_COMMAND}",
             "MSGREFTYPES=timestamp,msgid",
+            f"NAMELEN={NAMELEN}",
             f"NETWORK={cfg.server.network}",
             "NICKLEN=30",
             "PREFIX=(ov)@+",
-            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:1",
+            "STATUSMSG=@+",
+            "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:4",
             "TOPICLEN=390",
             "UTF8ONLY",
             # WHOX (354) is implemented but not advertised: pydle with WHOX handles our forced

@@ -13,6 +13,7 @@ machine: what was written, what the client confirmed, what a later replay marks 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from ..messenger.model import Post, Unread
@@ -126,8 +127,11 @@ def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
         return
     unread = m.unread(s.user_key)
     if "draft/chathistory" in s.caps:
-        # its acks leave these unread until it sends UNREAD (a hold; see acks.py)
+        # its acks leave these unread until it sends UNREAD (a hold; see acks.py); what it
+        # does not pull in time is pushed (push_unpulled)
         s.catching_up = unread.total > 0
+        if unread.total and s.account is not None:
+            s.pull_deadline = hub.clock.now() + hub.config.chat.unpulled_push_seconds
         hub.note(
             s,
             "UNREAD",
@@ -177,6 +181,27 @@ def push_unread(hub: Hub, s: Session, unread: Unread) -> None:
     request_ack(hub, s)
 
 
+def push_unpulled(hub: Hub, s: Session) -> None:
+    """A history-pulling client's time to pull its unread is up (``Session.pull_deadline``):
+    the conversations it did not pull history of are pushed, in its replay tier, and then
+    all of its unread counts as pulled (acks.py)."""
+    s.pull_deadline = 0.0
+    if not s.catching_up or s.account is None:
+        return
+    unread = hub.messenger.unread(s.user_key, upto=s.landed_seq)
+    left = dataclasses.replace(
+        unread,
+        rooms={k: v for k, v in unread.rooms.items() if k not in s.pulled},
+        private={k: v for k, v in unread.private.items() if k not in s.pulled},
+        omitted=0,
+    )
+    if left.total:
+        push_unread(hub, s, left)
+    else:
+        acks.pulled(s)
+        request_ack(hub, s)
+
+
 def summary(hub: Hub, unread: Unread, seen: Callable[[int], bool] | None = None) -> str:
     if unread.total == 0:
         return "No unread messages since your last visit."
@@ -211,6 +236,7 @@ def send_unread(hub: Hub, s: Session, from_service: bool) -> None:
                 text="Guests have no unread memory; connect with a password to get one",
             )
         return
+    s.pull_deadline = 0.0  # it pulls
     unread = hub.messenger.unread(s.user_key, upto=s.landed_seq)
     if from_service and not (unread.total or unread.omitted):
         acks.pulled(s)

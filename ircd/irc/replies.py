@@ -9,14 +9,22 @@ keeps its own ``except`` clause.
 from __future__ import annotations
 
 from ..messenger.errors import (
+    AlreadyMember,
+    BadKey,
     Banned,
+    BannedFromRoom,
     CannotComplain,
+    CannotSend,
+    GeneralRoomRule,
     InvalidDuration,
     InvalidTarget,
+    InviteOnly,
+    KeySet,
     MessengerError,
     NoSuchRoom,
     NotMember,
     NotOperator,
+    RoomFull,
     TooManyScheduled,
     UnknownScheduled,
 )
@@ -30,6 +38,14 @@ ERRORS: dict[type[MessengerError], tuple[Numeric, str]] = {
     NotMember: (Numeric.ERR_NOTONCHANNEL, "You're not on that channel"),
     NotOperator: (Numeric.ERR_CHANOPRIVSNEEDED, "You're not channel operator"),
     Banned: (Numeric.ERR_CANNOTSENDTOCHAN, "You are muted"),
+    GeneralRoomRule: (Numeric.ERR_CHANOPRIVSNEEDED, "Only server operators change this channel"),
+    InviteOnly: (Numeric.ERR_INVITEONLYCHAN, "Cannot join channel (+i): you need an invitation"),
+    BadKey: (Numeric.ERR_BADCHANNELKEY, "Cannot join channel (+k): wrong or missing key"),
+    RoomFull: (Numeric.ERR_CHANNELISFULL, "Cannot join channel (+l): the channel is full"),
+    BannedFromRoom: (Numeric.ERR_BANNEDFROMCHAN, "Cannot join channel (+b): you are banned"),
+    CannotSend: (Numeric.ERR_CANNOTSENDTOCHAN, "Cannot send to channel"),
+    AlreadyMember: (Numeric.ERR_USERONCHANNEL, "is already on channel"),
+    KeySet: (Numeric.ERR_KEYSET, "Channel key already set (remove it with -k first)"),
 }
 
 # error class -> FAIL code of the service's standard replies (CannotComplain carries its own)

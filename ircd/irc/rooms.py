@@ -9,19 +9,38 @@ from __future__ import annotations
 
 from operator import attrgetter
 
+from ..messenger.errors import CannotJoin
 from ..messenger.model import Room
 from ..wire import Numeric, format_line
 from .fanout import NamesCache, broadcast_join, note_joined
 from .hub import Hub
 from .lines import safe_line
 from .replay import replay, wants_push
+from .replies import reply_error
 from .session import Session
 from .timefmt import iso_time
 
 
+def prefix(room: Room, user_key: str, multi: bool) -> str:
+    """A member's status prefix in NAMES and WHOIS: "@" for an operator, "+" for a voiced
+    member; with multi-prefix (IRCv3) both, highest first."""
+    if user_key in room.ops:
+        return "@+" if multi and user_key in room.voiced else "@"
+    return "+" if user_key in room.voiced else ""
+
+
+def visible_to(hub: Hub, s: Session, room: Room) -> bool:
+    """Whether ``s`` may see who is in ``room``: a secret (+s) channel shows only to its
+    members and server operators (NAMES, LIST, WHOIS)."""
+    return "s" not in room.flags or s.user_key in room.members or s.oper
+
+
 def send_names(hub: Hub, s: Session, room: Room) -> None:
     uhnames = "userhost-in-names" in s.caps
-    cache = None if uhnames else hub.names_cache.get(room.key)
+    # the cache holds single prefixes: a multi-prefix client sees the same while nobody is
+    # both operator and voiced
+    multi = "multi-prefix" in s.caps and bool(room.ops & room.voiced)
+    cache = None if uhnames or multi else hub.names_cache.get(room.key)
     if cache is not None and cache.version == room.version:
         if cache.chunks:
             _send_names_lines(hub, s, room, cache.chunks)
@@ -30,9 +49,8 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
     # code per member); same names and order as iterating hub.room_sessions
     members = list(filter(None, map(hub.by_user.get, room.members)))
     names = list(map(_MASK if uhnames else _NICK, members))
-    ops = room.ops
-    if ops:
-        names = ["@" + n if m.user_key in ops else n for m, n in zip(members, names, strict=True)]
+    if room.ops or room.voiced:
+        names = [prefix(room, m.user_key, multi) + n for m, n in zip(members, names, strict=True)]
     if not names:
         return
     # 353 must have exactly 4 params (pydle); split long lists over several lines of at most
@@ -46,7 +64,7 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
             j = text.index(" ", i) + 1
         chunks.append(text[i : j - 1])
         i = j
-    if not uhnames:
+    if not uhnames and not multi:
         cache = hub.names_cache[room.key] = NamesCache(room.version)
         cache.chunks = chunks
         cache.last_size = len(chunks[-1]) + 1
@@ -56,10 +74,11 @@ def send_names(hub: Hub, s: Session, room: Room) -> None:
 def _send_names_lines(hub: Hub, s: Session, room: Room, chunks: list[str]) -> None:
     if s.capture is not None:
         for chunk in chunks:
-            hub.reply(s, Numeric.RPL_NAMREPLY, "=", room.name, chunk)
+            hub.reply(s, Numeric.RPL_NAMREPLY, "@" if "s" in room.flags else "=", room.name, chunk)
         return
     # exactly what hub.reply formats, for all the lines at once
-    head = format_line(Numeric.RPL_NAMREPLY.value, (s.nick, "=", room.name, "x"), hub.name)[:-1]
+    kind = "@" if "s" in room.flags else "="  # a secret channel
+    head = format_line(Numeric.RPL_NAMREPLY.value, (s.nick, kind, room.name, "x"), hub.name)[:-1]
     body = head + ("\r\n" + head).join(chunks) + "\r\n"
     s.send_bytes(body.encode("utf-8", "replace"))
 
@@ -76,19 +95,29 @@ def send_topic(hub: Hub, s: Session, room: Room) -> None:
         hub.reply(s, Numeric.RPL_NOTOPIC, room.name, "No topic is set")
 
 
-def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
+def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password: str = "") -> bool:
     """Join (or re-show, for a returning account) a room: JOIN to the member and the others,
-    topic, names, read marker, and the backlog when asked."""
-    room, _new = hub.messenger.join(s.user_key, key, name)
+    topic, names, read marker, and the backlog when asked. False, with the numeric that says
+    why (471/473/474/475), when the channel's modes keep ``s`` out (``password``: the key
+    it gave)."""
+    try:
+        room, _new = hub.messenger.join(s.user_key, key, name, mask=s.mask, password=password)
+    except CannotJoin as e:
+        existing = hub.messenger.room(key)
+        reply_error(hub, s, e, existing.name if existing is not None else name)
+        return False
     line = format_line("JOIN", (room.name,), s.mask)
+    # ircv3.net/specs/extensions/extended-join: "JOIN <channel> <account> :<realname>"
+    extended = safe_line("JOIN", (room.name, s.account or "*", s.realname or s.nick), s.mask)
     away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
         # every join to a big channel is a broadcast: encoded once, and batched per pass
-        broadcast_join(hub, room, s, (line + "\r\n").encode("utf-8", "replace"))
+        encoded = (line + "\r\n").encode("utf-8", "replace")
+        broadcast_join(hub, room, s, encoded, (extended + "\r\n").encode("utf-8", "replace"))
     else:
         note_joined(hub, room, s)
         for peer in hub.room_sessions(room):
-            peer.send(line)
+            peer.send(extended if "extended-join" in peer.caps else line)
             if away_line and peer is not s and "away-notify" in peer.caps:
                 peer.send(away_line)
     send_topic(hub, s, room)
@@ -101,3 +130,4 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool) -> None:
     if backlog and wants_push(hub, s):
         n = hub.config.chat.backlog_on_join
         replay(hub, s, room.name, hub.messenger.backlog(room.key, n), "recent", private=False)
+    return True

@@ -10,7 +10,7 @@ from clients that negotiated ``standard-replies``, and NOTICEs from the service 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from ..messenger.durations import format_duration, parse_duration, parse_iso_time
 from ..messenger.errors import (
@@ -286,7 +286,8 @@ SERVICE_HELP = f"""{SERVICE_NICK} service commands (send them with /msg {SERVICE
   quota                                                   your public messages left this period
   set backlog on|off                                      history when you join (off for bots)
   set timestamps auto|always|never                        [time] prefix on replayed lines
-Operators: complaints, bans, unban <nick>, mute <nick> <duration> [reason]"""
+Operators: complaints, bans, unban <nick>, mute <nick> <duration> [reason]
+  (complaints shows the user's recent messages; delete one with REDACT <target> <msgid>)"""
 
 
 def service_command(hub: Hub, s: Session, text: str, via: str) -> None:
@@ -398,6 +399,7 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             counted = f", counting as {voices}" if voices != len(by) else ""
             immune = ", a server operator" if is_server_operator(hub, target) else ""
             hub.service_notice(s, f"{name}: {len(by)} complaint(s){counted}{immune} ({details})")
+            _recent_posts(hub, s, target, name, by)
     elif cmd == "bans":
         now = hub.clock.now()
         active = [(k, b) for k, b in m.bans.items() if b.until > now]
@@ -407,6 +409,8 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             name = _name(hub, k) if m.user(k) is not None else (b.name or k)
             where = f", and guests from {b.ip}" if b.ip else ""
             hub.service_notice(s, f"{name} muted until {human_time(b.until)} ({b.reason}){where}")
+            if m.user(k) is not None:
+                _recent_posts(hub, s, k, name, ())  # what got it muted, in its channels
     elif cmd == "unban":
         if not args:
             hub.service_notice(s, "Usage: unban <nick>")
@@ -448,6 +452,27 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             hub.service_notice(
                 muted, f"You have been muted by an operator until {human_time(ban.until)}."
             )
+
+
+RECENT_POSTS = 5  # a complained-about user's newest messages shown with the complaints
+
+
+def _recent_posts(hub: Hub, s: Session, target: str, name: str, complainers: Iterable[str]) -> None:
+    """What the complained-about user said last, in channels and to its complainers (not
+    its other private messages), each with the REDACT that deletes it."""
+    posts = hub.messenger.posts_by(target, RECENT_POSTS, peers=complainers)
+    for p in posts:
+        if p.room is not None:
+            room = hub.messenger.rooms.get(p.room)
+            where = redact_to = room.name if room is not None else p.room
+        else:
+            where, redact_to = f"to {_name(hub, p.to or '')}", name
+        text = p.text if len(p.text) <= 80 else p.text[:79] + "…"
+        hub.service_notice(
+            s,
+            f"  {human_time(p.time)} {where}: {text}  (delete: /quote REDACT {redact_to} "
+            f"{p.msgid})",
+        )
 
 
 def _name(hub: Hub, key: str) -> str:

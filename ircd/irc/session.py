@@ -22,6 +22,7 @@ _ids = itertools.count(1)
 TAGS = 1  # message-tags
 TIME = 2  # server-time
 ACCOUNT = 4  # account-tag
+EXTJOIN = 8  # extended-join: JOIN lines carry the account and the realname
 
 
 @dataclass(eq=False, slots=True)
@@ -49,6 +50,7 @@ class Session:
     away: str | None = None
     bot: bool = False
     oper: bool = False  # an IRC operator (OPER); the hub also keeps the set of them
+    wallops: bool = False  # user mode +w: receives WALLOPS
     created: float = 0.0
     last_active: float = 0.0  # last line received (for ping timeouts)
     ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)
@@ -56,6 +58,11 @@ class Session:
     # told how many messages were waiting but not given them (a chathistory client, backlog
     # off) and has not pulled them yet: its acks leave them unread (see acks.py)
     catching_up: bool = False
+    # ...and unless it pulls them by then (UNREAD, CHATHISTORY TARGETS, or CHATHISTORY on each
+    # conversation), the ones it did not pull are pushed at this time (0: nothing to push;
+    # replay.push_unpulled): Kiwi IRC pulls its channels but never private conversations
+    pull_deadline: float = 0.0
+    pulled: set[str] = field(default_factory=set)  # room and peer keys it pulled history of
     delivery: Delivery = field(default_factory=Delivery)  # what reached the client (acks.py)
     # the connection (TCP, TLS; see link.py), set by Outbox.attach; None in the adapter's tests
     link: Link | None = None

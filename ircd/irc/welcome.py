@@ -34,7 +34,7 @@ def server_info(hub: Hub, s: Session) -> None:
     hub.reply(s, Numeric.RPL_CREATED, f"This server was created {human_time(hub.started)}")
     s.send(
         format_line(
-            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBo", "ntov", "ov"), hub.name
+            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBow", "ntov", "ov"), hub.name
         )
     )
     tokens = hub.isupport

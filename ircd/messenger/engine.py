@@ -20,15 +20,24 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..clock import Clock
-from . import snapshot
+from . import masks, snapshot
 from .errors import (
     AccountExists,
     AccountRequired,
+    AlreadyMember,
+    BadKey,
     Banned,
+    BannedFromRoom,
     CannotComplain,
+    CannotSend,
     Flooding,
+    GeneralRoomRule,
     InvalidDuration,
+    InvalidMode,
     InvalidTarget,
+    InviteOnly,
+    KeySet,
+    ListFull,
     NameTaken,
     NoSuchAccount,
     NoSuchRoom,
@@ -36,8 +45,11 @@ from .errors import (
     NotMember,
     NotOperator,
     RateLimited,
+    RedactForbidden,
+    RoomFull,
     TooManyAccounts,
     TooManyScheduled,
+    UnknownMessage,
     UnknownScheduled,
 )
 from .events import (
@@ -47,9 +59,12 @@ from .events import (
     Complaint,
     Event,
     Gone,
+    Invited,
     Join,
     LegacyRename,
+    ListSet,
     Marked,
+    ModeSet,
     Muted,
     NewPost,
     OperSeen,
@@ -57,6 +72,7 @@ from .events import (
     Part,
     PasswordSet,
     PrivateDropped,
+    Redacted,
     Renamed,
     Rescheduled,
     RoomCreated,
@@ -68,14 +84,19 @@ from .events import (
     Setting,
     TopicSet,
     Unmuted,
+    VoiceSet,
     from_json,
 )
 from .holds import add_hold, in_holds
 from .model import (
+    DEFAULT_FLAGS,
+    LIST_MODES,
+    MAX_LIST_ENTRIES,
     Ban,
     BanEnded,
     ComplaintResult,
     Fired,
+    ListEntry,
     Post,
     Room,
     RoomKey,
@@ -201,6 +222,7 @@ class Messenger:
     def _on_join(self, ev: Join) -> None:
         room = self.rooms[ev.room]
         room.add_member(ev.user, ev.op)
+        room.invited.discard(ev.user)  # an invitation is good for one join
         u = self.users.get(ev.user)
         if u is not None:
             u.rooms[ev.room] = self.seq if ev.seq is None else ev.seq
@@ -221,6 +243,34 @@ class Messenger:
 
     def _on_op(self, ev: OpSet) -> None:
         self.rooms[ev.room].set_op(ev.user, ev.on)
+
+    def _on_voice(self, ev: VoiceSet) -> None:
+        self.rooms[ev.room].set_voice(ev.user, ev.on)
+
+    def _on_cmode(self, ev: ModeSet) -> None:
+        room = self.rooms[ev.room]
+        if ev.mode == "k":
+            room.join_key = ev.arg if ev.on else ""
+        elif ev.mode == "l":
+            room.limit = int(ev.arg) if ev.on and ev.arg else 0
+        elif ev.on:
+            room.flags.add(ev.mode)
+        else:
+            room.flags.discard(ev.mode)
+
+    def _on_clist(self, ev: ListSet) -> None:
+        room = self.rooms[ev.room]
+        entries = room.lists.setdefault(ev.kind, {})
+        folded = masks.fold(ev.mask)
+        if ev.on:
+            entries[folded] = ListEntry(ev.mask, ev.by, ev.time)
+        else:
+            entries.pop(folded, None)
+            if not entries:
+                del room.lists[ev.kind]
+
+    def _on_invite(self, ev: Invited) -> None:
+        self.rooms[ev.room].invited.add(ev.user)
 
     def _on_topic(self, ev: TopicSet) -> None:
         room = self.rooms[ev.room]
@@ -319,6 +369,17 @@ class Messenger:
             hist.append(post)
             if len(hist) > self.rules.history_per_private:
                 hist.popleft()
+
+    def _on_redact(self, ev: Redacted) -> None:
+        if ev.room is not None:
+            room = self.rooms.get(ev.room)
+            hist = room.history if room is not None else None
+        else:
+            hist = self.dms.get(ev.pair or "")
+        if hist:
+            i = _find_seq(hist, ev.seq)
+            if i is not None:
+                del hist[i]
 
     def _window_start(self, now: float) -> float:
         p = self.rules.period_seconds
@@ -423,13 +484,20 @@ class Messenger:
         for room_key, room in list(self.rooms.items()):
             if guest in room.members or (same and key in room.members):
                 was_op = guest in room.ops or key in room.ops
+                was_voiced = guest in room.voiced or key in room.voiced
                 if not same:
                     room.remove_member(guest)
                 # a room of guests only is in no snapshot: journal it before the account joins
                 self._emit(RoomCreated(room_key, room.name, room.created))
                 if room.topic:
                     self._emit(TopicSet(room_key, room.topic, room.topic_by, room.topic_time))
+                self._journal_modes(room)
                 self._emit(Join(key, room_key, was_op, g.rooms.get(room_key, self.seq)))
+                if was_voiced:
+                    self._emit(VoiceSet(key, room_key, True))
+            if guest in room.invited and room_key in self.rooms:
+                room.invited.discard(guest)
+                self._emit(Invited(key, room_key))
         for k, v in g.settings.items():
             self._emit(Setting(key, k, v))
         for target, ts in g.read_markers.items():
@@ -438,6 +506,20 @@ class Messenger:
             item.owner = key
             self._emit(ScheduledAdded(item))  # durable from now on
         return user
+
+    def _journal_modes(self, room: Room) -> None:
+        """Journal a room's modes and lists again (a room of guests only is in no snapshot,
+        so its state is written once an account joins it)."""
+        default = set(DEFAULT_FLAGS)
+        for flag in sorted(room.flags ^ default):
+            self._emit(ModeSet(room.key, flag, flag in room.flags))
+        if room.join_key:
+            self._emit(ModeSet(room.key, "k", True, room.join_key))
+        if room.limit:
+            self._emit(ModeSet(room.key, "l", True, str(room.limit)))
+        for kind, entries in sorted(room.lists.items()):
+            for e in list(entries.values()):
+                self._emit(ListSet(room.key, kind, e.mask, True, e.by, e.time))
 
     def _adopt(self, old: UserKey, new: UserKey, quota: UserKey | None) -> None:
         """A guest became the account ``new``: what was kept under its key moves over."""
@@ -535,6 +617,7 @@ class Messenger:
             for room in self.rooms.values():
                 if key in room.members:
                     room.remove_member(key)
+                room.invited.discard(key)
             self.drop_empty_rooms()
             del self.users[key]
             self._drop_orphan_dms(self._dm_index.get(key, ()))
@@ -597,16 +680,71 @@ class Messenger:
             room = self.rooms[key]
         return room
 
-    def join(self, user: UserKey, key: RoomKey, name: str) -> tuple[Room, bool]:
+    def join(
+        self,
+        user: UserKey,
+        key: RoomKey,
+        name: str,
+        mask: str | None = None,
+        password: str = "",
+    ) -> tuple[Room, bool]:
         """Returns (room, newly joined). The first member of an empty room becomes operator,
-        except in the general room, which belongs to everyone."""
+        except in the general room, which belongs to everyone. With ``mask`` (the user's
+        ``nick!user@host``), the channel's modes decide first (``check_join``)."""
+        existing = self.rooms.get(key)
+        if existing is not None and user in existing.members:
+            return existing, False
+        if mask is not None and existing is not None:
+            self.check_join(user, existing, mask, password)
         room = self.ensure_room(key, name)
-        if user in room.members:
-            return room, False
         u = self.users.get(user)
         op = not room.members and key != self.rules.general_room
         self._emit(Join(user, key, op, self.seq), durable=u is not None and u.is_account)
         return room, True
+
+    def check_join(self, user: UserKey, room: Room, mask: str, password: str = "") -> None:
+        """Whether ``user`` (``mask``: its ``nick!user@host``) may join ``room``: an
+        invitation lets it in once; otherwise a ban (+b, unless an exception +e matches),
+        +i (unless an invite exception +I matches), +k (``password``) and +l keep it out."""
+        if user in room.invited:
+            return
+        if room.lists and self.banned_in(room, user, mask):
+            raise BannedFromRoom(room.key)
+        if "i" in room.flags and not self._listed(room, "I", user, mask):
+            raise InviteOnly(room.key)
+        if room.join_key and password != room.join_key:
+            raise BadKey(room.key)
+        if room.limit and len(room.members) >= room.limit:
+            raise RoomFull(room.key)
+
+    def _account_of(self, user: UserKey) -> str | None:
+        u = self.users.get(user)
+        return masks.fold(u.name) if u is not None and u.is_account else None
+
+    def _listed(self, room: Room, kind: str, user: UserKey, mask: str, mute: bool = False) -> bool:
+        """Whether an entry of the list ``kind`` matches the user: join bans (``mute`` False)
+        or mutes (``m:`` entries, ``mute`` True). In +e, a plain entry exempts from both."""
+        entries = room.lists.get(kind)
+        if not entries:
+            return False
+        nickmask, account = masks.fold(mask), self._account_of(user)
+        for folded in entries:
+            is_mute = masks.is_mute(folded)
+            if (is_mute == mute or (kind == "e" and not is_mute)) and masks.matches(
+                folded, nickmask, account
+            ):
+                return True
+        return False
+
+    def banned_in(self, room: Room, user: UserKey, mask: str) -> bool:
+        """A ban (+b, not a mute) matches the user and no exception (+e) does."""
+        return self._listed(room, "b", user, mask) and not self._listed(room, "e", user, mask)
+
+    def muted_in(self, room: Room, user: UserKey, mask: str) -> bool:
+        """A mute (+b m:...) matches the user and no exception (+e, plain or m:) does."""
+        return self._listed(room, "b", user, mask, mute=True) and not self._listed(
+            room, "e", user, mask, mute=True
+        )
 
     def part(self, user: UserKey, key: RoomKey) -> Room:
         room = self.rooms.get(key)
@@ -673,23 +811,160 @@ class Messenger:
 
     def set_op(
         self, by: UserKey, key: RoomKey, target: UserKey, on: bool, privileged: bool = False
-    ) -> None:
-        """Give or take channel operator status. A server operator (``privileged``) may do it
-        in every room: that is how the general room, which has no operator, gets one."""
+    ) -> bool:
+        """Give or take channel operator status; False when it was so already. A server
+        operator (``privileged``) may do it in every room: that is how the general room, which
+        has no operator, gets one (and only server operators change the general room's modes)."""
+        room = self._moderated_room(by, key, privileged)
+        if target not in room.members:
+            raise NoSuchUser(target)
+        if (target in room.ops) == on:
+            return False
+        u = self.users.get(target)
+        self._emit(OpSet(target, key, on), durable=u is not None and u.is_account)
+        return True
+
+    def set_voice(
+        self, by: UserKey, key: RoomKey, target: UserKey, on: bool, privileged: bool = False
+    ) -> bool:
+        """+v/-v: a voiced member may speak in a moderated (+m) room, and despite a ban or a
+        mute. False when it was so already."""
+        room = self._moderated_room(by, key, privileged)
+        if target not in room.members:
+            raise NoSuchUser(target)
+        if (target in room.voiced) == on:
+            return False
+        u = self.users.get(target)
+        self._emit(VoiceSet(target, key, on), durable=u is not None and u.is_account)
+        return True
+
+    def _moderated_room(self, by: UserKey, key: RoomKey, privileged: bool) -> Room:
+        """The room whose modes ``by`` changes, if it may: a channel operator, or a server
+        operator (``privileged``); in the general room only a server operator."""
         room = self.rooms.get(key)
         if room is None:
             raise NoSuchRoom(key)
-        if by not in room.ops and not privileged:
+        if privileged:
+            return room
+        if key == self.rules.general_room:
+            raise GeneralRoomRule(key)
+        if by not in room.ops:
             raise NotOperator(key)
-        if target not in room.members:
+        return room
+
+    def set_mode(
+        self,
+        by: UserKey,
+        by_name: str,
+        key: RoomKey,
+        on: bool,
+        mode: str,
+        arg: str = "",
+        privileged: bool = False,
+    ) -> str | None:
+        """Set (``on``) or unset one channel mode: a flag out of "imnst", the key "k", the
+        limit "l", or an entry ``arg`` of the list "b", "e" or "I". Returns the parameter as
+        applied ("" for none: the key removed shows as "*"), or None when nothing changed.
+        The general room, open to everyone, cannot be +i, +k or +l, nor ban everyone."""
+        room = self._moderated_room(by, key, privileged)
+        general = key == self.rules.general_room
+        if mode in "imnst" and len(mode) == 1:
+            if on and mode == "i" and general:
+                raise InvalidMode(mode, "", f"{room.name} is open to everyone: it cannot be +i")
+            if (mode in room.flags) == on:
+                return None
+            self._emit(ModeSet(key, mode, on))
+            return ""
+        if mode == "k":
+            if not on:
+                if not room.join_key:
+                    return None
+                self._emit(ModeSet(key, "k", False))
+                return "*"
+            if general:
+                raise InvalidMode(mode, arg, f"{room.name} is open to everyone: it has no key")
+            if not _valid_key(arg):  # (not echoed: it may be long, or a passphrase)
+                raise InvalidMode(
+                    mode, "*", "A key is 1 to 32 characters, without spaces, commas or ':' first"
+                )
+            if room.join_key == arg:
+                return None
+            if room.join_key:
+                raise KeySet(key)
+            self._emit(ModeSet(key, "k", True, arg))
+            return arg
+        if mode == "l":
+            if not on:
+                if not room.limit:
+                    return None
+                self._emit(ModeSet(key, "l", False))
+                return ""
+            if general:
+                raise InvalidMode(mode, arg, f"{room.name} is open to everyone: it has no limit")
+            limit = int(arg) if arg.isdigit() and arg.isascii() and len(arg) <= 7 else 0
+            if limit < 1:
+                raise InvalidMode(mode, arg, "The limit is a number of users from 1 to 9999999")
+            if room.limit == limit:
+                return None
+            self._emit(ModeSet(key, "l", True, str(limit)))
+            return str(limit)
+        if mode in LIST_MODES and len(mode) == 1:
+            return self._set_list(room, by_name, on, mode, arg, general)
+        raise InvalidMode(mode, arg, f"{mode} is not a channel mode")
+
+    def _set_list(
+        self, room: Room, by_name: str, on: bool, kind: str, arg: str, general: bool
+    ) -> str | None:
+        entries = room.lists.get(kind, {})
+        if not on:
+            found = entries.get(masks.fold(arg))
+            if found is None:
+                norm = masks.normalise(arg)
+                found = entries.get(masks.fold(norm)) if norm is not None else None
+            if found is None:
+                return None
+            self._emit(ListSet(room.key, kind, found.mask, False))
+            return found.mask
+        norm = masks.normalise(arg)
+        if norm is None or (kind == "I" and masks.is_mute(norm)):
+            raise InvalidMode(kind, arg, "Not a valid mask (nick!user@host, a:account, m:mask)")
+        if general and kind == "b" and not masks.is_mute(norm) and masks.matches_everyone(norm):
+            raise InvalidMode(kind, arg, f"Nobody can ban everyone from {room.name}")
+        if masks.fold(norm) in entries:
+            return None
+        if len(entries) >= MAX_LIST_ENTRIES:
+            raise ListFull(kind, MAX_LIST_ENTRIES)
+        self._emit(ListSet(room.key, kind, norm, True, by_name, self.clock.now()))
+        return norm
+
+    def invite(self, by: UserKey, key: RoomKey, target: UserKey, privileged: bool = False) -> Room:
+        """``by`` invites ``target``: it may then join once despite +i, +k, +l and bans. Only
+        members invite; in a +i room only its operators (and server operators)."""
+        room = self.rooms.get(key)
+        if room is None:
+            raise NoSuchRoom(key)
+        if by not in room.members and not privileged:
+            raise NotMember(key)
+        if target in room.members:
+            raise AlreadyMember(key)
+        if "i" in room.flags and by not in room.ops and not privileged:
+            raise NotOperator(key)
+        if target not in self.users:
             raise NoSuchUser(target)
-        u = self.users.get(target)
-        self._emit(OpSet(target, key, on), durable=u is not None and u.is_account)
+        if target not in room.invited:
+            self._emit(Invited(target, key), durable=self._is_account(target))
+        return room
+
+    def invitations(self, user: UserKey) -> list[Room]:
+        """The rooms ``user`` is invited to and not yet in."""
+        return [r for r in self.rooms.values() if user in r.invited]
 
     def topic_protected(self, room: Room) -> bool:
-        """Whether the room is +t: only its channel operators (and server operators) may set
-        the topic. Always so in the general room, where everybody lands; elsewhere while the
-        room has an operator (a room whose operators all left is open to its members)."""
+        """Whether only the room's channel operators (and server operators) may set the topic:
+        while it is +t and has an operator (a room whose operators all left is open to its
+        members), and always in the general room while it is +t."""
+        if "t" not in room.flags:
+            return False
         return bool(room.ops) or room.key == self.rules.general_room
 
     def set_topic(
@@ -798,7 +1073,7 @@ class Messenger:
         u = self.users.get(sender)
         quota = u.quota if u is not None else sender  # where a channel post counts
         if room is not None:
-            self._check_room_send(sender, room, now, item)
+            self._check_room_send(sender, room, now, item, origin)
             self._check_quota(quota, now)
             to_name = None
         else:
@@ -843,19 +1118,32 @@ class Messenger:
     ) -> Post:
         return self._post(user, name, origin, kind, text, tags, self.clock.now(), room=key)
 
-    def check_room_send(self, user: UserKey, key: RoomKey, now: float | None = None) -> None:
-        """The checks of post_room but the quota, without posting (also for TAGMSG)."""
-        self._check_room_send(user, key, self.clock.now() if now is None else now)
+    def check_room_send(
+        self, user: UserKey, key: RoomKey, now: float | None = None, origin: str = ""
+    ) -> None:
+        """The checks of post_room but the quota, without posting (also for TAGMSG and the
+        messages to a channel's operators or voiced members, STATUSMSG). ``origin``: the
+        sender's ``nick!user@host``, which the channel's bans are matched against."""
+        self._check_room_send(user, key, self.clock.now() if now is None else now, None, origin)
 
     def _check_room_send(
-        self, user: UserKey, key: RoomKey, now: float, item: Scheduled | None = None
+        self, user: UserKey, key: RoomKey, now: float, item: Scheduled | None, origin: str
     ) -> None:
+        """A member may speak, and with -n so may others; a muted user not; in a +m room only
+        its voiced members and operators; a ban or a mute (+b) matching the sender keeps it
+        quiet unless it is voiced or an operator."""
         room = self.rooms.get(key)
-        if room is None or user not in room.members:
+        if room is None or (user not in room.members and ("n" in room.flags or item is not None)):
             if item is not None:
                 raise NotMember(item.target_name)
             raise NoSuchRoom(key) if room is None else NotMember(key)
         self._check_ban(user, now)
+        if user in room.ops or user in room.voiced:
+            return
+        if "m" in room.flags:
+            raise CannotSend("the channel is moderated (+m): only voiced members speak")
+        if room.lists and (self.banned_in(room, user, origin) or self.muted_in(room, user, origin)):
+            raise CannotSend("you are banned or muted in this channel")
 
     def post_private(
         self,
@@ -868,6 +1156,86 @@ class Messenger:
         tags: dict[str, str] | None = None,
     ) -> Post:
         return self._post(user, name, origin, kind, text, tags, self.clock.now(), to=to)
+
+    # ------------------------------------------------------------------ redaction
+
+    def redact(
+        self,
+        by: UserKey,
+        target: str,
+        msgid: str,
+        *,
+        private: bool,
+        privileged: bool = False,
+        reason: str = "",
+    ) -> Post:
+        """Delete a stored post (draft/message-redaction): it leaves the history, so nobody
+        gets it again as backlog, unread or CHATHISTORY. ``target`` is a room key, or for a
+        private post (``private``) the key of the other side. Its sender may delete it, and
+        so may an operator of its room; a server operator (``privileged``, told by the
+        adapter) may delete any post, in a room it is not in or a private conversation of
+        ``target`` with anyone (what was complained about).
+
+        InvalidTarget: no such room, or not a member (unless it is the sender: a -n room
+        takes posts from outside); UnknownMessage: no post with that id there;
+        RedactForbidden: someone else's post, and not an operator."""
+        if private:
+            if privileged:
+                pairs = sorted(self._dm_index.get(target, ()))
+                found = next(
+                    (
+                        (pk, p)
+                        for pk in pairs
+                        if (p := _find_msgid(self.dms[pk], msgid)) is not None
+                    ),
+                    None,
+                )
+            else:
+                pk = pair_key(by, target)
+                p = _find_msgid(self._private_history(by, pk), msgid)
+                found = (pk, p) if p is not None else None
+            if found is None:
+                raise UnknownMessage(msgid)
+            pk, post = found
+            if post.sender != by and not privileged:
+                raise RedactForbidden(msgid)
+            self._emit(Redacted(post.seq, by, pair=pk, reason=reason[:300]))
+            return post
+        room = self.rooms.get(target)
+        if room is None:
+            raise InvalidTarget(target)
+        post_ = _find_msgid(room.history, msgid)
+        # someone outside may delete what it sent (to a -n room); about anything else it
+        # learns nothing, not even whether the id exists
+        outside = by not in room.members and not privileged
+        if outside and (post_ is None or post_.sender != by):
+            raise InvalidTarget(target)
+        if post_ is None:
+            raise UnknownMessage(msgid)
+        if post_.sender != by and by not in room.ops and not privileged:
+            raise RedactForbidden(msgid)
+        self._emit(Redacted(post_.seq, by, room=room.key, reason=reason[:300]))
+        return post_
+
+    def posts_by(
+        self, user: UserKey, limit: int, peers: Iterable[UserKey] = (), scan: int = 500
+    ) -> list[Post]:
+        """The ``limit`` newest stored posts ``user`` sent to rooms, and privately to
+        ``peers`` (no other private ones), oldest first, looking at the ``scan`` newest
+        posts of each conversation: what an operator reading the complaints about ``user``
+        (``peers``: the complainers) may want to delete."""
+        found: list[Post] = []
+        hists: list[Sequence[Post]] = [r.history for r in self.rooms.values()]
+        pairs = {pair_key(user, peer) for peer in peers} & self._dm_index.get(user, set())
+        hists += [self.dms[pk] for pk in sorted(pairs)]
+        for hist in hists:
+            for n, p in enumerate(reversed(hist)):
+                if n >= scan:
+                    break
+                if p.sender == user:
+                    found.append(p)
+        found.sort(key=lambda p: p.seq)
+        return found[-limit:] if limit > 0 else []
 
     # ------------------------------------------------------------------ delivery cursors
 
@@ -1221,6 +1589,9 @@ class Messenger:
             self._emit(ScheduledRemoved(item.id), durable=keep)
             what = "recipient is gone" if item.private else "you are no longer in the channel"
             return Fired(item, "dropped", reason=f"{what} ({e})", late=late)
+        except CannotSend as e:  # the channel is +m, or bans or mutes the owner
+            self._emit(ScheduledRemoved(item.id), durable=keep)
+            return Fired(item, "dropped", reason=str(e), late=late)
         self._emit(ScheduledRemoved(item.id), durable=keep)
         return Fired(item, "posted", post=post, late=late)
 
@@ -1234,6 +1605,30 @@ def _set_marker(markers: dict[str, float], target: str, ts: float, limit: int) -
         del markers[oldest]
 
 
+def _find_seq(history: Sequence[Post], seq: int) -> int | None:
+    """The index of the post ``seq`` in a seq-ordered history (binary search), or None."""
+    lo, hi = 0, len(history)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if history[mid].seq < seq:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < len(history) and history[lo].seq == seq else None
+
+
+def _find_msgid(history: Sequence[Post], msgid: str) -> Post | None:
+    """The post with id ``msgid`` in a seq-ordered history (msgids end in ``-<seq>``)."""
+    tail = msgid.rpartition("-")[2]
+    if not tail.isdecimal() or not tail.isascii() or len(tail) > 18:
+        return None
+    i = _find_seq(history, int(tail))
+    if i is None:
+        return None
+    p = history[i]
+    return p if p.msgid == msgid else None
+
+
 def _newer_than(history: Sequence[Post], seq: int) -> list[Post]:
     """Posts with seq > ``seq`` from a seq-ordered history, scanning from the newest end."""
     out: list[Post] = []
@@ -1245,9 +1640,18 @@ def _newer_than(history: Sequence[Post], seq: int) -> list[Post]:
     return out
 
 
+def _valid_key(key: str) -> bool:
+    """A channel key one can type in a JOIN: 1 to 32 characters, no space, comma or control
+    character, not starting with ':'."""
+    return (
+        0 < len(key) <= 32 and key[0] != ":" and all(c.isprintable() and c not in " ," for c in key)
+    )
+
+
 # event class -> the function that applies it (live and on replay); one entry per event type
 APPLY: dict[type[Event], Callable[[Messenger, Any], None]] = {
     NewPost: Messenger._on_post,
+    Redacted: Messenger._on_redact,
     Ack: Messenger._on_ack,
     Seen: Messenger._on_seen,
     Marked: Messenger._on_mark,
@@ -1265,6 +1669,10 @@ APPLY: dict[type[Event], Callable[[Messenger, Any], None]] = {
     Part: Messenger._on_part,
     OpSet: Messenger._on_op,
     TopicSet: Messenger._on_topic,
+    VoiceSet: Messenger._on_voice,
+    ModeSet: Messenger._on_cmode,
+    ListSet: Messenger._on_clist,
+    Invited: Messenger._on_invite,
     PrivateDropped: Messenger._on_undm,
     Complaint: Messenger._on_complaint,
     Gone: Messenger._on_gone,

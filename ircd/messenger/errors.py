@@ -82,6 +82,16 @@ class UnknownScheduled(MessengerError):
     pass
 
 
+class UnknownMessage(MessengerError):
+    """No stored message with that id in that conversation (never sent, or gone: redacted,
+    or older than the history kept)."""
+
+
+class RedactForbidden(MessengerError):
+    """The message exists, but this user may not delete it (not its sender, nor an operator
+    of its channel, nor a server operator)."""
+
+
 class CannotComplain(MessengerError):
     """Complaining about yourself, the service, twice, or as a guest."""
 
@@ -96,3 +106,58 @@ class TooManyAccounts(MessengerError):
     def __init__(self, retry_at: float) -> None:
         super().__init__("too many new accounts from this address")
         self.retry_at = retry_at
+
+
+class GeneralRoomRule(NotOperator):
+    """Only server operators change the general room's modes."""
+
+
+class CannotJoin(MessengerError):
+    """A channel mode keeps the user out (the subclass says which)."""
+
+
+class InviteOnly(CannotJoin):
+    pass
+
+
+class BadKey(CannotJoin):
+    pass
+
+
+class RoomFull(CannotJoin):
+    pass
+
+
+class BannedFromRoom(CannotJoin):
+    pass
+
+
+class CannotSend(MessengerError):
+    """A channel mode keeps the user from speaking there: +m without voice, a ban or a mute
+    (``str(e)`` says which)."""
+
+
+class AlreadyMember(MessengerError):
+    """The user invited is already in the channel."""
+
+
+class InvalidMode(MessengerError):
+    """A mode change the channel refuses: a parameter that is not valid, or a rule of the
+    general room. ``mode`` and ``arg`` (``*`` for none) as given."""
+
+    def __init__(self, mode: str, arg: str, text: str) -> None:
+        super().__init__(text)
+        self.mode = mode
+        self.arg = arg or "*"
+        self.text = text
+
+
+class KeySet(MessengerError):
+    """+k on a channel that has a different key (remove it with -k first)."""
+
+
+class ListFull(MessengerError):
+    def __init__(self, mode: str, limit: int) -> None:
+        super().__init__(f"the +{mode} list is full ({limit} entries)")
+        self.mode = mode
+        self.limit = limit

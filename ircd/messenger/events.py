@@ -100,6 +100,22 @@ class Marked(Event):
     time: float
 
 
+@dataclass(frozen=True, slots=True)
+class Redacted(Event):
+    """The post ``seq`` was deleted (REDACT) by ``by``: it leaves the history of its room
+    (``room``) or private conversation (``pair``: engine.pair_key), so backlog, unread and
+    CHATHISTORY no longer have it."""
+
+    TAG = "redact"
+    KEYS = {"seq": "s", "room": "r", "pair": "pk", "reason": "why"}
+    OMIT = frozenset({"room", "pair", "reason"})
+    seq: int
+    by: UserKey
+    room: RoomKey | None = None
+    pair: str | None = None
+    reason: str = ""
+
+
 # -- accounts ----------------------------------------------------------------------------------
 
 
@@ -260,6 +276,56 @@ class TopicSet(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceSet(Event):
+    """+v/-v of a member (like OpSet)."""
+
+    TAG = "voice"
+    KEYS = {"user": "u", "room": "r"}
+    user: UserKey
+    room: RoomKey
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModeSet(Event):
+    """A channel mode set or unset: a flag out of "imnst", or "k" (``arg``: the key) or "l"
+    (``arg``: the limit, in digits)."""
+
+    TAG = "cmode"
+    KEYS = {"room": "r", "mode": "m"}
+    OMIT = frozenset({"arg"})
+    room: RoomKey
+    mode: str
+    on: bool
+    arg: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListSet(Event):
+    """An entry added to (or removed from) a channel's list ``kind``: "b", "e" or "I"."""
+
+    TAG = "clist"
+    KEYS = {"room": "r", "kind": "k", "mask": "m", "time": "ts"}
+    OMIT = frozenset({"by", "time"})
+    room: RoomKey
+    kind: str
+    mask: str
+    on: bool
+    by: str = ""
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Invited(Event):
+    """``user`` may join ``room`` once despite +i, +k, +l and bans (INVITE)."""
+
+    TAG = "invite"
+    KEYS = {"user": "u", "room": "r"}
+    user: UserKey
+    room: RoomKey
+
+
+@dataclass(frozen=True, slots=True)
 class PrivateDropped(Event):
     """A private conversation whose two sides are gone (``pair``: engine.pair_key)."""
 
@@ -344,6 +410,7 @@ class Rescheduled(Event):
 
 EVENT_TYPES: tuple[type[Event], ...] = (
     NewPost,
+    Redacted,
     Ack,
     Seen,
     Marked,
@@ -361,6 +428,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Part,
     OpSet,
     TopicSet,
+    VoiceSet,
+    ModeSet,
+    ListSet,
+    Invited,
     PrivateDropped,
     Complaint,
     Gone,

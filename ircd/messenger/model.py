@@ -155,6 +155,17 @@ class Room:
     members: set[UserKey] = field(default_factory=set)
     ops: set[UserKey] = field(default_factory=set)
     history: deque[Post] = field(default_factory=deque)
+    voiced: set[UserKey] = field(default_factory=set)
+    # the channel modes without a parameter that are set, out of "imnst" (a new room is +nt,
+    # as is every room of a journal written before modes could change)
+    flags: set[str] = field(default_factory=lambda: set(DEFAULT_FLAGS))
+    join_key: str = ""  # +k, the channel key ("": none)
+    limit: int = 0  # +l (0: none)
+    # the list modes: "b" (bans), "e" (ban exceptions), "I" (invite exceptions); each maps the
+    # folded mask (masks.fold) to the entry
+    lists: dict[str, dict[str, ListEntry]] = field(default_factory=dict)
+    invited: set[UserKey] = field(default_factory=set)  # may join once despite +i/+k/+l/+b
+
     # Who is shown in the room (its NAMES) changes only through the methods below, which count
     # the changes: ``version`` (not persisted, unique in the process) lets a cache of the name
     # lists know it is current, and ``arrived`` names the user whose arrival (a join, or coming
@@ -173,6 +184,7 @@ class Room:
     def remove_member(self, user: UserKey) -> None:
         self.members.discard(user)
         self.ops.discard(user)
+        self.voiced.discard(user)
         self.shown_changed()
 
     def set_op(self, user: UserKey, on: bool) -> None:
@@ -182,12 +194,33 @@ class Room:
             self.ops.discard(user)
         self.shown_changed()
 
+    def set_voice(self, user: UserKey, on: bool) -> None:
+        if on:
+            self.voiced.add(user)
+        else:
+            self.voiced.discard(user)
+        self.shown_changed()
+
     def shown_changed(self, arrived: UserKey | None = None) -> None:
         """Who is shown in the room, or how, changed: a member came or went, came online or
         went offline, got or lost a status, or changed nick. ``arrived``: the one user that
         came (and nothing else changed)."""
         self.before, self.version = self.version, next(_VERSIONS)
         self.arrived = arrived
+
+
+DEFAULT_FLAGS = "nt"
+LIST_MODES = "beI"
+MAX_LIST_ENTRIES = 100  # per list mode and channel (ISUPPORT MAXLIST)
+
+
+@dataclass(frozen=True, slots=True)
+class ListEntry:
+    """One entry of a channel's ban, exception or invite-exception list."""
+
+    mask: str  # as stored (normalised, e.g. "bob!*@*"), shown in 367/346/348
+    by: str  # who set it ("" when unknown)
+    time: float
 
 
 @dataclass(slots=True)

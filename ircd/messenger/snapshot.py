@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .holds import parse_holds
-from .model import Ban, Post, Room, Scheduled, User
+from .masks import fold
+from .model import DEFAULT_FLAGS, Ban, ListEntry, Post, Room, Scheduled, User
 
 if TYPE_CHECKING:
     from .engine import Messenger
@@ -57,6 +58,7 @@ def dump(m: Messenger) -> dict[str, Any]:
                 "members": sorted(r.members & accounts),
                 "ops": sorted(r.ops & accounts),
                 "history": [p.to_dict() for p in r.history],
+                **_room_modes(r, accounts),
             }
             for r in m.rooms.values()
         ],
@@ -75,6 +77,29 @@ def dump(m: Messenger) -> dict[str, Any]:
         "bans": {k: [b.until, b.reason, b.name, b.ip] for k, b in m.bans.items()},
         "scheduled": [s.to_dict() for s in m.scheduled.values() if s.owner in accounts],
     }
+
+
+def _room_modes(r: Room, accounts: set[str]) -> dict[str, Any]:
+    """A room's modes, lists, voices and invitations, where they differ from a new room's."""
+    out: dict[str, Any] = {}
+    if r.flags != set(DEFAULT_FLAGS):
+        out["modes"] = "".join(sorted(r.flags))
+    if r.join_key:
+        out["chan_key"] = r.join_key
+    if r.limit:
+        out["limit"] = r.limit
+    if r.lists:
+        out["lists"] = {
+            kind: [[e.mask, e.by, e.time] for e in entries.values()]
+            for kind, entries in r.lists.items()
+        }
+    voiced = sorted(r.voiced & accounts)
+    if voiced:
+        out["voiced"] = voiced
+    invited = sorted(r.invited & accounts)
+    if invited:
+        out["invited"] = invited
+    return out
 
 
 def load(m: Messenger, data: dict[str, Any]) -> None:
@@ -109,6 +134,16 @@ def load(m: Messenger, data: dict[str, Any]) -> None:
             members=set(d["members"]),
             ops=set(d["ops"]),
             history=_tail(map(Post.from_dict, d["history"]), m.rules.history_per_room),
+            voiced=set(d.get("voiced", ())),
+            flags=set(d.get("modes", DEFAULT_FLAGS)),
+            join_key=d.get("chan_key", ""),
+            limit=d.get("limit", 0),
+            lists={
+                kind: {fold(e[0]): ListEntry(e[0], e[1], e[2]) for e in entries}
+                for kind, entries in d.get("lists", {}).items()
+                if entries
+            },
+            invited=set(d.get("invited", ())),
         )
         m.rooms[room.key] = room
     for k, posts in data["private"].items():

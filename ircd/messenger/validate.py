@@ -33,6 +33,8 @@ __all__ = ["MAX_INT", "MAX_TIME", "StateError", "check_event", "check_snapshot"]
 MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z, the last second datetime can represent
 MAX_INT = 2**53 - 1  # the largest integer every JSON reader keeps exactly
 POST_KINDS = ("PRIVMSG", "NOTICE")
+FLAG_MODES = "imnst"  # channel modes without a parameter
+LIST_KINDS = "beI"  # channel list modes
 
 
 class StateError(ValueError):
@@ -306,6 +308,36 @@ _user = _record(
     },
 )
 
+
+def _flags(v: Any, path: str) -> None:
+    if type(v) is not str or not set(v) <= set(FLAG_MODES) or len(set(v)) != len(v):
+        raise _fail(path, f"channel modes out of {FLAG_MODES!r}, each once", v)
+
+
+def _flag_mode(v: Any, path: str) -> None:
+    if type(v) is not str or len(v) != 1 or v not in FLAG_MODES + "kl":
+        raise _fail(path, f"a channel mode out of {FLAG_MODES + 'kl'!r}", v)
+
+
+def _list_kind(v: Any, path: str) -> None:
+    if type(v) is not str or len(v) != 1 or v not in LIST_KINDS:
+        raise _fail(path, f"a list mode out of {LIST_KINDS!r}", v)
+
+
+def _limit(v: Any, path: str) -> None:
+    if type(v) is not int or not 0 <= v <= 9999999:
+        raise _fail(path, "a channel limit from 0 to 9999999", v)
+
+
+def _list_entry(v: Any, path: str) -> None:
+    """``[mask, by, time]``."""
+    if type(v) is not list or len(v) != 3:
+        raise _fail(path, "a list entry [mask, by, time]", v)
+    _word(v[0], f"{path}[0]")
+    _word_or_empty(v[1], f"{path}[1]")
+    _time(v[2], f"{path}[2]")
+
+
 _room_fields = _record(
     {
         "key": _word,
@@ -317,7 +349,15 @@ _room_fields = _record(
         "members": _list_of(_word),
         "ops": _list_of(_word),
         "history": _list_of(_post),
-    }
+    },
+    {
+        "voiced": _list_of(_word),
+        "modes": _flags,
+        "chan_key": _word_or_empty,  # +k ("key" is the room's own key)
+        "limit": _limit,
+        "lists": _map_of(_list_kind, _list_of(_list_entry)),
+        "invited": _list_of(_word),
+    },
 )
 
 
@@ -418,8 +458,20 @@ def _rename(v: Any, path: str) -> None:
     (_rename_now if "u" in v else _rename_old)(v, path)
 
 
+_cmode_fields = _record({"r": _word, "m": _flag_mode, "on": _bool}, {"arg": _word_or_empty})
+
+
+def _cmode(v: Any, path: str) -> None:
+    """A channel mode set or unset; +l's limit in digits ("" and +k's "": none)."""
+    _cmode_fields(v, path)
+    arg = v.get("arg", "")
+    if arg and v["m"] == "l" and not (arg.isascii() and arg.isdigit() and len(arg) <= 7):
+        raise _fail(_child(path, "arg"), "+l's limit, 1 to 7 digits", arg)
+
+
 _EVENTS: dict[str, Check] = {
     "post": _record({"p": _post}, {"q": _nullable(_quota)}),
+    "redact": _record({"s": _count, "by": _word}, {"r": _word, "pk": _pair_key, "why": _text}),
     "ack": _record({**_u, "s": _count}, {"hold": _hold}),
     "seen": _record(_u),
     "acct": _record(
@@ -431,6 +483,12 @@ _EVENTS: dict[str, Check] = {
     "part": _record({**_u, "r": _word}),
     "op": _record({**_u, "r": _word, "on": _bool}),
     "topic": _record({"r": _word, "text": _text, "by": _word, "ts": _time}),
+    "voice": _record({**_u, "r": _word, "on": _bool}),
+    "cmode": _cmode,
+    "clist": _record(
+        {"r": _word, "k": _list_kind, "m": _word, "on": _bool}, {"by": _word_or_empty, "ts": _time}
+    ),
+    "invite": _record({**_u, "r": _word}),
     "mark": _record({**_u, "target": _word, "ts": _marker}),
     "set": _record({**_u, "k": _word, "v": _text}),
     "pw": _record({**_u, "pw": _string}),
@@ -449,7 +507,7 @@ _EVENTS: dict[str, Check] = {
     "rename": _rename,
 }
 # Events that act on an existing room (a post to an unknown room creates it).
-_NEEDS_ROOM = ("join", "part", "op", "topic")
+_NEEDS_ROOM = ("join", "part", "op", "topic", "voice", "cmode", "clist", "invite")
 
 
 def check_event(ev: Any, rooms: Container[str]) -> None:

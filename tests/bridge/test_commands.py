@@ -11,6 +11,7 @@ from bridge.commands import (
     Complaint,
     Delay,
     Delays,
+    Delete,
     Help,
     History,
     Invalid,
@@ -78,6 +79,9 @@ from bridge.commands import (
         ("/complaint bob spamming the channel", Complaint("bob", "spamming the channel")),
         ("/complain bob rude", Complaint("bob", "rude")),
         ("/report bob", Complaint("bob")),
+        ("/delete", Delete()),
+        ("/delete #random", Delete("#random")),
+        ("/undo bob", Delete("bob")),
         # channels and lists
         ("/join #random", Join("#random")),
         ("/join random", Join("#random")),
@@ -154,6 +158,8 @@ def test_parse(line: str, expected: object) -> None:
         ("/history 0", "The count must be between 1 and 1000"),
         ("/history 1001", "The count must be between 1 and 1000"),
         ("/unread now", "Usage: /unread"),
+        ("/delete #a b", "Usage: /delete [<#channel|nick>]"),
+        ("/delete 1bad", "Usage: /delete [<#channel|nick>]"),
         ("/quote", "Usage: /quote <raw IRC line>"),
     ],
 )

@@ -159,6 +159,24 @@ def test_live_messages(t: Translator) -> None:
     ]
 
 
+def test_redactions_say_what_was_deleted_when_it_was_seen(t: Translator) -> None:
+    """ircv3.net/specs/extensions/message-redaction: ``:by REDACT <target> <msgid> [:reason]``."""
+    got = feed(
+        t,
+        "@msgid=m-1 :alice!~a@h PRIVMSG #general :oops",
+        "@msgid=m-2 :carol!~c@h PRIVMSG #general :mine",
+        "@time=2026-05-01T10:00:00.000Z :alice!~a@h REDACT #general m-1",
+        ":root!~r@h REDACT #general m-2 :spam",
+        ":carol!~c@h REDACT #general m-9",
+        ":carol!~c@h REDACT #general",
+    )[2:]
+    assert got == [
+        ev.Redacted(T1, "alice", "#general", "m-1", "", "alice", "oops"),
+        ev.Redacted(NOW, "root", "#general", "m-2", "spam", "carol", "mine", mine=True),
+        ev.Redacted(NOW, "carol", "#general", "m-9", own=True),
+    ]
+
+
 def test_server_and_service_notices(t: Translator) -> None:
     got = feed(
         t,

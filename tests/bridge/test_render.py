@@ -167,6 +167,23 @@ def r(event: ev.Event) -> str | None:
             "! The nick bob is not available (Nickname is already in use); "
             "choose another with /nickname <nick>",
         ),
+        # deletions (REDACT)
+        (
+            ev.Redacted(T, "alice", "#general", "m-1", "", "alice", "oops"),
+            "[12:05] #general * alice deleted their message: oops",
+        ),
+        (
+            ev.Redacted(T, "root", "#general", "m-2", "spam", "carol", "hi", mine=True),
+            "[12:05] #general * root deleted your message: hi (spam)",
+        ),
+        (
+            ev.Redacted(T, "carol", "#general", "m-3", "", "bob", "x", own=True),
+            "[12:05] #general * You deleted bob's message: x",
+        ),
+        (
+            ev.Redacted(T, "carol", "bob", "m-4", own=True),
+            "[12:05] bob * You deleted a message",
+        ),
         # connection life
         (ev.Motd("Welcome!"), "*** Welcome!"),
         (ev.LoggedIn("carol"), "*** Logged in as carol"),

@@ -236,3 +236,28 @@ async def test_password_from_env_or_remembered(server: Server, tmp_path: Path) -
     assert "Forgot the password of erin" in err
     assert "Logged in" not in out  # a guest now: and the nick is taken by the account
     assert rc == 1
+
+
+async def test_delete_removes_my_last_message_for_everyone(
+    server: Server, connect, tmp_path: Path
+) -> None:
+    """/delete sends REDACT for the newest message of this run (draft/message-redaction),
+    and the peer with the capability is told; a second /delete finds nothing left."""
+    bob: RawClient = await connect()
+    await bob.registered_and_joined("bob", caps="message-tags draft/message-redaction")
+    rc, out, err = await run_script(
+        server.port,
+        ["--nick", "carol", "--password", "x", "--backlog", "0"],
+        "keep this\noops\n/delete\n/delete #general\n/delete\nquit\n",
+        bridge_env(tmp_path),
+    )
+    assert rc == 0, out + err
+    first = await bob.expect(privmsg("#general", "keep this", "carol"))
+    oops = await bob.expect(privmsg("#general", "oops", "carol"))
+    got = [await bob.expect("REDACT") for _ in range(2)]
+    assert [m.params for m in got] == [
+        ("#general", oops.tags["msgid"]),
+        ("#general", first.tags["msgid"]),
+    ]
+    assert re.search(rf"^{TIME} #general \* You deleted your message: oops$", out, re.M), out
+    assert "! No message of yours to #general to delete (sent on this run)" in out, out

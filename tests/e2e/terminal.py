@@ -69,7 +69,7 @@ class IrcdProcess:
 
     def start(self) -> None:
         for _attempt in range(3):
-            cmd = [sys.executable, "-m", "ircd", "--port", str(self.port)]
+            cmd = [sys.executable, "-m", "ircd", "--port", str(self.port), "--web-port", "0"]
             cmd += ["--state", str(self.state), "--config", str(self.config)]
             with self.log.open("ab") as log:
                 self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)

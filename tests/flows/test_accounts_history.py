@@ -241,6 +241,8 @@ async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
         sys.executable,
         "-m",
         "ircd",
+        "--web-port",
+        "0",
         "--port",
         str(port),
         "--state",

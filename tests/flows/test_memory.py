@@ -261,7 +261,8 @@ async def test_kill_9_during_flood_loses_nothing_anyone_saw(tmp_path: Path) -> N
         "[server]\ncommands_per_second = 0\n"  # a load source: no flood control
         "[limits]\nmessages_per_period = 100000\nprivate_burst = 100000\n"
     )
-    args = [sys.executable, "-m", "ircd", "--port", str(port), "--state", str(state)]
+    args = [sys.executable, "-m", "ircd", "--port", str(port), "--web-port", "0"]
+    args += ["--state", str(state)]
     args += ["--config", str(conf), "--log-level", "WARNING"]
 
     async def spawn() -> asyncio.subprocess.Process:

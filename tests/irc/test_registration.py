@@ -193,7 +193,10 @@ def test_isupport_tokens() -> None:
     assert tokens["CASEMAPPING"] == "ascii"
     assert tokens["CHANTYPES"] == "#"
     assert tokens["PREFIX"] == "(ov)@+"
-    assert tokens["CHANMODES"] == ",,,nt"
+    assert tokens["CHANMODES"] == "beI,k,l,imnst"
+    assert (tokens["EXTBAN"], tokens["ACCOUNTEXTBAN"]) == (",am", "a")
+    assert (tokens["EXCEPTS"], tokens["INVEX"]) == ("e", "I")
+    assert (tokens["MAXLIST"], tokens["STATUSMSG"]) == ("beI:100", "@+")
     assert tokens["NICKLEN"] == "30"
     assert tokens["CHANNELLEN"] == "50"
     assert tokens["TOPICLEN"] == "390"

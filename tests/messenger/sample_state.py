@@ -193,10 +193,16 @@ def every_event() -> list[dict[str, Any]]:
         {"t": "join", "u": "erin", "r": "#x", "op": True, "s": 6},
         {"t": "op", "u": "erin", "r": "#x", "on": False},
         {"t": "topic", "r": "#x", "text": "x again", "by": "Erin", "ts": T0},
+        {"t": "voice", "u": "erin", "r": "#x", "on": True},
+        {"t": "cmode", "r": "#x", "m": "k", "on": True, "arg": "sesame"},
+        {"t": "clist", "r": "#x", "k": "b", "m": "m:gus!*@*", "on": True, "by": "Erin", "ts": T0},
+        {"t": "invite", "u": "bob", "r": "#x"},
         {"t": "set", "u": "erin", "k": "timestamps", "v": "always"},
         {"t": "mark", "u": "erin", "target": "#x", "ts": T0},
         {"t": "post", "p": guest_post(7, GUS, "from a guest", room="#x"), "q": "~gus"},
         {"t": "post", "p": guest_post(8, GUS, "psst", to=GWEN)},
+        {"t": "redact", "s": 3, "by": "bob", "r": "#general", "why": "spam"},  # an operator
+        {"t": "redact", "s": 8, "by": GUS, "pk": f"{GUS}\t{GWEN}"},  # its own
         {"t": "undm", "pk": f"{GUS}\t{GWEN}"},  # both guests left
         {"t": "rename", "u": GUS, "n": "Gustav", "q": "~gustav", "oq": "~gus"},
         {"t": "cmp", "target": GUS, "by": "erin", "why": "flood", "g": HOME},

@@ -76,6 +76,22 @@ def scenario(m: Messenger, checkpoint: list[dict[str, Any]] | None = None) -> No
     m.join("bob", "#x", "#x")
     m.set_op("alice", "#x", "bob", True)
     m.set_topic("alice", "Alice", "#x", "the x room")
+    # channel modes, lists, a voice and an invitation
+    for on, mode, arg in [
+        (True, "m", ""),
+        (False, "t", ""),
+        (True, "k", "sesame"),
+        (True, "l", "10"),
+        (True, "b", "spam*"),
+        (True, "b", "m:loud!*@*"),
+        (False, "b", "loud!*@*"),  # no such entry: nothing changes
+        (False, "b", "m:loud!*@*"),
+        (True, "e", "a:frank"),
+        (True, "I", "dave!*@*"),
+    ]:
+        m.set_mode("alice", "Alice", "#x", on, mode, arg)
+    m.set_voice("alice", "#x", "bob", True)
+    m.invite("alice", "#x", "carol")
     m.set_setting("dave", "backlog", "off")
     say(m, "alice", "#general", "one")
     say(m, "bob", "#x", "two")
@@ -100,6 +116,17 @@ def scenario(m: Messenger, checkpoint: list[dict[str, Any]] | None = None) -> No
     dm(m, GUS, GWEN, "psst")
     dm(m, GWEN, GUS, "hush")
     dm(m, GUS, "alice", "for an account: it stays")
+    oops = say(m, "alice", "#general", "oops")
+    m.redact("alice", "#general", oops.msgid, private=False)  # her own
+    m.redact(
+        "bob",
+        "#general",
+        say(m, GUS, "#general", "spam").msgid,
+        private=False,
+        privileged=True,
+        reason="spam",
+    )  # a server operator's
+    m.redact(GWEN, GUS, dm(m, GWEN, GUS, "sorry").msgid, private=True)
     c.advance(60)
     if checkpoint is not None:
         m.take_events()
@@ -157,6 +184,9 @@ def test_the_scenario_writes_every_event_type_and_every_new_field() -> None:
         ("ban", "ip"),
         ("rename", "q"),
         ("rename", "oq"),
+        ("cmode", "arg"),
+        ("clist", "by"),
+        ("clist", "ts"),
     ]:
         assert field in with_field, field
     d = m.to_dict()
@@ -168,6 +198,14 @@ def test_the_scenario_writes_every_event_type_and_every_new_field() -> None:
     assert "#tmp" not in m.rooms and "#gus" not in m.rooms
     assert list(d["private"]) == [f"alice\t{GUS}"]
     assert m.complaints.get(GUS) is None and m.user("hal") is not None
+    x = {r["key"]: r for r in d["rooms"]}["#x"]
+    assert (x["modes"], x["chan_key"], x["limit"], x["voiced"]) == ("mn", "sesame", 10, ["bob"])
+    assert x["invited"] == ["carol"]
+    assert [e[0] for e in x["lists"]["b"]] == ["spam*!*@*"]
+    assert {k: [e[0] for e in v] for k, v in x["lists"].items() if k != "b"} == {
+        "e": ["a:frank"],
+        "I": ["dave!*@*"],
+    }
 
 
 def test_snapshot_journal_and_both_rebuild_the_same_state() -> None:

@@ -116,6 +116,7 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
             )
             return
         _targets(hub, s, args[0], args[1], args[2])
+        s.pull_deadline = 0.0  # it lists its conversations: it pulls them itself
         return
     args = msg.params[1:]
     if len(args) < 1 + nrefs + 1:
@@ -133,11 +134,13 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
             resolved = hub.resolve_user(target)
             if resolved is None:
                 raise NoSuchRoom(target)
-            posts = hub.messenger.history(s.user_key, resolved[0], private=True)
+            key = resolved[0]
+            posts = hub.messenger.history(s.user_key, key, private=True)
             name = resolved[1]
         else:
-            posts = hub.messenger.history(s.user_key, casefold(target), private=False)
-            room = hub.messenger.rooms[casefold(target)]
+            key = casefold(target)
+            posts = hub.messenger.history(s.user_key, key, private=False)
+            room = hub.messenger.rooms[key]
             name = room.name
     except (NoSuchRoom, NotMember):
         hub.fail(s, "CHATHISTORY", "INVALID_TARGET", sub, target, text="No such target", feature=CH)
@@ -155,6 +158,7 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
             feature=CH,
         )
         return
+    s.pulled.add(key)
     send_history_batch(hub, s, name, chosen, private)
 
 

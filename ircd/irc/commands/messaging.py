@@ -5,12 +5,21 @@ from __future__ import annotations
 import math
 import secrets
 
-from ...messenger.errors import Banned, Flooding, NoSuchRoom, NoSuchUser, NotMember, RateLimited
+from ...messenger.errors import (
+    Banned,
+    CannotSend,
+    Flooding,
+    NoSuchRoom,
+    NoSuchUser,
+    NotMember,
+    RateLimited,
+)
+from ...messenger.model import Post
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
 from ..caps import SERVICE_KEY
 from ..fanout import relay_private, relay_room
 from ..hub import Hub
-from ..lines import add_tag, safe_line
+from ..lines import add_tag, post_line, safe_line
 from ..registry import command
 from ..replies import reply_error
 from ..service import service_command
@@ -62,8 +71,10 @@ def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
     tags = client_tags(msg)
     targets = [t for t in msg.params[0].split(",") if t][:MAX_TARGETS]
     for target in targets:
-        if target.startswith("#") or (target[:1] in "@+" and target[1:2] == "#"):
-            _to_room(hub, s, target.lstrip("@+"), text, kind, tags)
+        if target.startswith("#"):
+            _to_room(hub, s, target, text, kind, tags)
+        elif target[:1] in STATUS_PREFIXES and target[1:2] == "#":
+            _to_status(hub, s, target[0], target[1:], text, kind, tags)
         else:
             _to_nick(hub, s, target, text, kind, tags)
 
@@ -88,6 +99,9 @@ def _to_room(
         text_ = f"Message not sent: {_ban_text(e.until, e.reason)}"
         hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
         return
+    except CannotSend as e:
+        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, f"Message not sent: {e}")
+        return
     except RateLimited as e:
         per = _period(e.period)
         text_ = (
@@ -101,6 +115,76 @@ def _to_room(
         return
     room = m.rooms[key]
     relay_room(hub, post, room, s)
+
+
+STATUS_PREFIXES = "@+"  # ISUPPORT STATUSMSG: to a channel's operators, to its voiced and operators
+
+
+def _to_status(
+    hub: Hub,
+    s: Session,
+    prefix: str,
+    name: str,
+    text: str,
+    kind: str,
+    tags: dict[str, str] | None,
+) -> None:
+    """``PRIVMSG @#chan`` / ``+#chan`` (Modern IRC: STATUSMSG parameter): to the channel's
+    operators, or to its voiced members and operators, with the target as sent. Whoever
+    may speak in the channel may send one; it is not kept in the channel's history (the
+    others may read that)."""
+    m = hub.messenger
+
+    def refuse(numeric: Numeric, *params: str) -> None:
+        if kind != "NOTICE":  # a NOTICE never triggers an automatic reply (RFC 2812 3.3.2)
+            hub.reply(s, numeric, *params)
+
+    room = m.room(casefold(name))
+    if room is None:
+        refuse(Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    target = prefix + room.name
+    if not _fits(hub, s, target, text):
+        refuse(Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+        return
+    try:
+        m.check_room_send(s.user_key, room.key, origin=s.mask)
+    except (NoSuchRoom, NotMember):
+        refuse(Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
+        return
+    except Banned as e:
+        refuse(
+            Numeric.ERR_CANNOTSENDTOCHAN,
+            name,
+            f"Message not sent: {_ban_text(e.until, e.reason)}",
+        )
+        return
+    except CannotSend as e:
+        refuse(Numeric.ERR_CANNOTSENDTOCHAN, name, f"Message not sent: {e}")
+        return
+    u = m.user(s.user_key)
+    post = Post(
+        0,
+        f"{m.server_id}-s{secrets.token_hex(6)}",
+        hub.clock.now(),
+        kind,
+        s.user_key,
+        s.nick,
+        s.mask,
+        u.name if u is not None and u.is_account else None,
+        room.key,
+        None,
+        None,
+        text,
+        tags,
+    )
+    wanted = room.ops if prefix == "@" else room.ops | room.voiced
+    for key in wanted:
+        peer = hub.by_user.get(key)
+        if peer is not None and peer is not s:
+            peer.send(post_line(post, peer.tagbits, target))
+    if "echo-message" in s.caps:
+        s.send(post_line(post, s.tagbits, target))
 
 
 def _period(seconds: int) -> str:
@@ -189,11 +273,11 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
                 hub.reply(s, Numeric.ERR_NOSUCHCHANNEL, target, "No such channel")
                 continue
             try:
-                hub.messenger.check_room_send(s.user_key, room.key)
+                hub.messenger.check_room_send(s.user_key, room.key, origin=s.mask)
             except NotMember:
                 hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, target, "You're not on that channel")
                 continue
-            except Banned:
+            except (Banned, CannotSend):
                 continue  # dropped silently
             line, timed = _tagmsg_lines(hub, s, room.name, tags)
             for peer in hub.room_sessions(room):

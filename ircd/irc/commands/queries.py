@@ -1,5 +1,5 @@
 """Queries and small commands: WHO, WHOIS, WHOWAS, ISON, USERHOST, AWAY, MOTD, LUSERS, VERSION,
-TIME, HELP, OPER."""
+TIME, OPER (HELP, INFO and LINKS are in server_info.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from ..caps import SERVICE_KEY, SERVICE_NICK, VERSION
 from ..dispatch import defer
 from ..hub import Hub
 from ..lines import safe_line
-from ..registry import COMMANDS, command
+from ..registry import command
+from ..rooms import prefix, visible_to
 from ..session import Session
 from ..timefmt import human_time
 
@@ -118,8 +119,10 @@ def whois(hub: Hub, s: Session, msg: Message) -> None:
         return
     hub.reply(s, Numeric.RPL_WHOISUSER, target.nick, target.user, target.host, "*", target.realname)
     chans = []
+    multi = "multi-prefix" in s.caps
     for room in hub.rooms_of(target):
-        chans.append(("@" if target.user_key in room.ops else "") + room.name)
+        if visible_to(hub, s, room):  # a secret channel only to its members
+            chans.append(prefix(room, target.user_key, multi) + room.name)
     if chans:
         hub.reply(s, Numeric.RPL_WHOISCHANNELS, target.nick, " ".join(sorted(chans)))
     hub.reply(s, Numeric.RPL_WHOISSERVER, target.nick, hub.name, hub.config.server.network)
@@ -255,54 +258,3 @@ def oper(hub: Hub, s: Session, msg: Message) -> None:
         s.send(format_line("MODE", (s.nick, "+o"), s.mask))
 
     defer(hub, s, lambda: _oper_check(password, stored), checked)
-
-
-HELP_TOPICS: dict[str, list[str]] = {
-    "": [
-        "This server is a messenger that speaks IRC. Everyone is in #general.",
-        "Standard commands work as on any IRC server (JOIN, PART, PRIVMSG, WHOIS, ...).",
-        "Messenger commands (raw verbs; also /msg Messenger <command>):",
-        "  DELAY <duration> <#channel|nick> :<text>  - send a message later",
-        "      (duration: 5 = 5 minutes, 90s, 2h, 1h30m, 1d)",
-        "  DELAY AT <ISO-time> <#channel|nick> :<text> - send at a time (UTC by default)",
-        "  DELAY LIST                                - your pending scheduled messages",
-        "  DELAY CANCEL <id>                         - cancel one",
-        "  COMPLAIN <nick> [:<reason>]               - complain about a user",
-        "  UNREAD                                    - replay what you have not received yet",
-        "  MESSENGER <command>                       - the service's commands (HELP for the list)",
-        "HELP <command> for details.",
-    ],
-    "DELAY": [
-        "DELAY <duration> <#channel|nick> :<text>",
-        "  Schedules a message. <duration> is minutes (5) or 90s, 15m, 2h, 1h30m, 1d.",
-        "DELAY AT <time> <#channel|nick> :<text>  e.g. DELAY AT 2026-05-01T12:05Z #general :hi",
-        "DELAY LIST            - list your pending messages with their ids",
-        "DELAY CANCEL <id>     - cancel a pending message",
-        "A due message goes through the same checks as a live one (mute, rate limit).",
-    ],
-    "COMPLAIN": [
-        "COMPLAIN <nick> [:<reason>]",
-        "  Complains about a user. Enough complaints from different users mute them for a while.",
-    ],
-    "UNREAD": ["UNREAD", "  Replays every message you have not received yet."],
-    "MESSENGER": [
-        "MESSENGER <command> - the same commands as /msg Messenger <command>.",
-        "  Try: MESSENGER HELP",
-    ],
-}
-
-
-@command("HELP")
-def help_(hub: Hub, s: Session, msg: Message) -> None:
-    topic = msg.params[0].upper() if msg.params else ""
-    lines = HELP_TOPICS.get(topic)
-    if lines is None and topic in COMMANDS:
-        lines = [f"{topic} is a standard IRC command."]
-    if lines is None:
-        hub.reply(s, Numeric.ERR_HELPNOTFOUND, topic, "No help available on this topic")
-        return
-    subject = topic or "*"
-    hub.reply(s, Numeric.RPL_HELPSTART, subject, lines[0])
-    for line in lines[1:]:
-        hub.reply(s, Numeric.RPL_HELPTXT, subject, line)
-    hub.reply(s, Numeric.RPL_ENDOFHELP, subject, "End of /HELP")

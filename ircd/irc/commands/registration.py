@@ -27,13 +27,13 @@ from ...wire import (
     truncate_utf8,
 )
 from .. import acks
-from ..caps import CAP_VALUES, CAPS, RESERVED_NICKS
+from ..caps import CAP_VALUES, CAPS, NAMELEN, RESERVED_NICKS
 from ..dispatch import defer
 from ..hub import Hub
 from ..lines import safe_line
 from ..registry import command
 from ..replay import on_pong, request_ack
-from ..session import ACCOUNT, TAGS, TIME, Session
+from ..session import ACCOUNT, EXTJOIN, TAGS, TIME, Session
 from ..timefmt import human_time
 from ..welcome import land, welcome
 
@@ -60,6 +60,8 @@ def update_tagbits(s: Session) -> None:
         bits |= TIME
     if "account-tag" in s.caps:
         bits |= ACCOUNT
+    if "extended-join" in s.caps:
+        bits |= EXTJOIN
     s.tagbits = bits
 
 
@@ -128,7 +130,7 @@ def user(hub: Hub, s: Session, msg: Message) -> None:
         return
     name = "".join(ch for ch in msg.params[0] if ch.isalnum() or ch in "-_.")[:10] or "user"
     s.user = "~" + name if not name.startswith("~") else name
-    s.realname = truncate_utf8(msg.params[3], 100)
+    s.realname = truncate_utf8(msg.params[3], NAMELEN)
     try_register(hub, s)
 
 
