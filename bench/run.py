@@ -393,6 +393,16 @@ def generator_bound(res: dict[str, Any]) -> bool:
     return gen >= GEN_FULL_PCT and srv < SERVER_HEADROOM_PCT
 
 
+# other processes took more than this share of the server's core during the window: the
+# figure says more about the machine than about the server (marked †)
+DISTURBED_PCT = 20.0
+
+
+def disturbed(res: dict[str, Any]) -> bool:
+    others = res.get("server_core_others_pct")
+    return isinstance(others, (int, float)) and others > DISTURBED_PCT
+
+
 def cell(res: dict[str, Any], metric: str, unit: str = "", digits: int = 0,
          lower_is_better: bool = False) -> str:  # fmt: skip
     if not res:
@@ -408,6 +418,8 @@ def cell(res: dict[str, Any], metric: str, unit: str = "", digits: int = 0,
     if v is not None and generator_bound(res):
         # a throughput is then a lower bound of the server's; a latency an upper bound
         text = ("≤ " if lower_is_better else "≥ ") + text
+    if v is not None and disturbed(res):
+        text += " †"
     return text
 
 
@@ -614,6 +626,8 @@ def write_readme(doc: dict[str, Any], names: list[str]) -> None:
         f"busy, the server's < {SERVER_HEADROOM_PCT:.0f} %), so the figure is a lower bound of "
         "the server's (`≤` for a latency: an upper bound). `CPU % server / generator`: each "
         "process's CPU time over the measured window (100 = one core). "
+        f"`†`: other processes took > {DISTURBED_PCT:.0f} % of the server's core during the "
+        "window (a busy machine: the figure is not the server's). "
         "`n/a`: the server cannot do this (miniircd: select(), ~1020 sockets; no server but ours "
         "has accounts with unread replay).",
         "",

@@ -119,3 +119,11 @@ def test_running_server_stops_and_reports_an_early_exit(tmp_path: Path) -> None:
     srv.stop(grace=5)
     assert not srv.alive()
     assert not (tmp_path / "y").exists()
+
+
+def test_a_run_disturbed_by_other_work_is_marked() -> None:
+    res = {"messages_per_s": 50_000, "server_cpu_pct": 40, "server_core_others_pct": 55}
+    assert run.disturbed(res)
+    assert run.cell(res, "messages_per_s", "k/s") == "50 k/s †"
+    assert not run.disturbed({"server_core_others_pct": 3})
+    assert not run.disturbed({})
