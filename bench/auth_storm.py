@@ -736,6 +736,9 @@ async def run_scenarios(
         res["server_cpu_s"] = round(_proc_cpu_s(server_pid) - c0, 3)
         if res.get("duration_s"):
             res["server_cpu_pct"] = round(100 * res["server_cpu_s"] / res["duration_s"], 1)
+        if name == "login_rate" and res.get("ok"):
+            # what one login costs the server: logins/s on a whole core = 1000 / this
+            res["server_cpu_ms_per_login"] = round(1000 * res["server_cpu_s"] / res["ok"], 1)
         out[name] = res
         brief = {k: v for k, v in res.items() if not k.endswith("_ns")}
         log(f"{name}: {json.dumps(brief)}")
@@ -1107,6 +1110,20 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"auth_storm-{label}.json"
     out.write_text(json.dumps(doc, indent=2) + "\n")
+    lr = scenarios.get("login_rate")
+    if lr is not None and "logins_per_s" in lr and out_dir == RESULTS:
+        # issue 12, target 5: the figure also goes to latest.json (key "logins")
+        latest = RESULTS / "latest.json"
+        with contextlib.suppress(OSError, ValueError):
+            base = json.loads(latest.read_text()) if latest.exists() else {}
+            base["logins"] = {
+                "date": doc["date"],
+                "command": doc["command"],
+                "commit": doc["commit"],
+                "pinning": doc["pinning"],
+                "login_rate": {k: v for k, v in lr.items() if not k.endswith("_ns")},
+            }
+            latest.write_text(json.dumps(base, indent=2) + "\n")
     print()
     print(
         f"{doc['date']}; {doc['machine']['cpu']}, {doc['machine']['cpu_count']} CPUs; "
@@ -1118,9 +1135,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     lr = scenarios.get("login_rate")
     if lr is not None and "logins_per_s" in lr:
+        per = lr.get("server_cpu_ms_per_login")
         print(
             f"logins per second on one core (hashing off the loop): {lr['logins_per_s']} "
-            f"(server CPU {lr.get('server_cpu_pct', '?')} % of its core)"
+            f"(server CPU {lr.get('server_cpu_pct', '?')} % of its core; "
+            f"{per} ms of CPU per login: {round(1000 / per, 1) if per else '?'}/s on a whole "
+            "core)"
         )
     for name in HASHING:
         res = scenarios.get(name)
