@@ -51,6 +51,7 @@ _ids = itertools.count(1)
 # that a server's per-client output limit is hit (ngIRCd: 32 KiB per client, hard-coded)
 FANOUT_WINDOW = 256  # per channel: each receiver has up to this many lines outstanding
 PRIVATE_WINDOW = 32  # per sender
+RX_DELAY_US = 500  # the C reader's pause after each round of reads (rxcount -d)
 _STAMP = re.compile(rb" :L(\d+) ")
 _REFUSALS = (b"432", b"433", b"436", b"464", b"465", b"471", b"473", b"474", b"475")
 # lines the generator acts on (anything else is only counted)
@@ -478,7 +479,7 @@ class CReader:
     """Hands the sockets of joined clients to an ``rxcount`` process (on the generator's core:
     it inherits the affinity) that counts their lines; this process stops reading them."""
 
-    def __init__(self, exe: str, clients: list[Client]) -> None:
+    def __init__(self, exe: str, clients: list[Client], delay_us: int = 0) -> None:
         self.clients = clients
         fds = []
         for c in clients:
@@ -493,7 +494,9 @@ class CReader:
         os.close(fd)
         try:
             self.proc = subprocess.Popen(
-                [exe, self.path, *map(str, fds)], pass_fds=fds, stdin=subprocess.DEVNULL
+                [exe, "-d", str(delay_us), self.path, *map(str, fds)],
+                pass_fds=fds,
+                stdin=subprocess.DEVNULL,
             )
         finally:
             for d in fds:
@@ -592,6 +595,7 @@ async def scenario_fanout(
     timeout: float = 60.0,
     concurrency: int = 20,
     reader: str = "c",
+    reader_delay_us: int = RX_DELAY_US,
 ) -> dict[str, Any]:
     # setup at a gentle pace (registrations in flight): servers with a tiny listen backlog
     # (miniircd) drop connections under a connect storm, and the setup is not what is measured
@@ -611,7 +615,7 @@ async def scenario_fanout(
     feeder: asyncio.Task[None] | None = None
     exe = build_rxcount() if reader == "c" else None
     if exe is not None:
-        creader = CReader(exe, rx)
+        creader = CReader(exe, rx, reader_delay_us)
         feeder = asyncio.get_running_loop().create_task(creader.feed(gen))
     line = message_line(CHANNEL, line_bytes, "F")
     r = len(rx)
@@ -653,6 +657,7 @@ async def scenario_fanout(
         "messages": sent,
         "window": window,
         "reader": "c" if creader is not None else "python",
+        "reader_delay_us": reader_delay_us if creader is not None else None,
         "deliveries": gen.delivered,
         "lost": lost,
         "seconds": round(wall, 3),
@@ -891,6 +896,12 @@ def main(argv: list[str] | None = None) -> int:
         help="fan-out receiving side: rxcount.c in a helper process (default; Python when no "
         "C compiler) or the Python clients",
     )
+    ap.add_argument(
+        "--reader-delay-us",
+        type=int,
+        default=RX_DELAY_US,
+        help=f"the C reader's pause after each round of reads (default {RX_DELAY_US})",
+    )
     a = ap.parse_args(argv)
     raise_fd_limit()
     kw: dict[str, Any] = {"timeout": a.timeout}
@@ -898,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
         kw.update(clients=a.clients, concurrency=a.concurrency)
     elif a.scenario == "fanout":
         kw.update(receivers=a.receivers, senders=a.senders, reader=a.reader)
+        kw["reader_delay_us"] = a.reader_delay_us
         if a.window:
             kw["window"] = a.window
         if a.messages:

@@ -1,6 +1,6 @@
 /* rxcount: the cheap receiving side of the fan-out benchmark (bench/loadgen.py).
  *
- *   rxcount SHMFILE FD...
+ *   rxcount [-d USEC] SHMFILE FD...
  *
  * Reads every given socket (already registered and joined by the Python generator, which
  * passed them to this process and stopped reading them itself) with epoll, counts lines
@@ -13,7 +13,10 @@
  *   [8 + i] lines received on the i-th FD
  *
  * It never parses a message: the per-line cost is one memchr, so the figure says what the
- * server does rather than what a Python reader manages. Bounded: it exits when the stop flag
+ * server does rather than what a Python reader manages. With -d, it sleeps USEC after each
+ * round of reads, so that more data waits in each socket and is taken with fewer reads
+ * (servers that write one line per write cost the receiver one kernel wake-up per line
+ * otherwise); the socket buffers hold far more than a millisecond of traffic. Bounded: it exits when the stop flag
  * is set, when every socket is closed, or after 600 s.
  */
 #define _GNU_SOURCE
@@ -53,8 +56,14 @@ static void pong(int fd, const char *p, size_t n) {
 }
 
 int main(int argc, char **argv) {
+    long delay_us = 0;
+    if (argc > 2 && strcmp(argv[1], "-d") == 0) {
+        delay_us = atol(argv[2]);
+        argv += 2;
+        argc -= 2;
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: rxcount SHMFILE FD...\n");
+        fprintf(stderr, "usage: rxcount [-d USEC] SHMFILE FD...\n");
         return 2;
     }
     int n = argc - 2;
@@ -112,6 +121,10 @@ int main(int argc, char **argv) {
             m[2] = bytes;
             m[1] = now_ns();
             m[0] = lines; /* last: the generator reads the total first */
+            if (delay_us > 0) {
+                struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
+                nanosleep(&ts, NULL);
+            }
         }
     }
     return 0;
