@@ -56,7 +56,7 @@ __all__ = [
 FSYNC_MODES = ("always", "everysec", "never")
 
 DEFAULT_MOTD = (
-    "Welcome to the Messenger IRC network. Everyone lands in #general. "
+    "Welcome to the Messenger IRC network. "
     "Type /msg Messenger help for delayed messages, complaints and more."
 )
 
@@ -311,11 +311,18 @@ class StorageConfig:
 
 @dataclass(frozen=True, slots=True)
 class ChatConfig:
+    auto_join: bool = setting(
+        True,
+        doc="Put everyone into the general channel on connect, where the newest get its recent "
+        "messages; it has no channel operator and always stays (true/false). Off: a plain IRC "
+        "server, where the general channel is an ordinary channel.",
+        engine="auto_join",
+    )
     general_channel: str = setting(
         "#general",
         _Check("a channel name starting with '#' without spaces or commas", _is_channel),
-        doc="The channel every user joins automatically (must start with '#', no spaces or "
-        "commas).",
+        doc="The channel every user joins automatically, with auto_join (must start with '#', "
+        "no spaces or commas).",
         engine="general_room",
         to_engine=casefold,
     )
@@ -478,6 +485,28 @@ class AccountsConfig:
     )
     new_per_address_seconds: int = setting(
         3600, _int(1), doc="The period of that limit (seconds).", engine="accounts_window_seconds"
+    )
+    max_devices: int = setting(
+        5,
+        _int(1),
+        doc="Connections one account may have at once (devices: a phone, a browser, irssi); "
+        "they share one nick and one unread memory. Another login beyond it is refused "
+        "(connections).",
+    )
+    register_before_connect: bool = setting(
+        True,
+        doc="REGISTER (draft/account-registration) is accepted before connection registration "
+        "is complete; advertised as 'before-connect' (true/false).",
+    )
+    register_email_required: bool = setting(
+        False,
+        doc="REGISTER needs an email address (kept with the account; no mail is sent); "
+        "advertised as 'email-required' (true/false).",
+    )
+    register_custom_account_name: bool = setting(
+        False,
+        doc="REGISTER may name an account other than the current nick; advertised as "
+        "'custom-account-name' (true/false).",
     )
 
 

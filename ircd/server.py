@@ -331,7 +331,8 @@ class Server:
         m = restore(loaded, self.clock, self._rules, self.config.storage.state_file)
         if loaded.snapshot is None and not any(e.get("t") == "sid" for e in loaded.events):
             m.pin_server_id()
-        m.ensure_room(m.rules.general_room, general)
+        if m.rules.auto_join:
+            m.ensure_room(m.rules.general_room, general)
         self.messenger = m
 
     # ------------------------------------------------------------------ lifecycle

@@ -3,6 +3,7 @@ nobody may take, and the IRCv3 capabilities we implement (CAP LS order, values f
 
 from __future__ import annotations
 
+from ..config import AccountsConfig
 from ..wire import casefold
 
 VERSION = "messenger-ircd-0.1"
@@ -39,4 +40,23 @@ CAPS = (
     "znc.in/self-message",
     VENDOR_CAP,
 )
-CAP_VALUES = {"sasl": "PLAIN", "draft/account-registration": "before-connect"}
+CAP_VALUES = {"sasl": "PLAIN"}
+
+
+def cap_values(accounts: AccountsConfig) -> dict[str, str]:
+    """The values of CAP LS 302: the fixed ones, and draft/account-registration's keys from
+    the settings (ircv3.net account-registration: ``before-connect``, ``email-required``,
+    ``custom-account-name``, comma-separated; none: no value)."""
+    keys = [
+        key
+        for key, on in (
+            ("before-connect", accounts.register_before_connect),
+            ("email-required", accounts.register_email_required),
+            ("custom-account-name", accounts.register_custom_account_name),
+        )
+        if on
+    ]
+    values = dict(CAP_VALUES)
+    if keys:
+        values["draft/account-registration"] = ",".join(keys)
+    return values

@@ -18,10 +18,18 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ..durable import Pending
-from ..wire import Message, Numeric, ParseError, TooLong, escape_tag_value, parse
+from ..wire import (
+    Message,
+    Numeric,
+    ParseError,
+    TooLong,
+    escape_tag_value,
+    has_invalid_utf8,
+    parse,
+)
 from .fanout import prune_names
 from .hub import Hub
-from .lines import add_tag, batch
+from .lines import add_tag, batch, safe_line
 from .registry import COMMANDS
 from .replay import push_unpulled, request_ack
 from .session import Session
@@ -159,7 +167,9 @@ def dispatch(hub: Hub, s: Session, msg: Message) -> None:
         s.label = msg.tags["label"][:64]
         s.capture = []
     try:
-        if spec is None:
+        if _invalid_utf8(msg):
+            _refuse_invalid_utf8(hub, s, msg)
+        elif spec is None:
             if s.registered:
                 hub.reply(s, Numeric.ERR_UNKNOWNCOMMAND, msg.command, "Unknown command")
             else:
@@ -181,6 +191,24 @@ def dispatch(hub: Hub, s: Session, msg: Message) -> None:
         hub.notice(s, f"Internal error while handling {msg.command}; it has been logged.")
     finally:
         _end_label(hub, s)  # unless the command was deferred: then its continuation does
+
+
+def _invalid_utf8(msg: Message) -> bool:
+    if has_invalid_utf8(msg.command) or any(map(has_invalid_utf8, msg.params)):
+        return True
+    tags = msg.tags
+    return tags is not None and any(has_invalid_utf8(k + v) for k, v in tags.items())
+
+
+def _refuse_invalid_utf8(hub: Hub, s: Session, msg: Message) -> None:
+    """We advertise UTF8ONLY: a line that is not valid UTF-8 is refused whole, not altered,
+    and nothing of it is relayed or stored (ircv3.net UTF8ONLY: servers "MUST NOT relay
+    content ... containing non-UTF-8 data"; "When sent with the FAIL command, [INVALID_UTF8]
+    indicates that the client's message was rejected"; ``FAIL *`` when the command name
+    itself cannot be decoded). FAIL to every client, as the spec's examples show."""
+    command = "*" if has_invalid_utf8(msg.command) else msg.command
+    text = "Message rejected: it is not valid UTF-8; set your IRC client to UTF-8"
+    s.send(safe_line("FAIL", (command, "INVALID_UTF8", text), hub.name))
 
 
 def _end_label(hub: Hub, s: Session) -> None:

@@ -93,27 +93,26 @@ class RoomLog:
             start = 0
         if start >= n or s.closing is not None:
             return
-        key = s.user_key
-        if key not in self.room.members or self.hub.by_user.get(key) is not s:
+        if s.user_key not in self.room.members or not s.registered:
             return
         self.cursor[s] = n
         s.push(self.render(s.tagbits, start))
 
     def deliver(self) -> None:
         n = len(self.entries)
-        by_user = self.hub.by_user
+        devices = self.hub.devices
         cursor = self.cursor
         for key in self.room.members:
-            s = by_user.get(key)
-            if s is None or s.closing is not None:
-                continue
-            start = cursor.get(s, -1)
-            if start < 0:
-                if not s.delivery.landed:
-                    continue  # not joined yet (see catch_up)
-                start = 0
-            if start < n:
-                s.push(self.render(s.tagbits, start))
+            for s in devices.get(key, ()):  # every device of the member
+                if s.closing is not None:
+                    continue
+                start = cursor.get(s, -1)
+                if start < 0:
+                    if not s.delivery.landed:
+                        continue  # not joined yet (see catch_up)
+                    start = 0
+                if start < n:
+                    s.push(self.render(s.tagbits, start))
 
 
 def room_log(hub: Hub, room: Room) -> RoomLog:
@@ -132,7 +131,8 @@ def broadcast_join(hub: Hub, room: Room, s: Session, data: bytes, extended: byte
     member of ``room``, ``s`` included, who just joined: batched, so a burst of joins costs
     each member one write per pass."""
     log_ = room_log(hub, room)
-    log_.cursor[s] = len(log_.entries)  # the joiner gets its JOIN and what follows only
+    for device in hub.sessions_of(s.user_key) or (s,):
+        log_.cursor[device] = len(log_.entries)  # the joiner gets its JOIN and what follows only
     log_.entries.append((data, extended))
     names = hub.names_cache.get(room.key)
     if names is not None and names.version != room.version:
@@ -153,7 +153,16 @@ def prune_names(hub: Hub) -> None:
 
 
 def note_joined(hub: Hub, room: Room, s: Session) -> None:
-    """``s`` joined ``room`` without broadcast_join: it gets no earlier batched lines."""
+    """``s`` joined ``room`` without broadcast_join: its devices get no earlier batched lines."""
+    log_ = hub.logs.get(room.key)
+    if log_ is not None:
+        for device in hub.sessions_of(s.user_key) or (s,):
+            log_.cursor[device] = len(log_.entries)
+
+
+def device_joined(hub: Hub, room: Room, s: Session) -> None:
+    """A further device of a member is shown ``room``: it gets no earlier batched lines (its
+    replay has them), and the room's names do not change."""
     log_ = hub.logs.get(room.key)
     if log_ is not None:
         log_.cursor[s] = len(log_.entries)
@@ -163,7 +172,6 @@ def relay_room(hub: Hub, post: Post, room: Room, sender: Session | None) -> None
     """Deliver a channel post to every online member: formatted once per variant, and
     batched, so each member gets all of a pass's posts in one piece."""
     target = room.name
-    by_user = hub.by_user
     log_ = room_log(hub, room)
     if sender is not None:
         log_.catch_up(sender)
@@ -172,26 +180,37 @@ def relay_room(hub: Hub, post: Post, room: Room, sender: Session | None) -> None
         log_.cursor[sender] = len(log_.entries)  # not to the sender itself
     if sender is not None and "echo-message" in sender.caps:
         sender.send(post_line(post, sender.tagbits, target))
-    elif sender is None:
+    elif sender is None and post.sender not in room.members:
         # a scheduled post: the author sees it when it is sent, if online
-        owner = by_user.get(post.sender)
-        if owner is not None and owner.user_key not in room.members:
+        for owner in hub.sessions_of(post.sender):
             owner.send(post_line(post, owner.tagbits, target))
 
 
+_SELF_CAPS = frozenset(("echo-message", "znc.in/self-message"))
+
+
 def relay_private(hub: Hub, post: Post, sender: Session | None) -> bool:
-    """Deliver a private post; returns whether the recipient was online."""
-    to = hub.by_user.get(post.to or "")
-    target_nick = to.nick if to is not None else (post.to_name or "")
-    if to is not None:
+    """Deliver a private post to every device of the recipient; returns whether it was online.
+
+    The sender's devices: the one it came from gets its echo (echo-message); every other one
+    gets a copy, as its own message to the peer (znc.in/self-message), whether or not it
+    negotiated a capability: each device shows the whole conversation. A scheduled post (no
+    sending device) reaches those of them that show their own messages."""
+    recipients = hub.sessions_of(post.to or "")
+    for to in recipients:
         to.send(post_line(post, to.tagbits, to.nick))
-    owner = sender if sender is not None else hub.by_user.get(post.sender)
-    if (
-        owner is not None
-        and owner is not to
-        and (
-            "echo-message" in owner.caps or (sender is None and "znc.in/self-message" in owner.caps)
-        )
-    ):
-        owner.send(post_line(post, owner.tagbits, target_nick))
-    return to is not None
+    target_nick = recipients[0].nick if recipients else (post.to_name or "")
+    for owner in hub.sessions_of(post.sender) or ([sender] if sender is not None else []):
+        if owner is sender:
+            # the echo, also for a message to oneself: then it arrives twice, as the echo and
+            # as the delivery (ircv3.net echo-message: the echo is sent "in addition to" it)
+            wanted = "echo-message" in owner.caps
+        elif post.to == post.sender:
+            wanted = False  # to oneself: each device got it once already, as the recipient
+        elif sender is None:
+            wanted = bool(owner.caps & _SELF_CAPS)  # a scheduled post: its author sees it
+        else:
+            wanted = True  # another device of the sender: a copy, as its own message
+        if wanted:
+            owner.send(post_line(post, owner.tagbits, target_nick))
+    return bool(recipients)

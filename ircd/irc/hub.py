@@ -1,6 +1,6 @@
-"""The IRC adapter's state: sessions and their lookups (nicks, users, rooms), the connection
-lifecycle (new_session, close_session, quit), the per-client log budget, the reply helpers,
-take_output and deliver_logs for the output step, and ISUPPORT.
+"""The IRC adapter's state: sessions and their lookups (nicks, users and each user's devices,
+rooms), the connection lifecycle (new_session, close_session, quit), the per-client log budget,
+the reply helpers, take_output and deliver_logs for the output step, and ISUPPORT.
 
 What acts on that state lives beside it: dispatch.py (input, labelled responses, the ticker),
 fanout.py (room broadcasts, NAMES cache), replay.py (replay tiers, unread, delivery acks),
@@ -27,7 +27,7 @@ from ..wire import (
     format_line,
 )
 from . import acks
-from .caps import NAMELEN, SERVICE_NICK
+from .caps import NAMELEN, SERVICE_NICK, cap_values
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
 from .session import Session
@@ -59,6 +59,10 @@ class Hub:
         self.sessions: set[Session] = set()
         self.nicks: dict[str, Session] = {}  # casefolded nick -> registered session
         self.by_user: dict[str, Session] = {}  # messenger user key -> session
+        # messenger user key -> every registered connection of the user, oldest first: an
+        # account may be connected from several devices (accounts.max_devices), which share
+        # its nick and identity; the first is the one in ``nicks`` and ``by_user``
+        self.devices: dict[str, list[Session]] = {}
         self.dirty: set[Session] = set()
         self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
         self.opers: set[Session] = set()  # sessions that are IRC operators
@@ -83,11 +87,14 @@ class Hub:
         self._guest_prefix = secrets.token_hex(2)
         self._guests = 0
         self.started = clock.now()
-        self.general_key = messenger.rules.general_room  # the engine's key of chat.general_channel
+        # the engine's key of chat.general_channel, where everyone lands ("": none, auto_join off)
+        rules = messenger.rules
+        self.general_key = rules.general_room if rules.auto_join else ""
         self.operators = {casefold(o.name): o.password_hash for o in config.operators}
         self._batch_ids = 0
         self.isupport = self._isupport()
-        self.max_sessions_seen = 0
+        self.cap_values = cap_values(config.accounts)  # CAP LS 302 values
+        self.max_users_seen = 0  # most registered clients at once (LUSERS 265/266)
         self.refusals_log = LogBudget()  # "refused connection" lines: one budget for them all
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)
@@ -121,7 +128,6 @@ class Hub:
             host=ip,
         )
         self.sessions.add(s)
-        self.max_sessions_seen = max(self.max_sessions_seen, len(self.sessions))
         return s
 
     def batch_id(self) -> str:
@@ -143,7 +149,7 @@ class Hub:
             self.ip_counts[s.ip] = n
         else:
             self.ip_counts.pop(s.ip, None)
-        if s.registered:
+        if s.registered and self._detach(s):
             line = safe_line("QUIT", (reason,), s.mask)
             for peer in self.peers_of(s):
                 peer.send(line)
@@ -159,6 +165,44 @@ class Hub:
             log.info("closed %s (%s): %s (%d log lines suppressed)", s.nick, s.ip, reason, dropped)
         else:
             log.info("closed %s (%s): %s", s.nick, s.ip, reason)
+
+    def add_device(self, s: Session) -> None:
+        """``s`` completed registration as ``s.user_key``: one more device of the user (the
+        first one speaks for it in ``nicks`` and ``by_user``)."""
+        devices = self.devices.setdefault(s.user_key, [])
+        devices.append(s)
+        if len(devices) == 1:
+            self.nicks[s.nick_key] = s
+            self.by_user[s.user_key] = s
+
+    def _detach(self, s: Session) -> bool:
+        """Forget the device ``s``; True when it was the user's last one (the user leaves),
+        False when another device stays (it takes over ``nicks`` and ``by_user`` if ``s``
+        held them, with the same nick and mask: nobody else sees a change)."""
+        devices = self.devices.get(s.user_key)
+        if devices is None or s not in devices:
+            return True
+        devices.remove(s)
+        if not devices:
+            del self.devices[s.user_key]
+            return True
+        if self.nicks.get(s.nick_key) is s:
+            self.nicks[s.nick_key] = devices[0]
+        if self.by_user.get(s.user_key) is s:
+            self.by_user[s.user_key] = devices[0]
+        return False
+
+    def rekey(self, s: Session, new_key: str) -> None:
+        """A registered guest became the account ``new_key`` (REGISTER): its one connection
+        moves to the new key."""
+        old = s.user_key
+        if self.by_user.get(old) is s:
+            del self.by_user[old]
+            self.by_user[new_key] = s
+        devices = self.devices.pop(old, None)
+        if devices is not None:
+            self.devices[new_key] = devices
+        s.user_key = new_key
 
     def client_log(self, s: Session, emit: Callable[..., None], msg: str, *args: object) -> None:
         """Log a line on behalf of ``s`` (``emit`` is the logger method: ``log.info``,
@@ -201,6 +245,11 @@ class Hub:
         """A notice from the Messenger service (shown in every client)."""
         for part in text.split("\n"):
             s.send(safe_line("NOTICE", (s.nick, part or " "), self.service_mask))
+
+    def service_notice_user(self, user_key: str, text: str) -> None:
+        """A notice from the Messenger service to every device of a user (none if offline)."""
+        for s in self.sessions_of(user_key):
+            self.service_notice(s, text)
 
     @property
     def service_mask(self) -> str:
@@ -272,7 +321,21 @@ class Hub:
         s = self.by_user.get(user_key)
         return s.nick if s is not None else fallback
 
+    def sessions_of(self, user_key: str) -> list[Session]:
+        """Every registered connection (device) of a user, oldest first; [] when offline."""
+        return self.devices.get(user_key, [])
+
     def room_sessions(self, room: Room) -> Iterable[Session]:
+        """Every online connection in ``room``: each device of each member (for sending)."""
+        devices = self.devices
+        for key in room.members:
+            got = devices.get(key)
+            if got is not None:
+                yield from got
+
+    def room_users(self, room: Room) -> Iterable[Session]:
+        """One connection per online member of ``room``, the one that speaks for it (for
+        counts and lists: a user with several devices is one user)."""
         by_user = self.by_user
         for key in room.members:
             s = by_user.get(key)
@@ -280,10 +343,11 @@ class Hub:
                 yield s
 
     def peers_of(self, s: Session) -> set[Session]:
-        """Every other online session sharing a room with ``s``."""
+        """Every online connection of other users sharing a room with ``s``."""
         out: set[Session] = set()
         for room in self.rooms_of(s):
             out.update(self.room_sessions(room))
+        out.difference_update(self.sessions_of(s.user_key))
         out.discard(s)
         return out
 

@@ -115,9 +115,10 @@ def push_unread_on_connect(hub: Hub, s: Session, first_time: bool) -> None:
         # guests and new accounts: the last N messages of the general channel, and for a new
         # account the private messages already waiting for it
         if wants_push(hub, s):
-            posts = m.backlog(hub.general_key, hub.config.chat.backlog_on_join)
-            room = m.rooms.get(hub.general_key)
-            replay(hub, s, room.name if room else general, posts, "recent", private=False)
+            if hub.general_key:  # (auto_join off: nobody is put into a channel)
+                posts = m.backlog(hub.general_key, hub.config.chat.backlog_on_join)
+                room = m.rooms.get(hub.general_key)
+                replay(hub, s, room.name if room else general, posts, "recent", private=False)
             if s.account is not None:
                 for peer_key, dms in m.unread(s.user_key).private.items():
                     peer = hub.display_nick(peer_key, dms[-1].sender_name)

@@ -12,7 +12,7 @@ from operator import attrgetter
 from ..messenger.errors import CannotJoin
 from ..messenger.model import Room
 from ..wire import Numeric, format_line
-from .fanout import NamesCache, broadcast_join, note_joined
+from .fanout import NamesCache, broadcast_join, device_joined, note_joined
 from .hub import Hub
 from .lines import safe_line
 from .replay import replay, wants_push
@@ -87,28 +87,42 @@ _NICK = attrgetter("nick")
 _MASK = attrgetter("mask")
 
 
-def send_topic(hub: Hub, s: Session, room: Room) -> None:
+def send_topic(hub: Hub, s: Session, room: Room, *, joining: bool = False) -> None:
+    """332 and 333 when the room has a topic. Without one, a TOPIC query gets 331 and a JOIN
+    nothing (modern.ircdocs.horse, JOIN: "The channel's topic (with RPL_TOPIC (332) and
+    optionally RPL_TOPICWHOTIME (333)), and no message if the channel does not have a
+    topic"; TOPIC: "If the topic is not set, RPL_NOTOPIC")."""
     if room.topic:
         hub.reply(s, Numeric.RPL_TOPIC, room.name, room.topic)
         hub.reply(s, Numeric.RPL_TOPICWHOTIME, room.name, room.topic_by, str(int(room.topic_time)))
-    else:
+    elif not joining:
         hub.reply(s, Numeric.RPL_NOTOPIC, room.name, "No topic is set")
 
 
 def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password: str = "") -> bool:
     """Join (or re-show, for a returning account) a room: JOIN to the member and the others,
-    topic, names, read marker, and the backlog when asked. False, with the numeric that says
-    why (471/473/474/475), when the channel's modes keep ``s`` out (``password``: the key
-    it gave)."""
+    topic, names, read marker, and the backlog when asked. Every device of the user is shown
+    the room; a device of an account that is in the room already (through another device) is
+    shown it alone, and nobody else sees a JOIN. False, with the numeric that says why
+    (471/473/474/475), when the channel's modes keep ``s`` out (``password``: the key it
+    gave)."""
+    m = hub.messenger
+    known = m.rooms.get(key)
+    devices = hub.sessions_of(s.user_key)
+    if known is not None and s.user_key in known.members and len(devices) > 1:
+        device_joined(hub, known, s)
+        s.send(_join_line(known, s, "extended-join" in s.caps))
+        _show_room(hub, s, known, backlog)
+        return True
     try:
-        room, _new = hub.messenger.join(s.user_key, key, name, mask=s.mask, password=password)
+        room, _new = m.join(s.user_key, key, name, mask=s.mask, password=password)
     except CannotJoin as e:
-        existing = hub.messenger.room(key)
+        existing = m.room(key)
         reply_error(hub, s, e, existing.name if existing is not None else name)
         return False
-    line = format_line("JOIN", (room.name,), s.mask)
+    line = _join_line(room, s, False)
     # ircv3.net/specs/extensions/extended-join: "JOIN <channel> <account> :<realname>"
-    extended = safe_line("JOIN", (room.name, s.account or "*", s.realname or s.nick), s.mask)
+    extended = _join_line(room, s, True)
     away_line = safe_line("AWAY", (s.away,), s.mask) if s.away else None
     if away_line is None and s.capture is None:
         # every join to a big channel is a broadcast: encoded once, and batched per pass
@@ -116,11 +130,25 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
         broadcast_join(hub, room, s, encoded, (extended + "\r\n").encode("utf-8", "replace"))
     else:
         note_joined(hub, room, s)
+        mine = set(devices)
         for peer in hub.room_sessions(room):
             peer.send(extended if "extended-join" in peer.caps else line)
-            if away_line and peer is not s and "away-notify" in peer.caps:
+            if away_line and peer not in mine and "away-notify" in peer.caps:
                 peer.send(away_line)
-    send_topic(hub, s, room)
+    for device in devices or (s,):
+        _show_room(hub, device, room, backlog)
+    return True
+
+
+def _join_line(room: Room, s: Session, extended: bool) -> str:
+    if extended:
+        return safe_line("JOIN", (room.name, s.account or "*", s.realname or s.nick), s.mask)
+    return format_line("JOIN", (room.name,), s.mask)
+
+
+def _show_room(hub: Hub, s: Session, room: Room, backlog: bool) -> None:
+    """What a member is shown after its JOIN: topic, names, read marker, the backlog."""
+    send_topic(hub, s, room, joining=True)
     send_names(hub, s, room)
     if "draft/read-marker" in s.caps:
         marker = hub.messenger.read_marker(s.user_key, room.key)
@@ -130,4 +158,3 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
     if backlog and wants_push(hub, s):
         n = hub.config.chat.backlog_on_join
         replay(hub, s, room.name, hub.messenger.backlog(room.key, n), "recent", private=False)
-    return True

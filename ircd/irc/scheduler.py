@@ -21,31 +21,26 @@ def fire_due(hub: Hub) -> None:
         _deliver_fired(hub, f)
     for b in ended:
         log.info("mute of %s ended", b.name)
-        s = hub.by_user.get(b.user)
-        if s is not None:
-            hub.service_notice(s, "Your mute has ended: you can send messages again.")
+        hub.service_notice_user(b.user, "Your mute has ended: you can send messages again.")
 
 
 def _deliver_fired(hub: Hub, f: Fired) -> None:
     item = f.item
-    owner = hub.by_user.get(item.owner)
+    owner = item.owner  # told on every device, if online
     if f.outcome == "posted" and f.post is not None:
         post = f.post
         if post.room is not None:
             relay_room(hub, post, hub.messenger.rooms[post.room], None)
         else:
             relay_private(hub, post, None)
-        if owner is not None:
-            late = " (late: the server was down when it was due)" if f.late else ""
-            hub.service_notice(
-                owner, f"Scheduled message #{item.id} to {item.target_name} was sent{late}."
-            )
-        return
-    if owner is None:
+        late = " (late: the server was down when it was due)" if f.late else ""
+        hub.service_notice_user(
+            owner, f"Scheduled message #{item.id} to {item.target_name} was sent{late}."
+        )
         return
     if f.outcome == "postponed":
         reset = human_time(f.until)
-        hub.service_notice(
+        hub.service_notice_user(
             owner,
             f"Scheduled message #{item.id} to {item.target_name} is postponed to {reset}: "
             "your message quota for this period is used up.",
@@ -53,10 +48,10 @@ def _deliver_fired(hub: Hub, f: Fired) -> None:
     elif f.outcome == "held":
         ban = hub.messenger.bans.get(item.owner)
         until = human_time(ban.until) if ban else "the end of your mute"
-        hub.service_notice(
+        hub.service_notice_user(
             owner, f"Scheduled message #{item.id} is held until {until}: you are muted."
         )
     else:
-        hub.service_notice(
+        hub.service_notice_user(
             owner, f"Scheduled message #{item.id} to {item.target_name} was dropped: {f.reason}."
         )

@@ -236,17 +236,13 @@ def complain_command(hub: Hub, s: Session, args: Sequence[str], via: str) -> Non
         hub.client_log(
             s, log.info, "%s muted until %s after %d complaints", display, until, result.count
         )
-        target = hub.by_user.get(key)
-        if target is not None:
-            hub.service_notice(
-                target,
-                f"You have been muted until {until} after {result.count} complaints: "
-                "you can read but not send messages until then.",
-            )
+        hub.service_notice_user(
+            key,
+            f"You have been muted until {until} after {result.count} complaints: "
+            "you can read but not send messages until then.",
+        )
         for complainer in {*earlier, s.user_key}:
-            cs = hub.by_user.get(complainer)
-            if cs is not None:
-                hub.service_notice(cs, f"{display} has been muted until {until}.")
+            hub.service_notice_user(complainer, f"{display} has been muted until {until}.")
 
 
 def is_server_operator(hub: Hub, key: str) -> bool:
@@ -254,8 +250,7 @@ def is_server_operator(hub: Hub, key: str) -> bool:
     an account that authenticated with OPER as an operator still listed in [[operators]] (so
     an operator who is offline, or has not OPERed since connecting, is one too; one removed
     from the config is not)."""
-    s = hub.by_user.get(key)
-    if s is not None and s.oper:
+    if any(s.oper for s in hub.sessions_of(key)):
         return True
     u = hub.messenger.account(key)
     return u is not None and bool(u.oper) and casefold(u.oper) in hub.operators
@@ -424,9 +419,7 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
         if m.lift_ban(key):
             hub.client_log(s, log.info, "operator %s lifted the mute of %s", s.nick, args[0])
             hub.service_notice(s, f"The mute of {args[0]} was lifted.")
-            muted = hub.by_user.get(key)
-            if muted is not None:
-                hub.service_notice(muted, "Your mute was lifted by an operator.")
+            hub.service_notice_user(key, "Your mute was lifted by an operator.")
         else:
             hub.service_notice(s, f"{args[0]} is not muted.")
     elif cmd == "mute":
@@ -447,11 +440,9 @@ def _operator(hub: Hub, s: Session, cmd: str, args: list[str]) -> None:
             s, log.info, "operator %s muted %s until %s", s.nick, resolved[1], human_time(ban.until)
         )
         hub.service_notice(s, f"{resolved[1]} is muted until {human_time(ban.until)}.")
-        muted = hub.by_user.get(resolved[0])
-        if muted is not None:
-            hub.service_notice(
-                muted, f"You have been muted by an operator until {human_time(ban.until)}."
-            )
+        hub.service_notice_user(
+            resolved[0], f"You have been muted by an operator until {human_time(ban.until)}."
+        )
 
 
 RECENT_POSTS = 5  # a complained-about user's newest messages shown with the complaints

@@ -32,9 +32,12 @@ def server_info(hub: Hub, s: Session) -> None:
     """002-005."""
     hub.reply(s, Numeric.RPL_YOURHOST, f"Your host is {hub.name}, running version {VERSION}")
     hub.reply(s, Numeric.RPL_CREATED, f"This server was created {human_time(hub.started)}")
+    channel_modes, with_param = _myinfo_modes(hub.isupport)
     s.send(
         format_line(
-            Numeric.RPL_MYINFO.value, (s.nick, hub.name, VERSION, "iBow", "ntov", "ov"), hub.name
+            Numeric.RPL_MYINFO.value,
+            (s.nick, hub.name, VERSION, "iBow", channel_modes, with_param),
+            hub.name,
         )
     )
     tokens = hub.isupport
@@ -66,15 +69,15 @@ def _send_block(s: Session, text: str, nick: str) -> None:
 
 
 def lusers(hub: Hub, s: Session) -> None:
-    n = len(hub.nicks)
-    unknown = len(hub.sessions) - n
+    n = len(hub.nicks)  # users: an account with several devices counts once
+    unknown = len(hub.sessions) - sum(map(len, hub.devices.values()))
     opers = len(hub.opers)  # kept by the hub: this runs on every registration
     hub.reply(s, Numeric.RPL_LUSERCLIENT, f"There are {n} users and 0 invisible on 1 servers")
     hub.reply(s, Numeric.RPL_LUSEROP, str(opers), "operator(s) online")
     hub.reply(s, Numeric.RPL_LUSERUNKNOWN, str(max(0, unknown)), "unknown connection(s)")
     hub.reply(s, Numeric.RPL_LUSERCHANNELS, str(len(hub.messenger.rooms)), "channels formed")
     hub.reply(s, Numeric.RPL_LUSERME, f"I have {n} clients and 0 servers")
-    top = str(max(hub.max_sessions_seen, n))
+    top = str(max(hub.max_users_seen, n))
     hub.reply(s, Numeric.RPL_LOCALUSERS, str(n), top, f"Current local users {n}, max {top}")
     hub.reply(s, Numeric.RPL_GLOBALUSERS, str(n), top, f"Current global users {n}, max {top}")
 
@@ -95,13 +98,15 @@ def motd(hub: Hub, s: Session) -> None:
 
 
 def land(hub: Hub, s: Session) -> None:
-    """After the welcome: join #general (and, for a returning account, its other channels),
-    then push what the user has not seen yet."""
+    """After the welcome: join #general (unless chat.auto_join is off) and, for a returning
+    account, its other channels, then push what the user has not seen yet."""
     m = hub.messenger
     u = m.user(s.user_key)
     assert u is not None
     first_time = not u.seen_before
-    rooms = [hub.general_key, *sorted(k for k in u.rooms if k != hub.general_key)]
+    rooms = sorted(k for k in u.rooms if k != hub.general_key)
+    if hub.general_key:
+        rooms.insert(0, hub.general_key)
     general_name = hub.config.chat.general_channel
     for key in rooms:
         room = m.rooms.get(key)
@@ -114,3 +119,15 @@ def land(hub: Hub, s: Session) -> None:
         hub.service_notice(
             s, f"You are muted until {human_time(ban.until)}{why}: you can read but not send."
         )
+
+
+def _myinfo_modes(isupport: list[str]) -> tuple[str, str]:
+    """004's channel modes and those of them that take a parameter, from the CHANMODES and
+    PREFIX tokens of ISUPPORT (one source for both): lists, key and limit take one, and so do
+    the status modes."""
+    tokens = dict(t.split("=", 1) for t in isupport if "=" in t)
+    lists, key, limit, plain = (tokens.get("CHANMODES", "") + ",,,").split(",")[:4]
+    status = tokens.get("PREFIX", "()").split(")")[0].lstrip("(")
+    every = sorted(set(lists + key + limit + plain + status), key=lambda c: (c.lower(), c))
+    takes = set(lists + key + limit + status)
+    return "".join(every), "".join(c for c in every if c in takes)

@@ -87,7 +87,7 @@ from .events import (
     VoiceSet,
     from_json,
 )
-from .holds import add_hold, in_holds
+from .holds import add_hold, cut_holds, in_holds
 from .model import (
     DEFAULT_FLAGS,
     LIST_MODES,
@@ -186,6 +186,8 @@ class Messenger:
         if u is not None:
             if ev.hold is not None:  # what was waiting when that connection landed stays unread
                 add_hold(u.holds, *ev.hold)
+            elif ev.upto is not None:  # that client got what the holds cover up to there
+                cut_holds(u.holds, ev.upto)
             else:
                 u.holds.clear()
             if ev.seq > u.delivered_seq:
@@ -680,6 +682,11 @@ class Messenger:
             room = self.rooms[key]
         return room
 
+    def is_general(self, key: RoomKey) -> bool:
+        """Whether ``key`` is the general room everyone is put into (rules.auto_join): it has
+        no operator, never ceases and is always +t. With auto_join off there is none."""
+        return self.rules.auto_join and key == self.rules.general_room
+
     def join(
         self,
         user: UserKey,
@@ -698,7 +705,7 @@ class Messenger:
             self.check_join(user, existing, mask, password)
         room = self.ensure_room(key, name)
         u = self.users.get(user)
-        op = not room.members and key != self.rules.general_room
+        op = not room.members and not self.is_general(key)
         self._emit(Join(user, key, op, self.seq), durable=u is not None and u.is_account)
         return room, True
 
@@ -761,7 +768,7 @@ class Messenger:
         """A room nobody is a member of any more ceases to exist, with its history and topic,
         as an empty IRC channel does. An offline account is still a member: it keeps the room
         and the history it will read when it returns. The general room always stays."""
-        if room.members or room.key == self.rules.general_room:
+        if room.members or self.is_general(room.key):
             return
         if self.rooms.get(room.key) is room:
             self._emit(RoomDropped(room.key))
@@ -846,7 +853,7 @@ class Messenger:
             raise NoSuchRoom(key)
         if privileged:
             return room
-        if key == self.rules.general_room:
+        if self.is_general(key):
             raise GeneralRoomRule(key)
         if by not in room.ops:
             raise NotOperator(key)
@@ -867,7 +874,7 @@ class Messenger:
         applied ("" for none: the key removed shows as "*"), or None when nothing changed.
         The general room, open to everyone, cannot be +i, +k or +l, nor ban everyone."""
         room = self._moderated_room(by, key, privileged)
-        general = key == self.rules.general_room
+        general = self.is_general(key)
         if mode in "imnst" and len(mode) == 1:
             if on and mode == "i" and general:
                 raise InvalidMode(mode, "", f"{room.name} is open to everyone: it cannot be +i")
@@ -965,7 +972,7 @@ class Messenger:
         members), and always in the general room while it is +t."""
         if "t" not in room.flags:
             return False
-        return bool(room.ops) or room.key == self.rules.general_room
+        return bool(room.ops) or self.is_general(room.key)
 
     def set_topic(
         self, by: UserKey, by_name: str, key: RoomKey, text: str, privileged: bool = False
@@ -1248,14 +1255,21 @@ class Messenger:
             return
         seq = min(seq, self.seq)
         hold = None
+        upto = None
         if held_upto is not None:
             # a held ack keeps the holds there are (an empty range adds none)
             if seq <= u.delivered_seq:
                 return  # nothing new
             hold = (u.delivered_seq, max(u.delivered_seq, min(held_upto, seq)))
-        elif seq <= u.delivered_seq and not u.holds and u.seen_before:
-            return
-        self._emit(Ack(user, max(seq, u.delivered_seq), hold))
+        else:
+            # a plain ack clears the holds up to its seq only: with several devices, another
+            # one may have moved the cursor past a hold this client did not get all of
+            left = list(u.holds)
+            cut_holds(left, seq)
+            if seq <= u.delivered_seq and left == u.holds and u.seen_before:
+                return  # nothing new
+            upto = seq if left else None
+        self._emit(Ack(user, max(seq, u.delivered_seq), hold, upto))
 
     def mark_seen(self, user: UserKey) -> None:
         """The account has landed (joined its channels and been given or told its unread):

@@ -69,15 +69,18 @@ class NewPost(Event):
 @dataclass(frozen=True, slots=True)
 class Ack(Event):
     """Every post relevant to ``user`` up to ``seq`` reached a client; with ``hold``, except
-    the range (lo, hi] that stays unread (holds.py)."""
+    the range (lo, hi] that stays unread (holds.py). A plain ack (no ``hold``) clears the
+    holds, or with ``upto`` (the seq that client confirmed, when another device of the account
+    moved the cursor further) only their parts up to it."""
 
     TAG = "ack"
     KEYS = {"user": "u", "seq": "s"}
-    OMIT = frozenset({"hold"})
+    OMIT = frozenset({"hold", "upto"})
     CODECS = {"hold": _HOLD}
     user: UserKey
     seq: int
     hold: Hold | None = None
+    upto: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

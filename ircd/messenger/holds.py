@@ -40,6 +40,12 @@ def add_hold(holds: list[Hold], lo: int, hi: int) -> None:
     holds[:] = merged
 
 
+def cut_holds(holds: list[Hold], upto: int) -> None:
+    """Drop what ``holds`` cover up to ``upto`` (a plain ack of a client that confirmed up
+    to there), in place: a range reaching past it keeps (upto, hi]."""
+    holds[:] = [(max(lo, upto), hi) for lo, hi in holds if hi > upto]
+
+
 def in_holds(holds: Iterable[Hold], seq: int) -> bool:
     return any(lo < seq <= hi for lo, hi in holds)
 

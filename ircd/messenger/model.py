@@ -20,6 +20,9 @@ class Rules:
     they are what the default config gives."""
 
     general_room: str = "#general"
+    # everyone is put into the general room, which is everyone's: no operator, never ceases,
+    # always +t. Off: the general room is an ordinary room
+    auto_join: bool = True
     max_unread_replay: int = 1000
     history_per_room: int = 10000
     history_per_private: int = 2000

@@ -472,7 +472,7 @@ def _cmode(v: Any, path: str) -> None:
 _EVENTS: dict[str, Check] = {
     "post": _record({"p": _post}, {"q": _nullable(_quota)}),
     "redact": _record({"s": _count, "by": _word}, {"r": _word, "pk": _pair_key, "why": _text}),
-    "ack": _record({**_u, "s": _count}, {"hold": _hold}),
+    "ack": _record({**_u, "s": _count}, {"hold": _hold, "upto": _count}),
     "seen": _record(_u),
     "acct": _record(
         {"k": _word, "n": _word, "pw": _string, "ts": _time},

@@ -9,6 +9,7 @@ from ircd.wire.framing import (
     MAX_TAGS,
     LineFramer,
     TooLong,
+    has_invalid_utf8,
     truncate_utf8,
 )
 from ircd.wire.message import (
@@ -35,6 +36,7 @@ __all__ = [
     "casefold",
     "escape_tag_value",
     "format_line",
+    "has_invalid_utf8",
     "is_channel_name",
     "is_valid_nick",
     "parse",

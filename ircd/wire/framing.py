@@ -12,6 +12,7 @@ Limits (IRCv3 message-tags + RFC 1459):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_TAGS",
     "LineFramer",
     "TooLong",
+    "has_invalid_utf8",
     "truncate_utf8",
 ]
 
@@ -64,8 +66,10 @@ class LineFramer:
     """Incremental splitter of received bytes into decoded IRC lines.
 
     :meth:`feed` returns, in order, each complete non-empty line as a ``str``
-    (without its ``\\n`` / ``\\r\\n`` terminator; invalid UTF-8 is replaced with
-    U+FFFD, never raising) or a :class:`TooLong` marker in place of a line that
+    (without its ``\\n`` / ``\\r\\n`` terminator; never raising: a byte that is not valid
+    UTF-8 is decoded as a lone surrogate U+DC80..U+DCFF, Python's ``surrogateescape``, so that
+    the server can refuse the line, see :func:`has_invalid_utf8`) or a :class:`TooLong` marker
+    in place of a line that
     exceeds the limits.  An unterminated line that grows beyond
     ``MAX_TAGS + MAX_BODY`` bytes is dropped with a single ``TooLong("line")``
     and the rest of it, up to the next ``\\n``, is discarded, so memory use per
@@ -126,7 +130,7 @@ class LineFramer:
                 too_long = _check_long(raw)
                 if too_long is not None:
                     return [too_long]
-            return [raw.decode("utf-8", "replace")]
+            return [raw.decode("utf-8", "surrogateescape")]
 
         out: list[str | TooLong] = []
         if chunk.isascii():
@@ -171,7 +175,7 @@ class LineFramer:
                     if too_long is not None:
                         out.append(too_long)
                         continue
-                out.append(raw.decode("utf-8", "replace"))
+                out.append(raw.decode("utf-8", "surrogateescape"))
             if raw_tail:
                 self._keep_tail(raw_tail, out)
         return out
@@ -182,6 +186,15 @@ class LineFramer:
             self._discarding = True
         else:
             self._buf += tail
+
+
+_INVALID = re.compile("[\udc80-\udcff]")
+
+
+def has_invalid_utf8(text: str) -> bool:
+    """Whether ``text`` (as :class:`LineFramer` decodes it) came from bytes that were not valid
+    UTF-8."""
+    return not text.isascii() and _INVALID.search(text) is not None
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:

@@ -18,6 +18,7 @@ import pydle
 import pytest
 
 from ircd.server import Server
+from tests.conftest import RawClient
 
 TIMEOUT = 5.0
 GENERAL = "#general"
@@ -207,3 +208,56 @@ async def test_pydle_names_list_includes_members_already_present(bots: Connect) 
     await wait_joined(late, "late")
     await asyncio.wait_for(late.whois("late"), TIMEOUT)  # the 353/366 handlers ran before
     assert "early" in late.channels[GENERAL]["users"], late.channels[GENERAL]
+
+
+async def test_a_pydle_bot_and_a_raw_client_are_two_devices_of_one_account(
+    bots: Connect, server: Server
+) -> None:
+    """Issue 13, section 4: a pydle bot and a raw client logged in as one account. What one
+    sent reaches the other as its own message (znc.in/self-message style: ``:dana PRIVMSG
+    bob``), both get what is sent to the account, a NICK from one renames the other (one
+    nick), and the raw one leaving is not a QUIT for anyone (the user is still there)."""
+    bot = await bots(FullBot, "dana", password="pw-dana")
+    await wait_joined(bot, "dana")
+    bob = await RawClient.connect(server.port)
+    await bob.registered_and_joined("bob")
+    raw = await RawClient.connect(server.port)
+    await raw.register("dana", password="pw-dana")
+    await raw.expect("366")
+
+    t1 = token("from-raw")
+    raw.send(f"PRIVMSG {GENERAL} :{t1}")
+    kind, target, source, _ = await bot.wait_event(lambda e: e[3] == t1, "the raw device's line")
+    assert (kind, target, source) == ("channel", GENERAL, "dana")
+    await bob.expect(lambda m: m.command == "PRIVMSG" and m.params[1] == t1)
+
+    t2 = token("dm-bot")
+    await bot.message("bob", t2)
+    copy = await raw.expect(lambda m: m.command == "PRIVMSG" and m.params[1] == t2)
+    assert copy.params[0] == "bob" and (copy.source or "").startswith("dana!")
+    await bob.expect(lambda m: m.command == "PRIVMSG" and m.params[1] == t2)
+
+    t3 = token("dm-bob")
+    bob.send(f"PRIVMSG dana :{t3}")
+    await raw.expect(lambda m: m.command == "PRIVMSG" and m.params[1] == t3)
+    kind, target, source, _ = await bot.wait_event(lambda e: e[3] == t3, "bob's DM")
+    assert (kind, source) == ("private", "bob")
+
+    raw.send("NICK dana_")
+    await raw.expect("NICK")
+    t5 = token("renamed")
+    bob.send(f"PRIVMSG dana_ :{t5}")  # pydle reads it after the NICK
+    await bot.wait_event(lambda e: e[3] == t5, "bob's DM to the new nick")
+    assert bot.nickname == "dana_"
+
+    raw.send("QUIT :the raw one leaves")
+    await raw.expect("ERROR")
+    await raw.close()
+    await bob.sync()
+    assert not [line for line in bob.lines if " QUIT " in line]
+    t4 = token("still-there")
+    bob.send(f"PRIVMSG {GENERAL} :{t4}")
+    kind, target, source, _ = await bot.wait_event(lambda e: e[3] == t4, "bob's line after")
+    assert (kind, target, source) == ("channel", GENERAL, "bob")
+    assert GENERAL in bot.channels
+    await bob.close()

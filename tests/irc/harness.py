@@ -102,7 +102,8 @@ class Harness:
         self.clock = FakeClock()
         self.messenger = Messenger(self.clock, rules_from(self.config))
         general = self.config.chat.general_channel
-        self.messenger.ensure_room(casefold(general), general)
+        if self.config.chat.auto_join:  # as the server does at start
+            self.messenger.ensure_room(casefold(general), general)
         self.hub = Hub(self.config, self.messenger, self.clock)
         self._ips = 0
 

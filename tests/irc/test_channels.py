@@ -13,7 +13,6 @@ def test_auto_join_general_after_registration() -> None:
     tail = out[cmds(out).index("JOIN") :]
     assert [m.format() for m in tail] == [
         f":alice!~alice@{a.session.ip} JOIN #general",
-        f":{SERVER} 331 alice #general :No topic is set",
         f":{SERVER} 353 alice = #general :alice",
         f":{SERVER} 366 alice #general :End of /NAMES list",
     ]
@@ -62,7 +61,6 @@ def test_join_new_channel_first_joiner_is_op() -> None:
     out = a.send_take("JOIN #dev")
     assert [m.format() for m in out] == [
         f":alice!~alice@{a.session.ip} JOIN #dev",
-        f":{SERVER} 331 alice #dev :No topic is set",
         f":{SERVER} 353 alice = #dev :@alice",
         f":{SERVER} 366 alice #dev :End of /NAMES list",
     ]

@@ -339,8 +339,10 @@ def test_a_refused_private_message_is_answered_in_the_query_too() -> None:
     h.messenger.ban(e.session.user_key, 600, "test")
     got = e.send_take("PRIVMSG bob :psst")
     assert [m.command for m in got] == ["531"]
-    # NOTICEs are not answered with notices
-    assert [m.command for m in carol.send_take("NOTICE bob :psst")] == ["531"]
+    # a NOTICE is never answered, refused or not (RFC 2812 3.3.2: "they MUST NOT send any
+    # error reply back to the client on receipt of a notice")
+    assert carol.send_take("NOTICE bob :psst") == []
+    assert texts(bob.take()) == []
 
 
 def test_a_private_flood_is_refused_with_a_whole_number_of_seconds() -> None:

@@ -140,9 +140,10 @@ def test_echo_message_exactly_once() -> None:
     assert [m.format() for m in out] == [f":{a.session.mask} PRIVMSG bob :hi bob"]
     out = a.send_take("NOTICE bob :n")
     assert cmds(out) == ["NOTICE"]
-    # to oneself: delivered once, not twice
+    # to oneself: the echo and the delivery (ircv3.net echo-message: the echo is sent to the
+    # sender as well as the message being delivered to its target, here the sender too)
     out = a.send_take("PRIVMSG alice :note to self")
-    assert [m.format() for m in out] == [f":{a.session.mask} PRIVMSG alice :note to self"]
+    assert [m.format() for m in out] == [f":{a.session.mask} PRIVMSG alice :note to self"] * 2
     # several targets: one echo per target
     out = a.send_take("PRIVMSG #general,bob :both")
     assert [m.params[0] for m in out] == ["#general", "bob"]

@@ -214,6 +214,7 @@ def every_event() -> list[dict[str, Any]]:
         {"t": "seen", "u": "hal"},
         {"t": "oper", "u": "bob", "n": "root"},
         {"t": "ack", "u": "erin", "s": 8, "hold": [6, 7]},  # 7 stays unread
+        {"t": "ack", "u": "erin", "s": 8, "upto": 6},  # another device got up to 6: 7 stays
         {"t": "ack", "u": "bob", "s": 8},
         {"t": "sched", "item": sched},
         {"t": "resched", "id": 3, "due": T0 + 1200},

@@ -102,6 +102,11 @@ def scenario(m: Messenger, checkpoint: list[dict[str, Any]] | None = None) -> No
     say(m, "alice", "#general", "three")
     m.ack("carol", m.seq, held_upto=landed)  # "one" and "two" stay unread: a hold
     m.ack("alice", m.seq)
+    # bob on two devices: one pulls history (a hold up to "two"), the other confirmed only up
+    # to "one": what the hold covers after that stays held (an ack with "upto")
+    m.ack("bob", m.seq, held_upto=landed)
+    m.ack("bob", landed - 1)
+    assert m.user("bob").holds == [(landed - 1, landed)]  # type: ignore[union-attr]
     m.record_oper("bob", "root")
     m.join("alice", "#tmp", "#tmp")
     m.part("alice", "#tmp")  # the room ceases to exist
@@ -177,6 +182,7 @@ def test_the_scenario_writes_every_event_type_and_every_new_field() -> None:
     for field in [
         ("post", "q"),
         ("ack", "hold"),
+        ("ack", "upto"),
         ("cmp", "g"),
         ("acct", "ip"),
         ("adopt", "q"),

@@ -54,25 +54,28 @@ async def test_pong_format(connect: Connect) -> None:
     assert c.lines[-1] == f":{SERVER} PONG {SERVER} :LAG1700000000123"
 
 
-async def test_invalid_utf8_is_decoded_safely(connect: Connect) -> None:
+async def test_invalid_utf8_is_refused_not_altered(connect: Connect) -> None:
+    """ircv3.net UTF8ONLY (advertised): non-UTF-8 content is not relayed; the line is
+    refused with ``FAIL <command> INVALID_UTF8`` and both connections go on."""
     alice = await connect()
     bob = await connect()
     await alice.registered_and_joined("alice")
     await bob.registered_and_joined("bob")
     alice.writer.write(b"PRIVMSG #general :caf\xc3\xa9 \xff\xfe broken \xc3\r\n")
-    got = await bob.expect("PRIVMSG")
-    assert got.params == ("#general", "café \ufffd\ufffd broken \ufffd")
+    fail = await alice.expect("FAIL")
+    assert fail.params[:2] == ("PRIVMSG", "INVALID_UTF8")
     # a bad nick in bad bytes is refused, not a crash
     alice.writer.write(b"NICK \xff\xff\r\n")
-    err = await alice.expect("432")
-    assert err.params[1] == "\ufffd\ufffd"
-    # both keep chatting
+    fail = await alice.expect("FAIL")
+    assert fail.params[:2] == ("NICK", "INVALID_UTF8")
+    # both keep chatting, and bob never saw the refused line
     bob.send("PRIVMSG #general :still fine")
     got = await alice.expect("PRIVMSG")
     assert got.params == ("#general", "still fine")
     alice.send("PRIVMSG bob :dm ok")
     got = await bob.expect("PRIVMSG")
     assert got.params == ("bob", "dm ok")
+    assert [ln for ln in bob.lines if " PRIVMSG " in ln] == [bob.lines[-1]]
 
 
 async def test_too_long_line_gets_417_and_connection_stays_usable(connect: Connect) -> None:

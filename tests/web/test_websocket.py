@@ -122,15 +122,19 @@ async def test_invalid_utf8_in_a_text_message_fails_the_connection(
 ) -> None:
     """RFC 6455 8.1: a text message that is not valid UTF-8 fails the connection (1007). In a
     binary message (IRCv3 WebSocket: binary carries any bytes) invalid bytes are handled as on
-    TCP: replaced with U+FFFD."""
+    TCP: we advertise UTF8ONLY, so the line is refused with ``FAIL PRIVMSG INVALID_UTF8`` and
+    nothing of it is relayed (ircv3.net UTF8ONLY)."""
     srv = await web_server()
     watcher = await ws_clients(srv.web_port)
     await watcher.registered_and_joined("wanda")
     b = await ws_clients(srv.web_port, subprotocols=["binary.ircv3.net"])
     await b.registered_and_joined("bin")
     b.send_raw(b"PRIVMSG #general :caf\xe9 au lait")
+    fail = await b.expect("FAIL")
+    assert fail.params[:2] == ("PRIVMSG", "INVALID_UTF8")
+    b.send("PRIVMSG #general :café au lait")
     got = await watcher.expect("PRIVMSG")
-    assert got.params[1] == "caf\ufffd au lait"
+    assert got.params[1] == "café au lait"  # the first one never came
     t = await ws_clients(srv.web_port, subprotocols=["text.ircv3.net"])
     await t.registered_and_joined("txt")
     proto = t.ws.protocol

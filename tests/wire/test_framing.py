@@ -44,9 +44,10 @@ def test_limits() -> None:
         (b"A\rB\r\n", ["A\rB"]),  # a lone CR is not a terminator
         (b"NICK bob", []),  # incomplete
         ("PRIVMSG #a :héllo ☃\r\n".encode(), ["PRIVMSG #a :héllo ☃"]),
-        (b"PRIVMSG #a :\xff\xfeok\r\n", ["PRIVMSG #a :\ufffd\ufffdok"]),
-        (b"A \xc3\r\nB\r\n", ["A \ufffd", "B"]),  # truncated sequence at end of line
-        (b"PING :\xe2\x98\r\nPING :\xe2\x98\x83\r\n", ["PING :\ufffd", "PING :☃"]),
+        # invalid UTF-8: each bad byte as a lone surrogate (surrogateescape), to be refused
+        (b"PRIVMSG #a :\xff\xfeok\r\n", ["PRIVMSG #a :\udcff\udcfeok"]),
+        (b"A \xc3\r\nB\r\n", ["A \udcc3", "B"]),  # truncated sequence at end of line
+        (b"PING :\xe2\x98\r\nPING :\xe2\x98\x83\r\n", ["PING :\udce2\udc98", "PING :☃"]),
     ],
 )
 def test_feed_single_chunk(data: bytes, expected: list[str | TooLong]) -> None:
@@ -118,7 +119,7 @@ def test_chunking_does_not_change_result(seed: int) -> None:
             "PING :" + "x" * 504,
             LINE,
             TAGS,
-            "bad \ufffd utf8",
+            "bad \udcff utf8",
             LINE,
             "NICK bob",
         ]

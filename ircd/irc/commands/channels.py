@@ -108,7 +108,7 @@ def list_(hub: Hub, s: Session, msg: Message) -> None:
     for room in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
         if (wanted is not None and room.key not in wanted) or not visible_to(hub, s, room):
             continue
-        count = sum(1 for _ in hub.room_sessions(room))
+        count = sum(1 for _ in hub.room_users(room))
         if count == 0 and room.key != hub.general_key and wanted is None:
             continue
         hub.reply(s, Numeric.RPL_LIST, room.name, str(count), room.topic)

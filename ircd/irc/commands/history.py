@@ -3,7 +3,6 @@ draft/read-marker (MARKREAD)."""
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 
 from ...messenger.durations import parse_iso_time
@@ -136,7 +135,7 @@ def chathistory(hub: Hub, s: Session, msg: Message) -> None:
                 raise NoSuchRoom(target)
             key = resolved[0]
             posts = hub.messenger.history(s.user_key, key, private=True)
-            name = resolved[1]
+            name = target  # the batch names the conversation as the client did (irctest)
         else:
             key = casefold(target)
             posts = hub.messenger.history(s.user_key, key, private=False)
@@ -186,22 +185,34 @@ def _targets(hub: Hub, s: Session, ref1: str, ref2: str, limit_s: str) -> None:
             s, "CHATHISTORY", "INVALID_PARAMS", "TARGETS", text="Use timestamp= refs", feature=CH
         )
         return
-    lo, hi = sorted((k1[1] / 1000, k2[1] / 1000))
+    # ircv3.net chathistory, TARGETS: the channels and nicks ordered by the time of their
+    # latest message, which must lie between the two timestamps (both excluded): "they match
+    # against the latest message stored for the target (i.e. a target is not returned if its
+    # latest message is outside of the selection parameters, even if it has other messages
+    # inside them)", with BETWEEN's semantics otherwise (ircv3-specifications #565): the
+    # ``limit`` counts from the first timestamp, forwards or backwards, and the batch is in
+    # ascending time order either way.
+    start, end = k1[1], k2[1]  # whole milliseconds
+    lo, hi = min(start, end), max(start, end)
     limit = min(limit_n, hub.config.chat.chathistory_max)
-    found: list[tuple[float, str]] = []
+    found: list[tuple[int, float, str]] = []
     for target, private, posts in hub.messenger.conversations(s.user_key):
-        times = [p.time for p in posts]
-        i = bisect.bisect_left(times, hi) - 1
-        if i >= 0 and times[i] > lo:
-            if private:
-                name = hub.display_nick(target, _peer_name(posts[i], target))
-            else:
-                name = hub.messenger.rooms[target].name
-            found.append((times[i], name))
+        if not posts:
+            continue
+        latest = posts[-1]
+        ms = round(latest.time * 1000)
+        if not lo < ms < hi:
+            continue
+        if private:
+            name = hub.display_nick(target, _peer_name(latest, target))
+        else:
+            name = hub.messenger.rooms[target].name
+        found.append((ms, latest.time, name))
     found.sort()
-    found = found[:limit]
+    found = found[:limit] if start <= end else found[max(0, len(found) - limit) :]
     lines: Iterable[str] = (
-        format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name) for ts, name in found
+        format_line("CHATHISTORY", ("TARGETS", name, iso_time(ts)), hub.name)
+        for _, ts, name in found
     )
     if "batch" in s.caps:
         lines = batch(hub.name, hub.batch_id(), "draft/chathistory-targets", (), lines)
@@ -216,8 +227,13 @@ def _peer_name(p: Post, peer_key: str) -> str:
 # ---------------------------------------------------------------------- MARKREAD
 
 
-@command("MARKREAD", min_params=1)
+@command("MARKREAD")
 def markread(hub: Hub, s: Session, msg: Message) -> None:
+    if not msg.params or not msg.params[0]:
+        # ircv3.net read-marker: errors are standard replies, "FAIL MARKREAD NEED_MORE_PARAMS"
+        text = "Usage: MARKREAD <target> [timestamp=...]"
+        hub.fail(s, "MARKREAD", "NEED_MORE_PARAMS", text=text, feature=RM)
+        return
     target = msg.params[0]
     if not (is_channel_name(target) or is_valid_nick(target)):
         # read-marker: the target is one buffer, a channel or a nick ("MARKREAD :a b" is not)
@@ -238,6 +254,7 @@ def markread(hub: Hub, s: Session, msg: Message) -> None:
     except InvalidDuration:
         hub.fail(s, "MARKREAD", "INVALID_PARAMS", target, ref, text="Invalid timestamp", feature=RM)
         return
+    before = hub.messenger.read_marker(s.user_key, key)
     try:
         stored = hub.messenger.mark_read(s.user_key, key, ts, private=not is_channel_name(target))
     except (NoSuchRoom, NotMember):  # a channel's marker is kept while one is in it
@@ -247,3 +264,10 @@ def markread(hub: Hub, s: Session, msg: Message) -> None:
         return
     line = format_line("MARKREAD", (target, f"timestamp={iso_time(stored)}"), hub.name)
     s.send(line)
+    if stored == before:
+        return
+    # read-marker ("Command flows"): after the last read timestamp of a target changes, the
+    # server sends it to all the clients of the user (the account's other devices)
+    for device in hub.sessions_of(s.user_key):
+        if device is not s and RM in device.caps:
+            device.send(line)

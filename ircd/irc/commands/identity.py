@@ -22,12 +22,13 @@ _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:/_-]{0,62}")
 
 def _to_peers(hub: Hub, s: Session, cap: str, line: str) -> None:
     """``line`` to everyone sharing a channel with ``s`` who negotiated ``cap``, and to ``s``
-    itself if it did."""
+    itself (each of the user's devices) if it did."""
     for peer in sorted(hub.peers_of(s), key=lambda p: p.id):
         if cap in peer.caps:
             peer.send(line)
-    if cap in s.caps:
-        s.send(line)
+    for device in hub.sessions_of(s.user_key) or [s]:
+        if cap in device.caps:
+            device.send(line)
 
 
 @command("SETNAME", min_params=1, help="SETNAME :<real name>")
@@ -60,17 +61,19 @@ def setname(hub: Hub, s: Session, msg: Message) -> None:
         if "setname" in s.caps:
             s.send(safe_line("SETNAME", (name,), s.mask))
         return
-    s.realname = name
+    for device in hub.sessions_of(s.user_key) or [s]:
+        device.realname = name  # one identity on every device of the user
     _to_peers(hub, s, "setname", safe_line("SETNAME", (name,), s.mask))
 
 
 @command("CHGHOST", min_params=2, help="CHGHOST <nick> <host>  (operators)")
 def chghost(hub: Hub, s: Session, msg: Message) -> None:
-    """An operator changes the host a user is shown with (for that connection, as InspIRCd's
-    CHGHOST). ircv3.net/specs/extensions/chghost: ``:nick!user@old CHGHOST user new`` goes
-    to those sharing a channel with the user who negotiated chghost, and to the user if it
-    did; the user without it gets 396 (RPL_VISIBLEHOST). Clients without the capability are
-    not sent the spec's fallback (a QUIT and JOIN in every shared channel, shown as noise)."""
+    """An operator changes the host a user is shown with (on each of its devices: one
+    identity; as InspIRCd's CHGHOST). ircv3.net/specs/extensions/chghost: ``:nick!user@old
+    CHGHOST user new`` goes to those sharing a channel with the user who negotiated chghost,
+    and to the user if it did; the user without it gets 396 (RPL_VISIBLEHOST). Clients
+    without the capability are not sent the spec's fallback (a QUIT and JOIN in every shared
+    channel, shown as noise)."""
     if not s.oper:
         hub.reply(s, Numeric.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
         return
@@ -92,10 +95,13 @@ def chghost(hub: Hub, s: Session, msg: Message) -> None:
         hub.notice(s, f"{target.nick}'s host is already {host}")
         return
     line = format_line("CHGHOST", (target.user, host), target.mask)
-    target.host = host
+    devices = hub.sessions_of(target.user_key) or [target]
+    for device in devices:
+        device.host = host  # one identity on every device of the user
     hub.client_log(s, log.info, "operator %s set the host of %s to %s", s.nick, target.nick, host)
     _to_peers(hub, target, "chghost", line)
-    if "chghost" not in target.caps:
-        hub.reply(target, Numeric.RPL_VISIBLEHOST, host, "is now your displayed host")
+    for device in devices:
+        if "chghost" not in device.caps:
+            hub.reply(device, Numeric.RPL_VISIBLEHOST, host, "is now your displayed host")
     if target is not s:
         hub.notice(s, f"{target.nick}'s host is now {host}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Callable
 
 from ...messenger.errors import (
     Banned,
@@ -37,10 +38,21 @@ def client_tags(msg: Message) -> dict[str, str] | None:
     return out or None
 
 
-def _fits(hub: Hub, s: Session, target: str, text: str) -> bool:
-    """Would the relayed line (with our source) fit in 512 bytes?"""
-    overhead = len(s.mask.encode()) + len(target.encode()) + 14 + 2  # ":mask PRIVMSG target :"
-    return len(text.encode()) + overhead <= MAX_BODY  # (+ CRLF), all in bytes
+def _with_bot(s: Session, tags: dict[str, str] | None) -> dict[str, str] | None:
+    """A message from a bot (user mode +B) carries the ``bot`` tag (ircv3.net draft bot-mode:
+    "the server SHOULD add the bot tag to PRIVMSG, NOTICE and TAGMSG messages sent by the
+    bot"); it goes to clients with message-tags, live and in history, as the post's tags do."""
+    if not s.bot:
+        return tags
+    return {**tags, "bot": ""} if tags else {"bot": ""}
+
+
+def _fits(s: Session, kind: str, target: str, text: str) -> bool:
+    """Would the relayed line ``:mask KIND target :text`` fit in 512 bytes, CRLF included and
+    tags apart (modern.ircdocs.horse, "Message format")?"""
+    # ":" mask " " kind " " target " :" text "\r\n": 7 bytes besides the four parts
+    overhead = len(s.mask.encode()) + len(kind) + len(target.encode()) + 7
+    return len(text.encode()) + overhead <= MAX_BODY
 
 
 def _ban_text(until: float, reason: str) -> str:
@@ -53,14 +65,18 @@ def privmsg(hub: Hub, s: Session, msg: Message) -> None:
     _message(hub, s, msg, "PRIVMSG")
 
 
-@command("NOTICE", min_params=1)
+@command("NOTICE")  # not even 461: a NOTICE is never answered (see _message)
 def notice(hub: Hub, s: Session, msg: Message) -> None:
     _message(hub, s, msg, "NOTICE")
 
 
 def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
-    quiet = kind == "NOTICE"  # errors to NOTICE are not answered, except the essential ones
-    if len(msg.params) < 2 or not msg.params[1]:
+    # NOTICE never gets an error reply: "automatic replies MUST NEVER be sent in response to
+    # a NOTICE message. This rule applies to servers too - they MUST NOT send any error reply
+    # back to the client on receipt of a notice" (RFC 2812 3.3.2). That includes the
+    # messenger's refusals (mute, rate limit, private flood): a refused NOTICE is dropped.
+    quiet = kind == "NOTICE"
+    if len(msg.params) < 2 or not msg.params[0] or not msg.params[1]:
         if not quiet:
             if len(msg.params) < 2 and msg.params[0].startswith(":"):
                 hub.reply(s, Numeric.ERR_NORECIPIENT, f"No recipient given ({kind})")
@@ -68,53 +84,58 @@ def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
                 hub.reply(s, Numeric.ERR_NOTEXTTOSEND, "No text to send")
         return
     text = msg.params[1]
-    tags = client_tags(msg)
+    tags = _with_bot(s, client_tags(msg))
     targets = [t for t in msg.params[0].split(",") if t][:MAX_TARGETS]
     for target in targets:
         if target.startswith("#"):
-            _to_room(hub, s, target, text, kind, tags)
+            refusal = _to_room(hub, s, target, text, kind, tags)
         elif target[:1] in STATUS_PREFIXES and target[1:2] == "#":
-            _to_status(hub, s, target[0], target[1:], text, kind, tags)
+            _to_status(hub, s, target[0], target[1:], text, kind, tags)  # (never answers NOTICE)
+            refusal = None
         else:
-            _to_nick(hub, s, target, text, kind, tags)
+            refusal = _to_nick(hub, s, target, text, kind, tags)
+        if refusal is not None and not quiet:
+            refusal()
+
+
+Refusal = Callable[[], None]  # the error reply to a message that was not sent
 
 
 def _to_room(
     hub: Hub, s: Session, name: str, text: str, kind: str, tags: dict[str, str] | None
-) -> None:
+) -> Refusal | None:
     m = hub.messenger
     key = casefold(name)
-    if not _fits(hub, s, name, text):
-        hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
-        return
+    room_ = m.room(key)
+    if not _fits(s, kind, room_.name if room_ is not None else name, text):
+        return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     try:
         post = m.post_room(s.user_key, s.nick, s.mask, key, text, kind, tags)
     except NoSuchRoom as e:
-        reply_error(hub, s, e, name)
-        return
+        missing = e  # (``e`` is unbound after the except clause)
+        return lambda: reply_error(hub, s, missing, name)
     except NotMember:
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, "You're not on that channel (JOIN it)")
-        return
+        why = "You're not on that channel (JOIN it)"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why)
     except Banned as e:
-        text_ = f"Message not sent: {_ban_text(e.until, e.reason)}"
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
-        return
+        muted = f"Message not sent: {_ban_text(e.until, e.reason)}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, muted)
     except CannotSend as e:
-        hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, f"Message not sent: {e}")
-        return
+        why_not = f"Message not sent: {e}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why_not)
     except RateLimited as e:
         per = _period(e.period)
-        text_ = (
+        limited = (
             f"Message not sent. Rate limit: {e.limit} messages per {per} in channels; "
             f"resets at {human_time(e.reset_at)}"
         )
         if "standard-replies" in s.caps:
-            hub.fail(s, kind, "RATE_LIMITED", name, str(int(e.reset_at)), text=text_)
-        else:
-            hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, text_)
-        return
+            reset = str(int(e.reset_at))
+            return lambda: hub.fail(s, kind, "RATE_LIMITED", name, reset, text=limited)
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, limited)
     room = m.rooms[key]
     relay_room(hub, post, room, s)
+    return None
 
 
 STATUS_PREFIXES = "@+"  # ISUPPORT STATUSMSG: to a channel's operators, to its voiced and operators
@@ -144,7 +165,7 @@ def _to_status(
         refuse(Numeric.ERR_NOSUCHCHANNEL, name, "No such channel")
         return
     target = prefix + room.name
-    if not _fits(hub, s, target, text):
+    if not _fits(s, kind, target, text):
         refuse(Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
         return
     try:
@@ -180,9 +201,9 @@ def _to_status(
     )
     wanted = room.ops if prefix == "@" else room.ops | room.voiced
     for key in wanted:
-        peer = hub.by_user.get(key)
-        if peer is not None and peer is not s:
-            peer.send(post_line(post, peer.tagbits, target))
+        for peer in hub.sessions_of(key):  # every device (the sender's others: a copy)
+            if peer is not s:
+                peer.send(post_line(post, peer.tagbits, target))
     if "echo-message" in s.caps:
         s.send(post_line(post, s.tagbits, target))
 
@@ -199,33 +220,29 @@ def _period(seconds: int) -> str:
 
 def _to_nick(
     hub: Hub, s: Session, nick: str, text: str, kind: str, tags: dict[str, str] | None
-) -> None:
+) -> Refusal | None:
     if casefold(nick) == SERVICE_KEY:
         if kind == "PRIVMSG":  # the service never answers NOTICEs (no bot loops)
             service_command(hub, s, text, via="privmsg")
-        return
+        return None
     resolved = hub.resolve_user(nick)
     if resolved is None:
-        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
-        return
+        return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
     user_key, display = resolved
-    if not _fits(hub, s, display, text):
-        hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
-        return
+    if not _fits(s, kind, display, text):
+        return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     m = hub.messenger
     try:
         post = m.post_private(s.user_key, s.nick, s.mask, user_key, text, kind, tags)
     except NoSuchUser:
-        hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
-        return
+        return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
     except Banned as e:
-        _not_sent(hub, s, display, kind, "Message not sent: " + _ban_text(e.until, e.reason))
-        return
+        muted = "Message not sent: " + _ban_text(e.until, e.reason)
+        return lambda: _not_sent(hub, s, display, kind, muted)
     except Flooding as e:
         wait = max(1, math.ceil(e.retry_after))
-        text_ = f"Message not sent: you are sending private messages too fast; wait {wait}s"
-        _not_sent(hub, s, display, kind, text_)
-        return
+        flood = f"Message not sent: you are sending private messages too fast; wait {wait}s"
+        return lambda: _not_sent(hub, s, display, kind, flood)
     online = relay_private(hub, post, s)
     if online:
         s.told_offline.discard(user_key)
@@ -241,6 +258,7 @@ def _to_nick(
             display,
             text=f"{display} is offline; your message will be delivered when they connect",
         )
+    return None
 
 
 def _not_sent(hub: Hub, s: Session, display: str, kind: str, text: str) -> None:
@@ -266,6 +284,7 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
     tags = client_tags(msg)
     if not tags:
         return
+    tags = _with_bot(s, tags) or tags
     for target in msg.params[0].split(",")[:MAX_TARGETS]:
         if target.startswith("#"):
             room = hub.messenger.room(casefold(target))
@@ -291,7 +310,14 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
             if hub.messenger.ban_of(s.user_key) is not None:
                 continue
             line, timed = _tagmsg_lines(hub, s, peer_s.nick, tags)
-            if "message-tags" in peer_s.caps:
-                peer_s.send(timed if "server-time" in peer_s.caps else line)
-            if "echo-message" in s.caps and "message-tags" in s.caps and peer_s is not s:
-                s.send(timed if "server-time" in s.caps else line)
+            for to in hub.sessions_of(peer_s.user_key):  # every device of the recipient
+                if "message-tags" in to.caps:
+                    to.send(timed if "server-time" in to.caps else line)
+            for mine in hub.sessions_of(s.user_key):  # the echo, and a copy to other devices
+                if "message-tags" not in mine.caps:
+                    continue
+                if mine is s:
+                    if "echo-message" in s.caps:  # to oneself: twice
+                        s.send(timed if "server-time" in s.caps else line)
+                elif peer_s.user_key != s.user_key:
+                    mine.send(timed if "server-time" in mine.caps else line)

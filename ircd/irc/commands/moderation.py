@@ -90,8 +90,9 @@ def _relay_redact(hub: Hub, s: Session, post: Post, typed: str, reason: str) -> 
         recipients = list(hub.room_sessions(room)) if room is not None else []
     else:
         shown = hub.display_nick(post.to or "", post.to_name or typed)
-        ends = (hub.by_user.get(post.sender), hub.by_user.get(post.to or ""))
-        recipients = [e for e in dict.fromkeys(ends) if e is not None]
+        # every device of both ends
+        ends = (*hub.sessions_of(post.sender), *hub.sessions_of(post.to or ""))
+        recipients = list(dict.fromkeys(ends))
     params = (shown, post.msgid, reason) if reason else (shown, post.msgid)
     line = safe_line("REDACT", params, s.mask)
     # as in the spec's examples, the REDACT has a msgid of its own (message-tags clients)
@@ -141,8 +142,9 @@ def kill(hub: Hub, s: Session, msg: Message) -> None:
         return
     why = f"Killed ({s.nick} ({reason}))"
     hub.client_log(s, log.info, "operator %s killed %s: %s", s.nick, victim.nick, reason)
-    victim.send(safe_line("KILL", (victim.nick, reason), s.mask))
-    hub.quit(victim, why, error=f"Closing Link: {hub.name} ({why})")
+    for device in list(hub.sessions_of(victim.user_key)) or [victim]:  # the user: every device
+        device.send(safe_line("KILL", (device.nick, reason), s.mask))
+        hub.quit(device, why, error=f"Closing Link: {hub.name} ({why})")
     if victim is not s:
         hub.notice(s, f"{victim.nick} was killed: {reason}")
 
@@ -154,6 +156,7 @@ def wallops(hub: Hub, s: Session, msg: Message) -> None:
     if _not_oper(hub, s):
         return
     line = safe_line("WALLOPS", (msg.params[0],), s.mask)
-    for peer in sorted(hub.nicks.values(), key=lambda p: p.id):
+    every = (d for devices in hub.devices.values() for d in devices)  # each device has its +w
+    for peer in sorted(every, key=lambda p: p.id):
         if peer.wallops or peer is s:
             peer.send(line)

@@ -86,7 +86,7 @@ def who(hub: Hub, s: Session, msg: Message) -> None:
     if mask.startswith("#"):
         room = hub.messenger.room(casefold(mask))
         if room is not None:
-            for member in hub.room_sessions(room):
+            for member in hub.room_users(room):  # one line per user, however many devices
                 line(room.name, member, member.user_key in room.ops)
     else:
         target = hub.session_by_nick(mask)
@@ -128,18 +128,23 @@ def whois(hub: Hub, s: Session, msg: Message) -> None:
     hub.reply(s, Numeric.RPL_WHOISSERVER, target.nick, hub.name, hub.config.server.network)
     if target.away:
         hub.reply(s, Numeric.RPL_AWAY, target.nick, target.away)
-    if target.oper:
+    devices = hub.sessions_of(target.user_key) or [target]  # one user, however many
+    if any(d.oper for d in devices):
         hub.reply(s, Numeric.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
     if target.bot:
         hub.reply(s, Numeric.RPL_WHOISBOT, target.nick, "is a bot on this network")
     if target.account:
         hub.reply(s, Numeric.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
+    if target.user_key == s.user_key and len(devices) > 1:  # told to the user only
+        hub.reply(
+            s, Numeric.RPL_WHOISSPECIAL, target.nick, f"is connected from {len(devices)} devices"
+        )
     now = hub.clock.now()
     hub.reply(
         s,
         Numeric.RPL_WHOISIDLE,
         target.nick,
-        str(int(now - target.last_active)),
+        str(int(now - max(d.last_active for d in devices))),
         str(int(target.created)),
         "seconds idle, signon time",
     )
@@ -178,7 +183,8 @@ def userhost(hub: Hub, s: Session, msg: Message) -> None:
 def away(hub: Hub, s: Session, msg: Message) -> None:
     given = truncate_utf8(msg.params[0], 200) if msg.params else ""  # AWAYLEN, in bytes
     text = given or None
-    s.away = text
+    for device in hub.sessions_of(s.user_key) or [s]:
+        device.away = text  # the user's: the same on each of its devices
     if text:
         hub.reply(s, Numeric.RPL_NOWAWAY, "You have been marked as being away")
     else:

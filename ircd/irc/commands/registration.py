@@ -1,5 +1,5 @@
 """Connection registration: CAP, PASS, NICK, USER, AUTHENTICATE (SASL PLAIN), REGISTER, PING,
-PONG, QUIT; the welcome burst; login, guests and session takeover."""
+PONG, QUIT; the welcome burst; login, guests, and an account's further devices."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from ...wire import (
     truncate_utf8,
 )
 from .. import acks
-from ..caps import CAP_VALUES, CAPS, NAMELEN, RESERVED_NICKS
+from ..caps import CAPS, NAMELEN, RESERVED_NICKS
 from ..dispatch import defer
 from ..hub import Hub
 from ..lines import safe_line
@@ -40,12 +40,14 @@ from ..welcome import land, welcome
 log = logging.getLogger(__name__)
 
 MAX_PASSWORD = 300
+# base64 of "authzid NUL authcid NUL password" at most: 2 nicks and a password, in UTF-8
+MAX_SASL_PAYLOAD = 1200
 
 
-def _cap_list(s: Session, with_values: bool) -> str:
+def _cap_list(hub: Hub, with_values: bool) -> str:
     out = []
     for cap in CAPS:
-        value = CAP_VALUES.get(cap)
+        value = hub.cap_values.get(cap)
         out.append(f"{cap}={value}" if with_values and value else cap)
     return " ".join(out)
 
@@ -78,7 +80,7 @@ def cap(hub: Hub, s: Session, msg: Message) -> None:
         if s.cap_version >= 302:
             s.caps.add("cap-notify")
         # always one line: pydle and non-302 irssi break on multi-line LS
-        s.send(format_line("CAP", (target, "LS", _cap_list(s, s.cap_version >= 302)), hub.name))
+        s.send(format_line("CAP", (target, "LS", _cap_list(hub, s.cap_version >= 302)), hub.name))
     elif sub == "LIST":
         s.send(format_line("CAP", (target, "LIST", " ".join(sorted(s.caps))), hub.name))
     elif sub == "REQ":
@@ -154,7 +156,8 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         return
     if new == s.nick:
         return
-    if hub.nick_holder(key, s) is not None:
+    holder = hub.nick_holder(key, s)
+    if holder is not None and holder.user_key != s.user_key:  # (not another of its devices)
         hub.reply(s, Numeric.ERR_NICKNAMEINUSE, new, "Nickname is already in use")
         return
     acct = hub.messenger.account(key)
@@ -165,12 +168,15 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
         # a guest keeps its own key; its channel quota follows the nick
         hub.messenger.rename_guest(s.user_key, new, guest_quota(key))
     line = format_line("NICK", (new,), s.mask)
-    s.send(line)
+    devices = hub.sessions_of(s.user_key)
+    for device in devices:  # the nick is the account's: every device of it changes nick
+        device.send(line)
     for peer in hub.peers_of(s):
         peer.send(line)
-    del hub.nicks[s.nick_key]
-    s.nick, s.nick_key = new, key
-    hub.nicks[key] = s
+    first = hub.nicks.pop(s.nick_key)
+    for device in devices:
+        device.nick, device.nick_key = new, key
+    hub.nicks[key] = first
     hub.messenger.shown_changed(s.user_key)  # its rooms' NAMES lists show the new nick
 
 
@@ -201,8 +207,16 @@ def authenticate(hub: Hub, s: Session, msg: Message) -> None:
     if "sasl" not in s.caps:
         hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: sasl not negotiated")
         return
-    if s.registered or s.sasl_account is not None:
-        hub.reply(s, Numeric.ERR_SASLALREADY, "You have already authenticated using SASL")
+    if s.account is not None:  # SASL, PASS or REGISTER: no re-authentication
+        hub.reply(s, Numeric.ERR_SASLALREADY, "You have already authenticated")
+        return
+    if s.registered:  # a guest: it logs in by reconnecting (or makes an account: REGISTER)
+        hub.reply(s, Numeric.ERR_ALREADYREGISTERED, "SASL is only available before you connect")
+        return
+    if len(arg) > 400:
+        # ircv3.net sasl-3.1: the payload goes in chunks of at most 400 bytes
+        s.sasl_mech, s.sasl_buffer = None, ""
+        hub.reply(s, Numeric.ERR_SASLTOOLONG, "SASL message too long (400 bytes a line)")
         return
     if arg == "*":
         s.sasl_mech, s.sasl_buffer = None, ""
@@ -218,9 +232,10 @@ def authenticate(hub: Hub, s: Session, msg: Message) -> None:
         return
     if arg != "+":
         s.sasl_buffer += arg
-    if len(s.sasl_buffer) > 1200:
+    if len(s.sasl_buffer) > MAX_SASL_PAYLOAD:
+        # more than any PLAIN login can be: the authentication fails (904)
         s.sasl_mech, s.sasl_buffer = None, ""
-        hub.reply(s, Numeric.ERR_SASLTOOLONG, "SASL message too long")
+        hub.reply(s, Numeric.ERR_SASLFAIL, "SASL authentication failed: payload too long")
         return
     if len(arg) == 400:
         return  # more chunks follow
@@ -334,14 +349,37 @@ def _too_many_accounts(retry_at: float) -> str:
 # ---------------------------------------------------------------------- REGISTER
 
 
-@command("REGISTER", min_params=3, before_registration=True)
+REG = "draft/account-registration"
+
+
+def _plausible_email(email: str) -> bool:
+    """One '@' between a non-empty local part and a domain with a dot (no mail is sent)."""
+    local, at, domain = email.partition("@")
+    return bool(at and local and "@" not in domain and "." in domain.strip("."))
+
+
+@command("REGISTER", before_registration=True)
 def register(hub: Hub, s: Session, msg: Message) -> None:
-    account, _email, password = msg.params[0], msg.params[1], msg.params[2]
+    """REGISTER <account> {<email> | *} <password> (ircv3.net draft/account-registration).
+    Errors are ``FAIL REGISTER <code> <account> :text`` for clients with the capability or
+    standard-replies (a service notice for others); the options are settings, advertised in
+    the capability's value."""
     m = hub.messenger
+    opts = hub.config.accounts
 
     def fail(code: str, context: str, text: str) -> None:
-        hub.fail(s, "REGISTER", code, context, text=text, feature="draft/account-registration")
+        hub.fail(s, "REGISTER", code, context, text=text, feature=REG)
 
+    if len(msg.params) < 3 or not msg.params[2]:
+        if REG in s.caps or "standard-replies" in s.caps:
+            fail("NEED_MORE_PARAMS", "*", "Usage: REGISTER <account> <email or *> <password>")
+        else:
+            hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, "REGISTER", "Not enough parameters")
+        return
+    account, email, password = msg.params[0], msg.params[1], msg.params[2]
+    if not s.registered and not opts.register_before_connect:
+        fail("COMPLETE_CONNECTION_REQUIRED", account, "Connect first, then REGISTER")
+        return
     if s.account is not None:
         fail("ALREADY_AUTHENTICATED", account, "You are logged in")
         return
@@ -350,8 +388,19 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
         fail("NEED_NICK", "*", "Choose a nick first")
         return
     key = casefold(name)
-    if key != s.nick_key:
+    custom = opts.register_custom_account_name
+    if key != s.nick_key and not custom:
         fail("ACCOUNT_NAME_MUST_BE_NICK", name, "The account must be your nick")
+        return
+    if not is_valid_nick(name):
+        fail("BAD_ACCOUNT_NAME", name, "An account name must be a valid nick")
+        return
+    if email == "*":
+        if opts.register_email_required:
+            fail("INVALID_EMAIL", name, "An email address is required")
+            return
+    elif not _plausible_email(email):
+        fail("INVALID_EMAIL", name, "That is not an email address")
         return
     if len(password) < 4 or len(password) > MAX_PASSWORD:
         fail("WEAK_PASSWORD", name, "Use a password of 4-300 characters")
@@ -375,7 +424,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
     def hashed(password_hash: str) -> None:
         if hub.claims.get(key) is s:
             del hub.claims[key]
-        if s.nick_key != key or hub.nick_holder(key, s) is not None:
+        if (s.nick_key != key and not custom) or hub.nick_holder(key, s) is not None:
             fail("BAD_ACCOUNT_NAME", name, f"{name} is in use by another connection")
             return
         guest = s.user_key if s.registered else key
@@ -387,11 +436,12 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
         except TooManyAccounts as e:
             fail("TEMPORARILY_UNAVAILABLE", name, _too_many_accounts(e.retry_at))
             return
-        if s.registered and hub.by_user.get(s.user_key) is s:
-            del hub.by_user[s.user_key]
-            hub.by_user[acct.key] = s
+        if s.registered:
+            hub.rekey(s, acct.key)
         s.account = acct.name
         s.user_key = acct.key
+        if email != "*":
+            m.set_setting(acct.key, "email", email)  # kept with the account, for operators
         hub.client_log(s, log.info, "registered account %s from %s (REGISTER)", acct.name, s.ip)
         s.send(
             format_line(
@@ -480,31 +530,31 @@ def try_register(hub: Hub, s: Session) -> None:
 
 
 def _complete(hub: Hub, s: Session, user_key: str) -> bool:
-    """Registration is complete: the nick is ours (an older connection of the same account
-    holding it is taken over), then the welcome, #general and what the user missed."""
+    """Registration is complete: the nick is ours, or, for an account that is connected from
+    another device already, this connection becomes one more device of it (at most
+    ``accounts.max_devices``), with the account's nick and identity; then the welcome,
+    #general and the channels, and what the user missed."""
     m = hub.messenger
     key = s.nick_key
     holder = hub.nick_holder(key, s)
-    takeover: Session | None = None
-    if holder is not None:
-        if holder.user_key != user_key or not holder.registered:
-            hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
-            if s.account is None:
-                m.disconnected(user_key)  # the guest we attached never came online
+    if holder is not None and (holder.user_key != user_key or not holder.registered):
+        hub.reply(s, Numeric.ERR_NICKNAMEINUSE, s.nick, "Nickname is already in use")
+        if s.account is None:
+            m.disconnected(user_key)  # the guest we attached never came online
+        return False
+    devices = hub.sessions_of(user_key)
+    if devices:
+        limit = hub.config.accounts.max_devices
+        if len(devices) >= limit:
+            _too_many_devices(hub, s, len(devices))
             return False
-        takeover = holder
-    elif (old := hub.by_user.get(user_key)) is not None and old is not s:
-        takeover = old
+        _share_identity(s, devices[0])
     s.user_key = user_key
-    if takeover is not None:
-        hub.client_log(
-            s, log.info, "%s reconnected from %s; closing the old connection", s.nick, s.ip
-        )
-        hub.quit(takeover, "Reconnected from elsewhere")
     s.registered = True
-    hub.nicks[key] = s
-    hub.by_user[user_key] = s
+    hub.add_device(s)
+    hub.max_users_seen = max(hub.max_users_seen, len(hub.nicks))  # LUSERS 265/266: users only
     m.connected(user_key, s.ip)
+    n = len(hub.sessions_of(user_key))
     if s.sasl_account is None and s.account is not None:
         mask = s.mask
         hub.reply(s, Numeric.RPL_LOGGEDIN, mask, s.account, f"You are now logged in as {s.account}")
@@ -513,13 +563,37 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
         log.info,
         "registered %s (%s) from %s%s",
         s.nick,
-        f"account {s.account}" if s.account else "guest",
+        (f"account {s.account}" + (f", device {n}" if n > 1 else "")) if s.account else "guest",
         s.ip,
         f" caps={' '.join(sorted(s.caps))}" if s.caps else "",
     )
     welcome(hub, s)
     land(hub, s)
     return True
+
+
+def _share_identity(s: Session, first: Session) -> None:
+    """A further device of an account is the same user as its first: one nick, one mask (so
+    that WHOIS, NAMES and every line from either show one user), one away state."""
+    if s.nick_key != first.nick_key:
+        # the account goes by another nick now (NICK): this client asked for its own
+        s.send(format_line("NICK", (first.nick,), f"{s.nick}!{s.user or s.nick}@{s.host}"))
+    s.nick, s.nick_key = first.nick, first.nick_key
+    s.user, s.host, s.realname = first.user, first.host, first.realname
+    s.away = first.away
+
+
+def _too_many_devices(hub: Hub, s: Session, n: int) -> None:
+    """Refuse a login beyond ``accounts.max_devices``: the new connection is refused, never an
+    older one dropped, so that opening one client too many never cuts off a device in use
+    (and two clients reconnecting in a loop do not throw each other out forever)."""
+    text = (
+        f"{s.account} is connected from {n} devices already, the most one account may have; "
+        "disconnect one of them first"
+    )
+    hub.client_log(s, log.info, "refused another device for %s from %s: %d", s.account, s.ip, n)
+    hub.notice(s, text)
+    hub.quit(s, "Too many devices", error=f"Closing link: {text}")
 
 
 __all__ = ["land", "try_register", "update_tagbits"]

@@ -15,7 +15,7 @@ from ..timefmt import human_time
 # (modern.ircdocs.horse "HELP message"). "" is the index.
 HELP_TOPICS: dict[str, tuple[str, ...]] = {
     "": (
-        "This server is a messenger that speaks IRC. Everyone lands in #general.",
+        "This server is a messenger that speaks IRC.",  # (+ where everyone lands: help_)
         "Standard commands work as on any IRC server; HELP <command> explains each one:",
         "  Chat:     JOIN PART PRIVMSG NOTICE TAGMSG TOPIC NAMES LIST KICK MODE INVITE",
         "  People:   NICK AWAY SETNAME WHO WHOIS WHOWAS ISON USERHOST",
@@ -157,7 +157,10 @@ def help_(hub: Hub, s: Session, msg: Message) -> None:
         hub.reply(s, Numeric.ERR_HELPNOTFOUND, msg.params[0], "No help available on this topic")
         return
     subject = msg.params[0] if msg.params else "*"
-    hub.reply(s, Numeric.RPL_HELPSTART, subject, lines[0])
+    first = lines[0]
+    if not topic and hub.general_key:  # chat.auto_join
+        first += f" Everyone lands in {hub.config.chat.general_channel}."
+    hub.reply(s, Numeric.RPL_HELPSTART, subject, first)
     for line in lines[1:]:
         hub.reply(s, Numeric.RPL_HELPTXT, subject, line)
     hub.reply(s, Numeric.RPL_ENDOFHELP, subject, "End of /HELP")
@@ -178,7 +181,12 @@ def info(hub: Hub, s: Session, msg: Message) -> None:
     lines = (
         f"{hub.name}: {hub.config.server.description}",
         f"{VERSION}, in Python asyncio.",
-        "Everyone lands in #general; accounts get what they missed on reconnect.",
+        (
+            f"Everyone lands in {hub.config.chat.general_channel}; accounts get"
+            if hub.config.chat.auto_join
+            else "Accounts get"
+        )
+        + " what they missed on reconnect.",
         "Private messages reach offline accounts; channel messages are rate limited.",
         "Scheduled messages (DELAY), complaints and mutes, message deletion (REDACT).",
         f"Messenger commands: /msg {SERVICE_NICK} help, or HELP.",
