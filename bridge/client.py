@@ -272,6 +272,12 @@ class BridgeClient(pydle.Client):  # type: ignore[misc]  # pydle is untyped
         # reply inside the line handler); the bridge needs none of that information.
         return None
 
+    async def on_raw_005(self, message: Any) -> None:
+        await super().on_raw_005(message)
+        # with WHOX, pydle follows each JOIN of ours with "WHO <channel> %tnurha" for the same
+        # information (whose replies would read as an answer to /who): not asked for either
+        self._isupport.pop("WHOX", None)
+
     async def on_raw_432(self, message: Any) -> None:
         if self.registered:
             await super().on_raw_432(message)

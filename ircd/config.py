@@ -214,6 +214,18 @@ class ServerConfig:
     max_channels_per_user: int = setting(
         50, _int(1), doc="Maximum number of channels one user may be in at once (channels)."
     )
+    monitor_limit: int = setting(
+        100,
+        _int(1),
+        doc="MONITOR: nicks one connection may watch for coming online and going offline "
+        "(ISUPPORT MONITOR=; nicks).",
+    )
+    whowas_history: int = setting(
+        1000,
+        _int(1),
+        doc="WHOWAS: how many quit or renamed nicks the server remembers (the oldest are "
+        "forgotten first; in memory only; entries).",
+    )
     command_burst: int = setting(
         25, _int(1), doc="Flood control: commands a connection may send in a burst (commands)..."
     )
@@ -359,9 +371,8 @@ class ChatConfig:
     max_read_markers: int = setting(
         200,
         _int(1),
-        doc="Read markers (draft/read-marker) kept per user (markers). A channel's marker is "
-        "kept while the user is in the channel; beyond this number the oldest ones are "
-        "forgotten.",
+        doc="Read markers (draft/read-marker) kept per user (markers). A marker only moves "
+        "forward, also across a PART; beyond this number the oldest ones are forgotten.",
         engine="max_read_markers",
     )
 

@@ -203,7 +203,7 @@ EXPECTED_VERBS = {
     "PRIVMSG", "NOTICE", "TAGMSG",
     # queries
     "WHO", "WHOIS", "WHOWAS", "ISON", "USERHOST", "AWAY", "MOTD", "LUSERS", "VERSION", "TIME",
-    "USERS", "OPER",
+    "USERS", "OPER", "MONITOR",
     # about the server
     "HELP", "HELPOP", "INFO", "LINKS",
     # identity and moderation

@@ -24,10 +24,12 @@ CAPS = (
     "chghost",
     "draft/account-registration",
     "draft/chathistory",
+    "draft/extended-monitor",  # the name before ratification; same meaning
     REDACTION,
     "draft/read-marker",
     "echo-message",
     "extended-join",
+    "extended-monitor",
     "invite-notify",
     "labeled-response",
     "message-tags",

@@ -33,6 +33,7 @@ from .lines import add_tag, batch, safe_line
 from .registry import COMMANDS
 from .replay import push_unpulled, request_ack
 from .session import Session
+from .welcome import ANSWERED_BEFORE_LANDING, LANDING_PING, land_due
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,15 @@ def defer(hub: Hub, s: Session, work: Callable[[], T], then: Callable[[T], None]
 
 
 def dispatch(hub: Hub, s: Session, msg: Message) -> None:
+    landing = s.landing_due  # registered by an earlier line: this one lands it (welcome.py)
+    if landing and msg.command not in ANSWERED_BEFORE_LANDING:
+        land_due(hub, s)
+    _dispatch(hub, s, msg)
+    if landing:
+        land_due(hub, s)
+
+
+def _dispatch(hub: Hub, s: Session, msg: Message) -> None:
     spec = COMMANDS.get(msg.command)
     if msg.tags and "label" in msg.tags and "labeled-response" in s.caps:
         s.label = msg.tags["label"][:64]
@@ -250,6 +260,9 @@ def tick(hub: Hub) -> None:
                 hub.client_log(s, log.info, "registration timeout for %s", s.ip)
                 hub.quit(s, "Registration timeout")
             continue
+        if s.landing_due and not s.ping_sent:  # silent since its welcome: its PONG lands it
+            s.ping_sent = now
+            s.send(LANDING_PING)
         if idle > cfg.ping_timeout:
             hub.client_log(s, log.info, "ping timeout for %s (%s)", s.nick, s.ip)
             hub.quit(s, f"Ping timeout: {int(idle)} seconds")

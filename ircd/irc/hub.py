@@ -30,8 +30,10 @@ from . import acks
 from .caps import NAMELEN, SERVICE_NICK, cap_values
 from .lines import safe_line
 from .logbudget import LOG, SUPPRESS_START, LogBudget
+from .monitor import Monitors
 from .session import Session
 from .throttle import LoginThrottle
+from .whowas import WhowasLog
 
 if TYPE_CHECKING:
     from .fanout import NamesCache, RoomLog
@@ -99,6 +101,8 @@ class Hub:
         # account -> seq ranges written to a connection that ended before confirming them: a
         # later replay marks those lines as possible repeats (acks.py; in memory only)
         self.shown: dict[str, list[tuple[int, int]]] = {}
+        self.monitor = Monitors(config.server.monitor_limit)  # MONITOR lists (monitor.py)
+        self.whowas = WhowasLog(config.server.whowas_history)  # nicks given up (whowas.py)
 
     # ------------------------------------------------------------------ connections
 
@@ -149,12 +153,15 @@ class Hub:
             self.ip_counts[s.ip] = n
         else:
             self.ip_counts.pop(s.ip, None)
+        self.monitor.forget(s)
         if s.registered and self._detach(s):
             line = safe_line("QUIT", (reason,), s.mask)
             for peer in self.peers_of(s):
                 peer.send(line)
+            self.whowas.record(s, self.clock.now())
             if self.nicks.get(s.nick_key) is s:
                 del self.nicks[s.nick_key]
+                self.monitor.offline(self.name, s.nick)
             if self.by_user.get(s.user_key) is s:
                 del self.by_user[s.user_key]
                 self.messenger.disconnected(s.user_key)
@@ -174,6 +181,7 @@ class Hub:
         if len(devices) == 1:
             self.nicks[s.nick_key] = s
             self.by_user[s.user_key] = s
+            self.monitor.online(self.name, s)  # a further device: the nick was online already
 
     def _detach(self, s: Session) -> bool:
         """Forget the device ``s``; True when it was the user's last one (the user leaves),
@@ -389,13 +397,14 @@ class Hub:
             "CHANNELLEN=50",
             "CHANTYPES=#",
             f"CHATHISTORY={cfg.chat.chathistory_max}",
-            "ELIST=",
+            "ELIST=CMNTU",
             "EXCEPTS=e",
             f"EXTBAN=,{EXTBANS}",
             "INVEX=I",
             "KICKLEN=300",
             f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
             "MAXTARGETS=4",
+            f"MONITOR={cfg.server.monitor_limit}",
             f"MODES={MODES_PER_COMMAND}",
             "MSGREFTYPES=timestamp,msgid",
             f"NAMELEN={NAMELEN}",
@@ -406,7 +415,7 @@ class Hub:
             "TARGMAX=PRIVMSG:4,NOTICE:4,JOIN:,PART:,WHOIS:1,NAMES:1,KICK:4",
             "TOPICLEN=390",
             "UTF8ONLY",
-            # WHOX (354) is implemented but not advertised: pydle with WHOX handles our forced
-            # JOIN before it knows its own nick (its 001 handler awaits a WHOIS), and loses the
-            # channel; without it pydle stays consistent (see tests/e2e/test_pydle.py)
+            # pydle with WHOX lands in #general because the landing waits for the client's
+            # next line (welcome.py; tests/e2e/test_pydle.py)
+            "WHOX",
         ]

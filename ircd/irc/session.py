@@ -55,6 +55,9 @@ class Session:
     last_active: float = 0.0  # last line received (for ping timeouts)
     ping_sent: float = 0.0  # when we sent a keepalive PING with no answer yet (0: none)
     landed_seq: int = 0  # the messenger's seq when this connection was joined and replayed
+    # registered and welcomed, not landed yet: the landing (#general, the user's channels, what
+    # it missed) waits for its next line (welcome.py, "The landing waits")
+    landing_due: bool = False
     # told how many messages were waiting but not given them (a chathistory client, backlog
     # off) and has not pulled them yet: its acks leave them unread (see acks.py)
     catching_up: bool = False

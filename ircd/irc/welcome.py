@@ -1,7 +1,7 @@
 """The welcome burst and the landing: 001-005, LUSERS and the MOTD (the parts that are the
-same for everyone formatted once per server), then #general and the user's other channels, and
-what the user missed. Used at registration (commands/registration.py) and by MOTD/LUSERS
-(commands/queries.py).
+same for everyone formatted once per server), then, on the client's next line, #general and the
+user's other channels, and what the user missed. Used at registration
+(commands/registration.py), by dispatch.py (the landing) and by MOTD/LUSERS (commands/queries.py).
 """
 
 from __future__ import annotations
@@ -95,6 +95,34 @@ def motd(hub: Hub, s: Session) -> None:
             if not line:
                 break
     hub.reply(s, Numeric.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+# The landing waits. After the welcome burst the client's next line lands it; a client that
+# says nothing is sent a PING by the next tick (dispatch.tick, within a second), and its PONG
+# lands it. pydle handles each line in a task of its own, and its 001
+# handler learns the client's own nick only once its WHOIS of a placeholder nick is answered; a
+# JOIN handled before that is taken for someone else's and the channel is lost (and, once WHOX
+# is offered, pydle no longer delays its JOIN handler behind a WHOIS of its own). A query sent
+# first (pydle's WHOIS) is answered before the landing; any other line (a pipelined JOIN or
+# PRIVMSG, a PING sent to wait for the burst) is handled after it, as if the landing had come
+# at once.
+LANDING_PING = format_line("PING", ("welcome",))
+ANSWERED_BEFORE_LANDING = frozenset(
+    {"PONG", "WHOIS", "WHO", "WHOWAS", "USERHOST", "ISON", "MONITOR", "CAP"}
+)
+
+
+def expect_landing(hub: Hub, s: Session) -> None:
+    """Registration is complete and the burst sent: land on the client's next line (the tick
+    sends LANDING_PING to a client that stays silent)."""
+    s.landing_due = True
+
+
+def land_due(hub: Hub, s: Session) -> None:
+    """Land ``s`` now if it is still waiting for it."""
+    if s.landing_due and s.registered and s.closing is None:
+        s.landing_due = False
+        land(hub, s)
 
 
 def land(hub: Hub, s: Session) -> None:

@@ -234,8 +234,7 @@ class Messenger:
         room.remove_member(ev.user)
         u = self.users.get(ev.user)
         if u is not None:
-            u.rooms.pop(ev.room, None)
-            u.read_markers.pop(ev.room, None)
+            u.rooms.pop(ev.room, None)  # (its read marker stays: markers only move forward)
 
     def _on_unroom(self, ev: RoomDropped) -> None:
         self.rooms.pop(ev.room, None)

@@ -9,9 +9,6 @@ exempts them from such a mute). Pure functions: the engine keeps the lists and a
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-
 EXTBANS = "am"  # ISUPPORT EXTBAN=,am
 MAX_MASK = 150  # characters
 
@@ -54,15 +51,32 @@ def normalise(mask: str, extban: bool = True) -> str | None:
     return f"{nick or '*'}!{user or '*'}@{host or '*'}" if at else f"{nick or '*'}!{user or '*'}@*"
 
 
-@lru_cache(maxsize=1024)
-def _pattern(glob: str) -> re.Pattern[str]:
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
-    return re.compile("".join(parts), re.DOTALL)
-
-
 def glob_match(pattern: str, text: str) -> bool:
-    """Whether ``text`` matches the wildcard ``pattern`` (both folded by the caller)."""
-    return _pattern(pattern).fullmatch(text) is not None
+    """Whether ``text`` matches the wildcard ``pattern`` as a whole (both folded by the
+    caller). No regular expression: a channel operator's mask such as ``*a*a*a*...*b`` would
+    make a backtracking regex take exponential time on every JOIN and message; here only the
+    last ``*`` is ever retried, so a match costs at most len(pattern) x len(text) steps. (The
+    same algorithm as ``ircd/wire/glob.py``, which the engine may not import.)"""
+    np, nt = len(pattern), len(text)
+    pi = ti = 0
+    star = -1  # position in pattern of the last * seen
+    resume = 0  # where in text that * is tried next
+    while ti < nt:
+        c = pattern[pi] if pi < np else ""
+        if c == "?" or (c == text[ti] and c != "*"):
+            pi += 1
+            ti += 1
+        elif c == "*":
+            star, resume = pi, ti
+            pi += 1
+        elif star >= 0:  # let the last * take one more character
+            resume += 1
+            pi, ti = star + 1, resume
+        else:
+            return False
+    while pi < np and pattern[pi] == "*":
+        pi += 1
+    return pi == np
 
 
 def is_mute(mask: str) -> bool:

@@ -40,7 +40,7 @@ class Rules:
     complaint_min_account_age: int = 86400
     same_address_counts_once: bool = True
     operators_immune: bool = True  # complaints never mute a server operator
-    max_read_markers: int = 200  # per user; a room's marker goes when the user leaves it
+    max_read_markers: int = 200  # per user, the most recently set (kept after a PART)
     auto_register: bool = True
     allow_guests: bool = True
     # at most this many accounts created from one address per accounts_window_seconds (0: any)

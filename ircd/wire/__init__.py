@@ -12,6 +12,7 @@ from ircd.wire.framing import (
     has_invalid_utf8,
     truncate_utf8,
 )
+from ircd.wire.glob import glob_match, has_wildcards
 from ircd.wire.message import (
     Message,
     ParseError,
@@ -36,7 +37,9 @@ __all__ = [
     "casefold",
     "escape_tag_value",
     "format_line",
+    "glob_match",
     "has_invalid_utf8",
+    "has_wildcards",
     "is_channel_name",
     "is_valid_nick",
     "parse",

@@ -247,11 +247,13 @@ class WeeChat(TerminalClient):
     binary = "weechat"
     server = "e2e"
 
-    def start(self, port: int, password: str | None = None) -> None:
+    def start(self, port: int, password: str | None = None, *settings: str) -> None:
+        """``settings``: commands run before connecting (``/set ...``)."""
         self.home.mkdir(parents=True, exist_ok=True)
         pw = f" -password={password}" if password is not None else ""
         run = "; ".join(
             [
+                *settings,
                 f"/server add {self.server} 127.0.0.1/{port} -notls{pw}",
                 f"/set irc.server.{self.server}.nicks {self.nick}",
                 f"/connect {self.server}",

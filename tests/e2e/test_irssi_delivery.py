@@ -55,7 +55,7 @@ ban_seconds = 600
 complaint_min_account_age = 0
 """
 STATUS = "(status)"
-IRSSI_CONFIG = 'settings = { "irc/core" = { cmds_max_at_once = "10"; }; };\n'
+IRSSI_CONFIG = 'settings = { "irc/core" = { cmds_max_at_once = "11"; }; };\n'
 UTC = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"
 
 
@@ -151,9 +151,10 @@ async def test_irssi_typing_stays_responsive_while_the_channel_is_busy(
     bob = await bob_joins(ircd_.port, peers)
     home = tmp_path / "irssi"
     home.mkdir()
-    # irssi's flood control as shipped, but for its burst size: 10 lines at once instead of 5,
-    # so that its own connect burst (MODE, WHO, MODE b) does not leave it saturated when the
-    # test starts; a PONG still counts as one of its lines, as with the defaults
+    # irssi's flood control as shipped, but for its burst size: 11 lines at once instead of 5,
+    # so that its own connect burst (the PONG to the PING that lands it, MODE, WHO, MODE b)
+    # does not leave it saturated when the test starts; a PONG still counts as one of its
+    # lines, as with the defaults
     (home / "config").write_text(IRSSI_CONFIG)
     alice = Irssi(tmux, home, "alice")
     alice.start(ircd_.port, password="pw")

@@ -196,18 +196,32 @@ async def test_bot_with_password_becomes_an_account(bots: Connect, cls: type[Any
     assert guest is not None and guest.get("account") is None, guest
 
 
-@pytest.mark.xfail(
-    reason="server lacks WHOX: without it pydle's JOIN handler awaits WHOIS for its own nick, "
-    "the 353 task runs before the channel exists and is dropped, so bot.channels[#general]"
-    "['users'] misses everyone already present (style.md section 5)",
-    strict=False,
-)
-async def test_pydle_names_list_includes_members_already_present(bots: Connect) -> None:
+@pytest.mark.parametrize("cls", [FullBot, MinimalBot], ids=["client", "minimal"])
+async def test_pydle_names_list_includes_members_already_present(
+    bots: Connect, cls: type[Any]
+) -> None:
+    """The landing waits for the client's next line (ircd/irc/welcome.py): pydle knows its own
+    nick when its JOIN arrives, so the channel exists when the 353 is handled."""
     await bots(MinimalBot, "early")
-    late = await bots(MinimalBot, "late")
+    late = await bots(cls, "late")
     await wait_joined(late, "late")
     await asyncio.wait_for(late.whois("late"), TIMEOUT)  # the 353/366 handlers ran before
     assert "early" in late.channels[GENERAL]["users"], late.channels[GENERAL]
+
+
+@pytest.mark.parametrize("cls", [FullBot, MinimalBot], ids=["client", "minimal"])
+async def test_pydle_with_whox_lands_and_learns_accounts(bots: Connect, cls: type[Any]) -> None:
+    """WHOX is advertised (IRCv3 whox); pydle then asks WHO #general %tnurha,542 on joining
+    instead of a WHOIS per user, and still lands in #general with everyone's account."""
+    await bots(MinimalBot, "acct", password="acct-password")
+    late = await bots(cls, "late")
+    await wait_joined(late, "late")
+    assert late._isupport.get("WHOX") is not None
+    # its WHO went out when it handled its JOIN, before this WHOIS (of a nick nobody has, so
+    # that no WHOIS pydle sent itself answers it): the 354s are handled before its 318
+    await asyncio.wait_for(late.whois("nobody-here"), TIMEOUT)
+    assert "acct" in late.channels[GENERAL]["users"]
+    assert late.users["acct"]["account"] == "acct", late.users["acct"]
 
 
 async def test_a_pydle_bot_and_a_raw_client_are_two_devices_of_one_account(

@@ -1,4 +1,5 @@
-"""WHO with WHOX fields (354), for clients that send it (not advertised, see hub.py)."""
+"""WHO with WHOX fields (354) on the real server (IRCv3 whox: https://ircv3.net/specs/extensions/whox;
+RPL_WHOSPCRPL fields in the order tcuihsnfdlaor, the token first)."""
 
 from __future__ import annotations
 

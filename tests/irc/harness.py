@@ -89,7 +89,16 @@ class Client:
             self.send("CAP END")
         out = self.take()
         assert self.session.registered, [m.format() for m in out]
-        return out
+        return out + self.land()
+
+    def land(self) -> list[Message]:
+        """Send the line that lands a client after its welcome burst (#general, its channels,
+        what it missed: welcome.py), as the PONG to the server's landing PING would, and
+        return what it brings."""
+        if not self.session.landing_due:
+            return []
+        self.send("PONG :welcome")
+        return self.take()
 
     def quit(self, reason: str = "bye") -> list[Message]:
         self.send(f"QUIT :{reason}")

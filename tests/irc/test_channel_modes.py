@@ -458,3 +458,25 @@ def test_kick_and_voice_reach_an_offline_account() -> None:
     out = op.send_take("KICK #chan dave :gone")
     assert [m.params for m in out] == [("#chan", "dave", "gone")]
     assert "dave" not in h.messenger.rooms["#chan"].members
+
+
+def test_an_invite_from_an_account_carries_its_account_tag() -> None:
+    """ircv3.net account-tag: "This tag MUST be added by the server to all messages sent by a
+    user that is logged in" (INVITE included; irctest account_tag testInvite); clients
+    without the capability get the plain line."""
+    h = Harness()
+    tagged = h.user("foo", "account-tag")
+    plain = h.user("baz", "invite-notify")
+    inviter = h.user("jilles", password="sesame-pw")
+    inviter.send("JOIN #chan")
+    plain.send("JOIN #chan")
+    h.drain(tagged, plain, inviter)
+    inviter.send_take("INVITE foo #chan")
+    got = one(tagged.take(), "INVITE")
+    assert got.tags == {"account": "jilles"} and got.params == ("foo", "#chan")
+    assert one(plain.take(), "INVITE").tags is None
+    guest = h.user("gus")
+    guest.send("JOIN #other")
+    h.drain(guest, tagged)
+    guest.send_take("INVITE foo #other")
+    assert one(tagged.take(), "INVITE").tags is None  # a guest has no account

@@ -191,8 +191,12 @@ def test_names_and_list() -> None:
     assert [m.command for m in out] == ["353", "366"]
     assert out[0].params == ("alice", "=", "#dev", "@bob")
     assert out[1].params == ("alice", "#dev", "End of /NAMES list")
-    out = a.send_take("NAMES")
-    assert [m.format() for m in out] == [f":{SERVER} 366 alice * :End of /NAMES list"]
+    out = a.send_take("NAMES")  # every channel with people in it, then one end line
+    assert [m.format() for m in out] == [
+        f":{SERVER} 353 alice = #dev :@bob",
+        f":{SERVER} 353 alice = #general :alice bob",
+        f":{SERVER} 366 alice * :End of /NAMES list",
+    ]
     out = a.send_take("NAMES #nope")
     assert cmds(out) == ["366"]
     out = a.send_take("LIST")

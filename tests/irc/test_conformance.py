@@ -488,6 +488,8 @@ def test_sasl_too_long_payload_and_authenticate_after_success() -> None:
     assert cmds(out) == ["907"]
     c.send("NICK ivy", "USER ivy 0 * :Ivy", "CAP END")
     assert c.session.registered
+    c.take()
+    c.land()  # the landing comes on its next line
     assert [m.params[0] for m in c.send_take("AUTHENTICATE PLAIN")] == ["ivy"]  # 907 to ivy
     guest = h.user("jo", "sasl")
     assert cmds(guest.send_take("AUTHENTICATE PLAIN")) == ["462"]

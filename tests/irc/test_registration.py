@@ -29,7 +29,8 @@ def test_irssi_order_cap_and_bogus_join_first_then_nick_user_after_cap_end() -> 
     assert c.session.registered
     assert cmds(out)[:5] == WELCOME
     assert out[0].params[0] == "alice"
-    assert "JOIN" in cmds(out)
+    assert "JOIN" not in cmds(out)  # the landing waits for the next line (welcome.py)
+    assert "JOIN" in cmds(c.send_take("MODE alice +i"))
 
 
 def test_hexchat_pydle_order_waits_for_cap_end() -> None:
@@ -166,9 +167,16 @@ def test_welcome_burst_in_order() -> None:
     assert rest[i375 + 1] == "372"
     i376 = rest.index("376")
     assert set(rest[i375 + 1 : i376]) == {"372"}
-    assert rest[i376 + 1 :] == ["JOIN", "353", "366"]  # no 331 on JOIN (Modern IRC, JOIN)
+    assert rest[i376 + 1 :] == []  # the landing waits for the client's next line
     assert all(m.source == SERVER for m in out if is_numeric(m))
     assert all(m.params[0] == "alice" for m in out if is_numeric(m))
+    # silent: the next tick asks with a PING; its PONG lands it
+    h.advance(1)
+    assert [(m.command, m.params) for m in c.take()] == [("PING", ("welcome",))]
+    h.advance(1)
+    assert c.take() == []  # asked once
+    landing = c.send_take("PONG :welcome")
+    assert cmds(landing) == ["JOIN", "353", "366"]  # no 331 on JOIN (Modern IRC, JOIN)
 
 
 def test_004_has_at_least_five_params() -> None:
@@ -201,7 +209,7 @@ def test_isupport_tokens() -> None:
     assert tokens["CHANNELLEN"] == "50"
     assert tokens["TOPICLEN"] == "390"
     assert tokens["NETWORK"] == "Messenger"
-    assert "WHOX" not in tokens
+    assert "WHOX" in tokens and tokens["ELIST"] == "CMNTU" and tokens["MONITOR"] == "100"
 
 
 def test_lusers_counts() -> None:
@@ -418,3 +426,49 @@ def test_parse_of_every_output_line_round_trips() -> None:
     c.register("alice", "message-tags server-time")
     for raw in c.raw:
         assert parse(raw).format() == raw
+
+
+# ---------------------------------------------------------------------- the landing
+
+
+def test_landing_waits_for_the_next_line_and_answers_a_query_first() -> None:
+    """The landing (#general, the user's channels, the backlog) comes on the client's line
+    after the welcome burst: a query first (pydle's WHOIS of its placeholder nick) is answered
+    before it, so that a client handling lines concurrently knows its nick when its JOIN comes
+    (Modern IRC, "Connection Registration": the burst ends with the MOTD; what follows is the
+    server's). Only once: later lines land nothing."""
+    h = Harness()
+    c = h.connect()
+    burst = c.send_take("NICK alice", "USER alice 0 * :Alice")
+    assert cmds(burst)[-1] == "376" and h.messenger.rooms["#general"].members == set()
+    out = c.send_take("WHOIS <unregistered>")
+    assert cmds(out) == ["401", "318", "JOIN", "353", "366"]
+    assert cmds(c.send_take("PING :x")) == ["PONG"]
+    assert cmds(c.send_take("WHOIS <unregistered>")) == ["401", "318"]
+    h.advance(1)
+    assert c.take() == []  # landed: no landing PING
+
+
+def test_a_pipelined_command_is_handled_after_the_landing() -> None:
+    """A line that is no query (a pipelined PRIVMSG to #general) lands the client first, as if
+    the landing had come with the burst."""
+    h = Harness()
+    a = h.user("alice")
+    c = h.connect()
+    out = c.send_take("NICK bob", "USER bob 0 * :Bob", "PRIVMSG #general :hi all")
+    assert "404" not in cmds(out) and "442" not in cmds(out)
+    assert cmds(out)[-3:] == ["JOIN", "353", "366"]
+    assert [m.params for m in only(a.take(), "PRIVMSG")] == [("#general", "hi all")]
+
+
+def test_a_labeled_first_line_keeps_the_landing_out_of_its_response() -> None:
+    """IRCv3 labeled-response: the response to a labeled command is only what that command
+    caused; the landing that comes with it is sent beside it, unlabeled."""
+    h = Harness()
+    c = h.connect()
+    c.send("CAP REQ :labeled-response batch", "NICK bob", "USER bob 0 * :Bob", "CAP END")
+    c.take()
+    out = c.send_take("@label=a1 WHOIS <unregistered>")
+    labeled = [m for m in out if m.tags and m.tags.get("label") == "a1"]
+    assert len(labeled) == 1 and labeled[0].command == "BATCH"
+    assert "JOIN" in cmds(out) and not any(m.tags and "batch" in m.tags for m in only(out, "JOIN"))

@@ -26,7 +26,7 @@ def test_extended_join_carries_account_and_realname() -> None:
     jilles = h.connect()
     jilles.send("CAP LS 302", "CAP REQ extended-join", "PASS sesame")
     jilles.send("NICK jilles", "USER f * * :Real Name", "CAP END")
-    out = jilles.take()
+    out = jilles.take() + jilles.land()  # the landing comes on its next line
     # its own JOIN of #general, extended (it has the cap)
     assert ("#general", "jilles", "Real Name") in [m.params for m in out if m.command == "JOIN"]
     assert ("#general", "jilles", "Real Name") in [m.params for m in foo.take()]

@@ -157,14 +157,18 @@ def test_join_part_of_many_new_channels_leaves_nothing_behind(m: Messenger) -> N
         m.part("alice", key)
         c.advance(0.01)
     assert list(m.rooms) == ["#general"]
-    assert m.user("alice").read_markers == {}
+    # markers outlive a PART (they only move forward), but only the newest are kept
+    cap = m.rules.max_read_markers
+    assert list(m.user("alice").read_markers) == [f"#spam{i}" for i in range(1500 - cap, 1500)]
     snap = m.to_dict()
     assert [r["key"] for r in snap["rooms"]] == ["#general"]
-    assert all(u["markers"] == {} for u in snap["users"])
+    assert all(len(u["markers"]) <= cap for u in snap["users"])
     same_after_restart(m)
 
 
-def test_a_channel_marker_needs_membership_and_goes_on_part(m: Messenger) -> None:
+def test_a_channel_marker_needs_membership_and_outlives_a_part(m: Messenger) -> None:
+    """ircv3.net read-marker: the server stores the last read timestamp of a target and it
+    only moves forward; leaving a channel does not forget it."""
     with pytest.raises(NoSuchRoom):
         m.mark_read("alice", "#nowhere", T0)
     m.join("bob", "#x", "#x")
@@ -173,9 +177,11 @@ def test_a_channel_marker_needs_membership_and_goes_on_part(m: Messenger) -> Non
     m.join("alice", "#x", "#x")
     assert m.mark_read("alice", "#x", T0 - 5) == T0 - 5
     m.part("alice", "#x")
-    assert m.read_marker("alice", "#x") is None
+    with pytest.raises(NotMember):
+        m.mark_read("alice", "#x", T0)  # setting one still needs membership
     m.join("alice", "#x", "#x")
-    assert m.read_marker("alice", "#x") is None  # a new membership starts unread
+    assert m.read_marker("alice", "#x") == T0 - 5  # what was read stays read
+    assert m.mark_read("alice", "#x", T0 - 10) == T0 - 5  # and it never moves back
     same_after_restart(m)
 
 

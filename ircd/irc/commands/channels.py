@@ -13,9 +13,18 @@ from ...messenger.errors import (
     NotOperator,
 )
 from ...messenger.model import Room
-from ...wire import Message, Numeric, casefold, format_line, is_channel_name, truncate_utf8
+from ...wire import (
+    Message,
+    Numeric,
+    casefold,
+    escape_tag_value,
+    format_line,
+    is_channel_name,
+    truncate_utf8,
+)
+from .. import elist
 from ..hub import MODES_PER_COMMAND, Hub
-from ..lines import safe_line
+from ..lines import add_tag, safe_line
 from ..registry import command
 from ..replies import reply_error
 from ..rooms import join_room, send_names, send_topic, visible_to
@@ -91,10 +100,18 @@ def topic(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("NAMES")
 def names(hub: Hub, s: Session, msg: Message) -> None:
+    """Modern IRC, NAMES: for each channel named, its 353 lines and a 366 naming it (also for
+    a channel that does not exist or is secret to ``s``); without a parameter, every channel
+    with someone in it that ``s`` may see, and one 366 for "*"."""
     if not msg.params:
+        for each in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
+            if visible_to(hub, s, each):
+                send_names(hub, s, each)
         hub.reply(s, Numeric.RPL_ENDOFNAMES, "*", "End of /NAMES list")
         return
     for name in msg.params[0].split(","):
+        if not name:
+            continue
         room = hub.messenger.room(casefold(name))
         if room is not None and visible_to(hub, s, room):
             send_names(hub, s, room)
@@ -103,15 +120,34 @@ def names(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("LIST")
 def list_(hub: Hub, s: Session, msg: Message) -> None:
-    wanted = {casefold(n) for n in msg.params[0].split(",")} if msg.params else None
+    """Modern IRC, LIST, with the ELIST=CMNTU conditions (elist.py) in either parameter; the
+    second may also name this server (RFC 1459's target)."""
+    params = msg.params[:2]
+    if len(params) == 2 and casefold(params[1]) == casefold(hub.name):
+        params = params[:1]
+    try:
+        query = elist.parse(params)
+    except elist.ElistError as e:
+        hub.fail(
+            s,
+            "LIST",
+            "INVALID_PARAMS",
+            str(e)[:50],
+            text="Unknown LIST condition; use #channel, a mask, !mask, >n, <n, C<n, C>n, T<n "
+            "or T>n (minutes)",
+        )
+        hub.reply(s, Numeric.RPL_LISTEND, "End of /LIST")
+        return
+    now = hub.clock.now()
     hub.reply(s, Numeric.RPL_LISTSTART, "Channel", "Users  Name")
     for room in sorted(hub.messenger.rooms.values(), key=lambda r: r.key):
-        if (wanted is not None and room.key not in wanted) or not visible_to(hub, s, room):
+        if not visible_to(hub, s, room):
             continue
         count = sum(1 for _ in hub.room_users(room))
-        if count == 0 and room.key != hub.general_key and wanted is None:
-            continue
-        hub.reply(s, Numeric.RPL_LIST, room.name, str(count), room.topic)
+        if count == 0 and room.key != hub.general_key and room.key not in query.names:
+            continue  # a room nobody is in now is listed only when asked for by name
+        if query.matches(room.name, count, room.created, room.topic_time, now):
+            hub.reply(s, Numeric.RPL_LIST, room.name, str(count), room.topic)
     hub.reply(s, Numeric.RPL_LISTEND, "End of /LIST")
 
 
@@ -202,14 +238,22 @@ def invite(hub: Hub, s: Session, msg: Message) -> None:
     if target.away:
         hub.reply(s, Numeric.RPL_AWAY, target.nick, target.away)
     line = safe_line("INVITE", (target.nick, room.name), s.mask)
-    target.send(line)
+    # account-tag: "the account tag ... on any message" from a logged-in user (INVITE too)
+    tagged = add_tag(line, f"account={escape_tag_value(s.account)}") if s.account else line
+
+    def line_for(peer: Session) -> str:
+        return tagged if "account-tag" in peer.caps else line
+
+    to_devices = hub.sessions_of(target.user_key) or [target]
+    for device in to_devices:
+        device.send(line_for(device))
     invite_only = "i" in room.flags
     for peer in hub.room_sessions(room):
-        if peer is s or peer is target or "invite-notify" not in peer.caps:
+        if peer is s or peer in to_devices or "invite-notify" not in peer.caps:
             continue
         if invite_only and peer.user_key not in room.ops and not peer.oper:
             continue  # in a +i channel only those who may invite hear of invitations
-        peer.send(line)
+        peer.send(line_for(peer))
 
 
 @command("MODE", min_params=1)

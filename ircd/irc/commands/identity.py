@@ -7,6 +7,7 @@ import logging
 import re
 
 from ...wire import Message, Numeric, format_line
+from .. import monitor
 from ..caps import NAMELEN
 from ..hub import Hub
 from ..lines import safe_line
@@ -21,11 +22,10 @@ _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:/_-]{0,62}")
 
 
 def _to_peers(hub: Hub, s: Session, cap: str, line: str) -> None:
-    """``line`` to everyone sharing a channel with ``s`` who negotiated ``cap``, and to ``s``
-    itself (each of the user's devices) if it did."""
-    for peer in sorted(hub.peers_of(s), key=lambda p: p.id):
-        if cap in peer.caps:
-            peer.send(line)
+    """``line`` to everyone sharing a channel with ``s`` who negotiated ``cap``, to those who
+    MONITOR its nick with extended-monitor and ``cap`` (ircv3.net/specs/extensions/
+    extended-monitor), and to ``s`` itself (each of the user's devices) if it did."""
+    monitor.notify(sorted(hub.peers_of(s), key=lambda p: p.id), hub.monitor, s, cap, line)
     for device in hub.sessions_of(s.user_key) or [s]:
         if cap in device.caps:
             device.send(line)

@@ -1,13 +1,25 @@
-"""Queries and small commands: WHO, WHOIS, WHOWAS, ISON, USERHOST, AWAY, MOTD, LUSERS, VERSION,
-TIME, OPER (HELP, INFO and LINKS are in server_info.py)."""
+"""Queries and small commands: WHO, WHOIS, WHOWAS, MONITOR, ISON, USERHOST, AWAY, MOTD, LUSERS,
+VERSION, TIME, OPER (HELP, INFO and LINKS are in server_info.py)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from ...messenger.passwords import hash_password, verify_password
-from ...wire import Message, Numeric, casefold, format_line, parse_uint, truncate_utf8
-from .. import welcome
+from ...wire import (
+    Message,
+    Numeric,
+    casefold,
+    format_line,
+    glob_match,
+    has_wildcards,
+    is_channel_name,
+    is_valid_nick,
+    parse_uint,
+    truncate_utf8,
+)
+from .. import monitor, welcome
 from ..caps import SERVICE_KEY, SERVICE_NICK, VERSION
 from ..dispatch import defer
 from ..hub import Hub
@@ -20,12 +32,15 @@ from ..timefmt import human_time
 log = logging.getLogger(__name__)
 
 
-def _flags(who: Session, op: bool) -> str:
-    flags = ("G" if who.away else "H") + ("*" if who.oper else "") + ("@" if op else "")
+def _flags(who: Session, prefix: str) -> str:
+    """WHO's flags field (Modern IRC, RPL_WHOREPLY): H here or G gone (away), * an IRC
+    operator, the channel prefix (@ or +, both with multi-prefix) when the reply names a
+    channel, B a bot (draft bot-mode; ``Session.bot``, set by user mode +B)."""
+    flags = ("G" if who.away else "H") + ("*" if who.oper else "") + prefix
     return flags + ("B" if who.bot else "")
 
 
-def _who_line(hub: Hub, s: Session, channel: str, who: Session, op: bool) -> None:
+def _who_line(hub: Hub, s: Session, channel: str, who: Session, prefix: str) -> None:
     hub.reply(
         s,
         Numeric.RPL_WHOREPLY,
@@ -34,7 +49,7 @@ def _who_line(hub: Hub, s: Session, channel: str, who: Session, op: bool) -> Non
         who.host,
         hub.name,
         who.nick,
-        _flags(who, op),
+        _flags(who, prefix),
         f"0 {who.realname or who.nick}",
     )
 
@@ -44,7 +59,7 @@ WHOX_ORDER = "tcuihsnfdlaor"
 
 
 def _whox_line(
-    hub: Hub, s: Session, fields: str, token: str, channel: str, who: Session, op: bool
+    hub: Hub, s: Session, fields: str, token: str, channel: str, who: Session, prefix: str
 ) -> None:
     values = {
         "t": token or "0",
@@ -54,7 +69,7 @@ def _whox_line(
         "h": who.host,
         "s": hub.name,
         "n": who.nick,
-        "f": _flags(who, op),
+        "f": _flags(who, prefix),
         "d": "0",
         "l": str(int(hub.clock.now() - who.last_active)),
         "a": who.account or "0",
@@ -67,31 +82,62 @@ def _whox_line(
     hub.reply(s, Numeric.RPL_WHOSPCRPL, *params)
 
 
+def _matches(mask: str, who: Session, server: str) -> bool:
+    """A WHO mask against a user (Modern IRC, WHO: the mask is matched against the nick, the
+    username, the host, the server and the realname; with ! or @ in it, against the whole
+    nick!user@host)."""
+    if "!" in mask or "@" in mask:
+        return glob_match(mask, who.mask)
+    return any(
+        glob_match(mask, field)
+        for field in (who.nick, who.user, who.host, server, who.realname or who.nick)
+    )
+
+
+def _visible(hub: Hub, s: Session) -> set[Session]:
+    """Who a WHO mask may list for ``s``: everyone counts as invisible (user mode +i, as
+    MODE shows it), so the users sharing a channel with ``s`` and ``s`` itself; everyone for
+    an IRC operator."""
+    if s.oper:
+        return set(hub.nicks.values())
+    # one connection per user: the one that speaks for it (a user with several devices is one)
+    seen = {hub.by_user.get(p.user_key, p) for p in hub.peers_of(s)}
+    seen.add(hub.by_user.get(s.user_key, s))
+    return seen
+
+
 @command("WHO")
 def who(hub: Hub, s: Session, msg: Message) -> None:
     mask = msg.params[0] if msg.params else "*"
-    whox = len(msg.params) > 1 and msg.params[1].startswith("%")
+    options = msg.params[1] if len(msg.params) > 1 else ""
+    flags, whox, spec = options.partition("%")
+    only_opers = "o" in flags
     fields, token = "", ""
     if whox:
-        spec = msg.params[1][1:]
         fields, _, token = spec.partition(",")
         token = token[:3] if parse_uint(token) is not None else ""
 
-    def line(channel: str, member: Session, op: bool) -> None:
+    def line(channel: str, member: Session, prefix: str) -> None:
+        if only_opers and not member.oper:
+            return
         if whox:
-            _whox_line(hub, s, fields, token, channel, member, op)
+            _whox_line(hub, s, fields, token, channel, member, prefix)
         else:
-            _who_line(hub, s, channel, member, op)
+            _who_line(hub, s, channel, member, prefix)
 
-    if mask.startswith("#"):
+    if is_channel_name(mask):
         room = hub.messenger.room(casefold(mask))
-        if room is not None:
+        if room is not None and visible_to(hub, s, room):  # a secret channel: its members
+            multi = "multi-prefix" in s.caps
             for member in hub.room_users(room):  # one line per user, however many devices
-                line(room.name, member, member.user_key in room.ops)
-    else:
-        target = hub.session_by_nick(mask)
-        if target is not None:
-            line("*", target, False)
+                line(room.name, member, prefix(room, member.user_key, multi))
+    elif (target := hub.session_by_nick(mask)) is not None:
+        line("*", target, "")  # a nick asked for by name: shown whatever its modes
+    elif mask in ("0", "*") or has_wildcards(mask) or "@" in mask or "." in mask:
+        pattern = "*" if mask == "0" else mask
+        for member in sorted(_visible(hub, s), key=lambda m: m.nick_key):
+            if _matches(pattern, member, hub.name):
+                line("*", member, "")
     hub.reply(s, Numeric.RPL_ENDOFWHO, mask, "End of /WHO list")
 
 
@@ -153,9 +199,87 @@ def whois(hub: Hub, s: Session, msg: Message) -> None:
 
 @command("WHOWAS", min_params=1)
 def whowas(hub: Hub, s: Session, msg: Message) -> None:
-    nick = msg.params[0]  # echoed: hub.reply makes "WHOWAS :a b" sendable
-    hub.reply(s, Numeric.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
-    hub.reply(s, Numeric.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+    """Modern IRC, WHOWAS: for each nick (or wildcard mask) the history, most recent first,
+    each entry as 314 (330 when it was logged in) 312; 406 for a nick with none; one 369
+    naming the nicks as sent. ``count``: at most that many entries per nick (0 or negative:
+    all)."""
+    targets = msg.params[0]  # echoed: hub.reply makes "WHOWAS :a b" sendable
+    count = 0
+    if len(msg.params) > 1:
+        arg = msg.params[1]
+        number = parse_uint(arg.removeprefix("-"))
+        count = 0 if number is None or arg.startswith("-") else number
+    for nick in targets.split(",")[:4]:  # MAXTARGETS
+        if not nick:
+            continue
+        found = False
+        for was in hub.whowas.find(nick, count):
+            found = True
+            hub.reply(s, Numeric.RPL_WHOWASUSER, was.nick, was.user, was.host, "*", was.realname)
+            if was.account:
+                hub.reply(s, Numeric.RPL_WHOISACCOUNT, was.nick, was.account, "was logged in as")
+            hub.reply(s, Numeric.RPL_WHOISSERVER, was.nick, hub.name, human_time(was.when))
+        if not found:
+            hub.reply(s, Numeric.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    hub.reply(s, Numeric.RPL_ENDOFWHOWAS, targets, "End of WHOWAS")
+
+
+@command("MONITOR", min_params=1)
+def monitor_(hub: Hub, s: Session, msg: Message) -> None:
+    """IRCv3 monitor (https://ircv3.net/specs/extensions/monitor): ``+ targets`` adds and
+    answers 730/731 for them (734 for those beyond the list's limit), ``- targets`` removes,
+    ``C`` clears, ``L`` lists (732, 733), ``S`` shows each target's status (730/731)."""
+    sub = msg.params[0].upper()
+    if sub in ("+", "-"):
+        if len(msg.params) < 2 or not msg.params[1].strip(","):
+            hub.reply(s, Numeric.ERR_NEEDMOREPARAMS, "MONITOR", "Not enough parameters")
+            return
+        targets = [t for t in msg.params[1].split(",") if t]
+        if sub == "-":
+            for target in targets:
+                hub.monitor.remove(s, target)
+            return
+        added, never = [], []
+        for i, target in enumerate(targets):
+            if not is_valid_nick(target):
+                # a mask or a non-nick never comes online (the spec allows nicks only): told
+                # offline, and not kept
+                never.append(target)
+                continue
+            if not hub.monitor.add(s, target):
+                rest = ",".join(targets[i:])
+                limit = str(hub.monitor.limit)
+                hub.reply(s, Numeric.ERR_MONLISTFULL, limit, rest, "Monitor list is full")
+                break
+            added.append(target)
+        _monitor_status(hub, s, added, never)
+    elif sub == "C":
+        hub.monitor.forget(s)
+    elif sub == "L":
+        for part in monitor.chunks(hub.monitor.targets(s).values()):
+            hub.reply(s, Numeric.RPL_MONLIST, part)
+        hub.reply(s, Numeric.RPL_ENDOFMONLIST, "End of MONITOR list")
+    elif sub == "S":
+        _monitor_status(hub, s, list(hub.monitor.targets(s).values()))
+    else:
+        hub.reply(
+            s, Numeric.ERR_UNKNOWNCOMMAND, "MONITOR", f"Unknown MONITOR subcommand: {sub[:20]}"
+        )
+
+
+def _monitor_status(hub: Hub, s: Session, targets: list[str], never: Sequence[str] = ()) -> None:
+    online, offline = [], list(never)
+    for target in targets:
+        if casefold(target) == SERVICE_KEY:
+            online.append(f"{SERVICE_NICK}!service@{hub.name}")
+        elif (who := hub.session_by_nick(target)) is not None:
+            online.append(who.mask)
+        else:
+            offline.append(target)
+    for part in monitor.chunks(online):
+        hub.reply(s, Numeric.RPL_MONONLINE, part)
+    for part in monitor.chunks(offline):
+        hub.reply(s, Numeric.RPL_MONOFFLINE, part)
 
 
 @command("ISON", min_params=1)
@@ -190,9 +314,7 @@ def away(hub: Hub, s: Session, msg: Message) -> None:
     else:
         hub.reply(s, Numeric.RPL_UNAWAY, "You are no longer marked as being away")
     line = safe_line("AWAY", (text,) if text else (), s.mask)
-    for peer in hub.peers_of(s):
-        if "away-notify" in peer.caps:
-            peer.send(line)
+    monitor.notify(hub.peers_of(s), hub.monitor, s, "away-notify", line)
 
 
 @command("MOTD")

@@ -26,7 +26,7 @@ from ...wire import (
     parse_uint,
     truncate_utf8,
 )
-from .. import acks
+from .. import acks, monitor
 from ..caps import CAPS, NAMELEN, RESERVED_NICKS
 from ..dispatch import defer
 from ..hub import Hub
@@ -35,7 +35,7 @@ from ..registry import command
 from ..replay import on_pong, request_ack
 from ..session import ACCOUNT, EXTJOIN, TAGS, TIME, Session
 from ..timefmt import human_time
-from ..welcome import land, welcome
+from ..welcome import expect_landing, land, welcome
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +174,16 @@ def nick(hub: Hub, s: Session, msg: Message) -> None:
     for peer in hub.peers_of(s):
         peer.send(line)
     first = hub.nicks.pop(s.nick_key)
+    old, renamed = s.nick, key != s.nick_key
+    if renamed:
+        hub.whowas.record(s, hub.clock.now())
     for device in devices:
         device.nick, device.nick_key = new, key
     hub.nicks[key] = first
     hub.messenger.shown_changed(s.user_key)  # its rooms' NAMES lists show the new nick
+    if renamed:  # a change of case only is the same nick: its watchers hear nothing
+        hub.monitor.offline(hub.name, old)
+        hub.monitor.online(hub.name, s)
 
 
 @command("PING", min_params=1, before_registration=True)
@@ -460,9 +466,7 @@ def register(hub: Hub, s: Session, msg: Message) -> None:
 
 def _account_notify(hub: Hub, s: Session) -> None:
     line = format_line("ACCOUNT", (s.account or "*",), s.mask)
-    for peer in hub.peers_of(s):
-        if "account-notify" in peer.caps:
-            peer.send(line)
+    monitor.notify(hub.peers_of(s), hub.monitor, s, "account-notify", line)
 
 
 # ---------------------------------------------------------------------- completing registration
@@ -568,7 +572,7 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
         f" caps={' '.join(sorted(s.caps))}" if s.caps else "",
     )
     welcome(hub, s)
-    land(hub, s)
+    expect_landing(hub, s)
     return True
 
 
