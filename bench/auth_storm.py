@@ -34,6 +34,10 @@ Scenarios (in this order, one server for all):
 - ``register40``: 40 new connections at once, each ``PASS`` + ``NICK u<i>`` + ``USER``; every
   one auto-registers an account (one scrypt hash each). Ends when all got 001 or an error.
 - ``login40``: those 40 quit; then the same 40 log in again at once (one scrypt check each).
+- ``login_rate`` (issue 12, target 5): sustained logins for 5 s (``--login-seconds``), 8 at a
+  time (``--login-concurrency``), each to one of those 40 accounts: connect with PASS, wait
+  for 001, drop the connection, next. Reports logins per second of the server on its one
+  core (the hashing in its worker thread) while the bystander's p99 is judged as above.
 - ``oper60``: a registered guest sends 60 ``OPER admin wrong<i>`` lines in one write, then
   ``PING``; ends at that PONG (all replies are in by then), a disconnect, or the timeout.
   Replies are counted by command (464, 491, ...).
@@ -53,7 +57,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -62,10 +65,8 @@ import re
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import Counter
@@ -78,15 +79,26 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from benchlib import (
+    BENCH,
+    ROOT,
+    RunningServer,
+    _git,
+    env_for,
+    export_commit,
+    free_port,
+    log_says,
+    pin,
+    proc_cpu_s,
+)
+
 RESULTS = BENCH / "results"
 HOST = "127.0.0.1"  # loopback only, always
 TARGET_P99_MS = 20.0
 OPER_NAME = "admin"
 OPER_PASSWORD = "bench-oper-secret"
-HASHING = ("register40", "login40", "oper60", "register_cmd40")  # judged against the target
-ORDER = ("idle", "register40", "login40", "oper60", "guest40", "register_cmd40")
+HASHING = ("register40", "login40", "login_rate", "oper60", "register_cmd40")  # vs the target
+ORDER = ("idle", "register40", "login40", "login_rate", "oper60", "guest40", "register_cmd40")
 
 # Limits raised so that the other protections do not refuse the load (what is measured is the
 # event loop, not a throttle). Applied only to keys the server under test knows.
@@ -553,6 +565,64 @@ async def scenario_accounts(
     return res
 
 
+async def scenario_login_rate(
+    port: int, accounts: int, seconds: float, concurrency: int, timeout: float
+) -> dict[str, Any]:
+    """Sustained logins for ``seconds``: ``concurrency`` clients at a time, each logging in
+    to one of the ``accounts`` existing accounts (u<i>, PASS), waiting for its 001 (or an
+    error), dropping the connection and starting the next login at once. Logins per second
+    of the server on its one core, with the bystander's round trip measured meanwhile."""
+    t0 = time.monotonic_ns()
+    end = time.monotonic() + seconds
+    ok = 0
+    waits: list[float] = []
+    errors: list[str] = []
+    nxt = 0
+
+    async def worker() -> None:
+        nonlocal ok, nxt
+        while time.monotonic() < end:
+            i = nxt % accounts
+            nxt += 1
+            c = Conn(f"u{i}")
+            t = time.monotonic_ns()
+            try:
+                await asyncio.wait_for(
+                    c.open(port, f"PASS {_pw(i)}\r\nNICK u{i}\r\nUSER u{i} 0 * :bench\r\n"),
+                    timeout,
+                )
+            except (OSError, asyncio.TimeoutError) as e:
+                errors.append(f"u{i}: connect failed: {e!r}")
+                continue
+            kind, t_done, text = await _outcome(
+                c, lambda m: m.command in REG_OK, lambda m: m.command in REG_ERR, timeout
+            )
+            c.abort()
+            if kind == "ok":
+                ok += 1
+                waits.append((t_done - t) / 1e6)
+            else:
+                errors.append(f"u{i}: {kind}: {text}")
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    t1 = time.monotonic_ns()
+    waits.sort()
+    dur = (t1 - t0) / 1e9
+    return {
+        "t0_ns": t0,
+        "t1_ns": t1,
+        "duration_s": round(dur, 3),
+        "clients": ok + len(errors),
+        "ok": ok,
+        "errors": len(errors),
+        "errors_sample": errors[:5],
+        "concurrency": concurrency,
+        "logins_per_s": round(ok / dur, 1) if dur > 0 else 0.0,
+        "client_wait_p50_ms": round(percentile(waits, 50), 1) if waits else None,
+        "client_wait_max_ms": round(waits[-1], 1) if waits else None,
+    }
+
+
 async def scenario_oper(port: int, lines: int, timeout: float) -> dict[str, Any]:
     """One registered guest sends ``lines`` wrong OPER lines in one write, then a PING."""
     c = Conn("operbench")
@@ -651,19 +721,7 @@ async def scenario_register_cmd(guests: list[Conn], timeout: float) -> dict[str,
 
 def _proc_cpu_s(pid: int) -> float:
     """CPU seconds of a process and its live child processes (a process pool)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    return proc_cpu_s(pid) or 0.0
 
 
 async def run_scenarios(
@@ -676,6 +734,11 @@ async def run_scenarios(
         c0 = _proc_cpu_s(server_pid)
         res: dict[str, Any] = await coro
         res["server_cpu_s"] = round(_proc_cpu_s(server_pid) - c0, 3)
+        if res.get("duration_s"):
+            res["server_cpu_pct"] = round(100 * res["server_cpu_s"] / res["duration_s"], 1)
+        if name == "login_rate" and res.get("ok"):
+            # what one login costs the server: logins/s on a whole core = 1000 / this
+            res["server_cpu_ms_per_login"] = round(1000 * res["server_cpu_s"] / res["ok"], 1)
         out[name] = res
         brief = {k: v for k, v in res.items() if not k.endswith("_ns")}
         log(f"{name}: {json.dumps(brief)}")
@@ -690,7 +753,7 @@ async def run_scenarios(
     if "idle" in want:
         await measured("idle", idle())
     accounts: list[Conn] = []
-    if want & {"register40", "login40"}:
+    if want & {"register40", "login40", "login_rate"}:  # login_rate logs in to these
         await measured("register40", scenario_accounts(port, a.clients, a.timeout, accounts))
     if "login40" in want:
         await asyncio.gather(*(c.quit(10) for c in accounts))
@@ -700,6 +763,11 @@ async def run_scenarios(
         accounts = accounts2
     for c in accounts:
         c.abort()
+    if "login_rate" in want:
+        await measured(
+            "login_rate",
+            scenario_login_rate(port, a.clients, a.login_seconds, a.login_concurrency, a.timeout),
+        )
     if "oper60" in want:
         await measured("oper60", scenario_oper(port, a.oper_lines, a.timeout))
     if want & {"guest40", "register_cmd40"}:
@@ -715,39 +783,6 @@ async def run_scenarios(
 # ---------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def _pin(cpu: str | None) -> list[str]:
-    return ["taskset", "-c", cpu] if cpu is not None else []
-
-
-def _env(src: Path) -> dict[str, str]:
-    """The environment that makes ``python -m ircd`` the server of the tree ``src``."""
-    env = dict(os.environ)
-    rest = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(src) + (os.pathsep + rest if rest else "")
-    return env
-
-
-def export_commit(rev: str, dest: Path) -> str:
-    """Extract the tree of commit ``rev`` into ``dest`` (git archive; the checkout and the
-    repository are left as they are); returns the full commit id."""
-    sha = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
-    if not sha:
-        raise SystemExit(f"--commit {rev}: not a commit")
-    dest.mkdir(parents=True)
-    tar = subprocess.run(
-        ["git", "archive", "--format=tar", sha], capture_output=True, cwd=ROOT, check=True
-    )
-    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as tf:
-        tf.extractall(dest, filter="data")
-    return sha
-
-
 def hash_operator_password(src: Path, password: str) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "ircd", "--hash-password"],
@@ -755,7 +790,7 @@ def hash_operator_password(src: Path, password: str) -> str:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(src),
+        env=env_for(src),
         cwd=src,
         check=False,
     )
@@ -778,7 +813,7 @@ def known_keys(src: Path) -> dict[str, dict[str, Any]]:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_env(src),
+        env=env_for(src),
         cwd=src,
         check=False,
     )
@@ -788,73 +823,39 @@ def known_keys(src: Path) -> dict[str, dict[str, Any]]:
     return keys
 
 
-class Server:
-    def __init__(self, src: Path, port: int, workdir: Path, config: Path, cpu: str | None) -> None:
-        self.port = port
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log_path = workdir / "server.log"
-        self.log = open(self.log_path, "wb")  # noqa: SIM115
-        argv = [
-            *_pin(cpu),
-            sys.executable,
-            "-m",
-            "ircd",
-            "--port",
-            str(port),
-            "--state",
-            str(workdir / "state.json"),
-            "--config",
-            str(config),
-        ]
-        self.argv = argv
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=workdir,
-            env=_env(src),
-            start_new_session=True,
-        )
-        self.pid = self.proc.pid  # taskset execs the server: same pid
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited at start: {self.tail()}")
-            if f"listening on {HOST}:{port}".encode() in self.log_path.read_bytes():
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server did not listen on {port}: {self.tail()}")
-
-    def text(self) -> str:
-        if not self.log.closed:
-            self.log.flush()
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")
-        return ""
-
-    def tail(self, n: int = 800) -> str:
-        return self.text()[-n:]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
+def start_server(
+    src: Path, port: int, workdir: Path, config: Path, cpu: str | None
+) -> RunningServer:
+    """Our server of the tree ``src`` on ``port`` from ``config``, ready once it logs that it
+    listens (the shared :class:`benchlib.RunningServer`)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "ircd",
+        "--port",
+        str(port),
+        "--state",
+        str(workdir / "state.json"),
+        "--config",
+        str(config),
+    ]
+    return RunningServer(
+        argv,
+        port,
+        workdir,
+        cpu=cpu,
+        env=env_for(src),
+        name="server",
+        ready=log_says(f"listening on {HOST}:{port}".encode()),
+        settle=0,
+    )
 
 
 class Bystander:
     def __init__(self, port: int, interval_ms: float, cpu: str | None) -> None:
         self.proc = subprocess.Popen(
             [
-                *_pin(cpu),
+                *pin(cpu),
                 sys.executable,
                 str(Path(__file__).resolve()),
                 "--bystander",
@@ -891,16 +892,6 @@ class Bystander:
 # ---------------------------------------------------------------------- report
 
 
-def _git(*args: str) -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        out = subprocess.run(
-            ["git", *args], capture_output=True, text=True, cwd=ROOT, timeout=10, check=False
-        )
-        if out.returncode == 0:
-            return out.stdout.strip()
-    return ""
-
-
 def machine() -> dict[str, Any]:
     cpu = "?"
     with contextlib.suppress(OSError):
@@ -925,6 +916,13 @@ def _what(name: str, res: Mapping[str, Any]) -> str:
         return f"error: {res['error']}"
     if name == "idle":
         return "no load"
+    if name == "login_rate":
+        return (
+            f"**{res.get('logins_per_s', 0)} logins/s** ({res.get('ok', 0)} in "
+            f"{res.get('duration_s', 0)} s, {res.get('concurrency', 0)} at a time"
+            + (f", {res['errors']} errors" if res.get("errors") else "")
+            + ")"
+        )
     if name == "oper60":
         by = ", ".join(f"{k}×{v}" for k, v in res.get("replies_by_command", {}).items())
         return f"{res['replies']} replies ({by or 'none'}); {res['ended']}"
@@ -994,14 +992,14 @@ def run_bench(
     if cfg.skipped:
         print(f"overrides the server does not know (skipped): {json.dumps(cfg.skipped)}")
     print(f"limit-like keys left as shipped: {json.dumps(cfg.unraised)}")
-    port = a.port or _free_port()
+    port = a.port or free_port()
     where = (
         f"server on CPU {server_cpu}, generator and bystander on CPU {gen_cpu} (taskset)"
         if pin
         else "not pinned"
     )
     log(f"label {label}; server: {tree}; port {port}; {where}")
-    server = Server(src, port, workdir / "run", conf_path, server_cpu)
+    server = start_server(src, port, workdir / "run", conf_path, server_cpu)
     try:
         bys = Bystander(port, a.interval_ms, gen_cpu)
         run, loop_name = _loop_runner()
@@ -1069,6 +1067,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     ap.add_argument("--clients", type=int, default=40, help="accounts per storm (40)")
     ap.add_argument("--oper-lines", type=int, default=60, help="wrong OPER lines (60)")
+    ap.add_argument("--login-seconds", type=float, default=5.0, help="length of login_rate (5 s)")
+    ap.add_argument(
+        "--login-concurrency", type=int, default=8, help="logins in flight in login_rate (8)"
+    )
     ap.add_argument("--interval-ms", type=float, default=5.0, help="bystander PING period")
     ap.add_argument("--timeout", type=float, default=60.0, help="bound of each storm (s)")
     ap.add_argument("--gap", type=float, default=0.5, help="quiet seconds between scenarios")
@@ -1108,6 +1110,20 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"auth_storm-{label}.json"
     out.write_text(json.dumps(doc, indent=2) + "\n")
+    lr = scenarios.get("login_rate")
+    if lr is not None and "logins_per_s" in lr and out_dir == RESULTS:
+        # issue 12, target 5: the figure also goes to latest.json (key "logins")
+        latest = RESULTS / "latest.json"
+        with contextlib.suppress(OSError, ValueError):
+            base = json.loads(latest.read_text()) if latest.exists() else {}
+            base["logins"] = {
+                "date": doc["date"],
+                "command": doc["command"],
+                "commit": doc["commit"],
+                "pinning": doc["pinning"],
+                "login_rate": {k: v for k, v in lr.items() if not k.endswith("_ns")},
+            }
+            latest.write_text(json.dumps(base, indent=2) + "\n")
     print()
     print(
         f"{doc['date']}; {doc['machine']['cpu']}, {doc['machine']['cpu_count']} CPUs; "
@@ -1117,6 +1133,15 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(scenarios))
     print()
+    lr = scenarios.get("login_rate")
+    if lr is not None and "logins_per_s" in lr:
+        per = lr.get("server_cpu_ms_per_login")
+        print(
+            f"logins per second on one core (hashing off the loop): {lr['logins_per_s']} "
+            f"(server CPU {lr.get('server_cpu_pct', '?')} % of its core; "
+            f"{per} ms of CPU per login: {round(1000 / per, 1) if per else '?'}/s on a whole "
+            "core)"
+        )
     for name in HASHING:
         res = scenarios.get(name)
         if res is None:

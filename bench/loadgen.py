@@ -25,26 +25,49 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
+import mmap
 import os
 import re
 import resource
+import shutil
+import struct
+import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+from benchlib import CoreLoad, CpuWindow, affinity, proc_cpu_s
 
 HOST = "127.0.0.1"  # loopback only, always
 CHANNEL = "#general"
 _ids = itertools.count(1)
+# messages in flight (closed loop): enough that a server always has work queued, not so many
+# that a server's per-client output limit is hit (ngIRCd: 32 KiB per client, hard-coded)
+FANOUT_WINDOW = 256  # per channel: each receiver has up to this many lines outstanding
+PRIVATE_WINDOW = 32  # per sender
+RX_DELAY_US = 500  # the C reader's pause after each round of reads (rxcount -d)
 _STAMP = re.compile(rb" :L(\d+) ")
 _REFUSALS = (b"432", b"433", b"436", b"464", b"465", b"471", b"473", b"474", b"475")
 # lines the generator acts on (anything else is only counted)
 _INTERESTING = re.compile(
     rb"^(?:PING |ERROR|:[^ \r\n]+ (?:PONG|001|366|43[2368]|46[45]|47[1345]) )[^\r\n]*", re.M
 )
+
+
+def pong_token(line: bytes) -> bytes:
+    """The token of a PONG line: its last parameter, trailing (``:tok``) or not (Ergo sends
+    ``:server PONG server tok`` without the colon)."""
+    line = line.rstrip(b"\r\n")
+    if b" :" in line:
+        return line.split(b" :", 1)[1].strip()
+    return line.rsplit(b" ", 1)[-1].strip()
 
 
 def raise_fd_limit(want: int = 20000) -> int:
@@ -76,16 +99,52 @@ def cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
-class CpuMeter:
-    """Wall time and this process's CPU time over a window."""
+def cpu_split() -> tuple[float, float]:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime, r.ru_stime
 
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-        self.c0 = cpu_seconds()
+
+class CpuMeter:
+    """Wall time, this process's CPU time and (with ``server_pid``) the server's CPU time over
+    a window: ``cpu(res)`` adds ``gen_cpu_pct`` (this process, user + system; 100 = one core),
+    ``gen_sys_pct`` (its kernel part: socket reads and writes) and ``server_cpu_pct``."""
+
+    def __init__(self, server_pid: int | None = None) -> None:
+        self.server = CpuWindow(server_pid)
+        self.server_cores = CoreLoad(affinity(server_pid))
+        self.gen_cores = CoreLoad(affinity(os.getpid()))
+        self.t0 = self.server.t0
+        self.u0, self.s0 = cpu_split()
 
     def pct(self, t_end: float | None = None) -> float:
         wall = (t_end or time.perf_counter()) - self.t0
-        return round(100.0 * (cpu_seconds() - self.c0) / wall, 1) if wall > 0 else 0.0
+        u, s = cpu_split()
+        return round(100.0 * (u + s - self.u0 - self.s0) / wall, 1) if wall > 0 else 0.0
+
+    def cpu(
+        self, res: dict[str, Any], t_end: float | None = None, helper_cpu_s: float = 0.0
+    ) -> dict[str, Any]:
+        """Add the CPU figures of the window ending at ``t_end`` (now) to ``res``;
+        ``helper_cpu_s``: CPU time of the generator's helper processes over the window (they
+        run on the generator's core and count as the generator)."""
+        wall = (t_end or time.perf_counter()) - self.t0
+        u, s = cpu_split()
+        gen = 100.0 * (u + s - self.u0 - self.s0 + helper_cpu_s) / wall if wall > 0 else 0.0
+        if wall > 0:
+            res["gen_cpu_pct"] = round(gen, 1)
+            res["gen_sys_pct"] = round(100.0 * (s - self.s0) / wall, 1)
+        srv = self.server.pct(t_end)
+        if srv is not None:
+            res["server_cpu_pct"] = srv
+        # what other processes took from each side's cores over the window (a busy machine):
+        # a fair run has both near 0
+        busy = self.server_cores.busy_pct() if self.server_cores.cpus else None
+        if busy is not None and srv is not None and self.server_cores.cpus != self.gen_cores.cpus:
+            res["server_core_others_pct"] = round(max(0.0, busy - srv), 1)
+        busy = self.gen_cores.busy_pct()
+        if busy is not None and self.server_cores.cpus != self.gen_cores.cpus:
+            res["gen_core_others_pct"] = round(max(0.0, busy - gen), 1)
+        return res
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -99,7 +158,12 @@ class Gen:
     """Shared state of one run: counters that clients bump and waiters that await them."""
 
     def __init__(
-        self, host: str, port: int, join: bool = True, ports: list[int] | None = None
+        self,
+        host: str,
+        port: int,
+        join: bool = True,
+        server_pid: int | None = None,
+        ports: list[int] | None = None,
     ) -> None:
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the load generator only targets loopback")
@@ -108,6 +172,7 @@ class Gen:
         # several nodes of one network (bench/scale.py): each client goes to one of them,
         # chosen by its nick (stable, and spread evenly)
         self.ports = ports or [port]
+        self.server_pid = server_pid  # for the server's CPU % over each measured window
         self.join = join  # send JOIN #general after 001 (harmless on an auto-joining server)
         self.delivered = 0  # lines counted by clients with counts=True
         self.threshold = 1 << 62
@@ -119,6 +184,16 @@ class Gen:
         self.delivered += n
         self.last_delivery = time.perf_counter()
         if self.delivered >= self.threshold:
+            self.threshold = 1 << 62
+            self.progress.set()
+
+    def set_delivered(self, total: int, at: float) -> None:
+        """A counter outside this process (the C reader) reports ``total`` at ``at``."""
+        if total == self.delivered:
+            return
+        self.delivered = total
+        self.last_delivery = at
+        if total >= self.threshold:
             self.threshold = 1 << 62
             self.progress.set()
 
@@ -239,7 +314,7 @@ class Client(asyncio.Protocol):
             return
         cmd = parts[1]
         if cmd == b"PONG" and self.pong_waits:
-            token = line.rsplit(b":", 1)[-1].strip()
+            token = pong_token(line)
             f = self.pong_waits.pop(token, None)
             if f is not None and not f.done():
                 f.set_result(None)
@@ -381,6 +456,103 @@ def message_line(target: str, size: int, tag: str = "") -> bytes:
     return (head + ("x" * pad) + "\r\n").encode()
 
 
+# ---------------------------------------------------------------------- the C reader
+
+RXCOUNT_SRC = Path(__file__).resolve().with_name("rxcount.c")
+_HDR = 8  # uint64 header words in the shared counters (see rxcount.c)
+
+
+def build_rxcount(src: Path = RXCOUNT_SRC) -> str | None:
+    """Compile rxcount.c once (cached in the temp dir under its source hash); None when no C
+    compiler is there (the fan-out then counts in Python and says so)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or not src.exists():
+        return None
+    code = src.read_bytes()
+    exe = Path(tempfile.gettempdir()) / f"ircbench-rxcount-{hashlib.sha1(code).hexdigest()[:12]}"
+    if exe.exists():
+        return str(exe)
+    tmp = exe.with_name(f"{exe.name}.{os.getpid()}")
+    try:
+        r = subprocess.run(
+            [cc, "-O2", "-o", str(tmp), str(src)], capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        print(f"rxcount.c did not compile: {r.stderr.decode()[-300:]}", file=sys.stderr)
+        return None
+    os.replace(tmp, exe)
+    return str(exe)
+
+
+class CReader:
+    """Hands the sockets of joined clients to an ``rxcount`` process (on the generator's core:
+    it inherits the affinity) that counts their lines; this process stops reading them."""
+
+    def __init__(self, exe: str, clients: list[Client], delay_us: int = 0) -> None:
+        self.clients = clients
+        fds = []
+        for c in clients:
+            t = c.transport
+            assert t is not None
+            t.pause_reading()
+            fds.append(os.dup(t.get_extra_info("socket").fileno()))
+        self.size = 8 * (_HDR + len(clients))
+        fd, self.path = tempfile.mkstemp(prefix="ircbench-rx-")
+        os.ftruncate(fd, self.size)
+        self.mm = mmap.mmap(fd, self.size)
+        os.close(fd)
+        try:
+            self.proc = subprocess.Popen(
+                [exe, "-d", str(delay_us), self.path, *map(str, fds)],
+                pass_fds=fds,
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            for d in fds:
+                os.close(d)  # the reader has its own copies
+        deadline = time.monotonic() + 10
+        while struct.unpack_from("<Q", self.mm, 32)[0] != 1:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("rxcount did not start")
+            time.sleep(0.005)
+        self.cpu0 = proc_cpu_s(self.proc.pid, children=False) or 0.0
+
+    def total(self) -> tuple[int, float]:
+        """(lines received in all, perf_counter time of the last read with data)."""
+        lines = struct.unpack_from("<Q", self.mm, 0)[0]
+        ns = struct.unpack_from("<Q", self.mm, 8)[0]
+        return lines, ns / 1e9  # CLOCK_MONOTONIC, the clock of time.perf_counter on Linux
+
+    def per_client(self) -> list[int]:
+        return list(struct.unpack_from(f"<{len(self.clients)}Q", self.mm, 8 * _HDR))
+
+    def cpu_s(self) -> float:
+        return (proc_cpu_s(self.proc.pid, children=False) or self.cpu0) - self.cpu0
+
+    async def feed(self, gen: Gen, period: float = 0.0002) -> None:
+        """Copy the shared total into ``gen`` until cancelled."""
+        while True:
+            gen.set_delivered(*self.total())
+            await asyncio.sleep(period)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            struct.pack_into("<Q", self.mm, 24, 1)
+        if self.proc.poll() is None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        with contextlib.suppress(ValueError, BufferError):
+            self.mm.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
 # ---------------------------------------------------------------------- scenarios
 
 
@@ -393,12 +565,13 @@ async def scenario_connect(
     prefix: str = "c",
     settle: float = 1.0,
 ) -> dict[str, Any]:
+    server_pid = server_pid or gen.server_pid
     rss0 = vm_rss_kib(server_pid)
-    meter = CpuMeter()
+    meter = CpuMeter(server_pid)
     nicks = [nick_for(prefix, i) for i in range(clients)]
     joined, errors = await connect_many(gen, nicks, concurrency, timeout)
     t_all = max((c.joined_at for c in joined), default=meter.t0) - meter.t0
-    cpu = meter.pct(meter.t0 + t_all if t_all > 0 else None)
+    cpu = meter.cpu({}, meter.t0 + t_all if t_all > 0 else None)
     # steady state: everything queued to each client has arrived, and a second has passed
     unsynced = await sync_all(joined, timeout=min(60.0, timeout))
     await asyncio.sleep(settle)
@@ -410,7 +583,7 @@ async def scenario_connect(
         "lost": clients - n,
         "all_joined_s": round(t_all, 3),
         "clients_per_s": round(n / t_all, 1) if t_all > 0 else 0.0,
-        "gen_cpu_pct": cpu,
+        **cpu,
         "unsynced": unsynced,
         "errors_sample": errors[:5],
     }
@@ -428,10 +601,12 @@ async def scenario_fanout(
     senders: int = 4,
     messages: int = 10000,
     line_bytes: int = 100,
-    window: int = 64,
+    window: int = FANOUT_WINDOW,
     batch: int = 16,
     timeout: float = 60.0,
     concurrency: int = 20,
+    reader: str = "c",
+    reader_delay_us: int = RX_DELAY_US,
 ) -> dict[str, Any]:
     # setup at a gentle pace (registrations in flight): servers with a tiny listen backlog
     # (miniircd) drop connections under a connect storm, and the setup is not what is measured
@@ -446,9 +621,16 @@ async def scenario_fanout(
     for c in rx:
         c.lines = 0
     gen.delivered = 0
+    # the receiving side: a C process counting lines (the default), or these Python clients
+    creader: CReader | None = None
+    feeder: asyncio.Task[None] | None = None
+    exe = build_rxcount() if reader == "c" else None
+    if exe is not None:
+        creader = CReader(exe, rx, reader_delay_us)
+        feeder = asyncio.get_running_loop().create_task(creader.feed(gen))
     line = message_line(CHANNEL, line_bytes, "F")
     r = len(rx)
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     deadline = meter.t0 + timeout
     sent = 0
     k = 0
@@ -470,18 +652,35 @@ async def scenario_fanout(
     await gen.wait_delivered(sent * r, max(0.5, min(30.0, deadline - time.perf_counter() + 5)))
     t_end = gen.last_delivery if gen.delivered else time.perf_counter()
     wall = t_end - meter.t0
-    got = [c.lines for c in rx]
+    helper = 0.0
+    if creader is not None and feeder is not None:
+        feeder.cancel()
+        gen.set_delivered(*creader.total())
+        helper = creader.cpu_s()
+        got = [c.lines + n for c, n in zip(rx, creader.per_client(), strict=True)]
+        creader.stop()
+    else:
+        got = [c.lines for c in rx]
     lost = sum(max(0, sent - g) for g in got)
-    res = {
+    res: dict[str, Any] = {
         "receivers": r,
         "senders": len(tx),
         "messages": sent,
+        "window": window,
+        "reader": "c" if creader is not None else "python",
+        "reader_delay_us": reader_delay_us if creader is not None else None,
         "deliveries": gen.delivered,
         "lost": lost,
         "seconds": round(wall, 3),
         "deliveries_per_s": round(gen.delivered / wall) if wall > 0 else 0,
-        "gen_cpu_pct": meter.pct(t_end),
     }
+    meter.cpu(res, t_end, helper_cpu_s=helper)
+    if res["deliveries"]:
+        cpu_s = res["gen_cpu_pct"] / 100.0 * wall
+        res["gen_us_per_delivery"] = round(1e6 * cpu_s / res["deliveries"], 4)
+        srv = res.get("server_cpu_pct")
+        if isinstance(srv, (int, float)):
+            res["server_us_per_delivery"] = round(1e4 * srv * wall / res["deliveries"], 4)
     close_all(rx + tx)
     return res
 
@@ -516,7 +715,7 @@ async def scenario_latency(
     snd = sender[0]
     total = max(1, int(rate * seconds))
     pad = "y" * max(1, line_bytes - len(f"PRIVMSG {CHANNEL} :L{time.perf_counter_ns()} ") - 2)
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     t0 = meter.t0
     sent = 0
     while sent < total and time.perf_counter() - t0 < seconds * 3 + 5:
@@ -539,8 +738,8 @@ async def scenario_latency(
         "p50_ms": round(percentile(lat, 50) * 1000, 3),
         "p99_ms": round(percentile(lat, 99) * 1000, 3),
         "max_ms": round(lat[-1] * 1000, 3) if lat else float("nan"),
-        "gen_cpu_pct": meter.pct(),
     }
+    meter.cpu(res)
     close_all(rx + sender)
     return res
 
@@ -550,7 +749,7 @@ async def scenario_private(
     pairs: int = 100,
     messages: int = 100000,
     line_bytes: int = 100,
-    window: int = 8,
+    window: int = PRIVATE_WINDOW,
     timeout: float = 60.0,
 ) -> dict[str, Any]:
     a_n = [nick_for("pa", i) for i in range(pairs)]
@@ -573,7 +772,7 @@ async def scenario_private(
     n_s = len(senders)
     per = max(1, messages // n_s)
     total = per * n_s
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     deadline = meter.t0 + timeout
     sent = 0
     in_flight_cap = window * n_s
@@ -600,8 +799,8 @@ async def scenario_private(
         "lost": max(0, sent - gen.delivered),
         "seconds": round(wall, 3),
         "messages_per_s": round(gen.delivered / wall) if wall > 0 else 0,
-        "gen_cpu_pct": meter.pct(t_end),
     }
+    meter.cpu(res, t_end)
     close_all(cl)
     return res
 
@@ -631,7 +830,7 @@ async def scenario_history(
     for i in range(0, unread, 100):
         p.write(line * min(100, unread - i))
         await p.sync(30)
-    meter = CpuMeter()
+    meter = CpuMeter(gen.server_pid)
     c = await asyncio.wait_for(open_client(gen, nick, password=password), 10)
     done = c.expect_pattern(b"PRIVMSG " + CHANNEL.encode() + b" :", unread)
     try:
@@ -646,8 +845,8 @@ async def scenario_history(
         "replay_s": round(t, 4) if ok else None,
         "replay_ms": round(t * 1000, 1) if ok else None,
         "joined_ms": round((c.joined_at - meter.t0) * 1000, 1) if c.joined_at else None,
-        "gen_cpu_pct": meter.pct(),
     }
+    meter.cpu(res)
     close_all([c, p])
     return res
 
@@ -662,9 +861,15 @@ SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
 
 
 async def run_scenario(
-    name: str, host: str, port: int, join: bool = True, ports: list[int] | None = None, **kw: Any
+    name: str,
+    host: str,
+    port: int,
+    join: bool = True,
+    server_pid: int | None = None,
+    ports: list[int] | None = None,
+    **kw: Any,
 ) -> dict[str, Any]:
-    gen = Gen(host, port, join=join, ports=ports)
+    gen = Gen(host, port, join=join, server_pid=server_pid, ports=ports)
     res = await SCENARIOS[name](gen, **kw)
     res["scenario"] = name
     await asyncio.sleep(0)
@@ -692,25 +897,58 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--unread", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument(
+        "--window",
+        type=int,
+        default=None,
+        help=f"messages in flight: fanout, per channel (default {FANOUT_WINDOW}); private, "
+        f"per sender (default {PRIVATE_WINDOW})",
+    )
+    ap.add_argument(
+        "--reader",
+        choices=("c", "python"),
+        default="c",
+        help="fan-out receiving side: rxcount.c in a helper process (default; Python when no "
+        "C compiler) or the Python clients",
+    )
+    ap.add_argument(
+        "--reader-delay-us",
+        type=int,
+        default=RX_DELAY_US,
+        help=f"the C reader's pause after each round of reads (default {RX_DELAY_US})",
+    )
     a = ap.parse_args(argv)
     raise_fd_limit()
     kw: dict[str, Any] = {"timeout": a.timeout}
     if a.scenario == "connect":
-        kw.update(clients=a.clients, concurrency=a.concurrency, server_pid=a.server_pid)
+        kw.update(clients=a.clients, concurrency=a.concurrency)
     elif a.scenario == "fanout":
-        kw.update(receivers=a.receivers, senders=a.senders)
+        kw.update(receivers=a.receivers, senders=a.senders, reader=a.reader)
+        kw["reader_delay_us"] = a.reader_delay_us
+        if a.window:
+            kw["window"] = a.window
         if a.messages:
             kw["messages"] = a.messages
     elif a.scenario == "latency":
         kw.update(rate=a.rate, members=a.members, seconds=a.seconds)
     elif a.scenario == "private":
         kw.update(pairs=a.pairs)
+        if a.window:
+            kw["window"] = a.window
         if a.messages:
             kw["messages"] = a.messages
     elif a.scenario == "history":
         kw.update(unread=a.unread)
     ports = [int(p) for p in a.ports.split(",") if p] or None
-    coro = run_scenario(a.scenario, a.host, a.port, join=not a.no_join, ports=ports, **kw)
+    coro = run_scenario(
+        a.scenario,
+        a.host,
+        a.port,
+        join=not a.no_join,
+        server_pid=a.server_pid,
+        ports=ports,
+        **kw,
+    )
     try:
         import uvloop
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import benchlib
 import run  # the suite's server launcher
 
 
@@ -59,7 +60,7 @@ def main() -> int:
     if shutil.which("py-spy") is None:
         raise SystemExit("py-spy missing: run bench/setup.sh")
     workdir = Path(tempfile.mkdtemp(prefix="ircprof-"))
-    srv = run.RunningServer(run.SERVERS["ours"], "0", workdir)
+    srv = run.start_server(run.SERVERS["ours"], "0", workdir)
     name = a.scenario + (f"-{a.tag}" if a.tag else "")
     raw = run.RESULTS / f"profile-{name}.txt"
     run.RESULTS.mkdir(parents=True, exist_ok=True)
@@ -82,7 +83,8 @@ def main() -> int:
     )
     try:
         time.sleep(1.0)
-        argv = ["taskset", "-c", "1", sys.executable, str(run.BENCH / "loadgen.py"), a.scenario,
+        gen = str(benchlib.BENCH / "loadgen.py")
+        argv = ["taskset", "-c", "1", sys.executable, gen, a.scenario,
                 "--port", str(srv.port), "--server-pid", str(srv.pid), *rest]  # fmt: skip
         out = subprocess.run(argv, capture_output=True, text=True, timeout=400)
         print(out.stdout.strip() or out.stderr[-500:])

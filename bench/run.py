@@ -22,8 +22,6 @@ import platform
 import re
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
+from benchlib import BENCH, ROOT, RunningServer, export_commit, free_port
+
 RESULTS = BENCH / "results"
 README = BENCH / "README.md"
 HOST = "127.0.0.1"
@@ -54,12 +52,6 @@ class ServerSpec:
     note: str = ""
     version: str = ""
     cmd_for: Any = None  # (port, dir) -> argv (written configs live in dir)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 # the limits raised in our server's config for a load test (the rest stays as shipped);
@@ -146,7 +138,7 @@ def _inspircd(port: int, d: Path) -> list[str]:
 <pid file="{d}/inspircd.pid">
 <options prefixquit="Quit: " syntaxhints="no" announcets="yes" pingwarning="15">
 <security maxtargets="20">
-<performance quietbursts="yes" softlimit="20000" somaxconn="4096" netbuffersize="10240"
+<performance quietbursts="yes" softlimit="20000" somaxconn="4096" netbuffersize="65536"
              clonesonconnect="no">
 <limits maxnick="30">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="default" target="{d}/inspircd.log">
@@ -160,9 +152,47 @@ def _inspircd(port: int, d: Path) -> list[str]:
     ]
 
 
+def _miniircd_exe() -> str:
+    # on PATH, or installed into the Python that runs the bench (a venv not on PATH)
+    beside = Path(sys.executable).parent / "miniircd"
+    return shutil.which("miniircd") or (str(beside) if beside.exists() else "miniircd")
+
+
 def _miniircd(port: int, d: Path) -> list[str]:
-    exe = shutil.which("miniircd") or "miniircd"
+    exe = _miniircd_exe()
     return [exe, "--listen", HOST, "--ports", str(port), "--setuid", "root"]
+
+
+# Ergo has no Debian or PyPI package: a static build is kept beside the repository (its
+# README.md, LICENSE, ergo.yaml and `run.sh PORT DIR`), referenced relative to the checkout
+ERGO_REL = "../shared/anchors/ergo"
+
+
+def anchor_dir(rel: str = ERGO_REL, root: Path = ROOT) -> Path | None:
+    """The anchor directory ``rel`` (relative to the checkout), or None when it is absent.
+    In a git worktree the main checkout's sibling counts too (the worktree sits elsewhere)."""
+    candidates = [root / rel]
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(
+            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            capture_output=True, text=True, cwd=root, timeout=10, check=False,
+        )  # fmt: skip
+        if out.returncode == 0 and out.stdout.strip():
+            candidates.append(Path(out.stdout.strip()).parent / rel)
+    for c in candidates:
+        if (c / "run.sh").is_file() and (c / "ergo").is_file():
+            return c.resolve()
+    return None
+
+
+def _ergo(port: int, d: Path) -> list[str]:
+    where = anchor_dir()
+    if where is None:
+        raise RuntimeError(f"Ergo not found at {ERGO_REL}")
+    # run.sh writes ircd.yaml from its ergo.yaml (fakelag off, max-sendq 64m, no hostname
+    # lookups or ident, loopback exempt from the per-IP limits: Ergo's default.yaml otherwise)
+    # and execs ergo, so the pinned pid is Ergo's
+    return ["bash", str(where / "run.sh"), str(port), str(d / "ergo")]
 
 
 def _version(argv: list[str]) -> str:
@@ -186,71 +216,45 @@ SERVERS = {
         cmd_for=_ours,
         note="real config (journal, fsync everysec), rate limits raised",
     ),
-    "ngircd": ServerSpec("ngircd", "ngIRCd", cmd_for=_ngircd, note="MaxPenaltyTime = 0"),
+    "ngircd": ServerSpec(
+        "ngircd",
+        "ngIRCd",
+        cmd_for=_ngircd,
+        note="MaxPenaltyTime = 0 (no penalties), no DNS/ident; its 32 KiB output limit per "
+        "client is compiled in",
+    ),
     "inspircd": ServerSpec(
         "inspircd",
         "InspIRCd",
         cmd_for=_inspircd,
-        note="fakelag off, commandrate/threshold raised",
+        note="fakelag off, commandrate/threshold raised, sendq 1 GiB hard, recvq 1 MiB, "
+        "netbuffersize 64 KiB, no DNS",
+    ),
+    "ergo": ServerSpec(
+        "ergo",
+        "Ergo",
+        cmd_for=_ergo,
+        note="its ergo.yaml: fakelag off, max-sendq 64m, no DNS/ident, loopback exempt from "
+        "IP limits",
     ),
     "miniircd": ServerSpec(
         "miniircd",
         "miniircd",
         max_clients=1015,
         cmd_for=_miniircd,
-        note="select(): at most ~1020 sockets",
+        note="select(): at most ~1020 sockets; no flood control or DNS to turn off",
     ),
 }
 
 
-class RunningServer:
-    def __init__(self, spec: ServerSpec, server_cpu: str, workdir: Path) -> None:
-        self.spec = spec
-        self.port = _free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-", dir=workdir))
-        argv = spec.cmd_for(self.port, self.dir)
-        self.log = open(self.dir / "server.log", "wb")  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", server_cpu, *argv],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            cwd=self.dir,
-            start_new_session=True,
-        )
-        self.pid = self.proc.pid  # taskset execs the server: same pid
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{spec.name} exited at start: {self.tail()}")
-            try:
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            self.stop()
-            raise RuntimeError(f"{spec.name} did not listen on {self.port}: {self.tail()}")
-        time.sleep(0.2)  # the probe connection's close is handled before the run
-
-    def tail(self) -> str:
-        self.log.flush()
-        with contextlib.suppress(OSError):
-            return (self.dir / "server.log").read_text(errors="replace")[-600:]
-        return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(2)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        self.log.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
+def start_server(spec: ServerSpec, server_cpu: str | None, workdir: Path) -> RunningServer:
+    """Start one server of ``spec`` on a free port, pinned to ``server_cpu``, from a fresh
+    temp dir under ``workdir`` (removed at stop); ready when its port accepts a connection."""
+    port = free_port()
+    d = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-", dir=workdir))
+    argv = spec.cmd_for(port, d)
+    return RunningServer(argv, port, d, cpu=server_cpu, name=spec.name, start_timeout=15,
+                         cleanup=True)  # fmt: skip
 
 
 # ---------------------------------------------------------------------- scenarios
@@ -300,7 +304,7 @@ def run_case(
         return {"na": "no history/unread replay"}
     if spec.max_clients is not None and case.clients > spec.max_clients:
         return {"na": spec.note}
-    srv = RunningServer(spec, server_cpu, workdir)
+    srv = start_server(spec, server_cpu, workdir)
     try:
         argv = [
             "taskset",
@@ -370,7 +374,37 @@ def _fmt(v: Any, unit: str = "", digits: int = 0) -> str:
     return str(v)
 
 
-def cell(res: dict[str, Any], metric: str, unit: str = "", digits: int = 0) -> str:
+# generator-bound: the generator's core is (nearly) full while the server still has headroom;
+# the figure then says what the generator managed, a bound on what the server can do
+GEN_FULL_PCT = 90.0
+SERVER_HEADROOM_PCT = 80.0
+
+
+def generator_bound(res: dict[str, Any]) -> bool:
+    """True when the generator, not the server, limited this run: the generator at
+    >= GEN_FULL_PCT of its core and the server below SERVER_HEADROOM_PCT of its own (without a
+    server figure, the generator at >= 95 %)."""
+    gen = res.get("gen_cpu_pct")
+    if not isinstance(gen, (int, float)):
+        return False
+    srv = res.get("server_cpu_pct")
+    if not isinstance(srv, (int, float)):
+        return gen >= 95.0
+    return gen >= GEN_FULL_PCT and srv < SERVER_HEADROOM_PCT
+
+
+# other processes took more than this share of the server's core during the window: the
+# figure says more about the machine than about the server (marked †)
+DISTURBED_PCT = 20.0
+
+
+def disturbed(res: dict[str, Any]) -> bool:
+    others = res.get("server_core_others_pct")
+    return isinstance(others, (int, float)) and others > DISTURBED_PCT
+
+
+def cell(res: dict[str, Any], metric: str, unit: str = "", digits: int = 0,
+         lower_is_better: bool = False) -> str:  # fmt: skip
     if not res:
         return "—"
     if "na" in res:
@@ -381,9 +415,24 @@ def cell(res: dict[str, Any], metric: str, unit: str = "", digits: int = 0) -> s
     text = _fmt(v, unit, digits)
     if res.get("lost"):
         text += f" ({res['lost']} lost)"
-    if res.get("gen_cpu_pct", 0) >= 95:
-        text += " ≥"  # generator-bound: a lower bound
+    if v is not None and generator_bound(res):
+        # a throughput is then a lower bound of the server's; a latency an upper bound
+        text = ("≤ " if lower_is_better else "≥ ") + text
+    if v is not None and disturbed(res):
+        text += " †"
     return text
+
+
+def cpu_cell(res: dict[str, Any]) -> str:
+    """``server / generator`` CPU % of one result (``?`` where unknown)."""
+    if not res or "na" in res or "error" in res:
+        return "—"
+
+    def pct(k: str) -> str:
+        v = res.get(k)
+        return f"{v:.0f}" if isinstance(v, (int, float)) else "?"
+
+    return f"{pct('server_cpu_pct')} / {pct('gen_cpu_pct')}"
 
 
 def table(results: dict[str, dict[str, dict[str, Any]]], names: list[str], quick: bool) -> str:
@@ -413,15 +462,18 @@ def table(results: dict[str, dict[str, dict[str, Any]]], names: list[str], quick
     sep = "|---|" + "---|" * len(names)
     out = [head, sep]
     for label, key, metric, unit, digits in rows:
-        cells = [cell(results.get(n, {}).get(key, {}), metric, unit, digits) for n in names]
+        low = metric.endswith("_ms") or metric.endswith("_s") or metric.endswith("_kib")
+        cells = [cell(results.get(n, {}).get(key, {}), metric, unit, digits, low) for n in names]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
-    cpu = [
-        f"generator CPU % in {label}"
-        + " | "
-        + " | ".join(_fmt(results.get(n, {}).get(key, {}).get("gen_cpu_pct")) for n in names)
-        for label, key in (("fan-out", fk), (f"connect {ck_big.split('_')[1]}", ck_big))
-    ]
-    out += [f"| {row} |" for row in cpu]
+    for label, key in (
+        ("fan-out", fk),
+        ("private", "private"),
+        (f"connect {ck_small.split('_')[1]}", ck_small),
+        (f"connect {ck_big.split('_')[1]}", ck_big),
+        ("latency @2000/s", "latency_2000"),
+    ):
+        cells = [cpu_cell(results.get(n, {}).get(key, {})) for n in names]
+        out.append(f"| CPU % server / generator, {label} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 
 
@@ -459,11 +511,28 @@ def targets(results: dict[str, dict[str, dict[str, Any]]], quick: bool) -> list[
     a = g(ours, "latency_200", "p99_ms")
     out.append((f"latency p99 @200/s ≤ 2 ms ({_fmt(a, ' ms', 3)})",
                 verdict(None if a is None else a <= 2)))  # fmt: skip
+    ergo = results.get("ergo", {})
+    a, b = g(ours, "private", "messages_per_s"), g(ergo, "private", "messages_per_s")
+    out.append(
+        (f"private messages/s ≥ 2 × Ergo ({_fmt(a, 'k/s')} vs {_fmt(b, 'k/s')})",
+         verdict(None if a is None or b is None else a >= 2 * b))
+    )  # fmt: skip
     a, b = g(ours, "private", "messages_per_s"), g(ngi, "private", "messages_per_s")
     out.append(
-        (f"private messages/s ≥ ngIRCd ({_fmt(a, 'k/s')} vs {_fmt(b, 'k/s')})",
+        (f"private messages/s ≥ ngIRCd (stretch; {_fmt(a, 'k/s')} vs {_fmt(b, 'k/s')})",
          verdict(None if a is None or b is None else a >= b))
     )  # fmt: skip
+    for lk in ("latency_200", "latency_2000"):
+        a, b = g(ours, lk, "p99_ms"), g(insp, lk, "p99_ms")
+        out.append(
+            (f"latency p99 @{lk.split('_')[1]}/s ≤ InspIRCd ({_fmt(a, ' ms', 2)} vs "
+             f"{_fmt(b, ' ms', 2)})", verdict(None if a is None or b is None else a <= b))
+        )  # fmt: skip
+    for k in (fk, "private"):
+        r = ours.get(k, {})
+        if r and generator_bound(r):
+            out.append((f"{k}: the generator was the limit (server {cpu_cell(r)} generator "
+                        "CPU %): ours is a lower bound", "note"))  # fmt: skip
     return out
 
 
@@ -492,7 +561,8 @@ def chart(
         ("history", "replay_ms", 1, "history: 1000 unread, ms ↓"),
     ]
     fig, axes = plt.subplots(2, 4, figsize=(16, 7))
-    colors = {"ours": "#d62728", "ngircd": "#1f77b4", "inspircd": "#2ca02c", "miniircd": "#9467bd"}
+    colors = {"ours": "#d62728", "ngircd": "#1f77b4", "inspircd": "#2ca02c", "ergo": "#ff7f0e",
+              "miniircd": "#9467bd"}  # fmt: skip
     for ax, (key, metric, scale, title) in zip(axes.flat, panels, strict=True):
         labels, vals, cols = [], [], []
         for n in names:
@@ -552,7 +622,12 @@ def write_readme(doc: dict[str, Any], names: list[str]) -> None:
         "",
         table(res, names, quick),
         "",
-        "A `≥` after a figure: the generator was at ≥ 95 % CPU, so the figure is a lower bound. "
+        f"A `≥` before a figure: the generator was the limit (its core ≥ {GEN_FULL_PCT:.0f} % "
+        f"busy, the server's < {SERVER_HEADROOM_PCT:.0f} %), so the figure is a lower bound of "
+        "the server's (`≤` for a latency: an upper bound). `CPU % server / generator`: each "
+        "process's CPU time over the measured window (100 = one core). "
+        f"`†`: other processes took > {DISTURBED_PCT:.0f} % of the server's core during the "
+        "window (a busy machine: the figure is not the server's). "
         "`n/a`: the server cannot do this (miniircd: select(), ~1020 sockets; no server but ours "
         "has accounts with unread replay).",
         "",
@@ -561,6 +636,8 @@ def write_readme(doc: dict[str, Any], names: list[str]) -> None:
     ]
     for text, verdict in targets(res, quick):
         lines.append(f"- {text}: {verdict}")
+    lines += ["", "Anchor configuration:", ""]
+    lines += [f"- {SERVERS[n].label}: {doc['notes'].get(n, '')}" for n in names if n in SERVERS]
     lines += ["", "![benchmark chart](results/latest.png)", "", END]
     block = "\n".join(lines)
     text = README.read_text() if README.exists() else "# Benchmarks\n\n" + START + "\n" + END + "\n"
@@ -576,7 +653,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (about a minute)")
     ap.add_argument("--repeat", type=int, default=3, help="runs per case (median); default 3")
-    ap.add_argument("--servers", default="ours,ngircd,inspircd,miniircd")
+    ap.add_argument("--servers", default="ours,ngircd,inspircd,ergo,miniircd")
     ap.add_argument("--only", default="", help="comma-separated case keys (default: all)")
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--gen-cpu", default="1")
@@ -595,7 +672,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = ap.parse_args(argv)
     if a.render_only:
-        doc = json.loads(Path(a.out).read_text())
+        doc: dict[str, Any] = json.loads(Path(a.out).read_text())
         names = list(doc["results"])
         chart(doc["results"], names, doc["quick"], Path(a.out).with_suffix(".png"))
         write_readme(doc, names)
@@ -605,8 +682,6 @@ def main(argv: list[str] | None = None) -> int:
     base_dir: Path | None = None
     if a.baseline:
         base_dir = Path(tempfile.mkdtemp(prefix="ircbench-base-"))
-        from auth_storm import export_commit  # the same git-archive export as auth_storm's
-
         tree = base_dir / "tree"
         sha = export_commit(a.baseline, tree)
         SERVERS["base"] = ServerSpec(
@@ -620,6 +695,13 @@ def main(argv: list[str] | None = None) -> int:
     for n in names:
         if n not in SERVERS:
             raise SystemExit(f"unknown server {n!r}; known: {', '.join(SERVERS)}")
+    if "ergo" in names and anchor_dir() is None:
+        print(
+            f"skipping Ergo: no build at {ERGO_REL} (relative to {ROOT}; it needs run.sh and "
+            "the ergo binary there, see bench/README.md)",
+            file=sys.stderr,
+        )
+        names.remove("ergo")
     only = {x for x in a.only.split(",") if x}
     with contextlib.suppress(ValueError, OSError):
         import resource
@@ -636,11 +718,14 @@ def main(argv: list[str] | None = None) -> int:
         ),
         "ngircd": _deb_version("ngircd"),
         "inspircd": _deb_version("inspircd"),
-        "miniircd": _version([shutil.which("miniircd") or "miniircd", "--version"]),
+        "miniircd": _version([_miniircd_exe(), "--version"]),
     }
+    if "ergo" in names:
+        where = anchor_dir()
+        versions["ergo"] = _version([str(where / "ergo"), "--version"]) if where else "?"
     RESULTS.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="ircbench-"))
-    doc: dict[str, Any] = {
+    doc = {
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "command": (
@@ -686,6 +771,12 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(base_dir, ignore_errors=True)
     doc["elapsed_s"] = round(time.monotonic() - t_start, 1)
     out = Path(a.out)
+    # other scripts' sections of latest.json (bench/bigstate.py: "bigstate") are kept
+    with contextlib.suppress(OSError, ValueError):
+        prev = json.loads(out.read_text())
+        for k in ("bigstate", "logins"):
+            if k in prev and k not in doc:
+                doc[k] = prev[k]
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out}")
     png = out.with_suffix(".png")

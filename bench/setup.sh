@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install what the benchmark suite needs: the anchor servers (ngIRCd, InspIRCd from Debian;
-# miniircd from PyPI), uvloop for the generator, matplotlib for the chart, and the profilers.
+# miniircd from PyPI; Ergo is a static build kept in ../shared/anchors/ergo), a C compiler for
+# the fan-out's reader (bench/rxcount.c), uvloop for the generator, matplotlib for the chart,
+# and the profilers.
 # The Debian packages' own services are not used (run.py starts each server itself from a
 # generated temp config on 127.0.0.1); if the package started one, it is stopped again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v ngircd >/dev/null || ! [ -x /usr/sbin/inspircd ]; then
+if ! command -v ngircd >/dev/null || ! [ -x /usr/sbin/inspircd ] || ! command -v cc >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     # policy-rc.d 101: packages must not start their system services during install
@@ -16,7 +18,7 @@ if ! command -v ngircd >/dev/null || ! [ -x /usr/sbin/inspircd ]; then
         printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
         chmod +x /usr/sbin/policy-rc.d
     fi
-    apt-get install -y --no-install-recommends ngircd inspircd util-linux
+    apt-get install -y --no-install-recommends ngircd inspircd util-linux gcc libc6-dev
     [ "$had_policy" = 0 ] && rm -f /usr/sbin/policy-rc.d
 fi
 
@@ -25,4 +27,15 @@ fi
 source scripts/venv.sh
 ensure_venv bench
 "$VENV_PY" -m pip install --quiet "uvloop>=0.19" "py-spy>=0.3" "pyinstrument>=4.6"
+# the fan-out's C reader (bench/loadgen.py also compiles it on first use, into the temp dir)
+if command -v cc >/dev/null; then
+    "$VENV_PY" -c 'import sys; sys.path.insert(0, "bench"); import loadgen; print("rxcount:", loadgen.build_rxcount())'
+else
+    echo "no C compiler: the fan-out counts in Python (slower generator; figures marked)" >&2
+fi
+if [ -x ../shared/anchors/ergo/ergo ]; then
+    echo "Ergo anchor: $(../shared/anchors/ergo/ergo --version 2>&1 | head -1)"
+else
+    echo "no Ergo build at ../shared/anchors/ergo: run.py skips Ergo" >&2
+fi
 echo "bench setup done: $(ngircd --version 2>&1 | head -1); inspircd $(dpkg-query -W -f='${Version}' inspircd)"

@@ -179,3 +179,17 @@ async def test_accounts_and_oper_tiny(server: Server) -> None:
     res = await auth_storm.scenario_oper(server.port, 3, 10)
     assert res["replies"] == 3 and res["replies_by_command"] == {"464": 3}, res
     assert res["ended"].startswith("all replies") and not res["disconnected"]
+
+
+async def test_login_rate_tiny(server: Server) -> None:
+    """login_rate logs in again and again to existing accounts for its length."""
+    conns: list[auth_storm.Conn] = []
+    res = await auth_storm.scenario_accounts(server.port, 2, 10, conns)
+    assert res["ok"] == 2, res
+    for c in conns:
+        c.abort()
+    res = await auth_storm.scenario_login_rate(server.port, 2, 0.3, 2, 10)
+    assert res["errors"] == 0, res
+    assert res["ok"] >= 2 and res["logins_per_s"] > 0
+    assert res["t1_ns"] > res["t0_ns"]
+    assert res["ok"] / res["duration_s"] == pytest.approx(res["logins_per_s"], rel=0.01)

@@ -80,3 +80,66 @@ def test_message_line_size() -> None:
     line = loadgen.message_line("#general", 100, "F")
     assert len(line) == 100 and line.endswith(b"\r\n")
     assert loadgen.percentile([1.0, 2.0, 3.0], 50) == 2.0
+
+
+async def test_fanout_tiny_both_readers(server: Server) -> None:
+    """The C reader (when a compiler is there) and the Python one count the same deliveries."""
+    for reader in ("c", "python"):
+        res = await loadgen.run_scenario(
+            "fanout", "127.0.0.1", server.port, receivers=3, messages=30, timeout=10,
+            reader=reader, window=8,
+        )  # fmt: skip
+        assert res["lost"] == 0 and res["deliveries"] == 90, res
+        want = "c" if reader == "c" and loadgen.build_rxcount() else "python"
+        assert res["reader"] == want
+        assert res["gen_us_per_delivery"] > 0
+
+
+def test_c_reader_counts_lines_per_socket_and_answers_ping() -> None:
+    """rxcount.c on socketpairs: lines per socket, the total, and PING -> PONG."""
+    import socket
+    import time
+
+    exe = loadgen.build_rxcount()
+    if exe is None:
+        pytest.skip("no C compiler")
+
+    class _T:  # the part of a transport CReader uses
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock = sock
+
+        def pause_reading(self) -> None:
+            pass
+
+        def get_extra_info(self, name: str) -> socket.socket:
+            return self.sock
+
+    class _C:
+        def __init__(self, sock: socket.socket) -> None:
+            self.transport = _T(sock)
+
+    pairs = [socket.socketpair() for _ in range(2)]
+    r = loadgen.CReader(exe, [_C(b) for _, b in pairs])  # type: ignore[list-item]
+    try:
+        pairs[0][0].sendall(b"a\r\nb\r\n")
+        pairs[1][0].sendall(b"PING :tok\r\n" + b"x\r\n" * 5)
+        deadline = time.monotonic() + 5
+        while r.total()[0] < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert r.total()[0] == 8
+        assert r.per_client() == [2, 6]
+        pairs[1][0].settimeout(5)
+        assert pairs[1][0].recv(100) == b"PONG :tok\r\n"
+    finally:
+        r.stop()
+        for a, b in pairs:
+            a.close()
+            b.close()
+
+
+def test_pong_token_with_and_without_a_trailing_colon() -> None:
+    """RFC 2812 3.7.3 / modern.ircdocs.horse PONG: the token is the last parameter, which
+    servers send as a trailing parameter or not (Ergo: ``PONG server tok``)."""
+    assert loadgen.pong_token(b":srv PONG srv :s12\r\n") == b"s12"
+    assert loadgen.pong_token(b":ergo.test PONG ergo.test s12\r\n") == b"s12"
+    assert loadgen.pong_token(b"PONG :ack-3") == b"ack-3"
