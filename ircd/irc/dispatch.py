@@ -249,6 +249,10 @@ def _end_label(hub: Hub, s: Session) -> None:
     if label is not None:
         lines, s.capture = s.capture or [], None
         _emit_labeled(hub, s, label, lines)
+    if s.side_effects:  # (a message to oneself, delivered: after the response, unlabeled)
+        later, s.side_effects = s.side_effects, []
+        for line in later:
+            s.send(line)
 
 
 def _emit_labeled(hub: Hub, s: Session, label: str, lines: list[str]) -> None:

@@ -198,7 +198,11 @@ def relay_private(hub: Hub, post: Post, sender: Session | None) -> bool:
     sending device) reaches those of them that show their own messages."""
     recipients = hub.sessions_of(post.to or "")
     for to in recipients:
-        to.send(post_line(post, to.tagbits, to.nick))
+        line = post_line(post, to.tagbits, to.nick)
+        if to is sender:
+            to.send_side_effect(line)  # to oneself: the delivery is no response (labels)
+        else:
+            to.send(line)
     target_nick = recipients[0].nick if recipients else (post.to_name or "")
     for owner in hub.sessions_of(post.sender) or ([sender] if sender is not None else []):
         if owner is sender:

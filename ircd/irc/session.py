@@ -76,6 +76,10 @@ class Session:
     out: list[bytes] = field(default_factory=list)
     out_bytes: int = 0
     capture: list[str] | None = None  # lines to this session while a labeled command runs
+    # lines to this session while a labeled command runs that are not its response but a side
+    # effect of it (a message to oneself arriving as a delivery): sent after the response,
+    # unlabeled (``send_side_effect``)
+    side_effects: list[str] = field(default_factory=list)
     # the hub's room broadcasts batched in this event-loop pass (shared with the hub; see
     # fanout.room_log): this session takes its share before anything else is queued to it
     pending: dict[str, Any] = field(default_factory=dict)
@@ -102,6 +106,17 @@ class Session:
             self.capture.append(line)
             return
         self.send_bytes((line + "\r\n").encode("utf-8", "replace"))
+
+    def send_side_effect(self, line: str) -> None:
+        """Queue a line that is a side effect of this client's own command, not a response to
+        it: outside a labeled response (ircv3.net labeled-response: "When a client sends a
+        message to itself, the server MUST NOT include the label tag, except for any
+        echo-message acknowledgment ... the delivered message is not a response, but a side
+        effect")."""
+        if self.capture is not None:
+            self.side_effects.append(line)
+            return
+        self.send(line)
 
     def send_bytes(self, data: bytes) -> None:
         if self.closing is not None:

@@ -603,3 +603,27 @@ def test_myinfo_lists_every_channel_mode_and_those_with_a_parameter() -> None:
     assert set(info.params[5]) == set(lists + key + limit + status)
     assert "n" not in info.params[5] and "k" in info.params[5] and "v" in info.params[5]
     assert set(info.params[3]) == set("iBow")
+
+
+def test_a_labeled_message_to_oneself_labels_only_the_echo() -> None:
+    """ircv3.net labeled-response: "When a client sends a message to itself, the server MUST
+    NOT include the label tag, except for any echo-message acknowledgment. This is because the
+    delivered message is not a response, but a side effect." So no labeled batch: the echo
+    carries the label, the delivery comes unlabeled (irctest labeled_responses *ToSelf)."""
+    h = Harness()
+    caps = "batch echo-message labeled-response message-tags server-time"
+    c = h.user("foo", caps)
+    for line in ("@label=12345 PRIVMSG foo :hi", "@label=12345 NOTICE foo :hi"):
+        out = c.send_take(line)
+        assert "BATCH" not in cmds(out)
+        kind = line.split()[1]
+        assert cmds(out) == [kind, kind]
+        assert [(m.tags or {}).get("label") for m in out] == ["12345", None]
+    out = c.send_take("@label=12345;+draft/react=lol TAGMSG foo")
+    assert cmds(out) == ["TAGMSG", "TAGMSG"]
+    assert [(m.tags or {}).get("label") for m in out] == ["12345", None]
+    # without echo-message the response is empty (ACK) and the delivery still arrives
+    d = h.user("bar", "batch labeled-response message-tags")
+    out = d.send_take("@label=abc PRIVMSG bar :hi")
+    assert cmds(out) == ["ACK", "PRIVMSG"] and out[0].tags == {"label": "abc"}
+    assert out[1].tags is None or "label" not in out[1].tags

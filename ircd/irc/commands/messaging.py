@@ -312,7 +312,11 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
             line, timed = _tagmsg_lines(hub, s, peer_s.nick, tags)
             for to in hub.sessions_of(peer_s.user_key):  # every device of the recipient
                 if "message-tags" in to.caps:
-                    to.send(timed if "server-time" in to.caps else line)
+                    got = timed if "server-time" in to.caps else line
+                    if to is s:
+                        to.send_side_effect(got)  # to oneself: no part of a labeled response
+                    else:
+                        to.send(got)
             for mine in hub.sessions_of(s.user_key):  # the echo, and a copy to other devices
                 if "message-tags" not in mine.caps:
                     continue
