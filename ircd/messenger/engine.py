@@ -15,8 +15,8 @@ import dataclasses
 import heapq
 import math
 import secrets
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from sys import intern
 from typing import Any
 
 from ..clock import Clock
@@ -96,6 +96,7 @@ from .model import (
     BanEnded,
     ComplaintResult,
     Fired,
+    History,
     ListEntry,
     Post,
     Room,
@@ -122,7 +123,7 @@ class Messenger:
         self.seq = 0
         self.users: dict[UserKey, User] = {}
         self.rooms: dict[RoomKey, Room] = {}
-        self.dms: dict[str, deque[Post]] = {}
+        self.dms: dict[str, History] = {}
         self._dm_index: dict[UserKey, set[str]] = {}
         self.windows: dict[UserKey, list[float]] = {}  # key -> [window start, count]
         self.complaints: dict[UserKey, dict[UserKey, str]] = {}
@@ -364,7 +365,7 @@ class Messenger:
             pk = pair_key(post.sender, post.to)
             hist = self.dms.get(pk)
             if hist is None:
-                hist = self.dms[pk] = deque()
+                hist = self.dms[pk] = History()
                 self._dm_index.setdefault(post.sender, set()).add(pk)
                 self._dm_index.setdefault(post.to, set()).add(pk)
             hist.append(post)
@@ -1097,12 +1098,14 @@ class Messenger:
             seq,
             f"{self.server_id}-{seq}",  # msgid
             now,  # time
-            kind,
+            # interned: the same few strings in every post, not a copy each (a mask is built
+            # per line by the adapter, a kind and a room name parsed per line)
+            intern(kind),
             sender,
             sender_name,
-            origin,
+            intern(origin),
             u.name if u is not None and u.is_account else None,  # account
-            room,
+            None if room is None else intern(room),
             to,
             to_name,
             text,
@@ -1357,7 +1360,7 @@ class Messenger:
         if room is None or n <= 0:
             return []
         h = room.history
-        return list(h)[-n:] if len(h) > n else list(h)
+        return list(h[max(0, len(h) - n) :])
 
     def history(self, user: UserKey, target: str, private: bool) -> Sequence[Post]:
         """All stored posts of a target the user may read, oldest first."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import itertools
-from collections import deque
+import sys
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, overload
 
 # Keys are casefolded names, produced by the adapter; the engine never folds names itself.
 UserKey = str
@@ -90,21 +91,94 @@ class Post:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Post:
+        # The strings every post of a room or a sender repeats are interned: the decoder makes
+        # a new str for each field of each post, ~55 B apiece, kept for as long as the post.
+        a, r, to, tn = d.get("a"), d.get("r"), d.get("to"), d.get("tn")
         return cls(
-            seq=d["seq"],
-            msgid=d["id"],
-            time=d["ts"],
-            kind=d["k"],
-            sender=d["s"],
-            sender_name=d["sn"],
-            origin=d["o"],
-            account=d.get("a"),
-            room=d.get("r"),
-            to=d.get("to"),
-            to_name=d.get("tn"),
-            text=d["txt"],
-            tags=dict(d["tags"]) if d.get("tags") else None,
+            d["seq"],
+            d["id"],
+            d["ts"],
+            _intern(d["k"]),
+            _intern(d["s"]),
+            _intern(d["sn"]),
+            _intern(d["o"]),
+            None if a is None else _intern(a),
+            None if r is None else _intern(r),
+            None if to is None else _intern(to),
+            None if tn is None else _intern(tn),
+            d["txt"],
+            dict(d["tags"]) if d.get("tags") else None,
         )
+
+
+_intern = sys.intern
+
+
+class History(Sequence["Post"]):
+    """A seq-ordered history: a list with a moving head, so that indexing, bisecting and
+    slicing are O(1) / O(log n) / O(k) at any depth (a deque indexes in O(n/64) and cannot be
+    sliced), while trimming the oldest post stays amortised O(1) (the dropped head is cut off
+    in one go once it is half of the list)."""
+
+    __slots__ = ("_head", "_items")
+
+    def __init__(self, posts: Iterable[Post] = ()) -> None:
+        self._items: list[Post | None] = list(posts)
+        self._head = 0
+
+    def __len__(self) -> int:
+        return len(self._items) - self._head
+
+    @overload
+    def __getitem__(self, i: int) -> Post: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Post]: ...
+    def __getitem__(self, i: int | slice) -> Post | list[Post]:
+        n = len(self._items) - self._head
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            h = self._head
+            return self._items[start + h : stop + h : step]  # type: ignore[return-value]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("history index out of range")
+        return self._items[i + self._head]  # type: ignore[return-value]
+
+    def __delitem__(self, i: int) -> None:
+        n = len(self._items) - self._head
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("history index out of range")
+        del self._items[i + self._head]
+
+    def __iter__(self) -> Iterator[Post]:
+        return itertools.islice(self._items, self._head, None)  # type: ignore[arg-type]
+
+    def __reversed__(self) -> Iterator[Post]:
+        items = self._items
+        return itertools.islice(reversed(items), len(items) - self._head)  # type: ignore[arg-type]
+
+    def __bool__(self) -> bool:
+        return len(self._items) > self._head
+
+    def __repr__(self) -> str:
+        return f"History({list(self)!r})"
+
+    def append(self, post: Post) -> None:
+        self._items.append(post)
+
+    def popleft(self) -> Post:
+        if self._head >= len(self._items):
+            raise IndexError("pop from an empty history")
+        post = self._items[self._head]
+        self._items[self._head] = None  # released now, cut off below
+        self._head += 1
+        if self._head >= 64 and self._head * 2 >= len(self._items):
+            del self._items[: self._head]
+            self._head = 0
+        return post  # type: ignore[return-value]
 
 
 @dataclass(slots=True)
@@ -157,7 +231,7 @@ class Room:
     topic_time: float = 0.0
     members: set[UserKey] = field(default_factory=set)
     ops: set[UserKey] = field(default_factory=set)
-    history: deque[Post] = field(default_factory=deque)
+    history: History = field(default_factory=lambda: History())
     voiced: set[UserKey] = field(default_factory=set)
     # the channel modes without a parameter that are set, out of "imnst" (a new room is +nt,
     # as is every room of a journal written before modes could change)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .holds import parse_holds
 from .masks import fold
-from .model import DEFAULT_FLAGS, Ban, ListEntry, Post, Room, Scheduled, User
+from .model import DEFAULT_FLAGS, Ban, History, ListEntry, Post, Room, Scheduled, User
 
 if TYPE_CHECKING:
     from .engine import Messenger
@@ -165,7 +165,7 @@ def load(m: Messenger, data: dict[str, Any]) -> None:
         heapq.heappush(m._due_heap, (item.due, item.id))
 
 
-def _tail(posts: Iterable[Post], limit: int) -> deque[Post]:
+def _tail(posts: Iterable[Post], limit: int) -> History:
     """The last ``limit`` posts (the retention rule may have shrunk since the snapshot), in a
-    deque without a maxlen: the engine trims on append itself."""
-    return deque(deque(posts, maxlen=max(0, limit)))
+    History without a bound: the engine trims on append itself."""
+    return History(deque(posts, maxlen=max(0, limit)))

@@ -61,23 +61,27 @@ def _index(posts: Sequence[Post], ref: tuple[int, float], after: bool) -> int:
 
 
 def select(posts: Sequence[Post], sub: str, refs: list[str], limit: int) -> list[Post]:
-    seq = list(posts) if not isinstance(posts, list) else posts
+    """The posts a CHATHISTORY subcommand asks for, found by bisecting the stored history
+    (a ``History``: indexable at any depth) and slicing only what is returned: no copy of the
+    whole history per request."""
+    seq = posts
+    n = len(seq)
     if sub == "LATEST":
         if refs[0] == "*":
-            return seq[-limit:] if limit else []
+            return list(seq[max(0, n - limit) :]) if limit else []
         start = _index(seq, _ref_key(refs[0]), after=True)
-        return seq[max(start, len(seq) - limit) :]
+        return list(seq[max(start, n - limit) :])
     if sub == "BEFORE":
         end = _index(seq, _ref_key(refs[0]), after=False)
-        return seq[max(0, end - limit) : end]
+        return list(seq[max(0, end - limit) : end])
     if sub == "AFTER":
         start = _index(seq, _ref_key(refs[0]), after=True)
-        return seq[start : start + limit]
+        return list(seq[start : start + limit])
     if sub == "AROUND":
         pivot = _index(seq, _ref_key(refs[0]), after=False)
         before = limit // 2
         start = max(0, pivot - before)
-        return seq[start : start + limit]
+        return list(seq[start : start + limit])
     if sub == "BETWEEN":
         a, b = _ref_key(refs[0]), _ref_key(refs[1])
         ia_after = _index(seq, a, after=True)
@@ -86,10 +90,10 @@ def select(posts: Sequence[Post], sub: str, refs: list[str], limit: int) -> list
         ib_before = _index(seq, b, after=False)
         forward = (a[1] <= b[1]) if a[0] == b[0] else ia_before <= ib_before
         if forward:
-            window = seq[ia_after:ib_before]
-            return window[:limit]
-        window = seq[ib_after:ia_before]
-        return window[-limit:] if limit else []
+            return list(seq[ia_after : min(ib_before, ia_after + limit)])
+        if not limit or ia_before <= ib_after:
+            return []
+        return list(seq[max(ib_after, ia_before - limit) : ia_before])
     raise _BadRef(sub)
 
 
