@@ -7,12 +7,14 @@ engine's durable events (``ircd/messenger/events.py``), applied with ``Messenger
 node and, for guests (whose state is not durable), their nick and channels:
 
 ``{"t": "~on", "o": origin, "u": user key, "n": nick, "m": nick!user@host, "a": account,
-"r": [room keys], "w": away text}``
+"r": [room keys], "w": away text, "rn": real name}``
     a user registered on node ``o`` (a guest's rooms are joined here too)
 ``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key}``
     a guest changed nick, joined or left a channel
 ``{"t": "~away", "o", "u", "w": away text ("" = back)}``
     a user set or cleared its away message
+``{"t": "~name", "o", "u", "rn": real name}``
+    a user changed its real name (SETNAME)
 ``{"t": "~key", "o", "u", "k": new user key, "a": account}``
     a guest registered or logged in: it is that account now
 ``{"t": "~off", "o", "u", "why": reason}``
@@ -29,7 +31,7 @@ delivery, JOIN/PART/QUIT to peers, MONITOR status) sees it, and nothing is ever 
 (its own node delivers to it, from the same entries). This node delivers to its own connections
 what the applied events show: channel and private posts, joins, parts, topics, quits, and to
 its MONITOR watchers 730/731 (a remote nick taken or let go) and the extended-monitor AWAY,
-ACCOUNT and CHGHOST lines (https://ircv3.net/specs/extensions/extended-monitor).
+ACCOUNT, SETNAME and CHGHOST lines (https://ircv3.net/specs/extensions/extended-monitor).
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class Announced:
     rooms: frozenset[str]
     user: str  # the user key (a guest that registers or logs in becomes its account)
     away: str | None = None
+    realname: str = ""
 
 
 @dataclass
@@ -105,7 +108,7 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
             out.append({**k, "a": s.account or ""})
             known.user = s.user_key
         if known is None:
-            p.announced[s] = Announced(s.nick, s.mask, rooms, s.user_key, s.away)
+            p.announced[s] = Announced(s.nick, s.mask, rooms, s.user_key, s.away, s.realname)
             out.append(
                 {
                     "t": "~on",
@@ -116,12 +119,16 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
                     "a": s.account or "",
                     "r": sorted(rooms),
                     "w": s.away or "",
+                    "rn": s.realname,
                 }
             )
             continue
         if known.away != s.away:
             out.append({"t": "~away", "o": p.origin, "u": s.user_key, "w": s.away or ""})
             known.away = s.away
+        if known.realname != s.realname:
+            out.append({"t": "~name", "o": p.origin, "u": s.user_key, "rn": s.realname})
+            known.realname = s.realname
         if known.nick != s.nick or known.mask != s.mask:
             out.append({"t": "~nick", "o": p.origin, "u": s.user_key, "n": s.nick, "m": s.mask})
             known.nick, known.mask = s.nick, s.mask
@@ -235,6 +242,14 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
             for r in ev.get("r") or ():
                 _join_guest(hub, s, str(r))
             s.away = str(ev.get("w") or "") or None
+            s.realname = str(ev.get("rn") or "")
+    elif t == "~name":
+        s = _remote(hub, p, origin, user)
+        name = str(ev.get("rn") or "")
+        if s is not None and name and name != s.realname:
+            s.realname = name  # ircv3.net/specs/extensions/setname (and extended-monitor)
+            line = safe_line("SETNAME", (name,), s.mask)
+            notify(_local_peers(hub, s), hub.monitor, s, "setname", line)
     elif t == "~away":
         s = _remote(hub, p, origin, user)
         if s is not None:

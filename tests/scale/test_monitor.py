@@ -109,7 +109,7 @@ async def test_monitor_follows_a_nick_on_another_node(nodes: Start, made: list[R
     await alice.expect(_is("730", "Robert!~bob@127.0.0.1"))
     await carol.expect(_is("731", "bob"))
     bob.send("NICK ROBERT")  # the same nick in another case: the watchers hear nothing
-    await bob.expect("NICK")
+    await alice.expect(lambda m: m.command == "NICK" and m.params == ("ROBERT",))
     bob.send("NICK bob")
     await alice.expect(_is("731", "ROBERT"))
     await alice.expect(_is("730", BOB))
@@ -136,13 +136,13 @@ async def test_monitor_follows_a_nick_on_another_node(nodes: Start, made: list[R
 
 async def test_extended_monitor_across_nodes(nodes: Start, made: list[RawClient]) -> None:
     """extended-monitor: a watcher outside the watched user's channels gets, once each, its
-    AWAY (away-notify), its ACCOUNT when it registers (account-notify) and an operator's
-    CHGHOST of it (chghost), all done on another node; a watcher without extended-monitor gets
-    none of them."""
+    AWAY (away-notify), its ACCOUNT when it registers (account-notify), its SETNAME (setname;
+    WHOIS shows the new real name) and an operator's CHGHOST of it (chghost), all done on
+    another node; a watcher without extended-monitor gets none of them."""
     n1, n2 = await nodes(), await nodes()
-    caps = "extended-monitor away-notify account-notify chghost"
+    caps = "extended-monitor away-notify account-notify setname chghost"
     watcher = await _client(n1, "watcher", made, caps=caps)
-    plain = await _client(n1, "plain", made, caps="away-notify account-notify chghost")
+    plain = await _client(n1, "plain", made, caps="away-notify account-notify setname chghost")
     for c in (watcher, plain):
         c.send("PART #general", "MONITOR + dana")
         await c.expect("731")
@@ -159,6 +159,15 @@ async def test_extended_monitor_across_nodes(nodes: Start, made: list[RawClient]
     await dana.expect(lambda m: m.command == "REGISTER" and m.params[0] == "SUCCESS")
     account = await watcher.expect("ACCOUNT")
     assert (account.source, account.params) == ("dana!~dana@127.0.0.1", ("dana",))
+    watcher.send("WHOIS dana")  # the real name it registered with, on its own node
+    assert (await watcher.expect("311")).params[-1] == "dana"
+    await watcher.expect("318")
+    dana.send("SETNAME :Dana Scully")
+    name = await watcher.expect("SETNAME")
+    assert (name.source, name.params) == ("dana!~dana@127.0.0.1", ("Dana Scully",))
+    watcher.send("WHOIS dana")
+    assert (await watcher.expect("311")).params[-1] == "Dana Scully"
+    await watcher.expect("318")
     root = await _client(n2, "root", made)
     root.send("OPER root opsecret")
     await root.expect("381")
@@ -170,11 +179,12 @@ async def test_extended_monitor_across_nodes(nodes: Start, made: list[RawClient]
     assert _commands(watcher, "AWAY") == 2
     assert _commands(watcher, "ACCOUNT") == 1
     assert _commands(watcher, "CHGHOST") == 1
+    assert _commands(watcher, "SETNAME") == 1
     assert _commands(watcher, "NICK") == 0  # the host changed, not the nick
     watcher.send("MONITOR S")  # shown with its new host
     assert (await watcher.expect("730")).params[1] == "dana!~dana@cloak.example"
     await plain.sync()
-    assert [_commands(plain, w) for w in ("AWAY", "ACCOUNT", "CHGHOST")] == [0, 0, 0]
+    assert [_commands(plain, w) for w in ("AWAY", "ACCOUNT", "SETNAME", "CHGHOST")] == [0] * 4
 
 
 async def test_extended_monitor_peer_gets_a_remote_change_once(
