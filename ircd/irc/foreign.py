@@ -7,12 +7,14 @@ engine's durable events (``ircd/messenger/events.py``), applied with ``Messenger
 node and, for guests (whose state is not durable), their nick and channels:
 
 ``{"t": "~on", "o": origin, "u": user key, "n": nick, "m": nick!user@host, "a": account,
-"r": [room keys], "w": away text}``
+"r": [room keys], "w": away text, "rn": real name}``
     a user registered on node ``o`` (a guest's rooms are joined here too)
 ``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key}``
     a guest changed nick, joined or left a channel
 ``{"t": "~away", "o", "u", "w": away text ("" = back)}``
     a user set or cleared its away message
+``{"t": "~name", "o", "u", "rn": real name}``
+    a user changed its real name (SETNAME)
 ``{"t": "~key", "o", "u", "k": new user key, "a": account}``
     a guest registered or logged in: it is that account now
 ``{"t": "~off", "o", "u", "why": reason}``
@@ -25,9 +27,11 @@ node and, for guests (whose state is not durable), their nick and channels:
 
 A user on another node is a **remote session** here: a ``Session`` with ``node`` set, no link
 and ``closing = ""``, so everything that looks users up (NAMES, WHO, WHOIS, nick in use, private
-delivery, JOIN/PART/QUIT to peers) sees it, and nothing is ever queued to it (its own node
-delivers to it, from the same entries). This node delivers to its own connections what the
-applied events show: channel and private posts, joins, parts, topics, quits.
+delivery, JOIN/PART/QUIT to peers, MONITOR status) sees it, and nothing is ever queued to it
+(its own node delivers to it, from the same entries). This node delivers to its own connections
+what the applied events show: channel and private posts, joins, parts, topics, quits, and to
+its MONITOR watchers 730/731 (a remote nick taken or let go) and the extended-monitor AWAY,
+ACCOUNT, SETNAME and CHGHOST lines (https://ircv3.net/specs/extensions/extended-monitor).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from ..messenger.events import Join, Muted, NewPost, Part, TopicSet, from_json
 from ..wire import casefold, format_line
 from .fanout import relay_private, relay_room
 from .lines import safe_line
+from .monitor import notify
 from .session import Session
 from .timefmt import human_time
 
@@ -67,6 +72,7 @@ class Announced:
     rooms: frozenset[str]
     user: str  # the user key (a guest that registers or logs in becomes its account)
     away: str | None = None
+    realname: str = ""
 
 
 @dataclass
@@ -102,7 +108,7 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
             out.append({**k, "a": s.account or ""})
             known.user = s.user_key
         if known is None:
-            p.announced[s] = Announced(s.nick, s.mask, rooms, s.user_key, s.away)
+            p.announced[s] = Announced(s.nick, s.mask, rooms, s.user_key, s.away, s.realname)
             out.append(
                 {
                     "t": "~on",
@@ -113,12 +119,16 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
                     "a": s.account or "",
                     "r": sorted(rooms),
                     "w": s.away or "",
+                    "rn": s.realname,
                 }
             )
             continue
         if known.away != s.away:
             out.append({"t": "~away", "o": p.origin, "u": s.user_key, "w": s.away or ""})
             known.away = s.away
+        if known.realname != s.realname:
+            out.append({"t": "~name", "o": p.origin, "u": s.user_key, "rn": s.realname})
+            known.realname = s.realname
         if known.nick != s.nick or known.mask != s.mask:
             out.append({"t": "~nick", "o": p.origin, "u": s.user_key, "n": s.nick, "m": s.mask})
             known.nick, known.mask = s.nick, s.mask
@@ -232,14 +242,20 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
             for r in ev.get("r") or ():
                 _join_guest(hub, s, str(r))
             s.away = str(ev.get("w") or "") or None
+            s.realname = str(ev.get("rn") or "")
+    elif t == "~name":
+        s = _remote(hub, p, origin, user)
+        name = str(ev.get("rn") or "")
+        if s is not None and name and name != s.realname:
+            s.realname = name  # ircv3.net/specs/extensions/setname (and extended-monitor)
+            line = safe_line("SETNAME", (name,), s.mask)
+            notify(_local_peers(hub, s), hub.monitor, s, "setname", line)
     elif t == "~away":
         s = _remote(hub, p, origin, user)
         if s is not None:
             s.away = str(ev.get("w") or "") or None
             line = safe_line("AWAY", (s.away,) if s.away else (), s.mask)
-            for peer in hub.peers_of(s):
-                if not peer.node and "away-notify" in peer.caps:
-                    peer.send(line)
+            notify(_local_peers(hub, s), hub.monitor, s, "away-notify", line)
     elif t == "~key":
         s = _remote(hub, p, origin, user)
         if s is not None:
@@ -293,7 +309,10 @@ def _arrive(
     s.node = origin
     s.closing = ""  # nothing is ever queued to it: its own node delivers
     p.remote.setdefault(origin, {})[user] = s
+    was_online = nick_key in hub.nicks
     _add_device(hub, s)
+    if not was_online and hub.nicks.get(nick_key) is s:
+        hub.monitor.online(hub.name, s)  # its watchers here: 730
     if hub.by_user.get(user) is s:
         if not account:
             with contextlib.suppress(MessengerError):
@@ -350,17 +369,26 @@ def _rekeyed(hub: Hub, p: Presence, s: Session, key: str, account: str) -> None:
     users.pop(s.user_key, None)
     if _drop_device(hub, s):
         m.disconnected(s.user_key)
+    changed = (account or None) != s.account
     s.user_key, s.account = key, account or None
     users[key] = s
-    _add_device(hub, s)
+    _add_device(hub, s)  # the same nick: its watchers see no change of presence
     if hub.by_user.get(key) is s:
         m.connected(key)
+    if changed:  # ircv3.net/specs/extensions/account-notify (and extended-monitor)
+        line = format_line("ACCOUNT", (s.account or "*",), s.mask)
+        notify(_local_peers(hub, s), hub.monitor, s, "account-notify", line)
 
 
 def _renamed(hub: Hub, s: Session, nick: str, mask: str) -> None:
-    old = s.mask
-    if hub.nicks.get(s.nick_key) is s:
-        del hub.nicks[s.nick_key]
+    """A remote user changed nick (NICK to its peers here; 731 for the old nick and 730 for
+    the new one to their watchers, not for a change of case only) or, with the same nick, was
+    shown with another user or host (an operator's CHGHOST: CHGHOST to its peers and
+    extended-monitor watchers that negotiated chghost, as on its own node)."""
+    old, old_nick, old_key = s.mask, s.nick, s.nick_key
+    held = hub.nicks.get(old_key) is s
+    if held:
+        del hub.nicks[old_key]
     s.nick, s.nick_key = nick, casefold(nick)
     s.user, _, s.host = mask.partition("!")[2].partition("@")
     if s.nick_key not in hub.nicks:
@@ -368,20 +396,37 @@ def _renamed(hub: Hub, s: Session, nick: str, mask: str) -> None:
     u = hub.messenger.users.get(s.user_key)
     if u is not None and not u.is_account:
         u.name = nick
+    if nick == old_nick:
+        if mask != old:
+            line = format_line("CHGHOST", (s.user, s.host), old)
+            notify(_local_peers(hub, s), hub.monitor, s, "chghost", line)
+        return
     line = format_line("NICK", (nick,), old)
-    for peer in hub.peers_of(s):
-        if not peer.node:
-            peer.send(line)
+    for peer in _local_peers(hub, s):
+        peer.send(line)
+    if s.nick_key != old_key:  # a change of case only is the same nick: no 731/730
+        if held and old_key not in hub.nicks:
+            hub.monitor.offline(hub.name, old_nick)
+        if hub.nicks.get(s.nick_key) is s:
+            hub.monitor.online(hub.name, s)
 
 
 def _leave(hub: Hub, p: Presence, s: Session, why: str) -> None:
     m = hub.messenger
     p.remote.get(s.node, {}).pop(s.user_key, None)
-    peers = hub.peers_of(s)
-    if not _drop_device(hub, s):
-        return  # the user is still connected (another device): nobody sees a change
-    line = safe_line("QUIT", (why,), s.mask)
-    for peer in peers:
-        if not peer.node:
+    peers = _local_peers(hub, s)
+    held = hub.nicks.get(s.nick_key) is s
+    left = _drop_device(hub, s)  # False: another device stays, nobody sees a change
+    if left:
+        line = safe_line("QUIT", (why,), s.mask)
+        for peer in peers:
             peer.send(line)
-    m.disconnected(s.user_key)
+    if held and s.nick_key not in hub.nicks:
+        hub.monitor.offline(hub.name, s.nick)  # its watchers here: 731
+    if left:
+        m.disconnected(s.user_key)
+
+
+def _local_peers(hub: Hub, s: Session) -> list[Session]:
+    """This node's connections sharing a channel with ``s`` (in a stable order)."""
+    return sorted((p for p in hub.peers_of(s) if not p.node), key=lambda p: p.id)

@@ -5,9 +5,10 @@ user's AWAY/ACCOUNT/SETNAME/CHGHOST lines although they share no channel with it
 
 The hub owns one ``Monitors`` (``hub.monitor``) and calls it where a nick changes hands:
 ``online`` when a registered connection takes a nick (registration, NICK), ``offline`` when it
-lets it go (QUIT, a closed connection, NICK), ``forget`` when a watcher's connection ends. The
-MONITOR command is in commands/queries.py. In memory only: a client sends its list again on
-every connection (gamja, WeeChat, irssi's notify list do).
+lets it go (QUIT, a closed connection, NICK), ``forget`` when a watcher's connection ends;
+``foreign.py`` calls ``online``/``offline``/``notify`` for the users of other nodes (their
+presence records). The MONITOR command is in commands/queries.py. In memory only: a client
+sends its list again on every connection (gamja, WeeChat, irssi's notify list do).
 
 Sans-I/O; imports only the wire and the session.
 """

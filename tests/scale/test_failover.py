@@ -32,6 +32,7 @@ async def _spawn_node(
         "[storage]\n"
         f'backend = "redis"\nredis_url = "{r.url}"\nstate_file = "{tmp_path / name}.json"\n'
         "[limits]\nmessages_per_period = 1000\n"
+        "[web]\nport = 0\n"  # no web listener (the default port may be taken on this machine)
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
