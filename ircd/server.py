@@ -37,7 +37,7 @@ from .irc.link import Link
 from .irc.output import Outbox
 from .messenger import Messenger, Rules
 from .messenger.validate import StateError
-from .storage import FileStore, LoadedState, StorageError, Store
+from .storage import FileStore, LoadedState, StorageError, Store, read_segments
 from .storage.redis_store import RedisStore, StreamEntry, stream_id_key
 from .web import WebConnection, WebSettings
 from .wire import LineFramer, TooLong
@@ -70,7 +70,9 @@ def restore(loaded: LoadedState, clock: Clock, rules: Rules, state_file: str) ->
         m = Messenger(clock, rules)
     else:
         try:
-            m = Messenger.from_dict(loaded.snapshot, clock, rules)
+            m = Messenger.from_dict(loaded.snapshot, clock, rules, read_segments(loaded.segments))
+        except StorageError:
+            raise  # a segment file that cannot be read says which
         except Exception as e:
             log.debug("snapshot not loaded", exc_info=True)
             raise StorageError(f"{path}: corrupt snapshot: {_describe(e)}") from e
@@ -831,8 +833,15 @@ class Server:
         """Compact the journal into a snapshot: taken on the loop, written in a thread."""
         if self.messenger.has_events:
             self._flush()  # journaled (and their output released) the way every pass is
-        state: dict[str, Any] = self.messenger.to_dict()
-        write = self.store.begin_snapshot(state)
+        seg = self.store if isinstance(self.store, FileStore) else None
+        if seg is not None:
+            # the posts go to append-only segments once; the loop takes only the small
+            # state and the list of new posts (ircd/messenger/snapshot.py)
+            dump = self.messenger.to_segmented(seg.segment_rows)
+            write = seg.begin_segmented_snapshot(dump.state, dump.chunks, dump.rewrite)
+        else:
+            state: dict[str, Any] = self.messenger.to_dict()
+            write = self.store.begin_snapshot(state)
         self._events_since_snapshot = 0
         fut = asyncio.ensure_future(asyncio.to_thread(write))
         self._snapshot_task = fut
@@ -840,6 +849,9 @@ class Server:
             await fut
         except Exception:
             log.exception("snapshot failed; the journal still has everything")
+        else:
+            if seg is not None:
+                dump.commit()
         finally:
             self._snapshot_task = None
 

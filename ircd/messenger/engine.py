@@ -399,11 +399,27 @@ class Messenger:
         """A fresh, plain, JSON-ready copy of all durable state (snapshot.py)."""
         return snapshot.dump(self)
 
+    def to_segmented(self, stored_rows: int) -> snapshot.SegmentedDump:
+        """A snapshot for a store with segments: the state without posts and the posts the
+        segments (holding ``stored_rows`` rows) lack (snapshot.py)."""
+        return snapshot.dump_segmented(self, stored_rows)
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any], clock: Clock, rules: Rules | None = None) -> Messenger:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        clock: Clock,
+        rules: Rules | None = None,
+        rows: Iterable[Sequence[Any]] = (),
+    ) -> Messenger:
+        """The engine of a snapshot; a segmented one (``segmented`` in ``data``) takes its
+        posts from ``rows``, the segments' rows in chunks, oldest first."""
         check_snapshot(data, SNAPSHOT_VERSION)  # StateError (a ValueError) saying where
         m = cls(clock, rules)
         snapshot.load(m, data)
+        refs = data.get("segmented")
+        if refs is not None:
+            snapshot.load_rows(m, refs, rows)
         return m
 
     # ------------------------------------------------------------------ accounts and presence

@@ -118,13 +118,20 @@ class History(Sequence["Post"]):
     """A seq-ordered history: a list with a moving head, so that indexing, bisecting and
     slicing are O(1) / O(log n) / O(k) at any depth (a deque indexes in O(n/64) and cannot be
     sliced), while trimming the oldest post stays amortised O(1) (the dropped head is cut off
-    in one go once it is half of the list)."""
+    in one go once it is half of the list).
 
-    __slots__ = ("_head", "_items")
+    For segmented snapshots (snapshot.py) it also remembers ``written``, the newest seq of
+    its posts already in the store's append-only segments (a post never changes once
+    stored, so a snapshot writes only the newer ones), and ``holes``, the seqs deleted from
+    it (REDACT), which a segment may still hold."""
+
+    __slots__ = ("_head", "_items", "holes", "written")
 
     def __init__(self, posts: Iterable[Post] = ()) -> None:
         self._items: list[Post | None] = list(posts)
         self._head = 0
+        self.written = 0
+        self.holes: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._items) - self._head
@@ -151,6 +158,9 @@ class History(Sequence["Post"]):
             i += n
         if not 0 <= i < n:
             raise IndexError("history index out of range")
+        post = self._items[i + self._head]
+        if post is not None:
+            self.holes.add(post.seq)
         del self._items[i + self._head]
 
     def __iter__(self) -> Iterator[Post]:

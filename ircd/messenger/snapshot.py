@@ -6,13 +6,16 @@ validate.check_snapshot checks a snapshot before ``load`` builds on it.
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .holds import parse_holds
 from .masks import fold
 from .model import DEFAULT_FLAGS, Ban, History, ListEntry, Post, Room, Scheduled, User
+from .validate import SEGMENTED_SCHEMA, StateError, check_post, plain_row
 
 if TYPE_CHECKING:
     from .engine import Messenger
@@ -22,6 +25,18 @@ SNAPSHOT_VERSION = 1
 
 def dump(m: Messenger) -> dict[str, Any]:
     """A fresh, plain, JSON-ready copy of all durable state (guests are not durable)."""
+    return _dump(m, _inline)
+
+
+def _inline(h: History) -> list[dict[str, Any]]:
+    return [p.to_dict() for p in h]
+
+
+def _none(h: History) -> list[dict[str, Any]]:
+    return []
+
+
+def _dump(m: Messenger, posts: Callable[[History], list[dict[str, Any]]]) -> dict[str, Any]:
     accounts = {k for k, u in m.users.items() if u.is_account}
     return {
         "schema": SNAPSHOT_VERSION,
@@ -57,12 +72,12 @@ def dump(m: Messenger) -> dict[str, Any]:
                 "topic_time": r.topic_time,
                 "members": sorted(r.members & accounts),
                 "ops": sorted(r.ops & accounts),
-                "history": [p.to_dict() for p in r.history],
+                "history": posts(r.history),
                 **_room_modes(r, accounts),
             }
             for r in m.rooms.values()
         ],
-        "private": {k: [p.to_dict() for p in h] for k, h in m.dms.items()},
+        "private": {k: posts(h) for k, h in m.dms.items()},
         "windows": {
             k: list(w)
             for k, w in m.windows.items()
@@ -165,7 +180,184 @@ def load(m: Messenger, data: dict[str, Any]) -> None:
         heapq.heappush(m._due_heap, (item.due, item.id))
 
 
+_intern = sys.intern
+
+
 def _tail(posts: Iterable[Post], limit: int) -> History:
     """The last ``limit`` posts (the retention rule may have shrunk since the snapshot), in a
     History without a bound: the engine trims on append itself."""
     return History(deque(posts, maxlen=max(0, limit)))
+
+
+# ---------------------------------------------------------------------- segmented snapshots
+#
+# History is append-only (a post never changes once stored; it only leaves, by REDACT, the
+# retention trim or its room ceasing), so a store with segments (FileStore) keeps the posts in
+# immutable files written once, and a snapshot is the small changing state plus, for each
+# history, which of the stored posts are its: ``[lo, hi, n, holes]`` (its posts are those of
+# the segments with ``lo <= seq <= hi``, but for the deleted ``holes``; ``n`` of them). Each
+# snapshot writes only the posts newer than what the segments hold (``History.written``), so
+# its cost follows what changed, not what is stored.
+
+SEGMENT_CHUNK = 512  # posts per encoded line of a segment (one short encoder call each)
+
+
+def post_row(p: Post) -> list[Any]:
+    """A post as a segment row: ``[seq, id, ts, k, s, sn, o, a, r, to, tn, txt(, tags)]``."""
+    row: list[Any] = [p.seq, p.msgid, p.time, p.kind, p.sender, p.sender_name, p.origin,
+                      p.account, p.room, p.to, p.to_name, p.text]  # fmt: skip
+    if p.tags:
+        row.append(dict(p.tags))
+    return row
+
+
+@dataclass
+class SegmentedDump:
+    """A snapshot for a store with segments, taken on the loop: ``state`` (JSON-ready, small:
+    no posts), ``posts`` (the posts to append to the segments, in each history's order),
+    ``rewrite`` (``posts`` are all the stored posts: the old segments may go). ``commit()``
+    once the snapshot is durable (then those posts count as written)."""
+
+    state: dict[str, Any]
+    posts: list[Post]
+    rewrite: bool
+    marks: list[tuple[History, int]]
+
+    def chunks(self) -> Iterator[list[list[Any]]]:
+        """The rows of ``posts`` in chunks (run in the writer thread)."""
+        posts = self.posts
+        for i in range(0, len(posts), SEGMENT_CHUNK):
+            yield [post_row(p) for p in posts[i : i + SEGMENT_CHUNK]]
+
+    def commit(self) -> None:
+        for hist, seq in self.marks:
+            hist.written = max(hist.written, seq)
+
+
+def live_posts(m: Messenger) -> int:
+    return sum(len(r.history) for r in m.rooms.values()) + sum(len(h) for h in m.dms.values())
+
+
+def dump_segmented(m: Messenger, stored_rows: int) -> SegmentedDump:
+    """The state without posts, and the posts the segments do not hold yet. When the segments
+    hold more dead posts (trimmed, deleted, of dropped rooms) than live ones (and at least
+    10 000), all live posts are written anew and the old segments dropped: each post is then
+    rewritten only after as many others died, so the cost per change stays bounded."""
+    live = live_posts(m)
+    rewrite = stored_rows - live >= max(live, 10000)
+    state = _dump(m, _none)
+    refs: dict[str, dict[str, list[Any]]] = {"rooms": {}, "private": {}}
+    posts: list[Post] = []
+    marks: list[tuple[History, int]] = []
+    for kind, hists in (("rooms", ((r.key, r.history) for r in m.rooms.values())),
+                        ("private", m.dms.items())):  # fmt: skip
+        out = refs[kind]
+        for key, h in hists:
+            if not h:
+                continue
+            lo, hi = h[0].seq, h[-1].seq
+            holes = sorted(x for x in h.holes if lo < x < hi)
+            if len(holes) != len(h.holes):
+                h.holes = set(holes)  # those outside [lo, hi] are excluded anyway
+            out[key] = [lo, hi, len(h), holes]
+            if rewrite:
+                posts.extend(h)
+            else:
+                new = []
+                for p in reversed(h):
+                    if p.seq <= h.written:
+                        break
+                    new.append(p)
+                new.reverse()
+                posts.extend(new)
+            marks.append((h, hi))
+    state["schema"] = SEGMENTED_SCHEMA
+    state["segmented"] = refs
+    return SegmentedDump(state, posts, rewrite, marks)
+
+
+def load_rows(m: Messenger, refs: dict[str, Any], chunks: Iterable[Sequence[Any]]) -> None:
+    """Fill the histories of ``m`` (loaded from a segmented snapshot's state, so empty) from
+    the rows of the segments, oldest segment first: each history takes its posts
+    (``[lo, hi, n, holes]`` in ``refs``); the rest are dead posts, skipped. ``StateError``
+    for a malformed row or a history whose posts the segments do not all hold."""
+    targets: dict[tuple[bool, str], tuple[History, int, int, set[int]]] = {}
+    for key, (lo, hi, _n, holes) in refs["rooms"].items():
+        room = m.rooms.get(key)
+        if room is None:
+            raise StateError(f"segmented.rooms[{key!r}]: no such room")
+        targets[(True, key)] = (room.history, lo, hi, set(holes))
+    for key, (lo, hi, _n, holes) in refs["private"].items():
+        hist = m.dms.get(key)
+        if hist is None:
+            raise StateError(f"segmented.private[{key!r}]: no such conversation")
+        targets[(False, key)] = (hist, lo, hi, set(holes))
+    top = m.seq
+    rows = 0
+    for chunk in chunks:
+        for row in chunk:
+            rows += 1
+            post = post_from_row(row, f"segment row {rows}")
+            if post.room is not None:
+                t = targets.get((True, post.room))
+            else:
+                assert post.to is not None
+                t = targets.get((False, pair_key(post.sender, post.to)))
+            if t is None:
+                continue  # a post of a room or conversation that is gone
+            hist, lo, hi, holes = t
+            seq = post.seq
+            if seq < lo or seq > hi or seq in holes:
+                continue  # trimmed or deleted
+            if hist and seq <= hist[-1].seq:
+                continue  # written twice (a snapshot that failed after its segment)
+            if seq > top:
+                raise StateError(f"segment row {rows}: seq {seq} is after the snapshot's {top}")
+            hist.append(post)
+    holes_of = {k: t[3] for k, t in targets.items()}
+    for (is_room, key), (hist, _lo, hi, _holes) in targets.items():
+        kind = "rooms" if is_room else "private"
+        n = refs[kind][key][2]
+        if len(hist) != n:
+            raise StateError(
+                f"segmented.{kind}[{key!r}]: {n} posts expected, the segments hold {len(hist)}"
+            )
+        hist.written = hi
+        hist.holes = {x for x in holes_of[(is_room, key)] if hist and hist[0].seq < x < hi}
+        limit = m.rules.history_per_room if is_room else m.rules.history_per_private
+        while len(hist) > max(0, limit):
+            hist.popleft()
+
+
+def pair_key(a: str, b: str) -> str:
+    """engine.pair_key (which imports this module)."""
+    return f"{a}\t{b}" if a <= b else f"{b}\t{a}"
+
+
+_ROW_KEYS = ("seq", "id", "ts", "k", "s", "sn", "o", "a", "r", "to", "tn", "txt", "tags")
+
+
+def post_from_row(row: Any, where: str) -> Post:
+    """The ``Post`` of a segment row (``post_row``), its repeated strings interned; a row the
+    tight check doubts goes through the snapshot's full post check (``StateError``)."""
+    if plain_row(row):
+        a, r, to, tn = row[7], row[8], row[9], row[10]
+        return Post(
+            row[0],
+            row[1],
+            row[2],
+            _intern(row[3]),
+            _intern(row[4]),
+            _intern(row[5]),
+            _intern(row[6]),
+            None if a is None else _intern(a),
+            None if r is None else _intern(r),
+            None if to is None else _intern(to),
+            None if tn is None else _intern(tn),
+            row[11],
+        )
+    if type(row) is not list or not 12 <= len(row) <= 13:
+        raise StateError(f"{where}: expected a post row of 12 or 13 values, got {row!r:.60}")
+    d = {k: v for k, v in zip(_ROW_KEYS, row, strict=False) if v is not None}
+    check_post(d, where)
+    return Post.from_dict(d)
