@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import gc
 import logging
 import os
 import signal
@@ -290,8 +291,18 @@ class Server:
         self.store: Store = store or open_store(config)
         self._rules = rules_from(config)
         # The state is built inside load(): if it cannot be, nothing on disk is touched, and
-        # the store will never write over the files that failed to load.
-        self.store.load(self._accept)
+        # the store will never write over the files that failed to load. The collector is
+        # off meanwhile (a load makes millions of objects and no garbage cycles: each of its
+        # passes over them would be wasted), and what was loaded is frozen out of its scans
+        # afterwards (the stored posts live as long as the server).
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            self.store.load(self._accept)
+        finally:
+            if gc_was:
+                gc.enable()
+        gc.freeze()
         log.info(
             "state loaded: %d accounts, %d channels, %d messages, %d scheduled",
             sum(1 for u in self.messenger.users.values() if u.is_account),

@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 from .holds import parse_holds
 from .masks import fold
 from .model import DEFAULT_FLAGS, Ban, History, ListEntry, Post, Room, Scheduled, User
-from .validate import SEGMENTED_SCHEMA, StateError, check_post, plain_row
+from .validate import (
+    MAX_TIME,
+    POST_KINDS,
+    SEGMENTED_SCHEMA,
+    StateError,
+    bad_word,
+    check_post,
+    plain_row,
+)
 
 if TYPE_CHECKING:
     from .engine import Messenger
@@ -276,55 +284,124 @@ def dump_segmented(m: Messenger, stored_rows: int) -> SegmentedDump:
     return SegmentedDump(state, posts, rewrite, marks)
 
 
+class _Target:
+    """A history being filled from the segments, with what of it the snapshot keeps."""
+
+    __slots__ = ("hi", "hist", "holes", "last", "lo", "n", "private")
+
+    def __init__(self, hist: History, ref: list[Any], private: bool) -> None:
+        self.hist = hist
+        self.lo, self.hi, self.n = ref[0], ref[1], ref[2]
+        self.holes = set(ref[3])
+        self.last = 0  # the newest seq taken
+        self.private = private
+
+
 def load_rows(m: Messenger, refs: dict[str, Any], chunks: Iterable[Sequence[Any]]) -> None:
     """Fill the histories of ``m`` (loaded from a segmented snapshot's state, so empty) from
     the rows of the segments, oldest segment first: each history takes its posts
     (``[lo, hi, n, holes]`` in ``refs``); the rest are dead posts, skipped. ``StateError``
-    for a malformed row or a history whose posts the segments do not all hold."""
-    targets: dict[tuple[bool, str], tuple[History, int, int, set[int]]] = {}
-    for key, (lo, hi, _n, holes) in refs["rooms"].items():
+    for a malformed row or a history whose posts the segments do not all hold.
+
+    One tight pass builds each ``Post`` as its chunk is decoded (the chunk then goes, so the
+    decoded rows never pile up): the strings posts repeat (kind, sender, names, origin,
+    room, peer) are checked once and interned, the rest checked in line; a row this pass
+    doubts goes through the full check (``post_from_row``), which says what is wrong."""
+    rooms: dict[str, _Target] = {}
+    for key, ref in refs["rooms"].items():
         room = m.rooms.get(key)
         if room is None:
             raise StateError(f"segmented.rooms[{key!r}]: no such room")
-        targets[(True, key)] = (room.history, lo, hi, set(holes))
-    for key, (lo, hi, _n, holes) in refs["private"].items():
+        rooms[key] = _Target(room.history, ref, False)
+    private: dict[str, _Target] = {}
+    for key, ref in refs["private"].items():
         hist = m.dms.get(key)
         if hist is None:
             raise StateError(f"segmented.private[{key!r}]: no such conversation")
-        targets[(False, key)] = (hist, lo, hi, set(holes))
+        private[key] = _Target(hist, ref, True)
     top = m.seq
+    words: dict[Any, str] = {}  # a checked word -> its interned str
+    known = words.get
+    kinds = {k: _intern(k) for k in POST_KINDS}
     rows = 0
+
+    def word(w: Any) -> str | None:
+        c = known(w)
+        if c is None and type(w) is str and not bad_word(w):
+            c = words[w] = _intern(w)
+        return c
+
     for chunk in chunks:
         for row in chunk:
             rows += 1
-            post = post_from_row(row, f"segment row {rows}")
+            post = None
+            try:
+                if type(row) is list and len(row) == 12:
+                    seq, mid, ts, k, sd, sn, o, a, r, to, tn, txt = row
+                    k = kinds.get(k)
+                    sd = known(sd) or word(sd)
+                    sn = known(sn) or word(sn)
+                    o = known(o) or word(o)
+                    if a is not None:
+                        a = known(a) or word(a) or 0
+                    if r is not None:
+                        r = known(r) or word(r) or 0
+                    if to is not None:
+                        to = known(to) or word(to) or 0
+                    if tn is not None:
+                        tn = known(tn) or word(tn) or 0
+                    if (
+                        type(seq) is int
+                        and 1 <= seq <= top
+                        and type(ts) in (float, int)
+                        and 0 <= ts <= MAX_TIME
+                        and k is not None
+                        and sd is not None
+                        and sn is not None
+                        and o is not None
+                        and a != 0
+                        and r != 0
+                        and to != 0
+                        and tn != 0
+                        and (r is None) != (to is None)
+                        and type(mid) is str
+                        and not bad_word(mid)
+                        and type(txt) is str
+                        and "\r" not in txt
+                        and "\n" not in txt
+                        and "\0" not in txt
+                    ):
+                        post = Post(seq, mid, ts, k, sd, sn, o, a, r, to, tn, txt)
+            except TypeError:  # an unhashable value: the full check says which
+                post = None
+            if post is None:
+                post = post_from_row(row, f"segment row {rows}")
+                if post.seq > top:
+                    raise StateError(
+                        f"segment row {rows}: seq {post.seq} is after the snapshot's {top}"
+                    )
             if post.room is not None:
-                t = targets.get((True, post.room))
+                t = rooms.get(post.room)
             else:
                 assert post.to is not None
-                t = targets.get((False, pair_key(post.sender, post.to)))
+                t = private.get(pair_key(post.sender, post.to))
             if t is None:
                 continue  # a post of a room or conversation that is gone
-            hist, lo, hi, holes = t
             seq = post.seq
-            if seq < lo or seq > hi or seq in holes:
-                continue  # trimmed or deleted
-            if hist and seq <= hist[-1].seq:
-                continue  # written twice (a snapshot that failed after its segment)
-            if seq > top:
-                raise StateError(f"segment row {rows}: seq {seq} is after the snapshot's {top}")
-            hist.append(post)
-    holes_of = {k: t[3] for k, t in targets.items()}
-    for (is_room, key), (hist, _lo, hi, _holes) in targets.items():
-        kind = "rooms" if is_room else "private"
-        n = refs[kind][key][2]
-        if len(hist) != n:
+            if seq < t.lo or seq > t.hi or seq <= t.last or seq in t.holes:
+                continue  # trimmed, deleted, or written twice (a snapshot that failed late)
+            t.hist.append(post)
+            t.last = seq
+    for key, t in [*rooms.items(), *private.items()]:
+        hist = t.hist
+        if len(hist) != t.n:
+            kind = "private" if t.private else "rooms"
             raise StateError(
-                f"segmented.{kind}[{key!r}]: {n} posts expected, the segments hold {len(hist)}"
+                f"segmented.{kind}[{key!r}]: {t.n} posts expected, the segments hold {len(hist)}"
             )
-        hist.written = hi
-        hist.holes = {x for x in holes_of[(is_room, key)] if hist and hist[0].seq < x < hi}
-        limit = m.rules.history_per_room if is_room else m.rules.history_per_private
+        hist.written = t.hi
+        hist.holes = {x for x in t.holes if t.lo < x < t.hi}
+        limit = m.rules.history_per_private if t.private else m.rules.history_per_room
         while len(hist) > max(0, limit):
             hist.popleft()
 

@@ -326,7 +326,8 @@ def check_post(v: Any, path: str) -> None:
     _post(v, path)
 
 
-def _bad_word(w: Any) -> bool:
+def bad_word(w: Any) -> bool:
+    """True unless ``w`` is a word: a non-empty str without space, CR, LF, NUL or a leading ':'."""
     return (
         type(w) is not str
         or not w
@@ -354,7 +355,7 @@ def plain_row(r: Any) -> bool:
         return False
     if (r[8] is None) == (r[9] is None):
         return False
-    bad = _bad_word
+    bad = bad_word
     if bad(r[1]) or bad(r[4]) or bad(r[5]) or bad(r[6]):
         return False
     return not any(r[i] is not None and bad(r[i]) for i in (7, 8, 9, 10))

@@ -42,9 +42,10 @@ import logging
 import os
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from ..durable import DONE, Durable
 
@@ -99,8 +100,8 @@ class LoadedState:
     """
 
     snapshot: dict[str, Any] | None
-    events: list[dict[str, Any]]
-    origins: list[tuple[str, int]] = field(default_factory=list, compare=False)
+    events: Sequence[dict[str, Any]]
+    origins: Sequence[tuple[str, int]] = field(default_factory=list, compare=False)
     # the snapshot's segment files, oldest first (read them with ``read_segments``)
     segments: list[str] = field(default_factory=list, compare=False)
 
@@ -336,9 +337,14 @@ def _parse_line(raw: bytes) -> tuple[int, dict[str, Any]]:
 
 @dataclass
 class _JournalFile:
+    """A journal file read and checked; its events are decoded again when asked for
+    (``event``), one at a time, so a load never holds them all decoded at once."""
+
     path: str
-    entries: list[tuple[int, dict[str, Any]]]
-    ends: list[int]  # byte offset just past each entry's line
+    data: bytes
+    ns: array[int]  # each entry's sequence number
+    starts: array[int]  # byte offset of each entry's line
+    ends: array[int]  # byte offset just past each entry's line (its newline included)
     good_len: int  # bytes up to and including the last newline
     total_len: int
     mtime: float  # when the file was last written (for naming a saved torn tail)
@@ -346,6 +352,80 @@ class _JournalFile:
     @property
     def torn(self) -> bool:
         return self.good_len < self.total_len
+
+    def event(self, i: int) -> dict[str, Any]:
+        return _parse_line(self.data[self.starts[i] : self.ends[i] - 1])[1]
+
+
+class _Events(Sequence[dict[str, Any]]):
+    """The events of a load, line ``lines[i]`` of journal file ``files[i]``, decoded when read
+    (each was checked when the file was read)."""
+
+    def __init__(self, journals: list[_JournalFile]) -> None:
+        self.journals = journals
+        self.files = array("b")
+        self.lines = array("q")
+
+    def add(self, file: int, line: int) -> None:
+        self.files.append(file)
+        self.lines.append(line)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self.journals[self.files[i]].event(self.lines[i])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        journals, lines = self.journals, self.lines
+        for k, f in enumerate(self.files):
+            yield journals[f].event(lines[k])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"events({list(self)!r})"
+
+
+class _Origins(Sequence[tuple[str, int]]):
+    """``(journal file, line number)`` of each of ``events``."""
+
+    def __init__(self, events: _Events) -> None:
+        self.events = events
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, int]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[str, int]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[str, int] | list[tuple[str, int]]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        ev = self.events
+        return ev.journals[ev.files[i]].path, ev.lines[i] + 1
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 def _read_journal(path: str) -> _JournalFile | None:
@@ -363,28 +443,26 @@ def _read_journal(path: str) -> _JournalFile | None:
         return None
     except OSError as e:
         raise StorageError(f"{path}: cannot read journal: {_why(e)}") from e
-    lines = data.split(b"\n")
-    lines.pop()  # bytes after the last newline: b"" unless the last write was torn
-    entries: list[tuple[int, dict[str, Any]]] = []
-    ends: list[int] = []
+    ns, starts, ends = array("q"), array("q"), array("q")
     pos = 0
     prev_n = 0
-    for i, raw in enumerate(lines):
+    i = 0
+    while (end := data.find(b"\n", pos)) >= 0:
         try:
-            n, event = _parse_line(raw)
+            n, _ = _parse_line(data[pos:end])
         except ValueError as e:
             raise StorageError(f"{path}: corrupt journal at line {i + 1}: {e}") from e
         if n <= prev_n:
             raise StorageError(
                 f"{path}: corrupt journal at line {i + 1}: sequence number {n} after {prev_n}"
             )
-        entries.append((n, event))
-        prev_n = n
-        pos += len(raw) + 1
+        ns.append(n)
+        starts.append(pos)
+        pos = end + 1
         ends.append(pos)
-    return _JournalFile(
-        path=path, entries=entries, ends=ends, good_len=pos, total_len=len(data), mtime=mtime
-    )
+        prev_n = n
+        i += 1
+    return _JournalFile(path, data, ns, starts, ends, pos, len(data), mtime)
 
 
 def _save_torn_tail(jf: _JournalFile) -> str:
@@ -552,20 +630,19 @@ class FileStore:
         cur = _read_journal(self._journal_path)
         journals = [jf for jf in (old, cur) if jf is not None]
         copied = 0
-        if old is not None and old.entries and cur is not None:
+        if old is not None and old.ns and cur is not None:
             # A crash in begin_snapshot between copying .journal onto .journal.1 and emptying
             # .journal leaves the first entries in both; a later copy must skip them.
-            old_last = old.entries[-1][0]
-            for (n, _), end in zip(cur.entries, cur.ends, strict=True):
+            old_last = old.ns[-1]
+            for n, end in zip(cur.ns, cur.ends, strict=True):
                 if n > old_last:
                     break
                 copied = end
 
-        events: list[dict[str, Any]] = []
-        origins: list[tuple[str, int]] = []
+        events = _Events(journals)
         last = journal_seq
-        for jf in journals:
-            for line, (n, event) in enumerate(jf.entries, 1):
+        for f, jf in enumerate(journals):
+            for line, n in enumerate(jf.ns):
                 if n <= last:
                     continue  # already in the snapshot, or a duplicate from an interrupted copy
                 if n != last + 1:
@@ -575,14 +652,13 @@ class FileStore:
                         last,
                         n,
                     )
-                events.append(event)
-                origins.append((jf.path, line))
+                events.add(f, line)
                 last = n
         self._segments = segments
         loaded = LoadedState(
             snapshot=state,
             events=events,
-            origins=origins,
+            origins=_Origins(events),
             segments=[os.path.join(self._dir, seg["file"]) for seg in segments],
         )
         return loaded, journals, copied, last
