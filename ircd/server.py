@@ -303,6 +303,9 @@ class Server:
             if gc_was:
                 gc.enable()
         gc.freeze()
+        if _malloc_trim is not None:  # what the load's transient objects left to the OS
+            with contextlib.suppress(Exception):
+                _malloc_trim(0)
         log.info(
             "state loaded: %d accounts, %d channels, %d messages, %d scheduled",
             sum(1 for u in self.messenger.users.values() if u.is_account),

@@ -49,12 +49,27 @@ class Rules:
     accounts_window_seconds: int = 3600
 
 
-@dataclass(slots=True)
+class _FullId(str):
+    """A msgid kept whole (one not of the form ``<prefix>-<seq>``)."""
+
+    __slots__ = ()
+
+
+_POST_FIELDS = ("seq", "msgid", "time", "kind", "sender", "sender_name", "origin", "account",
+                "room", "to", "to_name", "text", "tags")  # fmt: skip
+
+
 class Post:
-    """One stored message. ``room`` is set for channel posts, ``to`` for private ones."""
+    """One stored message. ``room`` is set for channel posts, ``to`` for private ones.
+
+    A msgid ``<prefix>-<seq>`` (every stored post's: the server id, then the seq) is kept
+    as its prefix only, interned, so the million posts of a big history share one string
+    instead of holding 64 bytes each; ``msgid`` puts it together when asked for."""
+
+    __slots__ = ("_mid", "account", "kind", "origin", "room", "sender", "sender_name", "seq",
+                 "tags", "text", "time", "to", "to_name")  # fmt: skip
 
     seq: int
-    msgid: str
     time: float
     kind: str  # "PRIVMSG" or "NOTICE"
     sender: UserKey
@@ -65,7 +80,60 @@ class Post:
     to: UserKey | None
     to_name: str | None
     text: str
-    tags: dict[str, str] | None = None
+    tags: dict[str, str] | None
+
+    def __init__(
+        self,
+        seq: int,
+        msgid: str,
+        time: float,
+        kind: str,
+        sender: UserKey,
+        sender_name: str,
+        origin: str,
+        account: str | None,
+        room: RoomKey | None,
+        to: UserKey | None,
+        to_name: str | None,
+        text: str,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.seq = seq
+        tail = str(seq)
+        cut = len(msgid) - len(tail)
+        if cut > 0 and msgid[cut - 1] == "-" and msgid.endswith(tail):
+            self._mid: str = _intern(msgid[:cut])  # "<prefix>-"
+        else:
+            self._mid = _FullId(msgid)
+        self.time = time
+        self.kind = kind
+        self.sender = sender
+        self.sender_name = sender_name
+        self.origin = origin
+        self.account = account
+        self.room = room
+        self.to = to
+        self.to_name = to_name
+        self.text = text
+        self.tags = tags
+
+    @property
+    def msgid(self) -> str:
+        mid = self._mid
+        return str.__str__(mid) if type(mid) is _FullId else f"{mid}{self.seq}"
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in _POST_FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Post:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return "Post(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in _POST_FIELDS) + ")"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -112,6 +180,51 @@ class Post:
 
 
 _intern = sys.intern
+_new = object.__new__
+
+
+def stored_post(
+    seq: int,
+    mid: str,
+    time: float,
+    kind: str,
+    sender: UserKey,
+    sender_name: str,
+    origin: str,
+    account: str | None,
+    room: RoomKey | None,
+    to: UserKey | None,
+    to_name: str | None,
+    text: str,
+) -> Post:
+    """A ``Post`` (without tags) from its parts as a snapshot segment keeps them: ``mid`` is
+    the msgid's prefix ``"<server id>-"`` (interned by the caller), or a ``full_id``."""
+    p: Post = _new(Post)
+    p.seq = seq
+    p._mid = mid
+    p.time = time
+    p.kind = kind
+    p.sender = sender
+    p.sender_name = sender_name
+    p.origin = origin
+    p.account = account
+    p.room = room
+    p.to = to
+    p.to_name = to_name
+    p.text = text
+    p.tags = None
+    return p
+
+
+def full_id(msgid: str) -> str:
+    """A msgid to keep whole in a ``stored_post`` (one not of the form ``<prefix>-<seq>``)."""
+    return _FullId(msgid)
+
+
+def id_part(p: Post) -> str | None:
+    """The msgid prefix ``p`` keeps (``"<server id>-"``), or None when it keeps it whole."""
+    mid = p._mid
+    return None if type(mid) is _FullId else mid
 
 
 class History(Sequence["Post"]):

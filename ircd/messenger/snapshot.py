@@ -14,7 +14,18 @@ from typing import TYPE_CHECKING, Any
 
 from .holds import parse_holds
 from .masks import fold
-from .model import DEFAULT_FLAGS, Ban, History, ListEntry, Post, Room, Scheduled, User
+from .model import (
+    DEFAULT_FLAGS,
+    Ban,
+    History,
+    ListEntry,
+    Post,
+    Room,
+    Scheduled,
+    User,
+    id_part,
+    stored_post,
+)
 from .validate import (
     MAX_TIME,
     POST_KINDS,
@@ -22,7 +33,6 @@ from .validate import (
     StateError,
     bad_word,
     check_post,
-    plain_row,
 )
 
 if TYPE_CHECKING:
@@ -211,8 +221,12 @@ SEGMENT_CHUNK = 512  # posts per encoded line of a segment (one short encoder ca
 
 
 def post_row(p: Post) -> list[Any]:
-    """A post as a segment row: ``[seq, id, ts, k, s, sn, o, a, r, to, tn, txt(, tags)]``."""
-    row: list[Any] = [p.seq, p.msgid, p.time, p.kind, p.sender, p.sender_name, p.origin,
+    """A post as a segment row: ``[seq, id, ts, k, s, sn, o, a, r, to, tn, txt(, tags)]``
+    where ``id`` is the msgid's prefix when the msgid is ``<prefix><seq>`` (the prefix ends
+    in "-"; the same in every row), else ``[msgid]``."""
+    prefix = id_part(p)
+    mid: Any = [p.msgid] if prefix is None else prefix
+    row: list[Any] = [p.seq, mid, p.time, p.kind, p.sender, p.sender_name, p.origin,
                       p.account, p.room, p.to, p.to_name, p.text]  # fmt: skip
     if p.tags:
         row.append(dict(p.tags))
@@ -364,14 +378,14 @@ def load_rows(m: Messenger, refs: dict[str, Any], chunks: Iterable[Sequence[Any]
                         and to != 0
                         and tn != 0
                         and (r is None) != (to is None)
-                        and type(mid) is str
-                        and not bad_word(mid)
+                        and (mid := known(mid) or word(mid)) is not None
+                        and mid[-1] == "-"
                         and type(txt) is str
                         and "\r" not in txt
                         and "\n" not in txt
                         and "\0" not in txt
                     ):
-                        post = Post(seq, mid, ts, k, sd, sn, o, a, r, to, tn, txt)
+                        post = stored_post(seq, mid, ts, k, sd, sn, o, a, r, to, tn, txt)
             except TypeError:  # an unhashable value: the full check says which
                 post = None
             if post is None:
@@ -415,26 +429,17 @@ _ROW_KEYS = ("seq", "id", "ts", "k", "s", "sn", "o", "a", "r", "to", "tn", "txt"
 
 
 def post_from_row(row: Any, where: str) -> Post:
-    """The ``Post`` of a segment row (``post_row``), its repeated strings interned; a row the
-    tight check doubts goes through the snapshot's full post check (``StateError``)."""
-    if plain_row(row):
-        a, r, to, tn = row[7], row[8], row[9], row[10]
-        return Post(
-            row[0],
-            row[1],
-            row[2],
-            _intern(row[3]),
-            _intern(row[4]),
-            _intern(row[5]),
-            _intern(row[6]),
-            None if a is None else _intern(a),
-            None if r is None else _intern(r),
-            None if to is None else _intern(to),
-            None if tn is None else _intern(tn),
-            row[11],
-        )
+    """The ``Post`` of a segment row (``post_row``), through the snapshot's full post check
+    (``StateError`` saying what is wrong)."""
     if type(row) is not list or not 12 <= len(row) <= 13:
         raise StateError(f"{where}: expected a post row of 12 or 13 values, got {row!r:.60}")
     d = {k: v for k, v in zip(_ROW_KEYS, row, strict=False) if v is not None}
+    mid = d.get("id")
+    if type(mid) is str and mid.endswith("-"):  # (a bad seq is told by check_post)
+        d["id"] = f"{mid}{d['seq']}"
+    elif type(mid) is list and len(mid) == 1:
+        d["id"] = mid[0]
+    elif mid is not None:
+        raise StateError(f"{where}.id: expected a msgid prefix or [msgid], got {mid!r:.60}")
     check_post(d, where)
     return Post.from_dict(d)
