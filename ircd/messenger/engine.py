@@ -106,6 +106,7 @@ from .model import (
     Unread,
     User,
     UserKey,
+    stored_post,
 )
 from .snapshot import SNAPSHOT_VERSION
 from .validate import StateError, check_event, check_snapshot
@@ -120,6 +121,7 @@ class Messenger:
         self.clock = clock
         self.rules = rules or Rules()
         self.server_id = secrets.token_hex(3)
+        self._msgid_prefix = ""  # "<server_id>-", interned: the msgid of each post made here
         self.seq = 0
         self.users: dict[UserKey, User] = {}
         self.rooms: dict[RoomKey, Room] = {}
@@ -1110,9 +1112,12 @@ class Messenger:
             to_name = target.name
         seq = self.seq + 1
         # positional arguments (keywords cost twice as much on this, the hottest path)
-        post = Post(
+        prefix = self._msgid_prefix
+        if prefix[:-1] != self.server_id:
+            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+        post = stored_post(
             seq,
-            f"{self.server_id}-{seq}",  # msgid
+            prefix,  # the msgid is "<server id>-<seq>"
             now,  # time
             # interned: the same few strings in every post, not a copy each (a mask is built
             # per line by the adapter, a kind and a room name parsed per line)

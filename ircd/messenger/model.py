@@ -196,9 +196,10 @@ def stored_post(
     to: UserKey | None,
     to_name: str | None,
     text: str,
+    tags: dict[str, str] | None = None,
 ) -> Post:
-    """A ``Post`` (without tags) from its parts as a snapshot segment keeps them: ``mid`` is
-    the msgid's prefix ``"<server id>-"`` (interned by the caller), or a ``full_id``."""
+    """A ``Post`` from its parts as it keeps them (no msgid to take apart): ``mid`` is the
+    msgid's prefix ``"<server id>-"`` (interned by the caller), or a ``full_id``."""
     p: Post = _new(Post)
     p.seq = seq
     p._mid = mid
@@ -212,7 +213,7 @@ def stored_post(
     p.to = to
     p.to_name = to_name
     p.text = text
-    p.tags = None
+    p.tags = tags
     return p
 
 
