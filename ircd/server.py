@@ -852,7 +852,7 @@ class Server:
             # the posts go to append-only segments once; the loop takes only the small
             # state and the list of new posts (ircd/messenger/snapshot.py)
             dump = self.messenger.to_segmented(seg.segment_rows)
-            write = seg.begin_segmented_snapshot(dump.state, dump.chunks, dump.rewrite)
+            write = seg.begin_segmented_snapshot(dump.state, dump.chunks, dump.rewrite, dump.purge)
         else:
             state: dict[str, Any] = self.messenger.to_dict()
             write = self.store.begin_snapshot(state)

@@ -127,6 +127,9 @@ class Messenger:
         self.rooms: dict[RoomKey, Room] = {}
         self.dms: dict[str, History] = {}
         self._dm_index: dict[UserKey, set[str]] = {}
+        # seqs of posts deleted (REDACT) since the last snapshot: a store with segments
+        # removes them from its files with the next one (snapshot.dump_segmented)
+        self.deleted: set[int] = set()
         self.windows: dict[UserKey, list[float]] = {}  # key -> [window start, count]
         self.complaints: dict[UserKey, dict[UserKey, str]] = {}
         # target -> complainer -> the address its complaint counts together with others from
@@ -384,6 +387,7 @@ class Messenger:
             i = _find_seq(hist, ev.seq)
             if i is not None:
                 del hist[i]
+                self.deleted.add(ev.seq)
 
     def _window_start(self, now: float) -> float:
         p = self.rules.period_seconds

@@ -244,6 +244,10 @@ class SegmentedDump:
     posts: list[Post]
     rewrite: bool
     marks: list[tuple[History, int]]
+    # seqs of posts deleted since the last snapshot: the segments holding them are written
+    # anew without them (a deleted message leaves the disk with the next snapshot)
+    purge: frozenset[int] = frozenset()
+    engine: Messenger | None = None
 
     def chunks(self) -> Iterator[list[list[Any]]]:
         """The rows of ``posts`` in chunks (run in the writer thread)."""
@@ -254,6 +258,8 @@ class SegmentedDump:
     def commit(self) -> None:
         for hist, seq in self.marks:
             hist.written = max(hist.written, seq)
+        if self.engine is not None:
+            self.engine.deleted -= self.purge
 
 
 def live_posts(m: Messenger) -> int:
@@ -295,7 +301,7 @@ def dump_segmented(m: Messenger, stored_rows: int) -> SegmentedDump:
             marks.append((h, hi))
     state["schema"] = SEGMENTED_SCHEMA
     state["segmented"] = refs
-    return SegmentedDump(state, posts, rewrite, marks)
+    return SegmentedDump(state, posts, rewrite, marks, frozenset(m.deleted), m)
 
 
 class _Target:

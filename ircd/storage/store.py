@@ -238,6 +238,46 @@ def _file_blocks(path: str) -> Iterator[bytes]:
             yield block
 
 
+_MAX_ID = 2**63
+
+
+def _note_ids(ids: list[int], chunk: list[Any]) -> None:
+    """Widen ``ids`` (``[]`` or ``[smallest, largest]``) to the int ids (first values) of
+    the records of ``chunk``."""
+    got = [r[0] for r in chunk if type(r) is list and r and type(r[0]) is int]
+    if not got:
+        return
+    lo, hi = min(got), max(got)
+    if ids:
+        ids[0], ids[1] = min(ids[0], lo), max(ids[1], hi)
+    else:
+        ids.extend((lo, hi))
+
+
+def _segment_entry(name: str, rows: int, size: int, ids: list[int]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"file": name, "rows": rows, "bytes": size}
+    if ids:
+        entry["first"], entry["last"] = ids
+    return entry
+
+
+def _decode_chunk(raw: bytes, path: str, line: int) -> list[Any]:
+    chunk: Any = None
+    if _fast_dumps is not None:
+        with contextlib.suppress(ValueError, RecursionError):
+            chunk = _fast_loads(raw)
+    if chunk is None:
+        try:
+            chunk = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise StorageError(
+                f"{path}: corrupt segment at line {line}: not valid JSON: {_why(e)}"
+            ) from e
+    if type(chunk) is not list:
+        raise StorageError(f"{path}: corrupt segment at line {line}: not a list")
+    return chunk
+
+
 def read_segments(paths: Sequence[str]) -> Iterator[list[Any]]:
     """The rows of snapshot segment files, one list per line (chunk), file by file.
     ``StorageError`` naming the file and line for one that is not a JSON list."""
@@ -248,21 +288,7 @@ def read_segments(paths: Sequence[str]) -> Iterator[list[Any]]:
             raise StorageError(f"{path}: cannot read segment: {_why(e)}") from e
         with f:
             for i, raw in enumerate(f, 1):
-                chunk: Any = None
-                if _fast_dumps is not None:
-                    with contextlib.suppress(ValueError, RecursionError):
-                        chunk = _fast_loads(raw)
-                if chunk is None:
-                    try:
-                        chunk = json.loads(raw.decode("utf-8"))
-                    except (ValueError, RecursionError) as e:
-                        raise StorageError(
-                            f"{path}: corrupt segment at line {i}: not valid JSON: {_why(e)}"
-                        ) from e
-                if type(chunk) is not list:
-                    raise StorageError(f"{path}: corrupt segment at line {i}: not a list")
-                yield chunk
-                del chunk
+                yield _decode_chunk(raw, path, i)
 
 
 def _encode_events(first_n: int, events: Sequence[dict[str, Any]]) -> bytes:
@@ -748,7 +774,10 @@ class FileStore:
                 raise StorageError(
                     f"{where}: segment of the snapshot has {size} bytes, {seg['bytes']} expected"
                 )
-            out.append({"file": seg["file"], "rows": seg["rows"], "bytes": seg["bytes"]})
+            entry = {"file": seg["file"], "rows": seg["rows"], "bytes": seg["bytes"]}
+            if type(seg.get("first")) is int and type(seg.get("last")) is int:
+                entry["first"], entry["last"] = seg["first"], seg["last"]
+            out.append(entry)
         return out
 
     # -- append -----------------------------------------------------------------------------
@@ -845,6 +874,7 @@ class FileStore:
         state: dict[str, Any],
         chunks: Callable[[], Iterable[list[Any]]],
         rewrite: bool = False,
+        purge: frozenset[int] = frozenset(),
     ) -> Callable[[], None]:
         """``begin_snapshot`` for a state whose append-only records (posts) live in segment
         files beside the snapshot, each written once: ``chunks()`` (run in the writer
@@ -852,6 +882,8 @@ class FileStore:
         segment file, and the snapshot ``state`` (small: it refers to the records by its
         own meaning) lists every segment it needs. ``rewrite``: the chunks are all the
         records that matter (the old segments are dropped once the snapshot is durable).
+        ``purge``: ids (a record's first value) of records to remove: the segments that
+        may hold one (by the range of ids each records) are written anew without them.
 
         Order, each step durable before the next (a crash anywhere leaves the old snapshot
         with all its files, or the new one with all of its): the new segment (``.tmp``,
@@ -875,7 +907,7 @@ class FileStore:
         def write() -> None:
             if gen != self._snapshot_gen:
                 raise StorageError(f"{self._path}: snapshot superseded by a newer begin_snapshot")
-            segs = [] if rewrite else list(self._segments)
+            segs = [] if rewrite else self._purge(seq, list(self._segments), purge)
             new = self._write_segment(seq, chunks())
             if new is not None:
                 segs.append(new)
@@ -892,12 +924,14 @@ class FileStore:
 
     def _write_segment(self, seq: int, chunks: Iterable[list[Any]]) -> dict[str, Any] | None:
         rows = 0
+        ids: list[int] = []  # the smallest and largest record id
 
         def pieces() -> Iterator[bytes]:
             nonlocal rows
             for chunk in chunks:
                 if chunk:
                     rows += len(chunk)
+                    _note_ids(ids, chunk)
                     yield _encode_document(chunk) + b"\n"
 
         it = pieces()
@@ -906,7 +940,47 @@ class FileStore:
             return None
         name = self._segment_name(seq)
         size = _write_new_file(os.path.join(self._dir, name), itertools.chain((first,), it))
-        return {"file": name, "rows": rows, "bytes": size}
+        return _segment_entry(name, rows, size, ids)
+
+    def _purge(
+        self, seq: int, segs: list[dict[str, Any]], purge: frozenset[int]
+    ) -> list[dict[str, Any]]:
+        """``segs`` with the records ``purge`` names removed: each segment whose id range
+        holds one is written anew, its lines that cannot hold one copied as they are."""
+        if not purge:
+            return segs
+        out = []
+        for seg in segs:
+            lo, hi = seg.get("first", 0), seg.get("last", _MAX_ID)
+            hit = {i for i in purge if lo <= i <= hi}
+            if not hit:
+                out.append(seg)
+                continue
+            path = os.path.join(self._dir, seg["file"])
+            removed = 0
+
+            def pieces(path: str = path, hit: set[int] = hit) -> Iterator[bytes]:
+                nonlocal removed
+                marks = [b"[%d," % i for i in hit]  # how a row with that id starts
+                with open(path, "rb") as f:
+                    for i, raw in enumerate(f, 1):
+                        if not any(mk in raw for mk in marks):
+                            yield raw
+                            continue
+                        chunk = _decode_chunk(raw, path, i)
+                        kept = [r for r in chunk if not (type(r) is list and r and r[0] in hit)]
+                        removed += len(chunk) - len(kept)
+                        if kept:
+                            yield _encode_document(kept) + b"\n"
+
+            name = self._segment_name(seq)
+            try:
+                size = _write_new_file(os.path.join(self._dir, name), pieces())
+            except OSError as e:
+                raise StorageError(f"{path}: cannot read segment: {_why(e)}") from e
+            entry = {**seg, "file": name, "rows": seg["rows"] - removed, "bytes": size}
+            out.append(entry)
+        return out
 
     def _merge(self, seq: int, segs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Concatenate the newest segments while the one before is no larger than the last."""
@@ -917,6 +991,9 @@ class FileStore:
             blocks = itertools.chain.from_iterable(map(_file_blocks, paths))
             size = _write_new_file(os.path.join(self._dir, name), blocks)
             merged = {"file": name, "rows": a["rows"] + b["rows"], "bytes": size}
+            if "first" in a and "first" in b:
+                merged["first"] = min(a["first"], b["first"])
+                merged["last"] = max(a["last"], b["last"])
             for x, where in zip((a, b), paths, strict=True):
                 if x not in self._segments:  # written by this snapshot only: nobody needs it
                     with contextlib.suppress(OSError):
