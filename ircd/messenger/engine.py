@@ -172,9 +172,13 @@ class Messenger:
     def replay(self, events: Iterable[dict[str, Any]]) -> None:
         """Apply journaled events. ``StateError`` (one line) for an event that is malformed or
         does not fit the state; the events before it stay applied."""
+        on_post = self._on_post
         for ev in events:
             check_event(ev, self.rooms)
             try:
+                if ev["t"] == "post":  # most of a journal: from_json's NewPost, made directly
+                    on_post(NewPost(Post.from_dict(ev["p"]), ev.get("q")))
+                    continue
                 self._apply(from_json(ev))
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
                 what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
