@@ -538,7 +538,8 @@ ROWS = (
     ("snapshot after 1 change: longest loop stall (ms)", "snapshot_stall_ms", 1),
     ("the same bystander's longest round trip in the second before (ms)", "idle_stall_ms", 1),
     ("snapshot after 1 change: server CPU (s)", "snapshot_cpu_s", 2),
-    ("snapshot file (MB)", "snapshot_mb", 1),
+    ("snapshot file after 1 change (KB; the posts are in segments)", "snapshot_kb", 1),
+    ("state on disk: snapshot + segments + journal (MB)", "state_mb", 1),
     ("replay of 1 000 unread, login included (ms)", "replay_1000_ms", 0),
     ("replay of 1 000 unread, after the login's 001 (ms)", "replay_after_login_ms", 0),
     ("CHATHISTORY BEFORE, middle of the history, 100 lines (ms, median)", "chathistory_deep_ms", 1),
@@ -559,8 +560,10 @@ def table(runs: list[dict[str, Any]]) -> str:
         cells = []
         for r in runs:
             v = r.get(key)
-            if key == "snapshot_mb" and r.get("snapshot_bytes"):
-                v = r["snapshot_bytes"] / 1e6
+            if key == "snapshot_kb" and r.get("snapshot_bytes"):
+                v = r["snapshot_bytes"] / 1e3
+            if key == "state_mb" and r.get("state_bytes"):
+                v = r["state_bytes"] / 1e6
             cells.append("n/a" if v is None else f"{v:,.{digits}f}")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(out)
