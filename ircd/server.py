@@ -37,6 +37,7 @@ from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
 from .messenger import Messenger, Rules
+from .messenger.snapshot import live_posts
 from .messenger.validate import StateError
 from .storage import FileStore, LoadedState, StorageError, Store, read_segments
 from .storage.redis_store import RedisStore, StreamEntry, stream_id_key
@@ -293,8 +294,9 @@ class Server:
         # The state is built inside load(): if it cannot be, nothing on disk is touched, and
         # the store will never write over the files that failed to load. The collector is
         # off meanwhile (a load makes millions of objects and no garbage cycles: each of its
-        # passes over them would be wasted), and what was loaded is frozen out of its scans
-        # afterwards (the stored posts live as long as the server).
+        # passes over them would be wasted), and a big state is frozen out of its scans
+        # afterwards (the stored posts live as long as the server; a full pass over millions
+        # of them would stall the loop for a good part of a second).
         gc_was = gc.isenabled()
         gc.disable()
         try:
@@ -302,7 +304,8 @@ class Server:
         finally:
             if gc_was:
                 gc.enable()
-        gc.freeze()
+        if live_posts(self.messenger) >= _FREEZE_AFTER_POSTS:
+            gc.freeze()
         if _malloc_trim is not None:  # what the load's transient objects left to the OS
             with contextlib.suppress(Exception):
                 _malloc_trim(0)
@@ -870,6 +873,7 @@ class Server:
             self._snapshot_task = None
 
 
+_FREEZE_AFTER_POSTS = 10_000  # a loaded state this big is frozen out of the collector's scans
 UNAVAILABLE = "service temporarily unavailable, try again"
 _MIN_HOLD = 0.002  # seconds a node keeps the turn at least, when another node waits for it
 

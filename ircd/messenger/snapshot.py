@@ -272,7 +272,8 @@ def dump_segmented(m: Messenger, stored_rows: int) -> SegmentedDump:
     10 000), all live posts are written anew and the old segments dropped: each post is then
     rewritten only after as many others died, so the cost per change stays bounded."""
     live = live_posts(m)
-    rewrite = stored_rows - live >= max(live, 10000)
+    # (no segments at all, e.g. after a whole-state snapshot: every post is written)
+    rewrite = stored_rows == 0 or stored_rows - live >= max(live, 10000)
     state = _dump(m, _none)
     refs: dict[str, dict[str, list[Any]]] = {"rooms": {}, "private": {}}
     posts: list[Post] = []
