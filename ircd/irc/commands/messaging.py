@@ -21,7 +21,7 @@ from ..caps import SERVICE_KEY
 from ..fanout import relay_private, relay_room
 from ..hub import Hub
 from ..lines import add_tag, post_line, safe_line
-from ..registry import command
+from ..registry import command, fast_path
 from ..replies import reply_error
 from ..service import service_command
 from ..session import Session
@@ -87,15 +87,32 @@ def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
     tags = _with_bot(s, client_tags(msg))
     targets = [t for t in msg.params[0].split(",") if t][:MAX_TARGETS]
     for target in targets:
-        if target.startswith("#"):
-            refusal = _to_room(hub, s, target, text, kind, tags)
-        elif target[:1] in STATUS_PREFIXES and target[1:2] == "#":
-            _to_status(hub, s, target[0], target[1:], text, kind, tags)  # (never answers NOTICE)
-            refusal = None
-        else:
-            refusal = _to_nick(hub, s, target, text, kind, tags)
-        if refusal is not None and not quiet:
-            refusal()
+        _to_target(hub, s, target, text, kind, tags)
+
+
+@fast_path("PRIVMSG")
+def privmsg_fast(hub: Hub, s: Session, target: str, text: str) -> None:
+    """``PRIVMSG target :text`` (one target, no tags): what ``privmsg`` does with it."""
+    _to_target(hub, s, target, text, "PRIVMSG", {"bot": ""} if s.bot else None)
+
+
+@fast_path("NOTICE")
+def notice_fast(hub: Hub, s: Session, target: str, text: str) -> None:
+    _to_target(hub, s, target, text, "NOTICE", {"bot": ""} if s.bot else None)
+
+
+def _to_target(
+    hub: Hub, s: Session, target: str, text: str, kind: str, tags: dict[str, str] | None
+) -> None:
+    if target[0] == "#":
+        refusal = _to_room(hub, s, target, text, kind, tags)
+    elif target[0] in STATUS_PREFIXES and target[1:2] == "#":
+        _to_status(hub, s, target[0], target[1:], text, kind, tags)  # (never answers NOTICE)
+        refusal = None
+    else:
+        refusal = _to_nick(hub, s, target, text, kind, tags)
+    if refusal is not None and kind != "NOTICE":
+        refusal()
 
 
 Refusal = Callable[[], None]  # the error reply to a message that was not sent
