@@ -47,6 +47,11 @@ def _cprofile() -> Any:
 from ircd.config import load_config  # noqa: E402
 from ircd.server import Connection, Server  # noqa: E402
 
+try:
+    from ircd.server import tune_gc
+except ImportError:  # an older tree (--baseline)
+    tune_gc = None  # type: ignore[assignment]
+
 _RAISED = {
     "messages_per_period": "1_000_000_000",
     "private_burst": "1_000_000_000",
@@ -94,6 +99,8 @@ def make_server(workdir: Path) -> Server:
         {"storage.state_file": str(workdir / "state.json"), "server.port": 0},
     )
     srv = Server(cfg)
+    if tune_gc is not None:  # as ``serve`` does (a tree before it has none)
+        tune_gc()
     srv._flush_scheduled = True  # flushes are called here, once per simulated pass
     return srv
 

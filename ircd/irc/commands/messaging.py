@@ -47,12 +47,12 @@ def _with_bot(s: Session, tags: dict[str, str] | None) -> dict[str, str] | None:
     return {**tags, "bot": ""} if tags else {"bot": ""}
 
 
-def _fits(s: Session, kind: str, target: str, text: str) -> bool:
+def _fits(s: Session, kind: str, target: str, text: str, mask: str | None = None) -> bool:
     """Would the relayed line ``:mask KIND target :text`` fit in 512 bytes, CRLF included and
     tags apart (modern.ircdocs.horse, "Message format")?"""
     # ":" mask " " kind " " target " :" text "\r\n": 7 bytes besides the four parts
-    overhead = len(s.mask.encode()) + len(kind) + len(target.encode()) + 7
-    return len(text.encode()) + overhead <= MAX_BODY
+    line = f"{s.mask if mask is None else mask}{kind}{target}{text}"
+    return (len(line) if line.isascii() else len(line.encode())) + 7 <= MAX_BODY
 
 
 def _ban_text(until: float, reason: str) -> str:
@@ -246,11 +246,12 @@ def _to_nick(
     if resolved is None:
         return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
     user_key, display = resolved
-    if not _fits(s, kind, display, text):
+    mask = s.mask
+    if not _fits(s, kind, display, text, mask):
         return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     m = hub.messenger
     try:
-        post = m.post_private(s.user_key, s.nick, s.mask, user_key, text, kind, tags)
+        post = m.post_private(s.user_key, s.nick, mask, user_key, text, kind, tags)
     except NoSuchUser:
         return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
     except Banned as e:
