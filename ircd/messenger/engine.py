@@ -110,7 +110,6 @@ from .model import (
 from .snapshot import SNAPSHOT_VERSION
 from .validate import StateError, check_event, check_snapshot
 
-
 # NewPost(post, quota), made through its slots: a frozen dataclass's __init__ sets each field
 # with object.__setattr__, which costs more than the rest of the event (as wire.parse does for
 # its Message)
