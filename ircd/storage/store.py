@@ -211,9 +211,7 @@ def _encode_events(first_n: int, events: Sequence[dict[str, Any]]) -> bytes:
     if lines is not None and all(isinstance(e, dict) for e in events):
         try:
             # {"n":N,"e":EVENT} per line, the keys in that order (as the json path writes them)
-            return lines(
-                [{"n": n, "e": e} for n, e in zip(range(first_n, first_n + len(events)), events)]
-            )
+            return lines([{"n": first_n + i, "e": e} for i, e in enumerate(events)])
         except (TypeError, ValueError):
             pass  # what msgspec refuses: json below encodes it or says why not
     parts: list[str] = []

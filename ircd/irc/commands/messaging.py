@@ -238,14 +238,19 @@ def _period(seconds: int) -> str:
 def _to_nick(
     hub: Hub, s: Session, nick: str, text: str, kind: str, tags: dict[str, str] | None
 ) -> Refusal | None:
-    if casefold(nick) == SERVICE_KEY:
+    key = casefold(nick)
+    if key == SERVICE_KEY:
         if kind == "PRIVMSG":  # the service never answers NOTICEs (no bot loops)
             service_command(hub, s, text, via="privmsg")
         return None
-    resolved = hub.resolve_user(nick)
-    if resolved is None:
-        return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
-    user_key, display = resolved
+    peer = hub.nicks.get(key)  # (hub.resolve_user, its online case spelled out)
+    if peer is not None:
+        user_key, display = peer.user_key, peer.nick
+    else:
+        resolved = hub.resolve_user(nick)
+        if resolved is None:
+            return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        user_key, display = resolved
     mask = s.mask
     if not _fits(s, kind, display, text, mask):
         return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
@@ -262,7 +267,7 @@ def _to_nick(
         flood = f"Message not sent: you are sending private messages too fast; wait {wait}s"
         return lambda: _not_sent(hub, s, display, kind, flood)
     online = relay_private(hub, post, s)
-    if online:
+    if online and s.told_offline:
         s.told_offline.discard(user_key)
     target_session = hub.by_user.get(user_key)
     if target_session is not None and target_session.away and kind == "PRIVMSG":
