@@ -370,9 +370,7 @@ class Messenger:
                 room = self.rooms[post.room] = Room(
                     key=post.room, name=post.room, created=post.time
                 )
-            room.history.append(post)
-            if len(room.history) > self.rules.history_per_room:
-                room.history.popleft()
+            room.history.append_bounded(post, self.rules.history_per_room)
             self._count_public(ev.quota or post.sender, post.time)
         else:
             assert post.to is not None
@@ -382,9 +380,7 @@ class Messenger:
                 hist = self.dms[pk] = History()
                 self._dm_index.setdefault(post.sender, set()).add(pk)
                 self._dm_index.setdefault(post.to, set()).add(pk)
-            hist.append(post)
-            if len(hist) > self.rules.history_per_private:
-                hist.popleft()
+            hist.append_bounded(post, self.rules.history_per_private)
 
     def _on_redact(self, ev: Redacted) -> None:
         if ev.room is not None:
@@ -1092,7 +1088,8 @@ class Messenger:
         errors name its target as the owner wrote it, and a room that is gone is one the
         owner is no longer in."""
         u = self.users.get(sender)
-        quota = u.quota if u is not None else sender  # where a channel post counts
+        # where a channel post counts (User.quota and User.is_account, spelled out below)
+        quota = (u.quota_key or u.key) if u is not None else sender
         if room is not None:
             self._check_room_send(sender, room, now, item, origin)
             self._check_quota(quota, now)
@@ -1118,7 +1115,7 @@ class Messenger:
             sender,
             sender_name,
             intern(origin),
-            u.name if u is not None and u.is_account else None,  # account
+            u.name if u is not None and u.password_hash is not None else None,  # account
             None if room is None else intern(room),
             to,
             to_name,
