@@ -167,14 +167,14 @@ def run(pairs: int, messages: int, burst: int, profile: bool) -> dict[str, Any]:
     return res
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--messages", type=int, default=200_000)
     ap.add_argument("--burst", type=int, default=16, help="lines per read per client")
     ap.add_argument("--repeat", type=int, default=3, help="runs (the best is reported)")
     ap.add_argument("--profile", action="store_true")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     best: dict[str, Any] | None = None
     for _ in range(a.repeat):
         r = run(a.pairs, a.messages, a.burst, False)
