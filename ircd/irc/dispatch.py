@@ -87,7 +87,8 @@ def feed(hub: Hub, s: Session, item: str | TooLong) -> None:
                 and "," not in rest[:t]
                 and item[-1] != "\n"
                 and (item.isascii() or not has_invalid_utf8(item))
-                and _spend(hub, s, None)  # (out of budget: the general path queues it)
+                # (out of budget: the general path queues it)
+                and (hub.config.server.commands_per_second <= 0 or _spend(hub, s, None))
             ):
                 _run_fast(hub, s, fast, item[:sp], rest[:t], rest[t + 2 :])
                 return
