@@ -316,6 +316,7 @@ class Server:
         self._records: list[dict[str, Any]] = []  # presence records for the next append
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
+        self.hub.clustered = self._cluster is not None
         self.hub.wake_at = self._wake_at
         self.hub.urgent = self._urgent
         # each pass's output, held until its events are durable (ircd/irc/output.py)

@@ -140,6 +140,14 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
     return True
 
 
+def show_to_device(hub: Hub, s: Session, room: Room) -> None:
+    """The user of ``s`` joined ``room`` from a device on another node: ``s`` is shown the
+    room as the user's devices on one node are (its JOIN, topic, names, read marker)."""
+    device_joined(hub, room, s)
+    s.send(_join_line(room, s, "extended-join" in s.caps))
+    _show_room(hub, s, room, False)
+
+
 def _join_line(room: Room, s: Session, extended: bool) -> str:
     if extended:
         return safe_line("JOIN", (room.name, s.account or "*", s.realname or s.nick), s.mask)
