@@ -250,3 +250,31 @@ async def test_a_dying_node_takes_only_its_own_devices(
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+async def test_a_quit_waiting_for_the_turn_counts_what_had_arrived(
+    nodes: Start, clients: Any
+) -> None:
+    """README, "When a message counts as received": what the client's TCP stack had
+    acknowledged when its QUIT arrived is received. With several nodes the QUIT waits for the
+    network's turn (here: held by the node of the one who wrote), and the client has closed
+    its connection by the time it is handled; what it had received still counts."""
+    n1, n2 = await nodes(), await nodes()
+    alice = await clients(n1)
+    await alice.registered_and_joined("alice")
+    bob = await clients(n2)
+    await bob.registered_and_joined("bob", password="pw")
+    bob.auto_pong = False  # type: ignore[attr-defined]  # (no PONG confirms anything)
+    await until(lambda: "bob" in n1.hub.nicks, "n1 sees bob")
+    for i in range(3):
+        alice.send(f"PRIVMSG #general :seen {i}")
+    await bob.expect(said(bob, "seen 2"))
+    bob.send("QUIT :bye")
+    await bob.writer.drain()
+    await bob.close()  # at once: the QUIT is handled once n2 has the turn from n1
+    await alice.expect("QUIT")
+    await until(lambda: n2.messenger.users["bob"].delivered_seq >= 3, "the QUIT's credit")
+    back = await clients(n2)
+    await back.registered_and_joined("bob", password="pw")
+    note = await back.expect(lambda m: m.command == "NOTICE" and "unread" in m.params[-1])
+    assert note.params[-1] == "No unread messages since your last visit."
