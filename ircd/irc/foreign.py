@@ -9,8 +9,11 @@ node and, for guests (whose state is not durable), their nick and channels:
 ``{"t": "~on", "o": origin, "u": user key, "n": nick, "m": nick!user@host, "a": account,
 "r": [room keys], "w": away text, "rn": real name}``
     a user registered on node ``o`` (a guest's rooms are joined here too)
-``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key}``
-    a guest changed nick, joined or left a channel
+``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key,
+"rname": room name}``
+    a guest changed nick, joined or left a channel (``~on`` has the names of its rooms too,
+    in ``"rnames"``: a room made by a guest is not journaled, the other nodes make it from
+    these)
 ``{"t": "~away", "o", "u", "w": away text ("" = back)}``
     a user set or cleared its away message
 ``{"t": "~name", "o", "u", "rn": real name}``
@@ -121,6 +124,7 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
                     "m": s.mask,
                     "a": s.account or "",
                     "r": sorted(rooms),
+                    "rnames": [_room_name(hub, r) for r in sorted(rooms)],  # (to make a guest's)
                     "w": s.away or "",
                     "rn": s.realname,
                 }
@@ -138,7 +142,8 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
         if known.rooms != rooms:
             if s.account is None:  # an account's joins and parts are engine events
                 for r in sorted(rooms - known.rooms):
-                    out.append({"t": "~join", "o": p.origin, "u": s.user_key, "r": r})
+                    j = {"t": "~join", "o": p.origin, "u": s.user_key, "r": r}
+                    out.append({**j, "rname": _room_name(hub, r)})
                 for r in sorted(known.rooms - rooms):
                     out.append({"t": "~part", "o": p.origin, "u": s.user_key, "r": r})
             known.rooms = rooms
@@ -273,8 +278,9 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
         _arrive(hub, p, origin, user, str(ev.get("n")), str(ev.get("m")), str(ev.get("a") or ""))
         s = _remote(hub, p, origin, user)
         if s is not None:
-            for r in ev.get("r") or ():
-                _join_guest(hub, s, str(r))
+            keys, names = ev.get("r") or [], ev.get("rnames") or []
+            for i, r in enumerate(keys):
+                _join_guest(hub, s, str(r), str(names[i]) if i < len(names) else "")
             s.away = str(ev.get("w") or "") or None
             s.realname = str(ev.get("rn") or "")
     elif t == "~name":
@@ -321,7 +327,7 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
     elif t == "~join":
         s = _remote(hub, p, origin, user)
         if s is not None:
-            _join_guest(hub, s, str(ev.get("r")))
+            _join_guest(hub, s, str(ev.get("r")), str(ev.get("rname") or ""))
     elif t == "~part":
         s = _remote(hub, p, origin, user)
         room = m.rooms.get(str(ev.get("r")))
@@ -405,13 +411,23 @@ def _drop_device(hub: Hub, s: Session) -> bool:
     return False
 
 
-def _join_guest(hub: Hub, s: Session, room_key: str) -> None:
+def _room_name(hub: Hub, key: str) -> str:
+    room = hub.messenger.rooms.get(key)
+    return room.name if room is not None else key
+
+
+def _join_guest(hub: Hub, s: Session, room_key: str, name: str = "") -> None:
+    """A guest of another node joined a room: here too (a room a guest made, which exists
+    only while someone is in it and is not journaled, is made here as it was there: with the
+    guest as its operator)."""
     m = hub.messenger
     room = m.rooms.get(room_key)
-    if room is None or s.user_key in room.members:
+    if room is not None and s.user_key in room.members:
+        return
+    if room is None and (not name or casefold(name) != room_key):
         return
     try:
-        m.join(s.user_key, room_key, room.name)  # a guest's join: not journaled
+        room, _new = m.join(s.user_key, room_key, room.name if room is not None else name)
     except MessengerError:
         return
     _to_room(hub, room_key, format_line("JOIN", (room.name,), s.mask), s.user_key)
