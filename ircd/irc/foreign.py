@@ -24,9 +24,18 @@ node and, for guests (whose state is not durable), their nick and channels:
     the user's connection on ``o`` closed
 ``{"t": "~gone", "o": origin}``
     node ``o`` stopped heartbeating: each of its users quits
+``{"t": "~host", "o", "u", "h": host}``, ``{"t": "~kill", "o", "u", "by": operator mask,
+"r": reason, "why": quit reason}``, ``{"t": "~wallops", "o", "line": the WALLOPS line}``
+    an operator on ``o`` changed the user's host (CHGHOST), killed it (its nodes close its
+    connections) or sent a WALLOPS (``operators.py``; the commands queue them in
+    ``Hub.network``)
 ``{"t": "~hello", "o": origin}``
     node ``o`` started: every other node announces its users again (``~on``), so the new node
     knows who is online where
+
+An account connected on several nodes is one user with devices here and stand-ins for its
+devices elsewhere (``Hub.devices``): its nick, host, away and real name change on all of them,
+its joins and parts, read markers and private messages it sent are shown to its devices here.
 
 A user on another node is a **remote session** here: a ``Session`` with ``node`` set, no link
 and ``closing = ""``, so everything that looks users up (NAMES, WHO, WHOIS, nick in use, private
