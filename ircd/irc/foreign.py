@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..messenger.errors import MessengerError
 from ..messenger.events import Join, Marked, Muted, NewPost, Part, TopicSet, from_json
+from ..messenger.model import Post, Scheduled
 from ..wire import casefold, format_line
 from .fanout import relay_private, relay_room
 from .lines import safe_line
@@ -171,6 +172,11 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
     # a scheduled message that fired there is no live post: its author's devices see it as
     # they would here (``relay_private``); any other post was sent by a device on ``origin``
     fired = any(ev.get("t") == "unsched" for ev in events)
+    ended = [  # scheduled messages that end in this entry (fired, cancelled, dropped)
+        item
+        for ev in events
+        if ev.get("t") == "unsched" and (item := m.scheduled.get(ev.get("id", -1))) is not None
+    ]
     for ev in events:
         if is_presence(ev):
             if ev.get("t") == "~hello" and ev.get("o") != p.origin:
@@ -185,10 +191,27 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
             log.exception("entry of %s: event %r not applied", origin, ev.get("t"))
             continue
         try:
-            _show(hub, from_json(ev), origin if not fired else "")
+            shown = from_json(ev)
+            _show(hub, shown, origin if not fired else "")
+            if isinstance(shown, NewPost):
+                _fired(hub, shown.post, ended)
         except Exception:
             log.exception("entry of %s: event %r not shown", origin, ev.get("t"))
     return again
+
+
+def _fired(hub: Hub, post: Post, ended: list[Scheduled]) -> None:
+    """A scheduled message fired on another node: its author's devices here are told, as
+    those on that node are (scheduler.py)."""
+    for item in ended:
+        if item.owner == post.sender and item.text == post.text:
+            target = post.room if post.room is not None else post.to
+            if target == item.target:
+                ended.remove(item)
+                text = f"Scheduled message #{item.id} to {item.target_name} was sent."
+                for device in _here(hub, item.owner):
+                    hub.service_notice(device, text)
+                return
 
 
 def _show(hub: Hub, ev: Any, origin: str) -> None:

@@ -278,3 +278,42 @@ async def test_a_quit_waiting_for_the_turn_counts_what_had_arrived(
     await back.registered_and_joined("bob", password="pw")
     note = await back.expect(lambda m: m.command == "NOTICE" and "unread" in m.params[-1])
     assert note.params[-1] == "No unread messages since your last visit."
+
+
+async def test_setname_and_away_back_on_every_device(nodes: Start, clients: Any) -> None:
+    """IRCv3 setname (https://ircv3.net/specs/extensions/setname): a real name set on one
+    device is the account's: its device on the other node that negotiated setname gets the
+    SETNAME, WHOIS shows it on both nodes; coming back from away (Modern IRC, AWAY) on one
+    device clears it on all."""
+    n1, n2 = await nodes(), await nodes()
+    a1, a2 = await two_devices(n1, n2, clients, caps="setname")
+    a1.send("AWAY :out", "SETNAME :Alice Liddell")
+    got = await a2.expect("SETNAME")
+    assert got.params == ("Alice Liddell",) and (got.source or "").startswith("alice!")
+    await until(lambda: all(d.away == "out" for d in n2.hub.sessions_of("alice")), "away")
+    for c in (a1, a2):
+        c.send("WHOIS alice")
+        whois = await c.collect_until("318")
+        assert [m.params[-1] for m in whois if m.command == "311"] == ["Alice Liddell"]
+        assert [m.params[-1] for m in whois if m.command == "301"] == ["out"]
+    a2.send("AWAY")
+    await a2.expect("305")
+    await until(lambda: all(d.away is None for d in n1.hub.sessions_of("alice")), "back")
+    a1.send("WHOIS alice")
+    assert not [m for m in await a1.collect_until("318") if m.command == "301"]
+
+
+async def test_a_scheduled_message_is_told_sent_on_every_device(nodes: Start, clients: Any) -> None:
+    """A delayed message (README, Messenger commands) fires once, on one node; its author's
+    devices on both nodes are told it was sent."""
+    n1, n2 = await nodes(), await nodes()
+    a1, a2 = await two_devices(n1, n2, clients)
+    a1.send("PRIVMSG Messenger :delay 1s #general ring once")
+    for device in (a1, a2):
+        got = await device.expect(
+            lambda m: m.command == "NOTICE" and m.params[-1].startswith("Scheduled message #1"),
+            timeout=10,
+        )
+        assert got.params[-1] == "Scheduled message #1 to #general was sent."
+        await device.sync()
+        assert sum(1 for line in device.lines if line.endswith(":ring once")) == 1
