@@ -43,6 +43,7 @@ pytestmark = [
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_TIMEOUT = 2.0
+SLOW = 15_000  # ms: a wait in the page for what crosses nodes (the suite runs on a busy machine)
 IRSSI_CONFIG = 'settings = { "irc/core" = { cmd_queue_speed = "0"; }; };\n'
 
 
@@ -206,12 +207,12 @@ async def irssi_says(alice: Irssi, window: str, text: str, typed: str = "") -> N
 
 async def settled(page: Any) -> None:
     """Every message the web messenger sent was acknowledged (none left pending)."""
-    await expect(page.locator("#messages li.msg.pending")).to_have_count(0)
+    await expect(page.locator("#messages li.msg.pending")).to_have_count(0, timeout=SLOW)
 
 
 async def open_conv(page: Any, name: str) -> None:
     await page.click(f"#conv-list button:has-text('{name}')")
-    await expect(page.locator("#conv-title")).to_have_text(name)
+    await expect(page.locator("#conv-title")).to_have_text(name, timeout=SLOW)
 
 
 async def test_irssi_on_node1_and_the_web_on_node2(
@@ -243,12 +244,12 @@ async def test_irssi_on_node1_and_the_web_on_node2(
     bob = await new_page(browser)
     await login(bob, url, "bob", "bob-pw")
     await alice.show_window("#general", r"bob\b.*\bjoined #general")
-    await expect(bob.locator("#members button", has_text="alice")).to_have_count(1)
+    await expect(bob.locator("#members button", has_text="alice")).to_have_count(1, timeout=SLOW)
 
     # 1. chat in #general, both ways, across the nodes
     hello = token("hello from irssi ")
     await irssi_says(alice, "#general", hello)
-    await expect(messages(bob).last).to_have_text(hello)
+    await expect(messages(bob).last).to_have_text(hello, timeout=SLOW)
     hi = token("hi from the web ")
     await say(bob, hi)
     await settled(bob)
@@ -256,18 +257,18 @@ async def test_irssi_on_node1_and_the_web_on_node2(
 
     # 2. privately, both ways
     await bob.click("#members button:has-text('alice')")
-    await expect(bob.locator("#conv-title")).to_have_text("alice")
+    await expect(bob.locator("#conv-title")).to_have_text("alice", timeout=SLOW)
     psst = token("psst ")
     await say(bob, psst)
     await settled(bob)
     await alice.show_window("bob", alice.said("bob", psst))
     back = token("psst back ")
     await irssi_says(alice, "bob", back, f"/msg bob {back}")
-    await expect(messages(bob).last).to_have_text(back)
+    await expect(messages(bob).last).to_have_text(back, timeout=SLOW)
 
     # 3. the web side leaves; irssi writes; the web comes back and is shown its unread
     await bob.click("#logout")
-    await expect(bob.locator("#login")).to_be_visible()
+    await expect(bob.locator("#login")).to_be_visible(timeout=SLOW)
     await alice.show_window("#general", r"bob\b.*\bhas quit")
     away_c, away_p = token("while you were out "), token("dm while you were out ")
     await irssi_says(alice, "#general", away_c)
@@ -275,21 +276,21 @@ async def test_irssi_on_node1_and_the_web_on_node2(
     await login(bob, url, "bob", "bob-pw")
     await open_conv(bob, "#general")
     await expect(bob.locator("#messages li.unread-sep")).to_have_text(
-        "Unread since your last visit"
+        "Unread since your last visit", timeout=SLOW
     )
     after = bob.locator("#messages li.unread-sep ~ li.msg:not(.system) .text")
-    await expect(after).to_have_text([away_c])
+    await expect(after).to_have_text([away_c], timeout=SLOW)
     texts = await messages(bob).all_text_contents()
     assert [t for t in texts if t in (hello, hi, away_c)] == [hello, hi, away_c]  # history
     badge = bob.locator("#conv-list button", has_text="alice").locator(".badge")
-    await expect(badge).to_have_text("1")
+    await expect(badge).to_have_text("1", timeout=SLOW)
     await open_conv(bob, "alice")
-    await expect(messages(bob)).to_have_text([psst, back, away_p])
+    await expect(messages(bob)).to_have_text([psst, back, away_p], timeout=SLOW)
 
     # 4. irssi leaves; the web writes; irssi comes back and is replayed what it missed
     await open_conv(bob, "#general")
     alice.type("/disconnect")
-    await expect(bob.locator("#members button", has_text="alice")).to_have_count(0)
+    await expect(bob.locator("#members button", has_text="alice")).to_have_count(0, timeout=SLOW)
     while_c, while_p = token("while irssi was away "), token("dm while irssi was away ")
     await say(bob, while_c)
     await settled(bob)
@@ -322,7 +323,7 @@ async def test_irssi_on_node1_and_the_web_on_node2(
         assert texts.count(text) == 1, (text, texts)
     late = token("after the failover ")
     await irssi_says(alice, "#general", late)
-    await expect(messages(bob).last).to_have_text(late)
+    await expect(messages(bob).last).to_have_text(late, timeout=SLOW)
     reply = token("still here ")
     await say(bob, reply)
     await settled(bob)
