@@ -29,6 +29,9 @@ node and, for guests (whose state is not durable), their nick and channels:
     an operator on ``o`` changed the user's host (CHGHOST), killed it (its nodes close its
     connections) or sent a WALLOPS (``operators.py``; the commands queue them in
     ``Hub.network``)
+``{"t": "~say", "o", "r": room key, "line": the line, "kick": user key (a KICK)}``
+    a line node ``o`` sent to a channel's members for a change the events do not show (MODE,
+    KICK: the kicked user's Part that follows is not shown as a PART)
 ``{"t": "~hello", "o": origin}``
     node ``o`` started: every other node announces its users again (``~on``), so the new node
     knows who is online where
@@ -97,6 +100,8 @@ class Presence:
     origin: str
     announced: dict[Session, Announced] = field(default_factory=dict)
     remote: dict[str, dict[str, Session]] = field(default_factory=dict)  # origin -> user -> s
+    # (room key, user key) kicked on another node: its Part is shown as that KICK (``~say``)
+    kicked: set[tuple[str, str]] = field(default_factory=set)
 
 
 # ---------------------------------------------------------------------- this node's records
@@ -192,7 +197,7 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
             continue
         try:
             shown = from_json(ev)
-            _show(hub, shown, origin if not fired else "")
+            _show(hub, p, shown, origin if not fired else "")
             if isinstance(shown, NewPost):
                 _fired(hub, shown.post, ended)
         except Exception:
@@ -214,7 +219,7 @@ def _fired(hub: Hub, post: Post, ended: list[Scheduled]) -> None:
                 return
 
 
-def _show(hub: Hub, ev: Any, origin: str) -> None:
+def _show(hub: Hub, p: Presence, ev: Any, origin: str) -> None:
     """Show an applied event of node ``origin`` ("": a scheduled message that fired there) to
     this node's connections, the devices here of the user who acted included."""
     m = hub.messenger
@@ -238,6 +243,9 @@ def _show(hub: Hub, ev: Any, origin: str) -> None:
             for device in _here(hub, ev.user):  # the account joined from another node
                 show_to_device(hub, device, room)
     elif isinstance(ev, Part):
+        if (ev.room, ev.user) in p.kicked:
+            p.kicked.discard((ev.room, ev.user))  # shown as the KICK already
+            return
         room = m.rooms.get(ev.room)
         name = room.name if room is not None else ev.room
         line = format_line("PART", (name,), _mask(hub, ev.user))
@@ -346,6 +354,23 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
             change_host(hub, s, host)  # an operator's CHGHOST on another node
     elif t == "~kill":
         kill_here(hub, user, str(ev.get("by")), str(ev.get("r")), str(ev.get("why")))
+    elif t == "~say":
+        # a line the node of ``o`` sent to a channel's members (MODE, KICK): to those here
+        room = m.rooms.get(str(ev.get("r")))
+        if room is not None:
+            line = str(ev.get("line"))
+            for s in list(hub.room_sessions(room)):
+                if not s.node:
+                    s.send(line)
+            kicked = str(ev.get("kick") or "")
+            u = m.users.get(kicked)
+            if u is not None and not u.is_account and kicked in room.members:
+                # a guest's leaving is no event: it leaves here too (on its own node too,
+                # which tells the others with a ~part they no longer need)
+                with contextlib.suppress(MessengerError):
+                    m.part(kicked, room.key)
+            elif kicked:
+                p.kicked.add((room.key, kicked))  # its Part event follows in this entry
     elif t == "~wallops":
         wallops_here(hub, str(ev.get("line")), None)
     elif t == "~key":
@@ -365,7 +390,10 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
         room = m.rooms.get(str(ev.get("r")))
         if s is not None and room is not None and user in room.members:
             line = format_line("PART", (room.name,), s.mask)
-            _to_room(hub, room.key, line, user)
+            if (room.key, user) in p.kicked:
+                p.kicked.discard((room.key, user))  # shown as the KICK already
+            else:
+                _to_room(hub, room.key, line, user)
             with contextlib.suppress(MessengerError):
                 m.part(user, room.key)
     elif t == "~off":

@@ -327,3 +327,45 @@ async def test_a_channel_a_guest_made_is_one_channel_on_every_node(
     bob = n3.hub.nicks["bob"].user_key
     assert room.name == "#Side" and room.members == {bob}, room
     assert room.ops == {bob}, room
+
+
+async def test_mode_and_kick_on_one_node_are_shown_on_the_others(
+    nodes: Start, clients: Any
+) -> None:
+    """Modern IRC, MODE and KICK (https://modern.ircdocs.horse/#mode-message, #kick-message):
+    a channel operator on one node voices and kicks members of another node; the members
+    there see the MODE and the KICK (with its reason, and no PART for it), once."""
+    n1, n2 = await nodes(), await nodes()
+    op = await clients(n1)
+    await op.registered_and_joined("oper8", password="pw")
+    op.send("JOIN #ops")
+    await op.expect("366")
+    members = []
+    for nick, password in (("bob", "pw"), ("gus", None)):  # an account and a guest
+        c = await clients(n2)
+        await c.registered_and_joined(nick, **({"password": password} if password else {}))
+        c.send("JOIN #ops")
+        await c.expect("366")
+        await op.expect(lambda m, n=nick: m.command == "JOIN" and (m.source or "").startswith(n))
+        members.append(c)
+    bob, gus = members
+    op.send("MODE #ops +v bob")
+    for c in (bob, gus):
+        got = await c.expect("MODE")
+        assert got.params == ("#ops", "+v", "bob") and (got.source or "").startswith("oper8!")
+    for victim, shown in (("bob", (bob, gus)), ("gus", (gus,))):
+        op.send(f"KICK #ops {victim} :out you go")
+        for c in shown:  # (bob, no longer a member, is not shown gus's)
+            got = await c.expect("KICK")
+            assert got.params == ("#ops", victim, "out you go")
+        await op.expect("KICK")
+    op.send("PRIVMSG #ops :after")
+    await op.sync()
+    await bob.sync()
+    await gus.sync()
+    for c in (bob, gus):
+        assert sum(1 for line in c.lines if " MODE #ops " in line) == 1
+        assert sum(1 for line in c.lines if " KICK #ops " in line) == (1 if c is bob else 2)
+        assert not [line for line in c.lines if " PART #ops" in line]
+        assert not [line for line in c.lines if line.endswith(" PRIVMSG #ops :after")]
+    assert n2.messenger.rooms["#ops"].members == {"oper8"}  # the kicked guest left here too
