@@ -109,7 +109,7 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
     m = hub.messenger
     known = m.rooms.get(key)
     devices = hub.sessions_of(s.user_key)
-    if known is not None and s.user_key in known.members and len(devices) > 1:
+    if known is not None and s.user_key in known.members and (len(devices) > 1 or s.further_device):
         device_joined(hub, known, s)
         s.send(_join_line(known, s, "extended-join" in s.caps))
         _show_room(hub, s, known, backlog)
