@@ -110,6 +110,20 @@ from .model import (
 from .snapshot import SNAPSHOT_VERSION
 from .validate import StateError, check_event, check_snapshot
 
+# NewPost(post, quota), made through its slots: a frozen dataclass's __init__ sets each field
+# with object.__setattr__, which costs more than the rest of the event (as wire.parse does for
+# its Message)
+_object_new = object.__new__
+_set_ev_post = NewPost.__dict__["post"].__set__
+_set_ev_quota = NewPost.__dict__["quota"].__set__
+
+
+def _new_post_event(post: Post, quota: UserKey | None) -> NewPost:
+    ev: NewPost = _object_new(NewPost)
+    _set_ev_post(ev, post)
+    _set_ev_quota(ev, quota)
+    return ev
+
 
 def pair_key(a: UserKey, b: UserKey) -> str:
     return f"{a}\t{b}" if a <= b else f"{b}\t{a}"
@@ -356,9 +370,7 @@ class Messenger:
                 room = self.rooms[post.room] = Room(
                     key=post.room, name=post.room, created=post.time
                 )
-            room.history.append(post)
-            if len(room.history) > self.rules.history_per_room:
-                room.history.popleft()
+            room.history.append_bounded(post, self.rules.history_per_room)
             self._count_public(ev.quota or post.sender, post.time)
         else:
             assert post.to is not None
@@ -368,9 +380,7 @@ class Messenger:
                 hist = self.dms[pk] = History()
                 self._dm_index.setdefault(post.sender, set()).add(pk)
                 self._dm_index.setdefault(post.to, set()).add(pk)
-            hist.append(post)
-            if len(hist) > self.rules.history_per_private:
-                hist.popleft()
+            hist.append_bounded(post, self.rules.history_per_private)
 
     def _on_redact(self, ev: Redacted) -> None:
         if ev.room is not None:
@@ -1078,7 +1088,8 @@ class Messenger:
         errors name its target as the owner wrote it, and a room that is gone is one the
         owner is no longer in."""
         u = self.users.get(sender)
-        quota = u.quota if u is not None else sender  # where a channel post counts
+        # where a channel post counts (User.quota and User.is_account, spelled out below)
+        quota = (u.quota_key or u.key) if u is not None else sender
         if room is not None:
             self._check_room_send(sender, room, now, item, origin)
             self._check_quota(quota, now)
@@ -1104,7 +1115,7 @@ class Messenger:
             sender,
             sender_name,
             intern(origin),
-            u.name if u is not None and u.is_account else None,  # account
+            u.name if u is not None and u.password_hash is not None else None,  # account
             None if room is None else intern(room),
             to,
             to_name,
@@ -1112,7 +1123,9 @@ class Messenger:
             tags or None,
         )
         # a guest's channel posts count under its nick
-        self._emit(NewPost(post, None if quota == sender else quota))
+        ev = _new_post_event(post, None if quota == sender else quota)
+        self._on_post(ev)  # _emit(ev), spelled out (APPLY[NewPost]; this path is the hottest)
+        self._events.append(ev.to_json())
         return post
 
     def post_room(

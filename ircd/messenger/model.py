@@ -68,6 +68,20 @@ class Post:
     tags: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        if self.room is None and self.account is None and not self.tags and self.to is not None:
+            # a guest's private post, the commonest: the same dict in one go
+            return {
+                "seq": self.seq,
+                "id": self.msgid,
+                "ts": self.time,
+                "k": self.kind,
+                "s": self.sender,
+                "sn": self.sender_name,
+                "o": self.origin,
+                "txt": self.text,
+                "to": self.to,
+                "tn": self.to_name,
+            }
         d: dict[str, Any] = {
             "seq": self.seq,
             "id": self.msgid,
@@ -168,6 +182,13 @@ class History(Sequence["Post"]):
 
     def append(self, post: Post) -> None:
         self._items.append(post)
+
+    def append_bounded(self, post: Post, limit: int) -> None:
+        """``append``, then drop the oldest post if there are more than ``limit``."""
+        items = self._items
+        items.append(post)
+        if len(items) - self._head > limit:
+            self.popleft()
 
     def popleft(self) -> Post:
         if self._head >= len(self._items):

@@ -41,7 +41,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -76,9 +76,13 @@ try:
     from msgspec.json import Encoder as _Encoder
     from msgspec.json import decode as _fast_loads
 
-    _fast_dumps: Callable[[Any], bytes] | None = _Encoder().encode
+    _encoder = _Encoder()
+    _fast_dumps: Callable[[Any], bytes] | None = _encoder.encode
+    # newline-delimited JSON of a list in one call: half the cost of a call per journal line
+    _fast_lines: Callable[[Iterable[Any]], bytes] | None = _encoder.encode_lines
 except ImportError:  # pragma: no cover - the pure-Python install
     _fast_dumps = None
+    _fast_lines = None
 
 
 class StorageError(Exception):
@@ -203,12 +207,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 
 def _encode_events(first_n: int, events: Sequence[dict[str, Any]]) -> bytes:
     """Encode events as journal lines numbered from ``first_n``."""
-    dumps = _fast_dumps
-    if dumps is not None and all(isinstance(e, dict) for e in events):
+    lines = _fast_lines
+    if lines is not None and all(isinstance(e, dict) for e in events):
         try:
-            return b"".join(
-                [b'{"n":%d,"e":%b}\n' % (first_n + i, dumps(e)) for i, e in enumerate(events)]
-            )
+            # {"n":N,"e":EVENT} per line, the keys in that order (as the json path writes them)
+            return lines([{"n": first_n + i, "e": e} for i, e in enumerate(events)])
         except (TypeError, ValueError):
             pass  # what msgspec refuses: json below encodes it or says why not
     parts: list[str] = []
