@@ -32,7 +32,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable, Pending
-from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
+from .irc import Hub, Session, acks, feed, fire_due, pump_waiting, tick
 from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
@@ -335,6 +335,7 @@ class Server:
         self._records: list[dict[str, Any]] = []  # presence records for the next append
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
+        self.hub.clustered = self._cluster is not None
         self.hub.wake_at = self._wake_at
         self.hub.urgent = self._urgent
         # each pass's output, held until its events are durable (ircd/irc/output.py)
@@ -511,7 +512,10 @@ class Server:
         if s.closing is not None:
             return
         if self._cluster is not None and self._turn != "held" and self.hub.unavailable is None:
-            self._gated(functools.partial(self._received, s, list(lines)))
+            lines = list(lines)
+            if any(isinstance(x, str) and acks.is_quit(x) for x in lines):
+                acks.quit_arrives(s)  # what it had received counts as of now, not the turn
+            self._gated(functools.partial(self._received, s, lines))
             return
         self._received(s, lines)
 
