@@ -32,6 +32,11 @@ node and, for guests (whose state is not durable), their nick and channels:
 ``{"t": "~say", "o", "r": room key, "line": the line, "kick": user key (a KICK)}``
     a line node ``o`` sent to a channel's members for a change the events do not show (MODE,
     KICK: the kicked user's Part that follows is not shown as a PART)
+``{"t": "~why", "o", "u", "r": room key, "why": reason}``
+    the reason of a PART on ``o``: the Part event or ``~part`` after it in the entry is shown
+    as a PART with it
+``~redact``, ``~invite``, ``~tag``, ``~notice``
+    lines no event shows, relayed to the clients here (``relayed.py``)
 ``{"t": "~hello", "o": origin}``
     node ``o`` started: every other node announces its users again (``~on``), so the new node
     knows who is online where
@@ -64,6 +69,7 @@ from .fanout import relay_private, relay_room
 from .lines import safe_line
 from .monitor import notify
 from .operators import change_host, kill_here, wallops_here
+from .relayed import apply_relayed
 from .rooms import show_to_device
 from .session import Session
 from .timefmt import human_time, iso_time
@@ -102,6 +108,9 @@ class Presence:
     remote: dict[str, dict[str, Session]] = field(default_factory=dict)  # origin -> user -> s
     # (room key, user key) kicked on another node: its Part is shown as that KICK (``~say``)
     kicked: set[tuple[str, str]] = field(default_factory=set)
+    # (room key, user key) -> the reason of a PART on another node (``~why``), for its Part
+    # or ``~part`` later in the same entry
+    reasons: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------- this node's records
@@ -202,6 +211,7 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
                 _fired(hub, shown.post, ended)
         except Exception:
             log.exception("entry of %s: event %r not shown", origin, ev.get("t"))
+    p.reasons.clear()  # (a reason whose PART was not shown here)
     return again
 
 
@@ -248,7 +258,7 @@ def _show(hub: Hub, p: Presence, ev: Any, origin: str) -> None:
             return
         room = m.rooms.get(ev.room)
         name = room.name if room is not None else ev.room
-        line = format_line("PART", (name,), _mask(hub, ev.user))
+        line = _part_line(p, ev.room, ev.user, name, _mask(hub, ev.user))
         _to_room(hub, ev.room, line, ev.user)
         for device in _here(hub, ev.user):
             device.send(line)
@@ -278,6 +288,13 @@ def _show(hub: Hub, p: Presence, ev: Any, origin: str) -> None:
         if room is not None:
             line = safe_line("TOPIC", (room.name, ev.text), ev.by or hub.name)
             _to_room(hub, room.key, line, "")
+
+
+def _part_line(p: Presence, room_key: str, user: str, name: str, mask: str) -> str:
+    """Modern IRC "PART message": ``:mask PART #channel [:reason]``, with the reason given
+    on the user's node (``~why``)."""
+    reason = p.reasons.pop((room_key, user), "")
+    return safe_line("PART", (name, reason) if reason else (name,), mask)
 
 
 def _here(hub: Hub, user: str) -> list[Session]:
@@ -314,7 +331,11 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
     if origin == p.origin:
         return
     m = hub.messenger
-    if t == "~on":
+    if apply_relayed(hub, ev):
+        return
+    if t == "~why":
+        p.reasons[(str(ev.get("r")), user)] = str(ev.get("why") or "")
+    elif t == "~on":
         _arrive(hub, p, origin, user, str(ev.get("n")), str(ev.get("m")), str(ev.get("a") or ""))
         s = _remote(hub, p, origin, user)
         if s is not None:
@@ -389,7 +410,7 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
         s = _remote(hub, p, origin, user)
         room = m.rooms.get(str(ev.get("r")))
         if s is not None and room is not None and user in room.members:
-            line = format_line("PART", (room.name,), s.mask)
+            line = _part_line(p, room.key, user, room.name, s.mask)
             if (room.key, user) in p.kicked:
                 p.kicked.discard((room.key, user))  # shown as the KICK already
             else:

@@ -9,6 +9,7 @@ import logging
 from ..messenger.model import Fired
 from .fanout import relay_private, relay_room
 from .hub import Hub
+from .relayed import notice_everywhere
 from .timefmt import human_time
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,10 @@ def _deliver_fired(hub: Hub, f: Fired) -> None:
             owner, f"Scheduled message #{item.id} to {item.target_name} was sent{late}."
         )
         return
-    if f.outcome == "postponed":
+    if f.outcome == "postponed":  # (to its devices on other nodes too: no event shows it)
         reset = human_time(f.until)
-        hub.service_notice_user(
+        notice_everywhere(
+            hub,
             owner,
             f"Scheduled message #{item.id} to {item.target_name} is postponed to {reset}: "
             "your message quota for this period is used up.",
@@ -48,10 +50,12 @@ def _deliver_fired(hub: Hub, f: Fired) -> None:
     elif f.outcome == "held":
         ban = hub.messenger.bans.get(item.owner)
         until = human_time(ban.until) if ban else "the end of your mute"
-        hub.service_notice_user(
-            owner, f"Scheduled message #{item.id} is held until {until}: you are muted."
+        notice_everywhere(
+            hub, owner, f"Scheduled message #{item.id} is held until {until}: you are muted."
         )
     else:
-        hub.service_notice_user(
-            owner, f"Scheduled message #{item.id} to {item.target_name} was dropped: {f.reason}."
+        notice_everywhere(
+            hub,
+            owner,
+            f"Scheduled message #{item.id} to {item.target_name} was dropped: {f.reason}.",
         )

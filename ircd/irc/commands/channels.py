@@ -27,6 +27,7 @@ from ..hub import MODES_PER_COMMAND, Hub
 from ..lines import add_tag, safe_line
 from ..operators import tell_network
 from ..registry import command
+from ..relayed import invite_elsewhere
 from ..replies import reply_error
 from ..rooms import join_room, send_names, send_topic, visible_to
 from ..session import Session
@@ -61,6 +62,8 @@ def _part(hub: Hub, s: Session, room: Room, reason: str) -> None:
     line = safe_line("PART", params, s.mask)
     for peer in hub.room_sessions(room):
         peer.send(line)
+    if reason:  # the other nodes show the PART from the events, with this reason
+        tell_network(hub, {"t": "~why", "u": s.user_key, "r": room.key, "why": reason})
     hub.messenger.part(s.user_key, room.key)
 
 
@@ -257,6 +260,7 @@ def invite(hub: Hub, s: Session, msg: Message) -> None:
         if invite_only and peer.user_key not in room.ops and not peer.oper:
             continue  # in a +i channel only those who may invite hear of invitations
         peer.send(line_for(peer))
+    invite_elsewhere(hub, s, target.user_key, room.key, line)
 
 
 @command("MODE", min_params=1)

@@ -22,6 +22,7 @@ from ..fanout import relay_private, relay_room
 from ..hub import Hub
 from ..lines import add_tag, post_line, safe_line
 from ..registry import command, fast_path
+from ..relayed import tag_elsewhere
 from ..replies import reply_error
 from ..service import service_command
 from ..session import Session
@@ -325,6 +326,7 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
             for peer in hub.room_sessions(room):
                 if "message-tags" in peer.caps and (peer is not s or "echo-message" in s.caps):
                     peer.send(timed if "server-time" in peer.caps else line)
+            tag_elsewhere(hub, s.user_key, line, timed, room_key=room.key)
         else:
             peer_s = hub.session_by_nick(target)
             if peer_s is None:
@@ -348,3 +350,4 @@ def tagmsg(hub: Hub, s: Session, msg: Message) -> None:
                         s.send(timed if "server-time" in s.caps else line)
                 elif peer_s.user_key != s.user_key:
                     mine.send(timed if "server-time" in mine.caps else line)
+            tag_elsewhere(hub, s.user_key, line, timed, to=peer_s.user_key)

@@ -13,6 +13,7 @@ from ..hub import Hub
 from ..lines import add_tag, safe_line
 from ..operators import elsewhere, kill_here, tell_network, wallops_here
 from ..registry import command
+from ..relayed import redact_elsewhere
 from ..session import Session
 from ..timefmt import iso_time
 
@@ -97,8 +98,10 @@ def _relay_redact(hub: Hub, s: Session, post: Post, typed: str, reason: str) -> 
     params = (shown, post.msgid, reason) if reason else (shown, post.msgid)
     line = safe_line("REDACT", params, s.mask)
     # as in the spec's examples, the REDACT has a msgid of its own (message-tags clients)
-    tagged = add_tag(line, f"msgid={hub.messenger.server_id}-r{secrets.token_hex(6)}")
-    time_tag = "time=" + iso_time(hub.clock.now())
+    redact_id = f"{hub.messenger.server_id}-r{secrets.token_hex(6)}"
+    tagged = add_tag(line, f"msgid={redact_id}")
+    now = iso_time(hub.clock.now())
+    time_tag = "time=" + now
     variants = {  # (message-tags, server-time) -> the line
         (False, False): line,
         (False, True): add_tag(line, time_tag),
@@ -112,6 +115,8 @@ def _relay_redact(hub: Hub, s: Session, post: Post, typed: str, reason: str) -> 
             peer.send(variants["message-tags" in peer.caps, "server-time" in peer.caps])
         elif peer is s:
             hub.notice(s, f"Message {post.msgid} in {shown} deleted.")
+    pair = () if post.room is not None else (post.sender, post.to or "")
+    redact_elsewhere(hub, post.room, pair, line, redact_id, now)  # the clients of other nodes
 
 
 # ---------------------------------------------------------------------- operators
