@@ -17,7 +17,7 @@ line, "timed": the same with its server-time tag}``
     journaled into the engine
 ``{"t": "~notice", "o", "u": user key, "text": notice}``
     a notice from the Messenger service to the user's devices here (a scheduled message that
-    was postponed, held or dropped on another node)
+    was postponed, held or dropped on another node; the end of a mute)
 
 The PART reason (``{"t": "~why", "o", "u", "r", "why"}``) is in ``foreign.py``: the PART
 itself is shown from the events.

@@ -22,7 +22,7 @@ def fire_due(hub: Hub) -> None:
         _deliver_fired(hub, f)
     for b in ended:
         log.info("mute of %s ended", b.name)
-        hub.service_notice_user(b.user, "Your mute has ended: you can send messages again.")
+        notice_everywhere(hub, b.user, "Your mute has ended: you can send messages again.")
 
 
 def _deliver_fired(hub: Hub, f: Fired) -> None:

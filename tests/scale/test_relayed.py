@@ -1,6 +1,6 @@
 """Lines no engine event shows reach the clients of every node (docs/scale-out.md): a PART's
 reason, REDACT, INVITE and invite-notify, TAGMSG, and the service's notices about a scheduled
-message that was postponed or dropped on another node."""
+message that was postponed, held or dropped on another node, and of a mute's end."""
 
 from __future__ import annotations
 
@@ -193,3 +193,35 @@ async def test_a_dropped_scheduled_message_is_told_on_every_device(
         assert got.params[-1].startswith(
             "Scheduled message #1 to #general was dropped: you are no longer in the channel"
         )
+
+
+async def test_a_held_scheduled_message_and_the_mute_end_are_told_on_every_device(
+    nodes: Start, clients: Any
+) -> None:
+    """A delayed message whose author is muted when it falls due is held until the mute ends;
+    its author's devices on both nodes are told so, and told when the mute ends (whichever
+    node ended it), and then that it was sent."""
+    mod = {"moderation": {"complaint_min_account_age": 0, "complaints_to_ban": 1, "ban_seconds": 3}}
+    n1, n2 = await nodes(**mod), await nodes(**mod)
+    a1, a2 = await two_devices(n1, n2, clients, nick="carol")
+    ann = await clients(n1)
+    await ann.registered_and_joined("ann", password="pw")
+    a1.send("PRIVMSG Messenger :delay 1s #general patience")
+    await a1.expect(lambda m: m.command == "NOTICE" and "#1" in m.params[-1])
+    ann.send("COMPLAIN carol :spam")
+    await until(lambda: n2.messenger.ban_of("carol") is not None, "n2 knows the mute")
+    for device in (a1, a2):
+        got = await device.expect(
+            lambda m: m.command == "NOTICE" and "is held" in m.params[-1], timeout=10
+        )
+        assert got.params[-1].startswith("Scheduled message #1 is held until ")
+    sent = "Scheduled message #1 to #general was sent."
+    ended = "Your mute has ended: you can send messages again."
+    for device in (a1, a2):  # (in either order: "was sent" is shown from the events)
+        told = set()
+        for _ in range(2):
+            got = await device.expect(
+                lambda m: m.command == "NOTICE" and m.params[-1] in (sent, ended), timeout=10
+            )
+            told.add(got.params[-1])
+        assert told == {sent, ended}
