@@ -276,8 +276,7 @@ def _show(hub: Hub, p: Presence, ev: Any, origin: str) -> None:
             if "draft/read-marker" in device.caps:
                 device.send(line)
     elif isinstance(ev, Muted):
-        target = hub.by_user.get(ev.user)
-        if target is not None and not target.node:  # muted by complaints filed elsewhere
+        for target in _here(hub, ev.user):  # muted elsewhere: each of its devices here
             hub.service_notice(
                 target,
                 f"You have been muted until {human_time(ev.until)}: "
