@@ -199,8 +199,8 @@ async def test_a_held_scheduled_message_and_the_mute_end_are_told_on_every_devic
     nodes: Start, clients: Any
 ) -> None:
     """A delayed message whose author is muted when it falls due is held until the mute ends;
-    its author's devices on both nodes are told of the mute, of the hold, and told when the mute ends (whichever
-    node ended it), and then that it was sent."""
+    its author's devices on both nodes are told of the mute, of the hold, of the mute's end
+    (whichever node ended it) and that it was sent."""
     mod = {"moderation": {"complaint_min_account_age": 0, "complaints_to_ban": 1, "ban_seconds": 3}}
     n1, n2 = await nodes(**mod), await nodes(**mod)
     a1, a2 = await two_devices(n1, n2, clients, nick="carol")
