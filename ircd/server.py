@@ -31,7 +31,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable, Pending
-from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
+from .irc import Hub, Session, feed, fire_due, needs_turn, pump_waiting, tick
 from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
@@ -313,6 +313,7 @@ class Server:
         self._yield_timer: asyncio.TimerHandle | None = None
         self._read_pos = self._cluster.position if self._cluster else "0-0"
         self._work: deque[Callable[[], None]] = deque()  # what waits for the turn, in order
+        self._behind: dict[Session, int] = {}  # sessions with lines in _work: how many batches
         self._records: list[dict[str, Any]] = []  # presence records for the next append
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
@@ -491,9 +492,29 @@ class Server:
         """Lines a transport framed for ``s``, handled in order (up to its close)."""
         if s.closing is not None:
             return
-        if self._cluster is not None and self._turn != "held" and self.hub.unavailable is None:
-            self._gated(functools.partial(self._received, s, list(lines)))
+        if self._cluster is None or self._turn == "held" or self.hub.unavailable is not None:
+            self._received(s, lines)
             return
+        # several nodes, without the turn: the reads at the head of what came are answered now
+        # (they decide nothing on the shared state); from the first line that may decide, the
+        # rest waits for the turn, and so does every later line of this session until it ran
+        items = list(lines)
+        if s not in self._behind:
+            n = 0
+            while n < len(items) and not needs_turn(s, items[n]):
+                n += 1
+            if n:
+                self._received(s, items[:n])
+                items = items[n:]
+        if items and s.closing is None:
+            self._behind[s] = self._behind.get(s, 0) + 1
+            self._gated(functools.partial(self._received_behind, s, items))
+
+    def _received_behind(self, s: Session, lines: list[str | TooLong]) -> None:
+        """Lines of ``s`` that waited for the turn (``received``)."""
+        left = self._behind.pop(s, 1) - 1
+        if left > 0:
+            self._behind[s] = left
         self._received(s, lines)
 
     def _received(self, s: Session, lines: Iterable[str | TooLong]) -> None:
