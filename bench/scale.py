@@ -162,6 +162,29 @@ def redis_calls(redis: Redis) -> dict[str, Any]:
     return stats
 
 
+# commands a node sends itself (the others run inside its Lua scripts: XADD, HSET, GET...)
+_ROUND_TRIPS = ("eval", "evalsha", "xread", "blpop", "xrange")
+
+
+def round_trips(stats: dict[str, Any]) -> dict[str, Any]:
+    """Redis round trips per appended pass (stream entry), from ``INFO commandstats``: every
+    EVAL (append, turn, heartbeat), XREAD (the readers) and BLPOP (turn hand-offs, the keep
+    thread), divided by the XADDs; and the time Redis spent in the EVALs per pass."""
+    entries = stats.get("xadd", {}).get("calls", 0)
+    if not entries:
+        return {}
+    calls = {k: stats[k]["calls"] for k in _ROUND_TRIPS if k in stats}
+    evals = stats.get("eval", {})
+    return {
+        "entries": entries,
+        "per_entry": round(sum(calls.values()) / entries, 2),
+        **{f"{k}_per_entry": round(v / entries, 2) for k, v in calls.items()},
+        "eval_us_per_entry": round(
+            evals.get("calls", 0) * evals.get("usec_per_call", 0) / entries, 1
+        ),
+    }
+
+
 def run(quick: bool, only: str = "") -> dict[str, Any]:
     pairs, messages = (20, 5000) if quick else (50, 20000)
     receivers = 100 if quick else 300
@@ -189,7 +212,8 @@ def run(quick: bool, only: str = "") -> dict[str, Any]:
                         redis.cli("CONFIG", "RESETSTAT")
                     res[scenario] = loadgen(scenario, ports, *args)
                     if redis is not None:
-                        res[scenario]["redis"] = redis_calls(redis)
+                        res[scenario]["redis"] = stats = redis_calls(redis)
+                        res[scenario]["round_trips"] = round_trips(stats)
                     stop_nodes(procs)
                     procs = []
                 out[label] = res
@@ -216,6 +240,14 @@ def main() -> int:
             f"{r['fanout'].get('deliveries_per_s', '-'):>15} "
             f"{r['latency'].get('p50_ms', '-'):>8} {r['latency'].get('p99_ms', '-'):>8}"
         )
+    print("Redis round trips per appended pass (private / fan-out / latency):")
+    for label, r in results.items():
+        if "round_trips" in r["private"]:
+            trips = [
+                str(r[k]["round_trips"].get("per_entry", "-"))
+                for k in ("private", "fanout", "latency")
+            ]
+            print(f"  {label:16} {' / '.join(trips)}")
     return 0
 
 

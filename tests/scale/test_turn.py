@@ -25,9 +25,16 @@ async def take_turn(r: redis.Redis, store: RedisStore) -> None:
     asks, so the node holding it gives it back."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + TIMEOUT
-    keys = (store.turn_key, store.stream, store.wanted_key)
+    keys = (
+        store.turn_key,
+        store.stream,
+        store.last_key,
+        store.waiters_key,
+        store.grant_prefix + HOLDER,
+    )
+    args = (HOLDER, 30_000, store.wanted_prefix)
     while True:
-        got = await asyncio.to_thread(r.eval, _ACQUIRE, 3, *keys, HOLDER, 30_000)
+        got = await asyncio.to_thread(r.eval, _ACQUIRE, len(keys), *keys, *args)
         if int(got[0]) == 1:
             return
         assert loop.time() < deadline, "the node never gave the turn back"
