@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..messenger.errors import MessengerError
-from ..messenger.events import Join, Muted, NewPost, Part, TopicSet, from_json
+from ..messenger.events import Join, Muted, NewPost, Part, TopicSet
 from ..wire import casefold, format_line
 from .fanout import relay_private, relay_room
 from .lines import safe_line
@@ -160,12 +160,12 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
                 _presence(hub, p, ev)
             continue
         try:
-            m.replay((ev,))
+            typed = m.replay_one(ev)
         except Exception:
             log.exception("entry of %s: event %r not applied", origin, ev.get("t"))
             continue
         try:
-            _show(hub, from_json(ev))
+            _show(hub, typed)
         except Exception:
             log.exception("entry of %s: event %r not shown", origin, ev.get("t"))
     return again

@@ -168,12 +168,18 @@ class Messenger:
         """Apply journaled events. ``StateError`` (one line) for an event that is malformed or
         does not fit the state; the events before it stay applied."""
         for ev in events:
-            check_event(ev, self.rooms)
-            try:
-                self._apply(from_json(ev))
-            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
-                what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
-                raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
+            self.replay_one(ev)
+
+    def replay_one(self, ev: dict[str, Any]) -> Event:
+        """Apply one journaled event (as ``replay``) and return it typed."""
+        check_event(ev, self.rooms)
+        try:
+            typed = from_json(ev)
+            self._apply(typed)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
+            raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
+        return typed
 
     def _apply(self, ev: Event) -> None:
         APPLY[type(ev)](self, ev)
