@@ -186,7 +186,7 @@ def round_trips(stats: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(quick: bool, only: str = "") -> dict[str, Any]:
-    pairs, messages = (20, 5000) if quick else (50, 20000)
+    pairs, messages = (20, 20000) if quick else (50, 100000)
     receivers = 100 if quick else 300
     out: dict[str, Any] = {}
     for short, label, nodes, backend in (

@@ -14,6 +14,18 @@ Keys, for ``redis_key = "messenger"``:
 ``messenger:origins``
     ``origin -> "batch id"``: the last batch each process appended, so a retried append (the
     reply was lost with the connection) is not appended twice.
+``messenger:last``
+    ``"<id> <origin>"``: the stream's last entry and who wrote it, set by every append (the
+    scripts read it instead of ``XINFO STREAM``; a stream without it is asked once).
+``messenger:turn``
+    The origin that holds the network's write turn (``PX`` 2 s, extended by its appends and
+    its keep thread). ``messenger:waiters`` (``origin -> "first ask, last ask"``, Redis's
+    clock in ms) lists who waits for it; ``messenger:wanted:<holder>`` tells the holder's keep
+    thread (``BLPOP``) that someone does; ``messenger:grant:<origin>`` is where a holder that
+    gives the turn back hands it, with the stream's tail, to the waiter that asked first and is
+    still asking (it blocks on that list for 50 ms at a time, then asks again).
+``messenger:nodes``
+    ``origin -> "heartbeat ms, stream position, node name"``.
 
 **Appending** (``append``) is compare-and-append: a small Lua script appends a pass's entry
 only if the stream's last entry is still the one this node had applied when it produced the
@@ -21,6 +33,8 @@ events (its ``base``); otherwise nothing is appended and the writer reports a co
 appends run in a writer thread with a blocking client, in order, several queued passes per
 round trip; each pass's ``Durable`` is resolved on the event loop (through the ``post``
 function given to ``start``) once Redis answered. Nothing is ever acknowledged before that.
+A turn given back right after some passes (``release_turn``) goes in the same Lua call as
+their append.
 
 **Redis unavailable:** the writer keeps the passes it could not append and retries them
 every half second, in order (the origins hash makes a retry that had in fact succeeded a
@@ -831,7 +845,6 @@ class RedisStore:
             if not reply:
                 continue
             entries: list[StreamEntry] = []
-            before = last
             for _stream, chunk in reply:
                 for raw_id, fields in chunk:
                     sid = _text(raw_id)
@@ -846,7 +859,9 @@ class RedisStore:
                         continue
                     entries.append(StreamEntry(sid, origin, events))
             self.position = last
-            if last != before and self._on_entries is not None:
+            # only this process's own entries: the loop has them already (and a turn's target
+            # is always another process's entry), so it is not woken for nothing
+            if entries and self._on_entries is not None:
                 self._to_loop(functools.partial(self._on_entries, entries, last))
 
     def _keep_loop(self) -> None:
