@@ -117,8 +117,9 @@ class RawClient:
 
     async def registered_and_joined(self, nick: str, **kw: Any) -> None:
         await self.register(nick, **kw)
-        # the landing waits for a line after the welcome (a silent client gets a PING within a
-        # second): send one at once, as a client that speaks after 001 does (ircd/irc/welcome.py)
+        # the landing waits for a line after the welcome (a silent client gets a PING after
+        # 0.1 s of quiet): send one at once, as a client that speaks after 001 does
+        # (ircd/irc/welcome.py)
         self.send("PONG :welcome")
         await self.expect(lambda m: m.command == "366")
 

@@ -174,9 +174,26 @@ def pump(hub: Hub, s: Session) -> None:
 
 
 def pump_waiting(hub: Hub) -> None:
-    """The server's timer: sessions whose budget has grown handle their waiting lines."""
+    """The server's timer: sessions whose budget has grown handle their waiting lines, and
+    welcomed connections that stayed silent get the landing PING."""
     for s in list(hub.waiting):
         pump(hub, s)
+    ping_landing(hub)
+
+
+def ping_landing(hub: Hub) -> None:
+    """Send LANDING_PING to each connection silent since its welcome for LANDING_QUIET
+    (welcome.py); arm the timer for the next one."""
+    now = hub.clock.now()
+    while hub.landing:
+        when, s = hub.landing[0]
+        if when > now:
+            hub.wake_at(when)
+            return
+        hub.landing.popleft()
+        if s.landing_due and not s.ping_sent and s.closing is None and s in hub.sessions:
+            s.ping_sent = now
+            s.send(LANDING_PING)
 
 
 def defer(hub: Hub, s: Session, work: Callable[[], T], then: Callable[[T], None]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +91,9 @@ class Hub:
         # the server's timer: call pump_waiting() at (about) this clock time
         self.wake_at: Callable[[float], None] = lambda _when: None
         self.waiting: set[Session] = set()  # sessions with lines waiting for their budget
+        # (when, session): welcomed connections that have said nothing yet, in the order they
+        # were welcomed; each is sent the landing PING once it has been quiet until ``when``
+        self.landing: deque[tuple[float, Session]] = deque()
         # guest keys are never reused, not even after a restart
         self._guest_prefix = secrets.token_hex(2)
         self._guests = 0

@@ -98,15 +98,19 @@ def motd(hub: Hub, s: Session) -> None:
 
 
 # The landing waits. After the welcome burst the client's next line lands it; a client that
-# says nothing is sent a PING by the next tick (dispatch.tick, within a second), and its PONG
-# lands it. pydle handles each line in a task of its own, and its 001
-# handler learns the client's own nick only once its WHOIS of a placeholder nick is answered; a
-# JOIN handled before that is taken for someone else's and the channel is lost (and, once WHOX
-# is offered, pydle no longer delays its JOIN handler behind a WHOIS of its own). A query sent
-# first (pydle's WHOIS) is answered before the landing; any other line (a pipelined JOIN or
-# PRIVMSG, a PING sent to wait for the burst) is handled after it, as if the landing had come
-# at once.
+# says nothing for LANDING_QUIET seconds is sent a PING (dispatch.ping_landing, on the
+# server's timer; the tick is the fallback), and its PONG lands it. pydle handles each line
+# in a task of its own, and its 001 handler learns the client's own nick only once its WHOIS
+# of a placeholder nick is answered; a JOIN handled before that is taken for someone else's
+# and the channel is lost (and, once WHOX is offered, pydle no longer delays its JOIN handler
+# behind a WHOIS of its own). A query sent first (pydle's WHOIS) is answered before the
+# landing; any other line (a pipelined JOIN or PRIVMSG, a PING sent to wait for the burst) is
+# handled after it, as if the landing had come at once.
 LANDING_PING = format_line("PING", ("welcome",))
+# how long a welcomed client may stay silent before the landing PING: long enough for pydle's
+# tasks to have sent their WHOIS (a line in flight arrives before the PONG), short enough that
+# a client that waits for the server (a bot, a load generator) lands at once
+LANDING_QUIET = 0.1
 ANSWERED_BEFORE_LANDING = frozenset(
     {"PONG", "WHOIS", "WHO", "WHOWAS", "USERHOST", "ISON", "MONITOR", "CAP"}
 )
@@ -114,8 +118,11 @@ ANSWERED_BEFORE_LANDING = frozenset(
 
 def expect_landing(hub: Hub, s: Session) -> None:
     """Registration is complete and the burst sent: land on the client's next line (the tick
-    sends LANDING_PING to a client that stays silent)."""
+    sends LANDING_PING to a client that stays silent for LANDING_QUIET seconds)."""
     s.landing_due = True
+    when = hub.clock.now() + LANDING_QUIET
+    hub.landing.append((when, s))
+    hub.wake_at(when)
 
 
 def land_due(hub: Hub, s: Session) -> None:

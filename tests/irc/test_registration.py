@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from ircd.irc import pump_waiting
 from ircd.irc.caps import CAPS
+from ircd.irc.welcome import LANDING_QUIET
 from ircd.wire import parse
 
 from .harness import SERVER, Harness, cmds, is_numeric, one, only
@@ -447,6 +449,41 @@ def test_landing_waits_for_the_next_line_and_answers_a_query_first() -> None:
     assert cmds(c.send_take("WHOIS <unregistered>")) == ["401", "318"]
     h.advance(1)
     assert c.take() == []  # landed: no landing PING
+
+
+def test_a_silent_client_is_pinged_after_a_short_quiet_and_its_pong_lands_it() -> None:
+    """A client that says nothing after the burst (a bot waiting for the server) is sent the
+    landing PING once it has been quiet for LANDING_QUIET, on the server's timer rather than
+    the once-a-second tick, and its PONG lands it (Modern IRC, PING: the client answers with
+    PONG and the same token)."""
+    h = Harness()
+    wakes: list[float] = []
+    h.hub.wake_at = wakes.append
+    c = h.connect()
+    c.send_take("NICK alice", "USER alice 0 * :Alice")
+    assert wakes and wakes[-1] == pytest.approx(h.clock.now() + LANDING_QUIET)
+    h.clock.advance(LANDING_QUIET / 2)
+    pump_waiting(h.hub)
+    assert c.take() == []  # not quiet long enough yet: the timer is armed again
+    assert wakes[-1] == pytest.approx(h.clock.now() + LANDING_QUIET / 2)
+    h.clock.advance(LANDING_QUIET / 2)
+    pump_waiting(h.hub)
+    assert c.take_lines() == ["PING welcome"]
+    assert cmds(c.send_take("PONG welcome")) == ["JOIN", "353", "366"]
+    h.clock.advance(1)
+    pump_waiting(h.hub)
+    assert c.take() == []  # one landing PING only
+
+
+def test_a_client_that_spoke_gets_no_landing_ping() -> None:
+    """A line before the quiet period is over lands the client: the timer sends nothing."""
+    h = Harness()
+    c = h.connect()
+    c.send_take("NICK alice", "USER alice 0 * :Alice")
+    assert cmds(c.send_take("MODE alice")) == ["JOIN", "353", "366", "221"]
+    h.clock.advance(LANDING_QUIET)
+    pump_waiting(h.hub)
+    assert c.take() == []
 
 
 def test_a_pipelined_command_is_handled_after_the_landing() -> None:
