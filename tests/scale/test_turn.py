@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from ircd.server import Server
-from ircd.storage.redis_store import _ACQUIRE, RedisStore
+from ircd.storage.redis_store import _ACQUIRE, _RELEASE, RedisStore
 from tests.conftest import TIMEOUT, RawClient
 from tests.scale.conftest import RedisProcess
 from tests.scale.test_redis_node import redis_config
@@ -89,3 +89,51 @@ async def test_reads_do_not_wait_for_the_turn(tmp_path: Path, redis_server: Redi
         r.close()
         for srv in (n1, n2):
             await asyncio.wait_for(srv.stop(), TIMEOUT)
+
+
+def test_turn_handed_to_the_first_live_waiter(redis_server: RedisProcess) -> None:
+    """docs/scale-out.md, "Passing the turn": a holder that gives the turn back hands it
+    straight to the waiter that asked first and is still asking (with the stream's tail on
+    its grant list), skipping one silent for longer than 250 ms; with nobody waiting the turn
+    is free; each waiter's ask lands on the holder's own wanted list."""
+    store = RedisStore(redis_server.url, "n1", "net")
+    r = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    try:
+
+        def acquire(origin: str) -> int:
+            keys = (
+                store.turn_key,
+                store.stream,
+                store.last_key,
+                store.waiters_key,
+                store.grant_prefix + origin,
+            )
+            got = r.eval(_ACQUIRE, len(keys), *keys, origin, 2000, store.wanted_prefix)
+            return int(got[0])
+
+        def release(origin: str) -> None:
+            keys = (store.turn_key, store.waiters_key, store.stream, store.last_key)
+            r.eval(_RELEASE, len(keys), *keys, origin, 2000, store.grant_prefix)
+
+        r.set(store.last_key, "5-0 a/1")
+        assert acquire("a/1") == 1
+        assert acquire("b/1") == 0
+        assert acquire("c/1") == 0
+        assert r.lrange(store.wanted_prefix + "a/1", 0, -1) == ["b/1", "c/1"]
+        first_b = r.hget(store.waiters_key, "b/1")
+        assert acquire("b/1") == 0  # asking again keeps its place
+        assert r.hget(store.waiters_key, "b/1").split()[0] == first_b.split()[0]
+        r.hset(store.waiters_key, "dead/1", "1 1")  # asked first, silent since
+        release("a/1")
+        assert r.get(store.turn_key) == "b/1"
+        assert r.lpop(store.grant_prefix + "b/1") == "5-0 a/1"
+        assert not r.hexists(store.waiters_key, "dead/1")
+        assert acquire("b/1") == 1  # its own: taken (and its grant list cleared)
+        assert acquire("c/1") == 0  # still asking
+        release("b/1")
+        assert r.get(store.turn_key) == "c/1"
+        release("c/1")
+        assert r.get(store.turn_key) is None  # nobody waits: free
+    finally:
+        r.close()
+        store.close()
