@@ -2,6 +2,7 @@
 
     python bench/profile.py fanout --receivers 1000 --messages 10000
     python bench/profile.py connect --clients 5000
+    python bench/profile.py private-inproc [--profile]   # CPU µs per private message, in process
 
 Starts our server exactly as bench/run.py does (core 0, real config, limits raised), attaches
 ``py-spy record`` to it, runs the scenario with bench/loadgen.py on core 1, then prints the
@@ -51,6 +52,10 @@ def summarize(collapsed: Path, top: int = 25) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["private-inproc"]:  # no sockets, no py-spy: bench/inproc.py
+        import inproc
+
+        return inproc.main(sys.argv[2:])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("scenario", choices=["connect", "fanout", "latency", "private", "history"])
     ap.add_argument("--rate", type=int, default=250, help="py-spy samples per second")

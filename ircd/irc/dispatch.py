@@ -30,7 +30,7 @@ from ..wire import (
 from .fanout import prune_names
 from .hub import Hub
 from .lines import add_tag, batch, safe_line
-from .registry import COMMANDS
+from .registry import COMMANDS, FAST, FastHandler
 from .replay import push_unpulled, request_ack
 from .session import Session
 from .welcome import ANSWERED_BEFORE_LANDING, LANDING_PING, land_due
@@ -106,6 +106,33 @@ def feed(hub: Hub, s: Session, item: str | TooLong) -> None:
             # a bare CR or a NUL would make every line that echoes this text unsendable
             # (and poison the stored history and topic): drop them
             item = item.replace("\r", "").replace("\0", "")
+        sp = item.find(" ")
+        fast = FAST.get(item[: sp + 1]) if sp > 0 else None
+        if (
+            fast is not None
+            and s.registered
+            and not s.landing_due
+            and not s.held
+            and not s.inbox
+            and hub.unavailable is None
+        ):
+            # ``PRIVMSG nick :text``: the plain form of a hot command goes to its fast path
+            # without a Message (registry.fast_path); anything else takes the general path
+            rest = item[sp + 1 :]
+            t = rest.find(" ")
+            if (
+                t > 0
+                and rest[t + 1 : t + 2] == ":"
+                and len(rest) > t + 2
+                and rest[0] != ":"
+                and "," not in rest[:t]
+                and item[-1] != "\n"
+                and (item.isascii() or not has_invalid_utf8(item))
+                # (out of budget: the general path queues it)
+                and (hub.config.server.commands_per_second <= 0 or _spend(hub, s, None))
+            ):
+                _run_fast(hub, s, fast, item[:sp], rest[:t], rest[t + 2 :])
+                return
         try:
             msg: Message | TooLong = parse(item)
         except ParseError:
@@ -126,6 +153,20 @@ def feed(hub: Hub, s: Session, item: str | TooLong) -> None:
     _handle(hub, s, msg)
 
 
+def _run_fast(
+    hub: Hub, s: Session, fast: FastHandler, command: str, middle: str, trailing: str
+) -> None:
+    """A line's fast path, with what ``_dispatch`` does around a handler (a label cannot be:
+    the line has no tags)."""
+    try:
+        fast(hub, s, middle, trailing)
+    except Exception:
+        hub.client_log(s, log.exception, "error handling %s from %s (%s)", command, s.nick, s.ip)
+        hub.notice(s, f"Internal error while handling {command}; it has been logged.")
+    finally:
+        _end_label(hub, s)
+
+
 def _handle(hub: Hub, s: Session, msg: Message | TooLong) -> None:
     if isinstance(msg, TooLong):
         hub.client_log(s, log.info, "%s (%s): %s too long", s.nick, s.ip, msg.what)
@@ -135,7 +176,7 @@ def _handle(hub: Hub, s: Session, msg: Message | TooLong) -> None:
     dispatch(hub, s, msg)
 
 
-def _spend(hub: Hub, s: Session, msg: Message | TooLong) -> bool:
+def _spend(hub: Hub, s: Session, msg: Message | TooLong | None) -> bool:
     """Take one command from the connection's budget (a token bucket: a burst, then a
     steady rate); False if there is none left (the line must wait)."""
     rate = hub.config.server.commands_per_second

@@ -140,6 +140,27 @@ def batch(
 
 def post_line(post: Post, bits: int, target: str, extra: str = "") -> str:
     """A live post relayed to ``target``, for a connection with capability bits ``bits``."""
+    if not bits:
+        # no tags (the common client): the line safe_line makes, when it needs no repair
+        # (format_line accepts it: a valid source and middle param, no CR, LF or NUL; a
+        # post's kind, PRIVMSG or NOTICE, always writes its text as a trailing param) and
+        # it fits in 512 bytes
+        origin, kind = post.origin, post.kind
+        line = f":{origin} {kind} {target} :{extra}{post.text}"
+        if (
+            (kind == "PRIVMSG" or kind == "NOTICE")
+            and origin
+            and target
+            and target[0] != ":"
+            and " " not in target
+            and " " not in origin
+            and "\r" not in line
+            and "\n" not in line
+            and "\0" not in line
+            and (len(line) <= MAX_CONTENT // 4 or _body_bytes(line) <= MAX_CONTENT)
+        ):
+            return line
+        return safe_line(kind, (target, extra + post.text), origin)
     tags: dict[str, str] = {}
     if bits & TAGS and post.tags:
         tags.update(post.tags)

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .session import Session
 
 Handler = Callable[["Hub", "Session", "Message"], None]
+# a command's fast path for its plainest form, ``COMMAND middle :trailing`` with no tags, no
+# source and one middle param: (hub, session, middle, trailing); see dispatch.feed
+FastHandler = Callable[["Hub", "Session", str, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,9 @@ class CommandSpec:
 
 
 COMMANDS: dict[str, CommandSpec] = {}
+# command name + " " -> its fast path (a command that has one also has a general handler, and
+# the fast one must answer exactly as that one does for the same line)
+FAST: dict[str, FastHandler] = {}
 
 
 def command(
@@ -37,6 +43,22 @@ def command(
         if name in COMMANDS:
             raise RuntimeError(f"duplicate handler for {name}")
         COMMANDS[name] = CommandSpec(name, fn, min_params, before_registration, help)
+        return fn
+
+    return register
+
+
+def fast_path(name: str) -> Callable[[FastHandler], FastHandler]:
+    """Register the fast path of ``name`` (already in the table): the handler of a line
+    ``NAME middle :trailing`` (one middle param without ``,``; no tags, no source; a
+    non-empty trailing param), which dispatch.feed takes without building a ``Message``
+    after the same checks as ``dispatch``'s (registered, landed, budget, valid UTF-8, the
+    store available)."""
+
+    def register(fn: FastHandler) -> FastHandler:
+        if name not in COMMANDS or name + " " in FAST:
+            raise RuntimeError(f"fast path for {name}: no such command, or a second one")
+        FAST[name + " "] = fn
         return fn
 
     return register

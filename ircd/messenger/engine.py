@@ -106,9 +106,24 @@ from .model import (
     Unread,
     User,
     UserKey,
+    stored_post,
 )
 from .snapshot import SNAPSHOT_VERSION
 from .validate import StateError, check_event, check_snapshot
+
+# NewPost(post, quota), made through its slots: a frozen dataclass's __init__ sets each field
+# with object.__setattr__, which costs more than the rest of the event (as wire.parse does for
+# its Message)
+_object_new = object.__new__
+_set_ev_post = NewPost.__dict__["post"].__set__
+_set_ev_quota = NewPost.__dict__["quota"].__set__
+
+
+def _new_post_event(post: Post, quota: UserKey | None) -> NewPost:
+    ev: NewPost = _object_new(NewPost)
+    _set_ev_post(ev, post)
+    _set_ev_quota(ev, quota)
+    return ev
 
 
 def pair_key(a: UserKey, b: UserKey) -> str:
@@ -120,11 +135,15 @@ class Messenger:
         self.clock = clock
         self.rules = rules or Rules()
         self.server_id = secrets.token_hex(3)
+        self._msgid_prefix = ""  # "<server_id>-", interned: the msgid of each post made here
         self.seq = 0
         self.users: dict[UserKey, User] = {}
         self.rooms: dict[RoomKey, Room] = {}
         self.dms: dict[str, History] = {}
         self._dm_index: dict[UserKey, set[str]] = {}
+        # seqs of posts deleted (REDACT) since the last snapshot: a store with segments
+        # removes them from its files with the next one (snapshot.dump_segmented)
+        self.deleted: set[int] = set()
         self.windows: dict[UserKey, list[float]] = {}  # key -> [window start, count]
         self.complaints: dict[UserKey, dict[UserKey, str]] = {}
         # target -> complainer -> the address its complaint counts together with others from
@@ -167,13 +186,27 @@ class Messenger:
     def replay(self, events: Iterable[dict[str, Any]]) -> None:
         """Apply journaled events. ``StateError`` (one line) for an event that is malformed or
         does not fit the state; the events before it stay applied."""
+        on_post = self._on_post
         for ev in events:
-            self.replay_one(ev)
+            check_event(ev, self.rooms)
+            try:
+                if ev["t"] == "post":  # most of a journal: from_json's NewPost, made directly
+                    on_post(_new_post_event(Post.from_dict(ev["p"]), ev.get("q")))
+                    continue
+                self._apply(from_json(ev))
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+                what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
+                raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
 
     def replay_one(self, ev: dict[str, Any]) -> Event:
-        """Apply one journaled event (as ``replay``) and return it typed."""
+        """Apply one journaled event (as ``replay``) and return it typed (another node's
+        event, applied and then shown: decoded once)."""
         check_event(ev, self.rooms)
         try:
+            if ev["t"] == "post":
+                post = _new_post_event(Post.from_dict(ev["p"]), ev.get("q"))
+                self._on_post(post)
+                return post
             typed = from_json(ev)
             self._apply(typed)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
@@ -362,9 +395,7 @@ class Messenger:
                 room = self.rooms[post.room] = Room(
                     key=post.room, name=post.room, created=post.time
                 )
-            room.history.append(post)
-            if len(room.history) > self.rules.history_per_room:
-                room.history.popleft()
+            room.history.append_bounded(post, self.rules.history_per_room)
             self._count_public(ev.quota or post.sender, post.time)
         else:
             assert post.to is not None
@@ -374,9 +405,7 @@ class Messenger:
                 hist = self.dms[pk] = History()
                 self._dm_index.setdefault(post.sender, set()).add(pk)
                 self._dm_index.setdefault(post.to, set()).add(pk)
-            hist.append(post)
-            if len(hist) > self.rules.history_per_private:
-                hist.popleft()
+            hist.append_bounded(post, self.rules.history_per_private)
 
     def _on_redact(self, ev: Redacted) -> None:
         if ev.room is not None:
@@ -388,6 +417,7 @@ class Messenger:
             i = _find_seq(hist, ev.seq)
             if i is not None:
                 del hist[i]
+                self.deleted.add(ev.seq)
 
     def _window_start(self, now: float) -> float:
         p = self.rules.period_seconds
@@ -405,11 +435,27 @@ class Messenger:
         """A fresh, plain, JSON-ready copy of all durable state (snapshot.py)."""
         return snapshot.dump(self)
 
+    def to_segmented(self, stored_rows: int) -> snapshot.SegmentedDump:
+        """A snapshot for a store with segments: the state without posts and the posts the
+        segments (holding ``stored_rows`` rows) lack (snapshot.py)."""
+        return snapshot.dump_segmented(self, stored_rows)
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any], clock: Clock, rules: Rules | None = None) -> Messenger:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        clock: Clock,
+        rules: Rules | None = None,
+        rows: Iterable[Sequence[Any]] = (),
+    ) -> Messenger:
+        """The engine of a snapshot; a segmented one (``segmented`` in ``data``) takes its
+        posts from ``rows``, the segments' rows in chunks, oldest first."""
         check_snapshot(data, SNAPSHOT_VERSION)  # StateError (a ValueError) saying where
         m = cls(clock, rules)
         snapshot.load(m, data)
+        refs = data.get("segmented")
+        if refs is not None:
+            snapshot.load_rows(m, refs, rows)
         return m
 
     # ------------------------------------------------------------------ accounts and presence
@@ -1084,7 +1130,8 @@ class Messenger:
         errors name its target as the owner wrote it, and a room that is gone is one the
         owner is no longer in."""
         u = self.users.get(sender)
-        quota = u.quota if u is not None else sender  # where a channel post counts
+        # where a channel post counts (User.quota and User.is_account, spelled out below)
+        quota = (u.quota_key or u.key) if u is not None else sender
         if room is not None:
             self._check_room_send(sender, room, now, item, origin)
             self._check_quota(quota, now)
@@ -1100,9 +1147,12 @@ class Messenger:
             to_name = target.name
         seq = self.seq + 1
         # positional arguments (keywords cost twice as much on this, the hottest path)
-        post = Post(
+        prefix = self._msgid_prefix
+        if prefix[:-1] != self.server_id:
+            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+        post = stored_post(
             seq,
-            f"{self.server_id}-{seq}",  # msgid
+            prefix,  # the msgid is "<server id>-<seq>"
             now,  # time
             # interned: the same few strings in every post, not a copy each (a mask is built
             # per line by the adapter, a kind and a room name parsed per line)
@@ -1110,7 +1160,7 @@ class Messenger:
             sender,
             sender_name,
             intern(origin),
-            u.name if u is not None and u.is_account else None,  # account
+            u.name if u is not None and u.password_hash is not None else None,  # account
             None if room is None else intern(room),
             to,
             to_name,
@@ -1118,7 +1168,9 @@ class Messenger:
             tags or None,
         )
         # a guest's channel posts count under its nick
-        self._emit(NewPost(post, None if quota == sender else quota))
+        ev = _new_post_event(post, None if quota == sender else quota)
+        self._on_post(ev)  # _emit(ev), spelled out (APPLY[NewPost]; this path is the hottest)
+        self._events.append(ev.to_json())
         return post
 
     def post_room(

@@ -49,6 +49,7 @@ def write_and_read(path: Path, events: list[dict[str, Any]], snapshot: dict[str,
 
 def json_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_mod, "_fast_dumps", None)
+    monkeypatch.setattr(store_mod, "_fast_lines", None)
 
 
 def test_ordinary_events_are_the_same_bytes_with_either_codec() -> None:

@@ -21,7 +21,7 @@ from ..caps import SERVICE_KEY
 from ..fanout import relay_private, relay_room
 from ..hub import Hub
 from ..lines import add_tag, post_line, safe_line
-from ..registry import command
+from ..registry import command, fast_path
 from ..replies import reply_error
 from ..service import service_command
 from ..session import Session
@@ -47,12 +47,12 @@ def _with_bot(s: Session, tags: dict[str, str] | None) -> dict[str, str] | None:
     return {**tags, "bot": ""} if tags else {"bot": ""}
 
 
-def _fits(s: Session, kind: str, target: str, text: str) -> bool:
+def _fits(s: Session, kind: str, target: str, text: str, mask: str | None = None) -> bool:
     """Would the relayed line ``:mask KIND target :text`` fit in 512 bytes, CRLF included and
     tags apart (modern.ircdocs.horse, "Message format")?"""
     # ":" mask " " kind " " target " :" text "\r\n": 7 bytes besides the four parts
-    overhead = len(s.mask.encode()) + len(kind) + len(target.encode()) + 7
-    return len(text.encode()) + overhead <= MAX_BODY
+    line = f"{s.mask if mask is None else mask}{kind}{target}{text}"
+    return (len(line) if line.isascii() else len(line.encode())) + 7 <= MAX_BODY
 
 
 def _ban_text(until: float, reason: str) -> str:
@@ -87,15 +87,32 @@ def _message(hub: Hub, s: Session, msg: Message, kind: str) -> None:
     tags = _with_bot(s, client_tags(msg))
     targets = [t for t in msg.params[0].split(",") if t][:MAX_TARGETS]
     for target in targets:
-        if target.startswith("#"):
-            refusal = _to_room(hub, s, target, text, kind, tags)
-        elif target[:1] in STATUS_PREFIXES and target[1:2] == "#":
-            _to_status(hub, s, target[0], target[1:], text, kind, tags)  # (never answers NOTICE)
-            refusal = None
-        else:
-            refusal = _to_nick(hub, s, target, text, kind, tags)
-        if refusal is not None and not quiet:
-            refusal()
+        _to_target(hub, s, target, text, kind, tags)
+
+
+@fast_path("PRIVMSG")
+def privmsg_fast(hub: Hub, s: Session, target: str, text: str) -> None:
+    """``PRIVMSG target :text`` (one target, no tags): what ``privmsg`` does with it."""
+    _to_target(hub, s, target, text, "PRIVMSG", {"bot": ""} if s.bot else None)
+
+
+@fast_path("NOTICE")
+def notice_fast(hub: Hub, s: Session, target: str, text: str) -> None:
+    _to_target(hub, s, target, text, "NOTICE", {"bot": ""} if s.bot else None)
+
+
+def _to_target(
+    hub: Hub, s: Session, target: str, text: str, kind: str, tags: dict[str, str] | None
+) -> None:
+    if target[0] == "#":
+        refusal = _to_room(hub, s, target, text, kind, tags)
+    elif target[0] in STATUS_PREFIXES and target[1:2] == "#":
+        _to_status(hub, s, target[0], target[1:], text, kind, tags)  # (never answers NOTICE)
+        refusal = None
+    else:
+        refusal = _to_nick(hub, s, target, text, kind, tags)
+    if refusal is not None and kind != "NOTICE":
+        refusal()
 
 
 Refusal = Callable[[], None]  # the error reply to a message that was not sent
@@ -221,19 +238,25 @@ def _period(seconds: int) -> str:
 def _to_nick(
     hub: Hub, s: Session, nick: str, text: str, kind: str, tags: dict[str, str] | None
 ) -> Refusal | None:
-    if casefold(nick) == SERVICE_KEY:
+    key = casefold(nick)
+    if key == SERVICE_KEY:
         if kind == "PRIVMSG":  # the service never answers NOTICEs (no bot loops)
             service_command(hub, s, text, via="privmsg")
         return None
-    resolved = hub.resolve_user(nick)
-    if resolved is None:
-        return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
-    user_key, display = resolved
-    if not _fits(s, kind, display, text):
+    peer = hub.nicks.get(key)  # (hub.resolve_user, its online case spelled out)
+    if peer is not None:
+        user_key, display = peer.user_key, peer.nick
+    else:
+        resolved = hub.resolve_user(nick)
+        if resolved is None:
+            return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        user_key, display = resolved
+    mask = s.mask
+    if not _fits(s, kind, display, text, mask):
         return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     m = hub.messenger
     try:
-        post = m.post_private(s.user_key, s.nick, s.mask, user_key, text, kind, tags)
+        post = m.post_private(s.user_key, s.nick, mask, user_key, text, kind, tags)
     except NoSuchUser:
         return lambda: hub.reply(s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
     except Banned as e:
@@ -244,7 +267,7 @@ def _to_nick(
         flood = f"Message not sent: you are sending private messages too fast; wait {wait}s"
         return lambda: _not_sent(hub, s, display, kind, flood)
     online = relay_private(hub, post, s)
-    if online:
+    if online and s.told_offline:
         s.told_offline.discard(user_key)
     target_session = hub.by_user.get(user_key)
     if target_session is not None and target_session.away and kind == "PRIVMSG":
