@@ -178,9 +178,12 @@ class Messenger:
         that finds no snapshot yet."""
         self._emit(ServerId(self.server_id))
 
-    def replay(self, events: Iterable[dict[str, Any]]) -> None:
+    def replay(self, events: Iterable[Any]) -> None:
         """Apply journaled events. ``StateError`` (one line) for an event that is malformed or
-        does not fit the state; the events before it stay applied."""
+        does not fit the state; the events before it stay applied. (Each event is ``Any``, not
+        a dict, on purpose: it is untrusted JSON that ``check_event`` checks, and a module
+        compiled with mypyc, scripts/compile.sh, would refuse a non-dict with a ``TypeError``
+        before that check could say what is wrong.)"""
         for ev in events:
             check_event(ev, self.rooms)
             try:
@@ -410,7 +413,8 @@ class Messenger:
         return snapshot.dump(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], clock: Clock, rules: Rules | None = None) -> Messenger:
+    def from_dict(cls, data: Any, clock: Clock, rules: Rules | None = None) -> Messenger:
+        # ``data: Any``: untrusted JSON, checked here (see ``replay`` on compiled modules)
         check_snapshot(data, SNAPSHOT_VERSION)  # StateError (a ValueError) saying where
         m = cls(clock, rules)
         snapshot.load(m, data)
