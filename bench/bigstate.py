@@ -130,7 +130,9 @@ def build_state(n: int, cfg: Path, state: Path) -> dict[str, Any]:
             # (events before the split are covered by the snapshot written at the split)
         if i + 1 == split:
             m.take_events()
-            store.begin_snapshot(m.to_dict())()
+            dump = m.to_segmented(store.segment_rows)  # as the server writes it
+            store.begin_segmented_snapshot(dump.state, dump.chunks, dump.rewrite)()
+            dump.commit()
     rest = m.take_events()
     if rest:
         store.append(rest)
@@ -161,12 +163,15 @@ def _malloc_trim() -> None:
 def breakdown(n: int, work: Path) -> dict[str, Any]:
     """In-process timings of the parts of a restart and of a snapshot at N posts, with the
     same code the server runs (the profile behind the figures measured through the server):
-    restart = read + JSON parse (``FileStore.load``) + ``check_snapshot`` + building the
-    engine (``snapshot.load``) + journal replay; snapshot = ``to_dict`` (on the event loop) +
-    JSON encoding + the atomic write (in the writer thread, which holds the GIL while it
-    encodes: on one core the loop waits for it). Memory: this process's RSS before the load,
-    at its end (the parsed document still alive) and once the document is dropped and
-    ``malloc_trim`` ran, per post; and the bytes of one ``Post`` with its own strings."""
+    restart = read + JSON parse of the snapshot (``FileStore.load``, the journal too) +
+    ``check_snapshot`` + building the engine (``snapshot.load``) + the posts from the
+    segments (decoded chunk by chunk, ``snapshot.load_rows``) + journal replay; snapshot =
+    ``to_segmented`` (on the event loop: the small state and the list of new posts) + its
+    write in the writer thread (the new posts' segment, the snapshot file, fsyncs), after one
+    change and, for reference, the inline form the server wrote before (``to_dict`` of
+    everything + encoding). Memory: this process's RSS before the load, at its end and once
+    the loaded files are dropped and ``malloc_trim`` ran, per post; and the bytes of one
+    ``Post`` with its own strings."""
     import gc
 
     from ircd.clock import FakeClock
@@ -176,7 +181,7 @@ def breakdown(n: int, work: Path) -> dict[str, Any]:
     from ircd.messenger.validate import check_snapshot
     from ircd.server import rules_from
     from ircd.storage import store as store_mod
-    from ircd.storage.store import FileStore
+    from ircd.storage.store import FileStore, read_segments
 
     d = work / f"breakdown-{n}"
     d.mkdir()
@@ -195,25 +200,29 @@ def breakdown(n: int, work: Path) -> dict[str, Any]:
         out[key] = round(time.perf_counter() - t, 3)
         return r
 
+    gc.disable()  # as the server loads (ircd/server.py: no collector passes, then frozen)
     st = FileStore(str(state))
     loaded = timed("load_read_parse_s", st.load)
     snap = loaded.snapshot
     assert snap is not None
-    t = time.perf_counter()
-    check_snapshot(snap, snap_mod.SNAPSHOT_VERSION)
-    out["load_check_s"] = round(time.perf_counter() - t, 3)
+    timed("load_check_s", lambda: check_snapshot(snap, snap_mod.SNAPSHOT_VERSION))
     m = Messenger(FakeClock(), rules)
-    t = time.perf_counter()
-    snap_mod.load(m, snap)
-    out["load_build_s"] = round(time.perf_counter() - t, 3)
-    t = time.perf_counter()
-    for ev in loaded.events:
-        m.replay((ev,))
-    out["load_journal_s"] = round(time.perf_counter() - t, 3)
+    timed("load_build_s", lambda: snap_mod.load(m, snap))
+    rows: Any = None
+    if "segmented" in snap:
+        rows = read_segments(loaded.segments)
+        timed("load_segments_s", lambda: snap_mod.load_rows(m, snap["segmented"], rows))
+
+    def replay() -> None:
+        for ev in loaded.events:
+            m.replay((ev,))
+
+    timed("load_journal_s", replay)
+    gc.enable()
+    gc.freeze()
     out["journal_events"] = len(loaded.events)
     rss1 = _self_rss_kib()
-    del snap, loaded
-    st.close()
+    snap = loaded = rows = None  # (the closures above share these cells)
     gc.collect()
     _malloc_trim()
     rss2 = _self_rss_kib()
@@ -223,11 +232,28 @@ def breakdown(n: int, work: Path) -> dict[str, Any]:
     sizes = {f: sys.getsizeof(getattr(one, f)) for f in one.__slots__}
     out["post_slots_object_b"] = sys.getsizeof(one)
     out["post_fields_b"] = sizes
-    doc = timed("snapshot_to_dict_s", m.to_dict)
+    # a snapshot after the load: the journal's posts are new to the segments
+    dump = timed("snapshot_after_load_dump_s", lambda: m.to_segmented(st.segment_rows))
+    timed("snapshot_after_load_write_s",
+          st.begin_segmented_snapshot(dump.state, dump.chunks, dump.rewrite))  # fmt: skip
+    dump.commit()
+    out["snapshot_after_load_posts"] = len(dump.posts)
+    # then one change, one snapshot: what the server's snapshotter does
+    m.post_room("poster", "poster", "poster!poster@127.0.0.1", CHANNEL, "one change")
+    st.append(m.take_events())
+    dump = timed("snapshot_dump_s", lambda: m.to_segmented(st.segment_rows))
+    timed("snapshot_write_s", st.begin_segmented_snapshot(dump.state, dump.chunks, dump.rewrite))
+    dump.commit()
+    out["snapshot_posts_written"] = len(dump.posts)
+    out["snapshot_mb"] = round(state.stat().st_size / 1e6, 3)
+    out["segments_mb"] = round(sum(os.path.getsize(f) for f in st.segment_files) / 1e6, 1)
+    out["segment_files"] = len(st.segment_files)
+    st.close()
+    # the inline form, for reference: everything copied and encoded at every snapshot
+    doc = timed("inline_to_dict_s", m.to_dict)
     envelope = {"version": 1, "journal_seq": 0, "state": doc}
-    data = timed("snapshot_encode_s", lambda: store_mod._encode_document(envelope))
-    timed("snapshot_write_s", lambda: store_mod.write_atomic(str(d / "copy.json"), data))
-    out["snapshot_mb"] = round(len(data) / 1e6, 1)
+    data = timed("inline_encode_s", lambda: store_mod._encode_document(envelope))
+    out["inline_mb"] = round(len(data) / 1e6, 1)
     shutil.rmtree(d, ignore_errors=True)
     return out
 
@@ -415,11 +441,15 @@ async def measure_snapshot(port: int, pid: int, state: Path, timeout: float) -> 
     with contextlib.suppress(asyncio.CancelledError):
         await asyncio.gather(*tasks)
     window = rtts[idle_rtts:]
+    before = rtts[:idle_rtts]
     by.close()
     poster.close()
     return {
         "snapshot_written": written,
         "snapshot_stall_ms": round(max(window), 1) if window else None,
+        # the same bystander's longest round trip in the second before the post (no snapshot):
+        # what the machine and the pings alone give
+        "idle_stall_ms": round(max(before), 1) if before else None,
         "snapshot_cpu_s": round(max(0.0, cpu - idle_rate * wall), 3),
         "snapshot_window_cpu_s": round(cpu, 3),
         "snapshot_wait_s": round(wall, 2),
@@ -505,9 +535,11 @@ ROWS = (
     ("restart: snapshot + journal load (s)", "restart_s", 2),
     ("restart: its CPU time (s)", "restart_cpu_s", 2),
     ("restart from a snapshot only (s)", "restart_from_snapshot_s", 2),
-    ("snapshot after 1 change: longest loop stall (ms)", "snapshot_stall_ms", 0),
+    ("snapshot after 1 change: longest loop stall (ms)", "snapshot_stall_ms", 1),
+    ("the same bystander's longest round trip in the second before (ms)", "idle_stall_ms", 1),
     ("snapshot after 1 change: server CPU (s)", "snapshot_cpu_s", 2),
-    ("snapshot file (MB)", "snapshot_mb", 1),
+    ("snapshot file after 1 change (KB; the posts are in segments)", "snapshot_kb", 1),
+    ("state on disk: snapshot + segments + journal (MB)", "state_mb", 1),
     ("replay of 1 000 unread, login included (ms)", "replay_1000_ms", 0),
     ("replay of 1 000 unread, after the login's 001 (ms)", "replay_after_login_ms", 0),
     ("CHATHISTORY BEFORE, middle of the history, 100 lines (ms, median)", "chathistory_deep_ms", 1),
@@ -528,8 +560,10 @@ def table(runs: list[dict[str, Any]]) -> str:
         cells = []
         for r in runs:
             v = r.get(key)
-            if key == "snapshot_mb" and r.get("snapshot_bytes"):
-                v = r["snapshot_bytes"] / 1e6
+            if key == "snapshot_kb" and r.get("snapshot_bytes"):
+                v = r["snapshot_bytes"] / 1e3
+            if key == "state_mb" and r.get("state_bytes"):
+                v = r["state_bytes"] / 1e6
             cells.append("n/a" if v is None else f"{v:,.{digits}f}")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(out)

@@ -32,13 +32,14 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable, Pending
-from .irc import Hub, Session, feed, fire_due, pump_waiting, tick
+from .irc import Hub, Session, acks, feed, fire_due, pump_waiting, tick
 from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
 from .messenger import Messenger, Rules
+from .messenger.snapshot import live_posts
 from .messenger.validate import StateError
-from .storage import FileStore, LoadedState, StorageError, Store
+from .storage import FileStore, LoadedState, StorageError, Store, read_segments
 from .storage.redis_store import RedisStore, StreamEntry, stream_id_key
 from .web import WebConnection, WebSettings
 from .wire import LineFramer, TooLong
@@ -71,7 +72,9 @@ def restore(loaded: LoadedState, clock: Clock, rules: Rules, state_file: str) ->
         m = Messenger(clock, rules)
     else:
         try:
-            m = Messenger.from_dict(loaded.snapshot, clock, rules)
+            m = Messenger.from_dict(loaded.snapshot, clock, rules, read_segments(loaded.segments))
+        except StorageError:
+            raise  # a segment file that cannot be read says which
         except Exception as e:
             log.debug("snapshot not loaded", exc_info=True)
             raise StorageError(f"{path}: corrupt snapshot: {_describe(e)}") from e
@@ -289,8 +292,23 @@ class Server:
         self.store: Store = store or open_store(config)
         self._rules = rules_from(config)
         # The state is built inside load(): if it cannot be, nothing on disk is touched, and
-        # the store will never write over the files that failed to load.
-        self.store.load(self._accept)
+        # the store will never write over the files that failed to load. The collector is
+        # off meanwhile (a load makes millions of objects and no garbage cycles: each of its
+        # passes over them would be wasted), and a big state is frozen out of its scans
+        # afterwards (the stored posts live as long as the server; a full pass over millions
+        # of them would stall the loop for a good part of a second).
+        gc_was = gc.isenabled()
+        gc.disable()
+        try:
+            self.store.load(self._accept)
+        finally:
+            if gc_was:
+                gc.enable()
+        if live_posts(self.messenger) >= _FREEZE_AFTER_POSTS:
+            gc.freeze()  # (so that tune_gc's collection need not walk them either)
+        if _malloc_trim is not None:  # what the load's transient objects left to the OS
+            with contextlib.suppress(Exception):
+                _malloc_trim(0)
         log.info(
             "state loaded: %d accounts, %d channels, %d messages, %d scheduled",
             sum(1 for u in self.messenger.users.values() if u.is_account),
@@ -317,6 +335,7 @@ class Server:
         self._records: list[dict[str, Any]] = []  # presence records for the next append
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
+        self.hub.clustered = self._cluster is not None
         self.hub.wake_at = self._wake_at
         self.hub.urgent = self._urgent
         # each pass's output, held until its events are durable (ircd/irc/output.py)
@@ -493,7 +512,10 @@ class Server:
         if s.closing is not None:
             return
         if self._cluster is not None and self._turn != "held" and self.hub.unavailable is None:
-            self._gated(functools.partial(self._received, s, list(lines)))
+            lines = list(lines)
+            if any(isinstance(x, str) and acks.is_quit(x) for x in lines):
+                acks.quit_arrives(s)  # what it had received counts as of now, not the turn
+            self._gated(functools.partial(self._received, s, lines))
             return
         self._received(s, lines)
 
@@ -832,8 +854,15 @@ class Server:
         """Compact the journal into a snapshot: taken on the loop, written in a thread."""
         if self.messenger.has_events:
             self._flush()  # journaled (and their output released) the way every pass is
-        state: dict[str, Any] = self.messenger.to_dict()
-        write = self.store.begin_snapshot(state)
+        seg = self.store if isinstance(self.store, FileStore) else None
+        if seg is not None:
+            # the posts go to append-only segments once; the loop takes only the small
+            # state and the list of new posts (ircd/messenger/snapshot.py)
+            dump = self.messenger.to_segmented(seg.segment_rows)
+            write = seg.begin_segmented_snapshot(dump.state, dump.chunks, dump.rewrite, dump.purge)
+        else:
+            state: dict[str, Any] = self.messenger.to_dict()
+            write = self.store.begin_snapshot(state)
         self._events_since_snapshot = 0
         fut = asyncio.ensure_future(asyncio.to_thread(write))
         self._snapshot_task = fut
@@ -841,10 +870,14 @@ class Server:
             await fut
         except Exception:
             log.exception("snapshot failed; the journal still has everything")
+        else:
+            if seg is not None:
+                dump.commit()
         finally:
             self._snapshot_task = None
 
 
+_FREEZE_AFTER_POSTS = 10_000  # a loaded state this big is frozen out of the collector's scans
 UNAVAILABLE = "service temporarily unavailable, try again"
 _MIN_HOLD = 0.002  # seconds a node keeps the turn at least, when another node waits for it
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs, then runs it: `bash scripts/test.sh [pytest flags]`.
 # System packages (irssi, WeeChat and tmux for the end-to-end tests with real clients, Chromium
-# for the web messenger's browser tests, redis-server for the "redis" storage backend's tests in
-# tests/scale) are
+# for the web messenger's browser tests, redis-server and HAProxy for the "redis" storage
+# backend's tests in tests/scale) are
 # installed with apt-get when it is available and we are root (or sudo works without a password).
 # The package and its test extras go into .venv in the checkout (see venv.sh), never into the
 # system Python; pytest runs from there.
@@ -19,6 +19,8 @@ command -v weechat >/dev/null 2>&1 || missing+=(weechat-curses)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # npm fetches Kiwi IRC's irc-framework, a third-party web client run in that Chromium
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# HAProxy runs docs/scale-out.md's balancer config in tests/scale/test_docs.py
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 if [ "${#missing[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   SUDO=""
   if [ "$(id -u)" != "0" ]; then SUDO="sudo -n"; fi

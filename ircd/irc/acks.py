@@ -72,6 +72,9 @@ class Delivery:
     confirmed: int = -1  # highest seq confirmed (PONG or graceful end)
     plain_due: bool = False  # held posts were pulled: a plain ack must follow
     sent_at_input: int = 0  # ``sent`` when the client's last line arrived
+    # (sent, unacknowledged bytes) when a QUIT arrived that waits for the network's turn
+    # before it is handled (several nodes): what the client had received then counts
+    quit_arrived: tuple[int, int | None] | None = None
 
 
 def hold_of(s: Session) -> int | None:
@@ -174,10 +177,16 @@ def peer_done(hub: Hub, s: Session) -> None:
     d = s.delivery
     if not (s.account and d.landed) or s.peer_unacked is None:
         return
-    unacked = s.peer_unacked()
-    if unacked is None:
-        return
-    got = min(d.sent - unacked, d.sent_at_input)
+    if d.quit_arrived is not None:  # it waited for the turn: counted as it arrived
+        sent, unacked = d.quit_arrived
+        if unacked is None:
+            return
+        got = sent - unacked
+    else:
+        unacked = s.peer_unacked()
+        if unacked is None:
+            return
+        got = min(d.sent - unacked, d.sent_at_input)
     best: tuple[int, int | None] | None = None
     for end, seq, hold in d.marks:
         if end > got:
@@ -185,6 +194,24 @@ def peer_done(hub: Hub, s: Session) -> None:
         best = (seq, hold)
     if best is not None:
         _confirm(hub, s, *best)
+
+
+def quit_arrives(s: Session) -> None:
+    """A QUIT from ``s`` arrived and waits (for the network's turn) before it is handled:
+    note what the client's TCP stack had acknowledged now, for ``peer_done`` (by the time the
+    QUIT is handled the client may have closed the connection, and the kernel can no longer
+    tell)."""
+    if s.peer_unacked is not None and s.delivery.quit_arrived is None:
+        s.delivery.quit_arrived = (s.delivery.sent, s.peer_unacked())
+
+
+def is_quit(line: str) -> bool:
+    """Whether a raw line is a QUIT (without parsing it: tags and a source are skipped)."""
+    if line.startswith("@"):
+        line = line.partition(" ")[2].lstrip(" ")
+    if line.startswith(":"):
+        line = line.partition(" ")[2].lstrip(" ")
+    return line[:4].upper() == "QUIT" and line[4:5] in ("", " ")
 
 
 def _confirm(hub: Hub, s: Session, seq: int, hold: int | None) -> None:

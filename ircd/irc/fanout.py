@@ -189,13 +189,17 @@ def relay_room(hub: Hub, post: Post, room: Room, sender: Session | None) -> None
 _SELF_CAPS = frozenset(("echo-message", "znc.in/self-message"))
 
 
-def relay_private(hub: Hub, post: Post, sender: Session | None) -> bool:
+def relay_private(
+    hub: Hub, post: Post, sender: Session | None, *, from_device: bool = False
+) -> bool:
     """Deliver a private post to every device of the recipient; returns whether it was online.
 
     The sender's devices: the one it came from gets its echo (echo-message); every other one
     gets a copy, as its own message to the peer (znc.in/self-message), whether or not it
     negotiated a capability: each device shows the whole conversation. A scheduled post (no
-    sending device) reaches those of them that show their own messages."""
+    sending device) reaches those of them that show their own messages. ``from_device``: no
+    sender here, but the post was sent from a device on another node (every device here is
+    one of its other devices)."""
     recipients = hub.sessions_of(post.to or "")
     for to in recipients:
         line = post_line(post, to.tagbits, to.nick)
@@ -211,7 +215,7 @@ def relay_private(hub: Hub, post: Post, sender: Session | None) -> bool:
             wanted = "echo-message" in owner.caps
         elif post.to == post.sender:
             wanted = False  # to oneself: each device got it once already, as the recipient
-        elif sender is None:
+        elif sender is None and not from_device:
             wanted = bool(owner.caps & _SELF_CAPS)  # a scheduled post: its author sees it
         else:
             wanted = True  # another device of the sender: a copy, as its own message

@@ -9,8 +9,11 @@ node and, for guests (whose state is not durable), their nick and channels:
 ``{"t": "~on", "o": origin, "u": user key, "n": nick, "m": nick!user@host, "a": account,
 "r": [room keys], "w": away text, "rn": real name}``
     a user registered on node ``o`` (a guest's rooms are joined here too)
-``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key}``
-    a guest changed nick, joined or left a channel
+``{"t": "~nick", "o", "u", "n", "m"}``, ``{"t": "~join"/"~part", "o", "u", "r": room key,
+"rname": room name}``
+    a guest changed nick, joined or left a channel (``~on`` has the names of its rooms too,
+    in ``"rnames"``: a room made by a guest is not journaled, the other nodes make it from
+    these)
 ``{"t": "~away", "o", "u", "w": away text ("" = back)}``
     a user set or cleared its away message
 ``{"t": "~name", "o", "u", "rn": real name}``
@@ -21,9 +24,21 @@ node and, for guests (whose state is not durable), their nick and channels:
     the user's connection on ``o`` closed
 ``{"t": "~gone", "o": origin}``
     node ``o`` stopped heartbeating: each of its users quits
+``{"t": "~host", "o", "u", "h": host}``, ``{"t": "~kill", "o", "u", "by": operator mask,
+"r": reason, "why": quit reason}``, ``{"t": "~wallops", "o", "line": the WALLOPS line}``
+    an operator on ``o`` changed the user's host (CHGHOST), killed it (its nodes close its
+    connections) or sent a WALLOPS (``operators.py``; the commands queue them in
+    ``Hub.network``)
+``{"t": "~say", "o", "r": room key, "line": the line, "kick": user key (a KICK)}``
+    a line node ``o`` sent to a channel's members for a change the events do not show (MODE,
+    KICK: the kicked user's Part that follows is not shown as a PART)
 ``{"t": "~hello", "o": origin}``
     node ``o`` started: every other node announces its users again (``~on``), so the new node
     knows who is online where
+
+An account connected on several nodes is one user with devices here and stand-ins for its
+devices elsewhere (``Hub.devices``): its nick, host, away and real name change on all of them,
+its joins and parts, read markers and private messages it sent are shown to its devices here.
 
 A user on another node is a **remote session** here: a ``Session`` with ``node`` set, no link
 and ``closing = ""``, so everything that looks users up (NAMES, WHO, WHOIS, nick in use, private
@@ -42,13 +57,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..messenger.errors import MessengerError
-from ..messenger.events import Join, Muted, NewPost, Part, TopicSet, from_json
+from ..messenger.events import Join, Marked, Muted, NewPost, Part, TopicSet, from_json
+from ..messenger.model import Post, Scheduled
 from ..wire import casefold, format_line
 from .fanout import relay_private, relay_room
 from .lines import safe_line
 from .monitor import notify
+from .operators import change_host, kill_here, wallops_here
+from .rooms import show_to_device
 from .session import Session
-from .timefmt import human_time
+from .timefmt import human_time, iso_time
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -82,6 +100,8 @@ class Presence:
     origin: str
     announced: dict[Session, Announced] = field(default_factory=dict)
     remote: dict[str, dict[str, Session]] = field(default_factory=dict)  # origin -> user -> s
+    # (room key, user key) kicked on another node: its Part is shown as that KICK (``~say``)
+    kicked: set[tuple[str, str]] = field(default_factory=set)
 
 
 # ---------------------------------------------------------------------- this node's records
@@ -90,7 +110,8 @@ class Presence:
 def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
     """The presence records for what changed among this node's sessions since the last call:
     registrations, nick changes, a guest's joins and parts, closed connections."""
-    out: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = [{**r, "o": p.origin} for r in hub.network]
+    hub.network.clear()
     m = hub.messenger
     for s in list(p.announced):
         if s.registered and s in hub.sessions:
@@ -118,6 +139,7 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
                     "m": s.mask,
                     "a": s.account or "",
                     "r": sorted(rooms),
+                    "rnames": [_room_name(hub, r) for r in sorted(rooms)],  # (to make a guest's)
                     "w": s.away or "",
                     "rn": s.realname,
                 }
@@ -135,7 +157,8 @@ def presence_changes(hub: Hub, p: Presence) -> list[dict[str, Any]]:
         if known.rooms != rooms:
             if s.account is None:  # an account's joins and parts are engine events
                 for r in sorted(rooms - known.rooms):
-                    out.append({"t": "~join", "o": p.origin, "u": s.user_key, "r": r})
+                    j = {"t": "~join", "o": p.origin, "u": s.user_key, "r": r}
+                    out.append({**j, "rname": _room_name(hub, r)})
                 for r in sorted(known.rooms - rooms):
                     out.append({"t": "~part", "o": p.origin, "u": s.user_key, "r": r})
             known.rooms = rooms
@@ -151,6 +174,14 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
     users again (a node started and asked with ``~hello``)."""
     m = hub.messenger
     again = False
+    # a scheduled message that fired there is no live post: its author's devices see it as
+    # they would here (``relay_private``); any other post was sent by a device on ``origin``
+    fired = any(ev.get("t") == "unsched" for ev in events)
+    ended = [  # scheduled messages that end in this entry (fired, cancelled, dropped)
+        item
+        for ev in events
+        if ev.get("t") == "unsched" and (item := m.scheduled.get(ev.get("id", -1))) is not None
+    ]
     for ev in events:
         if is_presence(ev):
             if ev.get("t") == "~hello" and ev.get("o") != p.origin:
@@ -165,13 +196,32 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
             log.exception("entry of %s: event %r not applied", origin, ev.get("t"))
             continue
         try:
-            _show(hub, from_json(ev))
+            shown = from_json(ev)
+            _show(hub, p, shown, origin if not fired else "")
+            if isinstance(shown, NewPost):
+                _fired(hub, shown.post, ended)
         except Exception:
             log.exception("entry of %s: event %r not shown", origin, ev.get("t"))
     return again
 
 
-def _show(hub: Hub, ev: Any) -> None:
+def _fired(hub: Hub, post: Post, ended: list[Scheduled]) -> None:
+    """A scheduled message fired on another node: its author's devices here are told, as
+    those on that node are (scheduler.py)."""
+    for item in ended:
+        if item.owner == post.sender and item.text == post.text:
+            target = post.room if post.room is not None else post.to
+            if target == item.target:
+                ended.remove(item)
+                text = f"Scheduled message #{item.id} to {item.target_name} was sent."
+                for device in _here(hub, item.owner):
+                    hub.service_notice(device, text)
+                return
+
+
+def _show(hub: Hub, p: Presence, ev: Any, origin: str) -> None:
+    """Show an applied event of node ``origin`` ("": a scheduled message that fired there) to
+    this node's connections, the devices here of the user who acted included."""
     m = hub.messenger
     if isinstance(ev, NewPost):
         post = ev.post
@@ -182,15 +232,39 @@ def _show(hub: Hub, ev: Any) -> None:
                     post = room.history[-1]
                 relay_room(hub, post, room, None)
         else:
-            relay_private(hub, post, None)
+            # sent from a device on ``origin``: the sender's devices here get a copy, as its
+            # other devices on one node do
+            live = bool(origin) and any(d.node == origin for d in hub.sessions_of(post.sender))
+            relay_private(hub, post, None, from_device=live)
     elif isinstance(ev, Join):
         room = m.rooms.get(ev.room)
         if room is not None:
             _to_room(hub, room.key, format_line("JOIN", (room.name,), _mask(hub, ev.user)), ev.user)
+            for device in _here(hub, ev.user):  # the account joined from another node
+                show_to_device(hub, device, room)
     elif isinstance(ev, Part):
+        if (ev.room, ev.user) in p.kicked:
+            p.kicked.discard((ev.room, ev.user))  # shown as the KICK already
+            return
         room = m.rooms.get(ev.room)
         name = room.name if room is not None else ev.room
-        _to_room(hub, ev.room, format_line("PART", (name,), _mask(hub, ev.user)), ev.user)
+        line = format_line("PART", (name,), _mask(hub, ev.user))
+        _to_room(hub, ev.room, line, ev.user)
+        for device in _here(hub, ev.user):
+            device.send(line)
+    elif isinstance(ev, Marked):
+        # ircv3.net/specs/extensions/read-marker ("Command flows"): a read marker moved on a
+        # device on another node goes to the user's devices here that negotiated it
+        room = m.rooms.get(ev.target)
+        if room is not None:
+            shown = room.name
+        else:
+            who = hub.resolve_user(ev.target)
+            shown = who[1] if who is not None else ev.target
+        line = format_line("MARKREAD", (shown, f"timestamp={iso_time(ev.time)}"), hub.name)
+        for device in _here(hub, ev.user):
+            if "draft/read-marker" in device.caps:
+                device.send(line)
     elif isinstance(ev, Muted):
         target = hub.by_user.get(ev.user)
         if target is not None and not target.node:  # muted by complaints filed elsewhere
@@ -204,6 +278,11 @@ def _show(hub: Hub, ev: Any) -> None:
         if room is not None:
             line = safe_line("TOPIC", (room.name, ev.text), ev.by or hub.name)
             _to_room(hub, room.key, line, "")
+
+
+def _here(hub: Hub, user: str) -> list[Session]:
+    """The devices of ``user`` connected to this node."""
+    return [d for d in hub.sessions_of(user) if not d.node]
 
 
 def _mask(hub: Hub, user: str) -> str:
@@ -239,23 +318,61 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
         _arrive(hub, p, origin, user, str(ev.get("n")), str(ev.get("m")), str(ev.get("a") or ""))
         s = _remote(hub, p, origin, user)
         if s is not None:
-            for r in ev.get("r") or ():
-                _join_guest(hub, s, str(r))
+            keys, names = ev.get("r") or [], ev.get("rnames") or []
+            for i, r in enumerate(keys):
+                _join_guest(hub, s, str(r), str(names[i]) if i < len(names) else "")
             s.away = str(ev.get("w") or "") or None
             s.realname = str(ev.get("rn") or "")
     elif t == "~name":
         s = _remote(hub, p, origin, user)
         name = str(ev.get("rn") or "")
         if s is not None and name and name != s.realname:
-            s.realname = name  # ircv3.net/specs/extensions/setname (and extended-monitor)
+            # ircv3.net/specs/extensions/setname (and extended-monitor): one real name on
+            # every device of the user; its devices here that negotiated setname are told
             line = safe_line("SETNAME", (name,), s.mask)
+            for d in _devices(hub, s):
+                d.realname = name
+                if p.announced.get(d) is not None:
+                    p.announced[d].realname = name  # (nothing to announce: it came from there)
+                if not d.node and "setname" in d.caps:
+                    d.send(line)
             notify(_local_peers(hub, s), hub.monitor, s, "setname", line)
     elif t == "~away":
         s = _remote(hub, p, origin, user)
         if s is not None:
-            s.away = str(ev.get("w") or "") or None
-            line = safe_line("AWAY", (s.away,) if s.away else (), s.mask)
+            away = str(ev.get("w") or "") or None
+            for d in _devices(hub, s):  # the user's: the same on each of its devices
+                d.away = away
+                if p.announced.get(d) is not None:
+                    p.announced[d].away = away
+            line = safe_line("AWAY", (away,) if away else (), s.mask)
             notify(_local_peers(hub, s), hub.monitor, s, "away-notify", line)
+    elif t == "~host":
+        s = hub.by_user.get(user)
+        host = str(ev.get("h") or "")
+        if s is not None and host and host != s.host:
+            change_host(hub, s, host)  # an operator's CHGHOST on another node
+    elif t == "~kill":
+        kill_here(hub, user, str(ev.get("by")), str(ev.get("r")), str(ev.get("why")))
+    elif t == "~say":
+        # a line the node of ``o`` sent to a channel's members (MODE, KICK): to those here
+        room = m.rooms.get(str(ev.get("r")))
+        if room is not None:
+            line = str(ev.get("line"))
+            for s in list(hub.room_sessions(room)):
+                if not s.node:
+                    s.send(line)
+            kicked = str(ev.get("kick") or "")
+            u = m.users.get(kicked)
+            if u is not None and not u.is_account and kicked in room.members:
+                # a guest's leaving is no event: it leaves here too (on its own node too,
+                # which tells the others with a ~part they no longer need)
+                with contextlib.suppress(MessengerError):
+                    m.part(kicked, room.key)
+            elif kicked:
+                p.kicked.add((room.key, kicked))  # its Part event follows in this entry
+    elif t == "~wallops":
+        wallops_here(hub, str(ev.get("line")), None)
     elif t == "~key":
         s = _remote(hub, p, origin, user)
         if s is not None:
@@ -263,17 +380,20 @@ def _presence(hub: Hub, p: Presence, ev: dict[str, Any]) -> None:
     elif t == "~nick":
         s = _remote(hub, p, origin, user)
         if s is not None:
-            _renamed(hub, s, str(ev.get("n")), str(ev.get("m")))
+            _renamed(hub, p, s, str(ev.get("n")), str(ev.get("m")))
     elif t == "~join":
         s = _remote(hub, p, origin, user)
         if s is not None:
-            _join_guest(hub, s, str(ev.get("r")))
+            _join_guest(hub, s, str(ev.get("r")), str(ev.get("rname") or ""))
     elif t == "~part":
         s = _remote(hub, p, origin, user)
         room = m.rooms.get(str(ev.get("r")))
         if s is not None and room is not None and user in room.members:
             line = format_line("PART", (room.name,), s.mask)
-            _to_room(hub, room.key, line, user)
+            if (room.key, user) in p.kicked:
+                p.kicked.discard((room.key, user))  # shown as the KICK already
+            else:
+                _to_room(hub, room.key, line, user)
             with contextlib.suppress(MessengerError):
                 m.part(user, room.key)
     elif t == "~off":
@@ -297,7 +417,7 @@ def _arrive(
     old = p.remote.get(origin, {}).get(user)
     if old is not None:  # announced again (a node started): the same user, maybe renamed
         if old.nick != nick:
-            _renamed(hub, old, nick, mask)
+            _renamed(hub, p, old, nick, mask)
         return
     nick_key = casefold(nick)
     user_part, _, host = mask.partition("!")[2].partition("@")
@@ -306,6 +426,7 @@ def _arrive(
     s.user_key = user
     s.account = account or None
     s.registered = True
+    s.created = s.last_active = hub.clock.now()  # (WHOIS: idle and signon as seen from here)
     s.node = origin
     s.closing = ""  # nothing is ever queued to it: its own node delivers
     p.remote.setdefault(origin, {})[user] = s
@@ -350,13 +471,23 @@ def _drop_device(hub: Hub, s: Session) -> bool:
     return False
 
 
-def _join_guest(hub: Hub, s: Session, room_key: str) -> None:
+def _room_name(hub: Hub, key: str) -> str:
+    room = hub.messenger.rooms.get(key)
+    return room.name if room is not None else key
+
+
+def _join_guest(hub: Hub, s: Session, room_key: str, name: str = "") -> None:
+    """A guest of another node joined a room: here too (a room a guest made, which exists
+    only while someone is in it and is not journaled, is made here as it was there: with the
+    guest as its operator)."""
     m = hub.messenger
     room = m.rooms.get(room_key)
-    if room is None or s.user_key in room.members:
+    if room is not None and s.user_key in room.members:
+        return
+    if room is None and (not name or casefold(name) != room_key):
         return
     try:
-        m.join(s.user_key, room_key, room.name)  # a guest's join: not journaled
+        room, _new = m.join(s.user_key, room_key, room.name if room is not None else name)
     except MessengerError:
         return
     _to_room(hub, room_key, format_line("JOIN", (room.name,), s.mask), s.user_key)
@@ -380,35 +511,56 @@ def _rekeyed(hub: Hub, p: Presence, s: Session, key: str, account: str) -> None:
         notify(_local_peers(hub, s), hub.monitor, s, "account-notify", line)
 
 
-def _renamed(hub: Hub, s: Session, nick: str, mask: str) -> None:
+def _renamed(hub: Hub, p: Presence, s: Session, nick: str, mask: str) -> None:
     """A remote user changed nick (NICK to its peers here; 731 for the old nick and 730 for
     the new one to their watchers, not for a change of case only) or, with the same nick, was
     shown with another user or host (an operator's CHGHOST: CHGHOST to its peers and
-    extended-monitor watchers that negotiated chghost, as on its own node)."""
+    extended-monitor watchers that negotiated chghost, as on its own node). The nick and mask
+    are the user's: each of its devices here changes with it (its connections here get the
+    NICK, or the CHGHOST if they negotiated chghost)."""
     old, old_nick, old_key = s.mask, s.nick, s.nick_key
-    held = hub.nicks.get(old_key) is s
+    if nick == old_nick and mask == old:
+        return
+    devices = _devices(hub, s)
+    first = hub.nicks.get(old_key)
+    held = first in devices
     if held:
         del hub.nicks[old_key]
-    s.nick, s.nick_key = nick, casefold(nick)
-    s.user, _, s.host = mask.partition("!")[2].partition("@")
-    if s.nick_key not in hub.nicks:
-        hub.nicks[s.nick_key] = s
+    key = casefold(nick)
+    user_part, _, host = mask.partition("!")[2].partition("@")
+    for d in devices:
+        d.nick, d.nick_key, d.user, d.host = nick, key, user_part, host
+        known = p.announced.get(d)
+        if known is not None:  # (nothing to announce: it came from there)
+            known.nick, known.mask = nick, d.mask
+    if key not in hub.nicks:
+        hub.nicks[key] = first if held and first is not None else devices[0]
     u = hub.messenger.users.get(s.user_key)
     if u is not None and not u.is_account:
         u.name = nick
+    here = [d for d in devices if not d.node]
     if nick == old_nick:
-        if mask != old:
-            line = format_line("CHGHOST", (s.user, s.host), old)
-            notify(_local_peers(hub, s), hub.monitor, s, "chghost", line)
+        line = format_line("CHGHOST", (s.user, s.host), old)
+        notify(_local_peers(hub, s), hub.monitor, s, "chghost", line)
+        for d in here:
+            if "chghost" in d.caps:
+                d.send(line)
         return
     line = format_line("NICK", (nick,), old)
-    for peer in _local_peers(hub, s):
+    for peer in [*here, *_local_peers(hub, s)]:
         peer.send(line)
-    if s.nick_key != old_key:  # a change of case only is the same nick: no 731/730
+    hub.messenger.shown_changed(s.user_key)  # its rooms' NAMES lists show the new nick
+    if key != old_key:  # a change of case only is the same nick: no 731/730
         if held and old_key not in hub.nicks:
             hub.monitor.offline(hub.name, old_nick)
-        if hub.nicks.get(s.nick_key) is s:
-            hub.monitor.online(hub.name, s)
+        if hub.nicks.get(key) in devices:
+            hub.monitor.online(hub.name, hub.nicks[key])
+
+
+def _devices(hub: Hub, s: Session) -> list[Session]:
+    """Every device of ``s``'s user on this node and as stand-ins (``s`` among them)."""
+    devices = hub.sessions_of(s.user_key)
+    return list(devices) if s in devices else [s, *devices]
 
 
 def _leave(hub: Hub, p: Presence, s: Session, why: str) -> None:

@@ -118,6 +118,10 @@ class Hub:
         self.shown: dict[str, list[tuple[int, int]]] = {}
         self.monitor = Monitors(config.server.monitor_limit)  # MONITOR lists (monitor.py)
         self.whowas = WhowasLog(config.server.whowas_history)  # nicks given up (whowas.py)
+        # several nodes (the redis backend; the server sets it): operators' actions on users of
+        # other nodes wait in ``network`` as presence records for the next append (foreign.py)
+        self.clustered = False
+        self.network: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ connections
 

@@ -109,7 +109,7 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
     m = hub.messenger
     known = m.rooms.get(key)
     devices = hub.sessions_of(s.user_key)
-    if known is not None and s.user_key in known.members and len(devices) > 1:
+    if known is not None and s.user_key in known.members and (len(devices) > 1 or s.further_device):
         device_joined(hub, known, s)
         s.send(_join_line(known, s, "extended-join" in s.caps))
         _show_room(hub, s, known, backlog)
@@ -138,6 +138,14 @@ def join_room(hub: Hub, s: Session, key: str, name: str, backlog: bool, password
     for device in devices or (s,):
         _show_room(hub, device, room, backlog)
     return True
+
+
+def show_to_device(hub: Hub, s: Session, room: Room) -> None:
+    """The user of ``s`` joined ``room`` from a device on another node: ``s`` is shown the
+    room as the user's devices on one node are (its JOIN, topic, names, read marker)."""
+    device_joined(hub, room, s)
+    s.send(_join_line(room, s, "extended-join" in s.caps))
+    _show_room(hub, s, room, False)
 
 
 def _join_line(room: Room, s: Session, extended: bool) -> str:

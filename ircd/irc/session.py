@@ -58,6 +58,9 @@ class Session:
     # registered and welcomed, not landed yet: the landing (#general, the user's channels, what
     # it missed) waits for its next line (welcome.py, "The landing waits")
     landing_due: bool = False
+    # registered while another device of its account was online: others were never told it
+    # left, so its landing shows its channels to it alone, even if that device is gone by then
+    further_device: bool = False
     # told how many messages were waiting but not given them (a chathistory client, backlog
     # off) and has not pulled them yet: its acks leave them unread (see acks.py)
     catching_up: bool = False

@@ -106,6 +106,7 @@ from .model import (
     Unread,
     User,
     UserKey,
+    stored_post,
 )
 from .snapshot import SNAPSHOT_VERSION
 from .validate import StateError, check_event, check_snapshot
@@ -134,11 +135,15 @@ class Messenger:
         self.clock = clock
         self.rules = rules or Rules()
         self.server_id = secrets.token_hex(3)
+        self._msgid_prefix = ""  # "<server_id>-", interned: the msgid of each post made here
         self.seq = 0
         self.users: dict[UserKey, User] = {}
         self.rooms: dict[RoomKey, Room] = {}
         self.dms: dict[str, History] = {}
         self._dm_index: dict[UserKey, set[str]] = {}
+        # seqs of posts deleted (REDACT) since the last snapshot: a store with segments
+        # removes them from its files with the next one (snapshot.dump_segmented)
+        self.deleted: set[int] = set()
         self.windows: dict[UserKey, list[float]] = {}  # key -> [window start, count]
         self.complaints: dict[UserKey, dict[UserKey, str]] = {}
         # target -> complainer -> the address its complaint counts together with others from
@@ -184,9 +189,13 @@ class Messenger:
         a dict, on purpose: it is untrusted JSON that ``check_event`` checks, and a module
         compiled with mypyc, scripts/compile.sh, would refuse a non-dict with a ``TypeError``
         before that check could say what is wrong.)"""
+        on_post = self._on_post
         for ev in events:
             check_event(ev, self.rooms)
             try:
+                if ev["t"] == "post":  # most of a journal: from_json's NewPost, made directly
+                    on_post(_new_post_event(Post.from_dict(ev["p"]), ev.get("q")))
+                    continue
                 self._apply(from_json(ev))
             except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
                 what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
@@ -395,6 +404,7 @@ class Messenger:
             i = _find_seq(hist, ev.seq)
             if i is not None:
                 del hist[i]
+                self.deleted.add(ev.seq)
 
     def _window_start(self, now: float) -> float:
         p = self.rules.period_seconds
@@ -412,12 +422,28 @@ class Messenger:
         """A fresh, plain, JSON-ready copy of all durable state (snapshot.py)."""
         return snapshot.dump(self)
 
+    def to_segmented(self, stored_rows: int) -> snapshot.SegmentedDump:
+        """A snapshot for a store with segments: the state without posts and the posts the
+        segments (holding ``stored_rows`` rows) lack (snapshot.py)."""
+        return snapshot.dump_segmented(self, stored_rows)
+
     @classmethod
-    def from_dict(cls, data: Any, clock: Clock, rules: Rules | None = None) -> Messenger:
-        # ``data: Any``: untrusted JSON, checked here (see ``replay`` on compiled modules)
+    def from_dict(
+        cls,
+        data: Any,
+        clock: Clock,
+        rules: Rules | None = None,
+        rows: Iterable[Sequence[Any]] = (),
+    ) -> Messenger:
+        """The engine of a snapshot; a segmented one (``segmented`` in ``data``) takes its
+        posts from ``rows``, the segments' rows in chunks, oldest first. (``data: Any``:
+        untrusted JSON, checked here; see ``replay`` on compiled modules.)"""
         check_snapshot(data, SNAPSHOT_VERSION)  # StateError (a ValueError) saying where
         m = cls(clock, rules)
         snapshot.load(m, data)
+        refs = data.get("segmented")
+        if refs is not None:
+            snapshot.load_rows(m, refs, rows)
         return m
 
     # ------------------------------------------------------------------ accounts and presence
@@ -1109,9 +1135,12 @@ class Messenger:
             to_name = target.name
         seq = self.seq + 1
         # positional arguments (keywords cost twice as much on this, the hottest path)
-        post = Post(
+        prefix = self._msgid_prefix
+        if prefix[:-1] != self.server_id:
+            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+        post = stored_post(
             seq,
-            f"{self.server_id}-{seq}",  # msgid
+            prefix,  # the msgid is "<server id>-<seq>"
             now,  # time
             # interned: the same few strings in every post, not a copy each (a mask is built
             # per line by the adapter, a kind and a room name parsed per line)

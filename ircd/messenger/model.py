@@ -49,12 +49,27 @@ class Rules:
     accounts_window_seconds: int = 3600
 
 
-@dataclass(slots=True)
+class _FullId(str):
+    """A msgid kept whole (one not of the form ``<prefix>-<seq>``)."""
+
+    __slots__ = ()
+
+
+_POST_FIELDS = ("seq", "msgid", "time", "kind", "sender", "sender_name", "origin", "account",
+                "room", "to", "to_name", "text", "tags")  # fmt: skip
+
+
 class Post:
-    """One stored message. ``room`` is set for channel posts, ``to`` for private ones."""
+    """One stored message. ``room`` is set for channel posts, ``to`` for private ones.
+
+    A msgid ``<prefix>-<seq>`` (every stored post's: the server id, then the seq) is kept
+    as its prefix only, interned, so the million posts of a big history share one string
+    instead of holding 64 bytes each; ``msgid`` puts it together when asked for."""
+
+    __slots__ = ("_mid", "account", "kind", "origin", "room", "sender", "sender_name", "seq",
+                 "tags", "text", "time", "to", "to_name")  # fmt: skip
 
     seq: int
-    msgid: str
     time: float
     kind: str  # "PRIVMSG" or "NOTICE"
     sender: UserKey
@@ -65,7 +80,60 @@ class Post:
     to: UserKey | None
     to_name: str | None
     text: str
-    tags: dict[str, str] | None = None
+    tags: dict[str, str] | None
+
+    def __init__(
+        self,
+        seq: int,
+        msgid: str,
+        time: float,
+        kind: str,
+        sender: UserKey,
+        sender_name: str,
+        origin: str,
+        account: str | None,
+        room: RoomKey | None,
+        to: UserKey | None,
+        to_name: str | None,
+        text: str,
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        self.seq = seq
+        tail = str(seq)
+        cut = len(msgid) - len(tail)
+        if cut > 0 and msgid[cut - 1] == "-" and msgid.endswith(tail):
+            self._mid: str = _intern(msgid[:cut])  # "<prefix>-"
+        else:
+            self._mid = _FullId(msgid)
+        self.time = time
+        self.kind = kind
+        self.sender = sender
+        self.sender_name = sender_name
+        self.origin = origin
+        self.account = account
+        self.room = room
+        self.to = to
+        self.to_name = to_name
+        self.text = text
+        self.tags = tags
+
+    @property
+    def msgid(self) -> str:
+        mid = self._mid
+        return str.__str__(mid) if type(mid) is _FullId else f"{mid}{self.seq}"
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in _POST_FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Post:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    def __repr__(self) -> str:
+        return "Post(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in _POST_FIELDS) + ")"
 
     def to_dict(self) -> dict[str, Any]:
         if self.room is None and self.account is None and not self.tags and self.to is not None:
@@ -126,19 +194,72 @@ class Post:
 
 
 _intern = sys.intern
+_new = object.__new__
+
+
+def stored_post(
+    seq: int,
+    mid: str,
+    time: float,
+    kind: str,
+    sender: UserKey,
+    sender_name: str,
+    origin: str,
+    account: str | None,
+    room: RoomKey | None,
+    to: UserKey | None,
+    to_name: str | None,
+    text: str,
+    tags: dict[str, str] | None = None,
+) -> Post:
+    """A ``Post`` from its parts as it keeps them (no msgid to take apart): ``mid`` is the
+    msgid's prefix ``"<server id>-"`` (interned by the caller), or a ``full_id``."""
+    p: Post = _new(Post)
+    p.seq = seq
+    p._mid = mid
+    p.time = time
+    p.kind = kind
+    p.sender = sender
+    p.sender_name = sender_name
+    p.origin = origin
+    p.account = account
+    p.room = room
+    p.to = to
+    p.to_name = to_name
+    p.text = text
+    p.tags = tags
+    return p
+
+
+def full_id(msgid: str) -> str:
+    """A msgid to keep whole in a ``stored_post`` (one not of the form ``<prefix>-<seq>``)."""
+    return _FullId(msgid)
+
+
+def id_part(p: Post) -> str | None:
+    """The msgid prefix ``p`` keeps (``"<server id>-"``), or None when it keeps it whole."""
+    mid = p._mid
+    return None if type(mid) is _FullId else mid
 
 
 class History(Sequence["Post"]):
     """A seq-ordered history: a list with a moving head, so that indexing, bisecting and
     slicing are O(1) / O(log n) / O(k) at any depth (a deque indexes in O(n/64) and cannot be
     sliced), while trimming the oldest post stays amortised O(1) (the dropped head is cut off
-    in one go once it is half of the list)."""
+    in one go once it is half of the list).
 
-    __slots__ = ("_head", "_items")
+    For segmented snapshots (snapshot.py) it also remembers ``written``, the newest seq of
+    its posts already in the store's append-only segments (a post never changes once
+    stored, so a snapshot writes only the newer ones), and ``holes``, the seqs deleted from
+    it (REDACT), which a segment may still hold."""
+
+    __slots__ = ("_head", "_items", "holes", "written")
 
     def __init__(self, posts: Iterable[Post] = ()) -> None:
         self._items: list[Post | None] = list(posts)
         self._head = 0
+        self.written = 0
+        self.holes: set[int] = set()
 
     def __len__(self) -> int:
         return len(self._items) - self._head
@@ -165,6 +286,9 @@ class History(Sequence["Post"]):
             i += n
         if not 0 <= i < n:
             raise IndexError("history index out of range")
+        post = self._items[i + self._head]
+        if post is not None:
+            self.holes.add(post.seq)
         del self._items[i + self._head]
 
     def __iter__(self) -> Iterator[Post]:

@@ -6,6 +6,7 @@ from ircd.storage.store import (
     LoadedState,
     StorageError,
     Store,
+    read_segments,
     write_atomic,
 )
 
@@ -15,5 +16,6 @@ __all__ = [
     "LoadedState",
     "StorageError",
     "Store",
+    "read_segments",
     "write_atomic",
 ]

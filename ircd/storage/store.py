@@ -36,14 +36,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from ..durable import DONE, Durable
 
@@ -53,6 +55,7 @@ __all__ = [
     "LoadedState",
     "StorageError",
     "Store",
+    "read_segments",
     "write_atomic",
 ]
 
@@ -101,8 +104,10 @@ class LoadedState:
     """
 
     snapshot: dict[str, Any] | None
-    events: list[dict[str, Any]]
-    origins: list[tuple[str, int]] = field(default_factory=list, compare=False)
+    events: Sequence[dict[str, Any]]
+    origins: Sequence[tuple[str, int]] = field(default_factory=list, compare=False)
+    # the snapshot's segment files, oldest first (read them with ``read_segments``)
+    segments: list[str] = field(default_factory=list, compare=False)
 
     def origin(self, index: int) -> str:
         """``"<journal file>: corrupt journal at line <n>"`` for ``events[index]``."""
@@ -205,6 +210,91 @@ def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
         raise StorageError(f"{target}: cannot fsync directory after replace: {_why(e)}") from e
 
 
+def _write_new_file(path: str, pieces: Iterable[bytes]) -> int:
+    """Write a new file at ``path`` from ``pieces`` (through ``path.tmp``, fsynced, renamed,
+    the directory fsynced); return its size. ``StorageError`` on failure (nothing left)."""
+    tmp = path + ".tmp"
+    size = 0
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        try:
+            for piece in pieces:
+                _write_all(fd, piece)
+                size += len(piece)
+                time.sleep(0)  # let the event loop have the GIL between pieces
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        _fsync_dir(os.path.dirname(path))
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise StorageError(f"{path}: cannot write segment: {_why(e)}") from e
+    return size
+
+
+def _file_blocks(path: str) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            yield block
+
+
+_MAX_ID = 2**63
+
+
+def _note_ids(ids: list[int], chunk: list[Any]) -> None:
+    """Widen ``ids`` (``[]`` or ``[smallest, largest]``) to the int ids (first values) of
+    the records of ``chunk``."""
+    got = [r[0] for r in chunk if type(r) is list and r and type(r[0]) is int]
+    if not got:
+        return
+    lo, hi = min(got), max(got)
+    if ids:
+        ids[0], ids[1] = min(ids[0], lo), max(ids[1], hi)
+    else:
+        ids.extend((lo, hi))
+
+
+def _segment_entry(name: str, rows: int, size: int, ids: list[int]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"file": name, "rows": rows, "bytes": size}
+    if ids:
+        entry["first"], entry["last"] = ids
+    return entry
+
+
+def _decode_chunk(raw: bytes, path: str, line: int) -> list[Any]:
+    chunk: Any = None
+    if _fast_dumps is not None:
+        with contextlib.suppress(ValueError, RecursionError):
+            chunk = _fast_loads(raw)
+    if chunk is None:
+        try:
+            chunk = json.loads(raw.decode("utf-8"))
+        except (ValueError, RecursionError) as e:
+            raise StorageError(
+                f"{path}: corrupt segment at line {line}: not valid JSON: {_why(e)}"
+            ) from e
+    if type(chunk) is not list:
+        raise StorageError(f"{path}: corrupt segment at line {line}: not a list")
+    return chunk
+
+
+def read_segments(paths: Sequence[str]) -> Iterator[list[Any]]:
+    """The rows of snapshot segment files, one list per line (chunk), file by file.
+    ``StorageError`` naming the file and line for one that is not a JSON list."""
+    for path in paths:
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - read lazily, chunk by chunk
+        except OSError as e:
+            raise StorageError(f"{path}: cannot read segment: {_why(e)}") from e
+        with f:
+            for i, raw in enumerate(f, 1):
+                yield _decode_chunk(raw, path, i)
+
+
 def _encode_events(first_n: int, events: Sequence[dict[str, Any]]) -> bytes:
     """Encode events as journal lines numbered from ``first_n``."""
     lines = _fast_lines
@@ -231,7 +321,7 @@ def _encode_events(first_n: int, events: Sequence[dict[str, Any]]) -> bytes:
         ).encode("ascii")
 
 
-def _encode_document(doc: dict[str, Any]) -> bytes:
+def _encode_document(doc: Any) -> bytes:
     if _fast_dumps is not None:
         with contextlib.suppress(TypeError, ValueError):
             return _fast_dumps(doc)
@@ -276,9 +366,14 @@ def _parse_line(raw: bytes) -> tuple[int, dict[str, Any]]:
 
 @dataclass
 class _JournalFile:
+    """A journal file read and checked; its events are decoded again when asked for
+    (``event``), one at a time, so a load never holds them all decoded at once."""
+
     path: str
-    entries: list[tuple[int, dict[str, Any]]]
-    ends: list[int]  # byte offset just past each entry's line
+    data: bytes
+    ns: array[int]  # each entry's sequence number
+    starts: array[int]  # byte offset of each entry's line
+    ends: array[int]  # byte offset just past each entry's line (its newline included)
     good_len: int  # bytes up to and including the last newline
     total_len: int
     mtime: float  # when the file was last written (for naming a saved torn tail)
@@ -286,6 +381,80 @@ class _JournalFile:
     @property
     def torn(self) -> bool:
         return self.good_len < self.total_len
+
+    def event(self, i: int) -> dict[str, Any]:
+        return _parse_line(self.data[self.starts[i] : self.ends[i] - 1])[1]
+
+
+class _Events(Sequence[dict[str, Any]]):
+    """The events of a load, line ``lines[i]`` of journal file ``files[i]``, decoded when read
+    (each was checked when the file was read)."""
+
+    def __init__(self, journals: list[_JournalFile]) -> None:
+        self.journals = journals
+        self.files = array("b")
+        self.lines = array("q")
+
+    def add(self, file: int, line: int) -> None:
+        self.files.append(file)
+        self.lines.append(line)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self.journals[self.files[i]].event(self.lines[i])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        journals, lines = self.journals, self.lines
+        for k, f in enumerate(self.files):
+            yield journals[f].event(lines[k])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"events({list(self)!r})"
+
+
+class _Origins(Sequence[tuple[str, int]]):
+    """``(journal file, line number)`` of each of ``events``."""
+
+    def __init__(self, events: _Events) -> None:
+        self.events = events
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[str, int]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[str, int]]: ...
+    def __getitem__(self, i: int | slice) -> tuple[str, int] | list[tuple[str, int]]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        ev = self.events
+        return ev.journals[ev.files[i]].path, ev.lines[i] + 1
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self))
 
 
 def _read_journal(path: str) -> _JournalFile | None:
@@ -303,28 +472,26 @@ def _read_journal(path: str) -> _JournalFile | None:
         return None
     except OSError as e:
         raise StorageError(f"{path}: cannot read journal: {_why(e)}") from e
-    lines = data.split(b"\n")
-    lines.pop()  # bytes after the last newline: b"" unless the last write was torn
-    entries: list[tuple[int, dict[str, Any]]] = []
-    ends: list[int] = []
+    ns, starts, ends = array("q"), array("q"), array("q")
     pos = 0
     prev_n = 0
-    for i, raw in enumerate(lines):
+    i = 0
+    while (end := data.find(b"\n", pos)) >= 0:
         try:
-            n, event = _parse_line(raw)
+            n, _ = _parse_line(data[pos:end])
         except ValueError as e:
             raise StorageError(f"{path}: corrupt journal at line {i + 1}: {e}") from e
         if n <= prev_n:
             raise StorageError(
                 f"{path}: corrupt journal at line {i + 1}: sequence number {n} after {prev_n}"
             )
-        entries.append((n, event))
-        prev_n = n
-        pos += len(raw) + 1
+        ns.append(n)
+        starts.append(pos)
+        pos = end + 1
         ends.append(pos)
-    return _JournalFile(
-        path=path, entries=entries, ends=ends, good_len=pos, total_len=len(data), mtime=mtime
-    )
+        prev_n = n
+        i += 1
+    return _JournalFile(path, data, ns, starts, ends, pos, len(data), mtime)
 
 
 def _save_torn_tail(jf: _JournalFile) -> str:
@@ -393,6 +560,9 @@ class FileStore:
         self._closed = False
         self._broken: str | None = None  # set when the journal can no longer be trusted
         self._snapshot_gen = 0
+        # the snapshot's segment files (append-only records written once, see
+        # begin_segmented_snapshot): {"file": name beside the snapshot, "rows", "bytes"}
+        self._segments: list[dict[str, Any]] = []
 
         # Shared with the "everysec" fsync thread.
         self._lock = threading.Lock()
@@ -411,6 +581,16 @@ class FileStore:
     @property
     def journal_path(self) -> str:
         return self._journal_path
+
+    @property
+    def segment_rows(self) -> int:
+        """Rows in the current snapshot's segment files."""
+        return sum(seg["rows"] for seg in self._segments)
+
+    @property
+    def segment_files(self) -> list[str]:
+        """The current snapshot's segment files (absolute paths), oldest first."""
+        return [os.path.join(self._dir, seg["file"]) for seg in self._segments]
 
     @property
     def last_seq(self) -> int:
@@ -475,25 +655,24 @@ class FileStore:
     def _read_all(self) -> tuple[LoadedState, list[_JournalFile], int, int]:
         """Read and check every file, modifying nothing: (what was loaded, the journal files,
         bytes of .journal already copied into .journal.1, the last sequence number)."""
-        state, journal_seq = self._read_snapshot()
+        state, journal_seq, segments = self._read_snapshot()
         old = _read_journal(self._old_journal_path)
         cur = _read_journal(self._journal_path)
         journals = [jf for jf in (old, cur) if jf is not None]
         copied = 0
-        if old is not None and old.entries and cur is not None:
+        if old is not None and old.ns and cur is not None:
             # A crash in begin_snapshot between copying .journal onto .journal.1 and emptying
             # .journal leaves the first entries in both; a later copy must skip them.
-            old_last = old.entries[-1][0]
-            for (n, _), end in zip(cur.entries, cur.ends, strict=True):
+            old_last = old.ns[-1]
+            for n, end in zip(cur.ns, cur.ends, strict=True):
                 if n > old_last:
                     break
                 copied = end
 
-        events: list[dict[str, Any]] = []
-        origins: list[tuple[str, int]] = []
+        events = _Events(journals)
         last = journal_seq
-        for jf in journals:
-            for line, (n, event) in enumerate(jf.entries, 1):
+        for f, jf in enumerate(journals):
+            for line, n in enumerate(jf.ns):
                 if n <= last:
                     continue  # already in the snapshot, or a duplicate from an interrupted copy
                 if n != last + 1:
@@ -503,10 +682,16 @@ class FileStore:
                         last,
                         n,
                     )
-                events.append(event)
-                origins.append((jf.path, line))
+                events.add(f, line)
                 last = n
-        return LoadedState(snapshot=state, events=events, origins=origins), journals, copied, last
+        self._segments = segments
+        loaded = LoadedState(
+            snapshot=state,
+            events=events,
+            origins=_Origins(events),
+            segments=[os.path.join(self._dir, seg["file"]) for seg in segments],
+        )
+        return loaded, journals, copied, last
 
     def _drop_torn_tail(self, jf: _JournalFile) -> None:
         """Save the bytes after the last newline to a side file, then truncate them away."""
@@ -531,13 +716,13 @@ class FileStore:
             jf.good_len,
         )
 
-    def _read_snapshot(self) -> tuple[dict[str, Any] | None, int]:
+    def _read_snapshot(self) -> tuple[dict[str, Any] | None, int, list[dict[str, Any]]]:
         path = self._path
         try:
             with open(path, "rb") as f:
                 raw = f.read()
         except FileNotFoundError:
-            return None, 0
+            return None, 0, []
         except OSError as e:
             raise StorageError(f"{path}: cannot read snapshot: {_why(e)}") from e
         doc: Any = None
@@ -566,7 +751,38 @@ class FileStore:
             raise StorageError(f"{path}: corrupt snapshot: missing or invalid 'journal_seq'")
         if not isinstance(state, dict):
             raise StorageError(f"{path}: corrupt snapshot: missing or invalid 'state'")
-        return state, seq
+        return state, seq, self._check_segments(doc.get("segments", []))
+
+    def _check_segments(self, segs: Any) -> list[dict[str, Any]]:
+        """The snapshot's list of segment files, each present with the size recorded."""
+        prefix = os.path.basename(self._path) + ".seg-"
+        if type(segs) is not list:
+            raise StorageError(f"{self._path}: corrupt snapshot: invalid 'segments'")
+        out = []
+        for i, seg in enumerate(segs):
+            if (
+                type(seg) is not dict
+                or type(seg.get("file")) is not str
+                or not seg["file"].startswith(prefix)
+                or "/" in seg["file"]
+                or type(seg.get("rows")) is not int
+                or type(seg.get("bytes")) is not int
+            ):
+                raise StorageError(f"{self._path}: corrupt snapshot: invalid segments[{i}]")
+            where = os.path.join(self._dir, seg["file"])
+            try:
+                size = os.stat(where).st_size
+            except OSError as e:
+                raise StorageError(f"{where}: segment of the snapshot missing: {_why(e)}") from e
+            if size != seg["bytes"]:
+                raise StorageError(
+                    f"{where}: segment of the snapshot has {size} bytes, {seg['bytes']} expected"
+                )
+            entry = {"file": seg["file"], "rows": seg["rows"], "bytes": seg["bytes"]}
+            if type(seg.get("first")) is int and type(seg.get("last")) is int:
+                entry["first"], entry["last"] = seg["first"], seg["last"]
+            out.append(entry)
+        return out
 
     # -- append -----------------------------------------------------------------------------
 
@@ -657,6 +873,161 @@ class FileStore:
 
         return write
 
+    def begin_segmented_snapshot(
+        self,
+        state: dict[str, Any],
+        chunks: Callable[[], Iterable[list[Any]]],
+        rewrite: bool = False,
+        purge: frozenset[int] = frozenset(),
+    ) -> Callable[[], None]:
+        """``begin_snapshot`` for a state whose append-only records (posts) live in segment
+        files beside the snapshot, each written once: ``chunks()`` (run in the writer
+        thread) gives the records not yet in a segment, in lists; they become one new
+        segment file, and the snapshot ``state`` (small: it refers to the records by its
+        own meaning) lists every segment it needs. ``rewrite``: the chunks are all the
+        records that matter (the old segments are dropped once the snapshot is durable).
+        ``purge``: ids (a record's first value) of records to remove: the segments that
+        may hold one (by the range of ids each records) are written anew without them.
+
+        Order, each step durable before the next (a crash anywhere leaves the old snapshot
+        with all its files, or the new one with all of its): the new segment (``.tmp``,
+        fsync, rename, directory fsync), merged segments the same way, the snapshot
+        (``write_atomic``), then the old journal and the segments no snapshot needs are
+        deleted. Small segments are merged by concatenation (the newer half into one file
+        once it is as large as the one before), so there are O(log) files and each record
+        is copied O(log) times."""
+        fd = self._require_fd()
+        if not isinstance(state, dict):
+            raise TypeError(f"snapshot state must be a dict, got {type(state).__name__}")
+        seq = self._seq
+        try:
+            self._rotate(fd)
+        except OSError as e:
+            raise StorageError(f"{self._journal_path}: cannot rotate journal: {_why(e)}") from e
+        self._snapshot_gen += 1
+        gen = self._snapshot_gen
+        version = self._version
+
+        def write() -> None:
+            if gen != self._snapshot_gen:
+                raise StorageError(f"{self._path}: snapshot superseded by a newer begin_snapshot")
+            segs = [] if rewrite else self._purge(seq, list(self._segments), purge)
+            new = self._write_segment(seq, chunks())
+            if new is not None:
+                segs.append(new)
+                segs = self._merge(seq, segs)
+            doc = {"version": version, "journal_seq": seq, "segments": segs, "state": state}
+            write_atomic(self._path, _encode_document(doc))
+            old, self._segments = self._segments, segs
+            self._after_snapshot(old)
+
+        return write
+
+    def _segment_name(self, seq: int) -> str:
+        return f"{os.path.basename(self._path)}.seg-{seq:012d}-{os.urandom(4).hex()}"
+
+    def _write_segment(self, seq: int, chunks: Iterable[list[Any]]) -> dict[str, Any] | None:
+        rows = 0
+        ids: list[int] = []  # the smallest and largest record id
+
+        def pieces() -> Iterator[bytes]:
+            nonlocal rows
+            for chunk in chunks:
+                if chunk:
+                    rows += len(chunk)
+                    _note_ids(ids, chunk)
+                    yield _encode_document(chunk) + b"\n"
+
+        it = pieces()
+        first = next(it, None)
+        if first is None:
+            return None
+        name = self._segment_name(seq)
+        size = _write_new_file(os.path.join(self._dir, name), itertools.chain((first,), it))
+        return _segment_entry(name, rows, size, ids)
+
+    def _purge(
+        self, seq: int, segs: list[dict[str, Any]], purge: frozenset[int]
+    ) -> list[dict[str, Any]]:
+        """``segs`` with the records ``purge`` names removed: each segment whose id range
+        holds one is written anew, its lines that cannot hold one copied as they are."""
+        if not purge:
+            return segs
+        out = []
+        for seg in segs:
+            lo, hi = seg.get("first", 0), seg.get("last", _MAX_ID)
+            hit = {i for i in purge if lo <= i <= hi}
+            if not hit:
+                out.append(seg)
+                continue
+            path = os.path.join(self._dir, seg["file"])
+            removed = 0
+
+            def pieces(path: str = path, hit: set[int] = hit) -> Iterator[bytes]:
+                nonlocal removed
+                marks = [b"[%d," % i for i in hit]  # how a row with that id starts
+                with open(path, "rb") as f:
+                    for i, raw in enumerate(f, 1):
+                        if not any(mk in raw for mk in marks):
+                            yield raw
+                            continue
+                        chunk = _decode_chunk(raw, path, i)
+                        kept = [r for r in chunk if not (type(r) is list and r and r[0] in hit)]
+                        removed += len(chunk) - len(kept)
+                        if kept:
+                            yield _encode_document(kept) + b"\n"
+
+            name = self._segment_name(seq)
+            try:
+                size = _write_new_file(os.path.join(self._dir, name), pieces())
+            except OSError as e:
+                raise StorageError(f"{path}: cannot read segment: {_why(e)}") from e
+            entry = {**seg, "file": name, "rows": seg["rows"] - removed, "bytes": size}
+            out.append(entry)
+        return out
+
+    def _merge(self, seq: int, segs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Concatenate the newest segments while the one before is no larger than the last."""
+        while len(segs) >= 2 and segs[-2]["bytes"] <= segs[-1]["bytes"]:
+            a, b = segs[-2], segs[-1]
+            name = self._segment_name(seq)
+            paths = [os.path.join(self._dir, x["file"]) for x in (a, b)]
+            blocks = itertools.chain.from_iterable(map(_file_blocks, paths))
+            size = _write_new_file(os.path.join(self._dir, name), blocks)
+            merged = {"file": name, "rows": a["rows"] + b["rows"], "bytes": size}
+            if "first" in a and "first" in b:
+                merged["first"] = min(a["first"], b["first"])
+                merged["last"] = max(a["last"], b["last"])
+            for x, where in zip((a, b), paths, strict=True):
+                if x not in self._segments:  # written by this snapshot only: nobody needs it
+                    with contextlib.suppress(OSError):
+                        os.unlink(where)
+            segs[-2:] = [merged]
+        return segs
+
+    def _after_snapshot(self, old_segments: list[dict[str, Any]]) -> None:
+        """The snapshot is durable: drop the old journal and segment files nobody needs."""
+        # .journal.1 holds only events with n <= seq.
+        try:
+            os.unlink(self._old_journal_path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            # Harmless: load() skips events the snapshot already covers.
+            log.warning("%s: cannot delete: %s", self._old_journal_path, _why(e))
+        keep = {seg["file"] for seg in self._segments}
+        prefix = os.path.basename(self._path) + ".seg-"
+        try:
+            names = os.listdir(self._dir)
+        except OSError:
+            names = [seg["file"] for seg in old_segments]
+        for name in names:
+            # earlier segments, and what a crash left (tmp files, segments of a snapshot
+            # never written)
+            if name.startswith(prefix) and name not in keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self._dir, name))
+
     def _rotate(self, fd: int) -> None:
         if self._size == 0:
             return  # nothing to move; any .journal.1 holds only events the snapshot covers
@@ -714,16 +1085,11 @@ class FileStore:
             os.close(old_fd)
 
     def _write_snapshot(self, version: int, seq: int, state: dict[str, Any]) -> None:
+        # a whole state (its records inline): no segment is needed any more
         data = _encode_document({"version": version, "journal_seq": seq, "state": state})
         write_atomic(self._path, data)
-        # The snapshot is durable now; .journal.1 holds only events with n <= seq.
-        try:
-            os.unlink(self._old_journal_path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            # Harmless: load() skips events the snapshot already covers.
-            log.warning("%s: cannot delete: %s", self._old_journal_path, _why(e))
+        old, self._segments = self._segments, []
+        self._after_snapshot(old)
 
     # -- fsync ------------------------------------------------------------------------------
 

@@ -48,7 +48,8 @@ def test_table_and_size_names() -> None:
                                                                         "1234"]  # fmt: skip
     text = bigstate.table([_run(10_000, snapshot_bytes=2_500_000), _run(1_000_000)])
     assert text.splitlines()[0] == "| stored posts | 10 k | 1 M |"
-    assert "| snapshot file (MB) | 2.5 | n/a |" in text
+    row = "| snapshot file after 1 change (KB; the posts are in segments) | 2,500.0 | n/a |"
+    assert row in text
     assert "| RSS per stored post (B) | 300 | 300 |" in text
 
 
@@ -62,6 +63,7 @@ def test_built_state_loads_with_every_post_and_the_unread(tmp_path: Path) -> Non
     store = FileStore(str(state))
     loaded = store.load()
     assert loaded.snapshot is not None and loaded.events  # a snapshot and a journal after it
+    assert loaded.segments and "segmented" in loaded.snapshot  # written as the server does
     m = restore(loaded, FakeClock(), rules_from(config), str(state))
     store.close()
     room = m.rooms["#general"]

@@ -277,4 +277,8 @@ async def test_sigterm_shuts_down_cleanly(tmp_path: Path) -> None:
             await proc.wait()
     assert state.exists()
     assert oct(state.stat().st_mode & 0o777) == "0o600"
-    assert "persist me" in state.read_text()
+    # the message is in the snapshot's segment files (written once), each also 0600
+    segments = sorted(state.parent.glob(state.name + ".seg-*"))
+    assert segments and all(oct(p.stat().st_mode & 0o777) == "0o600" for p in segments)
+    assert any("persist me" in p.read_text() for p in segments)
+    assert all(p.name in state.read_text() for p in segments)

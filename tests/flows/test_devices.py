@@ -210,3 +210,27 @@ async def test_a_login_beyond_max_devices_is_refused(srv: Server) -> None:
     for c in (one, two, third):
         await c.close()
     await bob.close()
+
+
+async def test_a_device_that_lands_after_the_other_left_is_no_join(srv: Server) -> None:
+    """Modern IRC, JOIN (https://modern.ircdocs.horse/#join-message): a device that logged in
+    while another was online is the same user, still online for everyone; if the other leaves
+    before this one lands (its channels are shown on its first line after the welcome), the
+    others are told neither a QUIT nor a JOIN: alice never left."""
+    bob = await bob_joins(srv)
+    first, _ = await device(srv)
+    await bob.expect(lambda m: m.command == "JOIN" and (m.source or "").startswith("alice!"))
+    second = await RawClient.connect(srv.port)
+    await second.register("alice", password="pw")  # welcomed, not landed: it says nothing yet
+    first.send("QUIT :switching devices")
+    await first.expect("ERROR")
+    await bob.sync()
+    second.send("PONG :welcome")  # lands now, alone
+    await second.expect("366")
+    await second.sync()
+    bob.send("PRIVMSG alice :still with us?")
+    await second.expect(privmsg("still with us?"))
+    await bob.sync()
+    start = next(i for i, x in enumerate(bob.lines) if "JOIN" in x and x.startswith(":alice!"))
+    later = [x for x in bob.lines[start + 1 :] if x.startswith(":alice!")]
+    assert not [x for x in later if " JOIN " in x or " QUIT " in x], later

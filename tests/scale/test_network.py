@@ -275,3 +275,97 @@ async def test_a_node_taken_as_dead_stops(
     err = await c.expect("ERROR", timeout=TIMEOUT)
     assert "lost contact with the network" in err.params[-1]
     assert n2.closing and not n1.closing
+
+
+async def test_a_channel_a_guest_made_is_one_channel_on_every_node(
+    nodes: Start, clients: Any
+) -> None:
+    """Modern IRC, JOIN and NAMES (https://modern.ircdocs.horse/#join-message): a channel a
+    guest made on one node (its operator: the first member) is the same channel for a user
+    of another node who joins it: one member list with one operator everywhere, and what is
+    said in it reaches both."""
+    n1, n2 = await nodes(), await nodes()
+    guest = await clients(n2)
+    await guest.registered_and_joined("bob")
+    guest.send("JOIN #Side")
+    await guest.expect("366")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + TIMEOUT
+    while "#side" not in n1.messenger.rooms:
+        assert loop.time() < deadline, "the guest's channel is not known on n1"
+        await asyncio.sleep(0.02)
+    alice = await clients(n1)
+    await alice.registered_and_joined("alice", password="pw")
+    alice.send("JOIN #side")
+    joined = await alice.expect("JOIN")
+    assert joined.params[0] == "#Side"  # its name as the guest gave it
+    names = await alice.collect_until("366")
+    assert sorted(n for m in names if m.command == "353" for n in m.params[-1].split()) == [
+        "@bob",
+        "alice",
+    ]
+    await guest.expect(lambda m: m.command == "JOIN" and (m.source or "").startswith("alice!"))
+    guest.send("NAMES #side")
+    names = await guest.collect_until("366")
+    assert sorted(n for m in names if m.command == "353" for n in m.params[-1].split()) == [
+        "@bob",
+        "alice",
+    ]
+    guest.send("PRIVMSG #side :hi from the guest")
+    await alice.expect(said(alice, "hi from the guest"))
+    alice.send("PRIVMSG #side :hi from n1")
+    await guest.expect(said(guest, "hi from n1"))
+    # a node started later is told of the guest's channel with the guest (its ~on)
+    alice.send("PART #side")
+    await guest.expect("PART")
+    n3 = await nodes()
+    deadline = loop.time() + TIMEOUT
+    while "bob" not in n3.hub.nicks or "#side" not in n3.messenger.rooms:
+        assert loop.time() < deadline, "the guest's channel is not known on n3"
+        await asyncio.sleep(0.02)
+    room = n3.messenger.rooms["#side"]
+    bob = n3.hub.nicks["bob"].user_key
+    assert room.name == "#Side" and room.members == {bob}, room
+    assert room.ops == {bob}, room
+
+
+async def test_mode_and_kick_on_one_node_are_shown_on_the_others(
+    nodes: Start, clients: Any
+) -> None:
+    """Modern IRC, MODE and KICK (https://modern.ircdocs.horse/#mode-message, #kick-message):
+    a channel operator on one node voices and kicks members of another node; the members
+    there see the MODE and the KICK (with its reason, and no PART for it), once."""
+    n1, n2 = await nodes(), await nodes()
+    op = await clients(n1)
+    await op.registered_and_joined("oper8", password="pw")
+    op.send("JOIN #ops")
+    await op.expect("366")
+    members = []
+    for nick, password in (("bob", "pw"), ("gus", None)):  # an account and a guest
+        c = await clients(n2)
+        await c.registered_and_joined(nick, **({"password": password} if password else {}))
+        c.send("JOIN #ops")
+        await c.expect("366")
+        await op.expect(lambda m, n=nick: m.command == "JOIN" and (m.source or "").startswith(n))
+        members.append(c)
+    bob, gus = members
+    op.send("MODE #ops +v bob")
+    for c in (bob, gus):
+        got = await c.expect("MODE")
+        assert got.params == ("#ops", "+v", "bob") and (got.source or "").startswith("oper8!")
+    for victim, shown in (("bob", (bob, gus)), ("gus", (gus,))):
+        op.send(f"KICK #ops {victim} :out you go")
+        for c in shown:  # (bob, no longer a member, is not shown gus's)
+            got = await c.expect("KICK")
+            assert got.params == ("#ops", victim, "out you go")
+        await op.expect("KICK")
+    op.send("PRIVMSG #ops :after")
+    await op.sync()
+    await bob.sync()
+    await gus.sync()
+    for c in (bob, gus):
+        assert sum(1 for line in c.lines if " MODE #ops " in line) == 1
+        assert sum(1 for line in c.lines if " KICK #ops " in line) == (1 if c is bob else 2)
+        assert not [line for line in c.lines if " PART #ops" in line]
+        assert not [line for line in c.lines if line.endswith(" PRIVMSG #ops :after")]
+    assert n2.messenger.rooms["#ops"].members == {"oper8"}  # the kicked guest left here too

@@ -614,5 +614,8 @@ def test_everysec_fsync_failure_stops_appends(
         while time.monotonic() < deadline:
             store.append(evs(1, 2))
     monkeypatch.undo()
+    # (the thread logs just after it marks the store broken: the same bounded race)
+    while "fsync failed" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert "fsync failed" in caplog.text
     store.close()

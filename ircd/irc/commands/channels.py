@@ -25,6 +25,7 @@ from ...wire import (
 from .. import elist
 from ..hub import MODES_PER_COMMAND, Hub
 from ..lines import add_tag, safe_line
+from ..operators import tell_network
 from ..registry import command
 from ..replies import reply_error
 from ..rooms import join_room, send_names, send_topic, visible_to
@@ -198,6 +199,8 @@ def _kick_one(hub: Hub, s: Session, name: str, nick: str, reason: str) -> bool:
         peer.send(line)
     if s not in members:  # a server operator kicking from outside
         s.send(line)
+    # its members elsewhere: the KICK, and not the PART of the kicked user's leaving
+    tell_network(hub, {"t": "~say", "r": room.key, "line": line, "kick": target_key})
     return True
 
 
@@ -357,6 +360,7 @@ def _channel_mode(hub: Hub, s: Session, name: str, args: tuple[str, ...]) -> Non
         peer.send(line)
     if s not in members:  # a server operator changing a channel from outside
         s.send(line)
+    tell_network(hub, {"t": "~say", "r": room.key, "line": line})  # its members elsewhere
 
 
 def _apply_modes(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 import re
 
-from ...wire import Message, Numeric, format_line
-from .. import monitor
+from ...wire import Message, Numeric
 from ..caps import NAMELEN
 from ..hub import Hub
 from ..lines import safe_line
+from ..operators import change_host, tell_network, to_peers
 from ..registry import command
 from ..session import Session
 
@@ -23,12 +23,9 @@ _HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:/_-]{0,62}")
 
 def _to_peers(hub: Hub, s: Session, cap: str, line: str) -> None:
     """``line`` to everyone sharing a channel with ``s`` who negotiated ``cap``, to those who
-    MONITOR its nick with extended-monitor and ``cap`` (ircv3.net/specs/extensions/
-    extended-monitor), and to ``s`` itself (each of the user's devices) if it did."""
-    monitor.notify(sorted(hub.peers_of(s), key=lambda p: p.id), hub.monitor, s, cap, line)
-    for device in hub.sessions_of(s.user_key) or [s]:
-        if cap in device.caps:
-            device.send(line)
+    MONITOR its nick with extended-monitor and ``cap``, and to each of the user's devices
+    that did (``operators.to_peers``)."""
+    to_peers(hub, s, cap, line)
 
 
 @command("SETNAME", min_params=1, help="SETNAME :<real name>")
@@ -94,14 +91,9 @@ def chghost(hub: Hub, s: Session, msg: Message) -> None:
     if host == target.host:
         hub.notice(s, f"{target.nick}'s host is already {host}")
         return
-    line = format_line("CHGHOST", (target.user, host), target.mask)
-    devices = hub.sessions_of(target.user_key) or [target]
-    for device in devices:
-        device.host = host  # one identity on every device of the user
     hub.client_log(s, log.info, "operator %s set the host of %s to %s", s.nick, target.nick, host)
-    _to_peers(hub, target, "chghost", line)
-    for device in devices:
-        if "chghost" not in device.caps:
-            hub.reply(device, Numeric.RPL_VISIBLEHOST, host, "is now your displayed host")
+    change_host(hub, target, host)
+    # the other nodes show it too: to the user's devices and its peers there
+    tell_network(hub, {"t": "~host", "u": target.user_key, "h": host})
     if target is not s:
         hub.notice(s, f"{target.nick}'s host is now {host}")

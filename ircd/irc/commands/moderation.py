@@ -11,6 +11,7 @@ from ...wire import Message, Numeric, casefold, truncate_utf8
 from ..caps import REDACTION, SERVICE_KEY
 from ..hub import Hub
 from ..lines import add_tag, safe_line
+from ..operators import elsewhere, kill_here, tell_network, wallops_here
 from ..registry import command
 from ..session import Session
 from ..timefmt import iso_time
@@ -142,9 +143,11 @@ def kill(hub: Hub, s: Session, msg: Message) -> None:
         return
     why = f"Killed ({s.nick} ({reason}))"
     hub.client_log(s, log.info, "operator %s killed %s: %s", s.nick, victim.nick, reason)
-    for device in list(hub.sessions_of(victim.user_key)) or [victim]:  # the user: every device
-        device.send(safe_line("KILL", (device.nick, reason), s.mask))
-        hub.quit(device, why, error=f"Closing Link: {hub.name} ({why})")
+    kill_here(hub, victim.user_key, s.mask, reason, why)  # the user: every device here
+    if elsewhere(hub, victim.user_key):  # and those on other nodes, by their nodes
+        tell_network(
+            hub, {"t": "~kill", "u": victim.user_key, "by": s.mask, "r": reason, "why": why}
+        )
     if victim is not s:
         hub.notice(s, f"{victim.nick} was killed: {reason}")
 
@@ -156,7 +159,5 @@ def wallops(hub: Hub, s: Session, msg: Message) -> None:
     if _not_oper(hub, s):
         return
     line = safe_line("WALLOPS", (msg.params[0],), s.mask)
-    every = (d for devices in hub.devices.values() for d in devices)  # each device has its +w
-    for peer in sorted(every, key=lambda p: p.id):
-        if peer.wallops or peer is s:
-            peer.send(line)
+    wallops_here(hub, line, s)  # each device has its +w
+    tell_network(hub, {"t": "~wallops", "line": line})  # and those on other nodes

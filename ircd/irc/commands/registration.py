@@ -553,6 +553,7 @@ def _complete(hub: Hub, s: Session, user_key: str) -> bool:
             _too_many_devices(hub, s, len(devices))
             return False
         _share_identity(s, devices[0])
+        s.further_device = True
     s.user_key = user_key
     s.registered = True
     hub.add_device(s)
