@@ -114,6 +114,7 @@ def build(opt_level: str) -> int:
         name="ircd-compiled",
         ext_modules=ext,
         script_args=[
+            "--quiet",
             "build_ext",
             "--inplace",
             "--build-temp",
