@@ -19,9 +19,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,8 +113,10 @@ class Redis:
 
 
 def start_nodes(
-    d: Path, n: int, redis: Redis | None
+    d: Path, n: int, redis: Redis | None, code: Path = ROOT
 ) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    """``n`` fresh nodes (the server of the checkout ``code``)."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
     procs, ports = [], []
     for i in range(n):
         port = free_port()
@@ -123,6 +127,7 @@ def start_nodes(
             cwd=d,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            env=env,
         )
         wait_port(port, p, f"node{i + 1}")
         procs.append(p)
@@ -162,8 +167,31 @@ def redis_calls(redis: Redis) -> dict[str, Any]:
     return stats
 
 
+# commands a node sends itself (the others run inside its Lua scripts: XADD, HSET, GET...)
+_ROUND_TRIPS = ("eval", "evalsha", "xread", "blpop", "xrange")
+
+
+def round_trips(stats: dict[str, Any]) -> dict[str, Any]:
+    """Redis round trips per appended pass (stream entry), from ``INFO commandstats``: every
+    EVAL (append, turn, heartbeat), XREAD (the readers) and BLPOP (turn hand-offs, the keep
+    thread), divided by the XADDs; and the time Redis spent in the EVALs per pass."""
+    entries = stats.get("xadd", {}).get("calls", 0)
+    if not entries:
+        return {}
+    calls = {k: stats[k]["calls"] for k in _ROUND_TRIPS if k in stats}
+    evals = stats.get("eval", {})
+    return {
+        "entries": entries,
+        "per_entry": round(sum(calls.values()) / entries, 2),
+        **{f"{k}_per_entry": round(v / entries, 2) for k, v in calls.items()},
+        "eval_us_per_entry": round(
+            evals.get("calls", 0) * evals.get("usec_per_call", 0) / entries, 1
+        ),
+    }
+
+
 def run(quick: bool, only: str = "") -> dict[str, Any]:
-    pairs, messages = (20, 5000) if quick else (50, 20000)
+    pairs, messages = (20, 20000) if quick else (50, 100000)
     receivers = 100 if quick else 300
     out: dict[str, Any] = {}
     for short, label, nodes, backend in (
@@ -184,12 +212,19 @@ def run(quick: bool, only: str = "") -> dict[str, Any]:
                     ("fanout", ["--receivers", str(receivers), "--messages", "200"]),
                     ("latency", ["--rate", "200", "--members", "50", "--seconds", "5"]),
                 ):
-                    procs, ports = start_nodes(d, nodes, redis)  # fresh nodes per scenario
+                    # fresh nodes on an empty state per scenario: a node that loaded the last
+                    # scenario's 100 000 messages would snapshot them in the middle of this one
+                    sd = d / scenario
+                    sd.mkdir()
+                    if redis is not None:
+                        redis.cli("FLUSHALL")
+                    procs, ports = start_nodes(sd, nodes, redis)
                     if redis is not None:
                         redis.cli("CONFIG", "RESETSTAT")
                     res[scenario] = loadgen(scenario, ports, *args)
                     if redis is not None:
-                        res[scenario]["redis"] = redis_calls(redis)
+                        res[scenario]["redis"] = stats = redis_calls(redis)
+                        res[scenario]["round_trips"] = round_trips(stats)
                     stop_nodes(procs)
                     procs = []
                 out[label] = res
@@ -201,11 +236,88 @@ def run(quick: bool, only: str = "") -> dict[str, Any]:
     return out
 
 
+CONFIGS = (("file", "file, 1 node", 1, "file"), ("redis1", "redis, 1 node", 1, "redis"),
+           ("redis2", "redis, 2 nodes", 2, "redis"))  # fmt: skip
+HEADLINE = {"private": "messages_per_s", "fanout": "deliveries_per_s", "latency": "p99_ms"}
+
+
+def compare(against: Path, reps: int, quick: bool, only: str = "") -> dict[str, Any]:
+    """This checkout's server against another checkout's (``--against``), on a shared machine:
+    every scenario of every configuration run for one, then for the other, ``reps`` times over,
+    each on a fresh Redis and fresh nodes; the medians of each figure."""
+    pairs, messages = (20, 20000) if quick else (50, 100000)
+    receivers = 100 if quick else 300
+    scenarios = (
+        ("private", ["--pairs", str(pairs), "--messages", str(messages)]),
+        ("fanout", ["--receivers", str(receivers), "--messages", "200"]),
+        ("latency", ["--rate", "200", "--members", "50", "--seconds", "5"]),
+    )
+    runs: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    for _ in range(reps):
+        for short, label, nodes, backend in CONFIGS:
+            if only and short != only:
+                continue
+            for scenario, args in scenarios:
+                for version, code in (("this", ROOT), ("against", against)):
+                    with tempfile.TemporaryDirectory(prefix="ircd-scale-") as tmp:
+                        d = Path(tmp)
+                        redis = Redis(d) if backend == "redis" else None
+                        procs: list[subprocess.Popen[bytes]] = []
+                        try:
+                            procs, ports = start_nodes(d, nodes, redis, code)
+                            res = loadgen(scenario, ports, *args)
+                            if redis is not None:
+                                res["round_trips"] = round_trips(redis_calls(redis))
+                        finally:
+                            stop_nodes(procs)
+                            if redis is not None:
+                                redis.stop()
+                    got = runs.setdefault(label, {}).setdefault(scenario, {})
+                    got.setdefault(version, []).append(res)
+                    print(label, scenario, version, res.get(HEADLINE[scenario]), flush=True)
+    out: dict[str, Any] = {}
+    for label, by_scenario in runs.items():
+        for scenario, by_version in by_scenario.items():
+            for version, results in by_version.items():
+
+                def median(key: str, rs: list[dict[str, Any]] = results) -> Any:
+                    vals = [r[key] for r in rs if isinstance(r.get(key), (int, float))]
+                    return statistics.median(vals) if vals else None
+
+                trips = [r["round_trips"]["per_entry"] for r in results if r.get("round_trips")]
+                out.setdefault(label, {}).setdefault(scenario, {})[version] = {
+                    HEADLINE[scenario]: median(HEADLINE[scenario]),
+                    **({"p50_ms": median("p50_ms")} if scenario == "latency" else {}),
+                    "round_trips_per_pass": statistics.median(trips) if trips else None,
+                    "runs": [r.get(HEADLINE[scenario]) for r in results],
+                }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="", help="file, redis1 or redis2 (default: all three)")
+    ap.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="another checkout (e.g. from `git worktree add` or `git archive`): run both,\n"
+        "interleaved, and print the medians (results/scale-compare.json)",
+    )
+    ap.add_argument("--reps", type=int, default=3, help="with --against: runs of each")
     a = ap.parse_args()
+    if a.against is not None:
+        cmp = compare(a.against.resolve(), a.reps, a.quick, a.only)
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "scale-compare.json").write_text(json.dumps(cmp, indent=1) + "\n")
+        print(f"{'':16} {'scenario':9} {'this':>10} {'against':>10}   (median of {a.reps})")
+        for label, by_scenario in cmp.items():
+            for scenario, v in by_scenario.items():
+                key = HEADLINE[scenario]
+                this, other = v["this"][key], v["against"][key]
+                print(f"{label:16} {scenario:9} {this!s:>10} {other!s:>10}   {key}")
+        return 0
     results = run(a.quick, a.only)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -216,6 +328,14 @@ def main() -> int:
             f"{r['fanout'].get('deliveries_per_s', '-'):>15} "
             f"{r['latency'].get('p50_ms', '-'):>8} {r['latency'].get('p99_ms', '-'):>8}"
         )
+    print("Redis round trips per appended pass (private / fan-out / latency):")
+    for label, r in results.items():
+        if "round_trips" in r["private"]:
+            trips = [
+                str(r[k]["round_trips"].get("per_entry", "-"))
+                for k in ("private", "fanout", "latency")
+            ]
+            print(f"  {label:16} {' / '.join(trips)}")
     return 0
 
 

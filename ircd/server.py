@@ -32,7 +32,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable, Pending
-from .irc import Hub, Session, acks, feed, fire_due, pump_waiting, tick
+from .irc import Hub, Session, acks, feed, fire_due, needs_turn, pump_waiting, tick
 from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
@@ -332,6 +332,8 @@ class Server:
         self._yield_timer: asyncio.TimerHandle | None = None
         self._read_pos = self._cluster.position if self._cluster else "0-0"
         self._work: deque[Callable[[], None]] = deque()  # what waits for the turn, in order
+        self._behind: dict[Session, int] = {}  # sessions with lines in _work: how many batches
+        self._draining = False  # a _drain_work is scheduled
         self._records: list[dict[str, Any]] = []  # presence records for the next append
         self.hub = Hub(config, self.messenger, self.clock)
         self.hub.offload = self._offload
@@ -511,12 +513,34 @@ class Server:
         """Lines a transport framed for ``s``, handled in order (up to its close)."""
         if s.closing is not None:
             return
-        if self._cluster is not None and self._turn != "held" and self.hub.unavailable is None:
-            lines = list(lines)
-            if any(isinstance(x, str) and acks.is_quit(x) for x in lines):
-                acks.quit_arrives(s)  # what it had received counts as of now, not the turn
-            self._gated(functools.partial(self._received, s, lines))
+        if self._cluster is None or self.hub.unavailable is not None:
+            self._received(s, lines)
             return
+        if self._turn == "held" and s not in self._behind:
+            self._received(s, lines)
+            return
+        # several nodes, without the turn: the reads at the head of what came are answered now
+        # (they decide nothing on the shared state); from the first line that may decide, the
+        # rest waits for the turn, and so does every later line of this session until it ran
+        items = list(lines)
+        if any(isinstance(x, str) and acks.is_quit(x) for x in items):
+            acks.quit_arrives(s)  # what it had received counts as of now, not the turn
+        if s not in self._behind and self._turn != "held":
+            n = 0
+            while n < len(items) and not needs_turn(s, items[n]):
+                n += 1
+            if n:
+                self._received(s, items[:n])
+                items = items[n:]
+        if items and s.closing is None:
+            self._behind[s] = self._behind.get(s, 0) + 1
+            self._gated(functools.partial(self._received_behind, s, items))
+
+    def _received_behind(self, s: Session, lines: list[str | TooLong]) -> None:
+        """Lines of ``s`` that waited for the turn (``received``)."""
+        left = self._behind.pop(s, 1) - 1
+        if left > 0:
+            self._behind[s] = left
         self._received(s, lines)
 
     def _received(self, s: Session, lines: Iterable[str | TooLong]) -> None:
@@ -599,16 +623,21 @@ class Server:
 
     def _gated(self, work: Callable[[], None]) -> None:
         """Run ``work`` (something that may decide on the state) now if this node may decide:
-        one node, or this node holds the network's turn and has applied everything before it;
-        else once it does, in order. While the store is unreachable it runs now, with writes
-        refused (``Hub.unavailable``)."""
-        if self._cluster is None or self._turn == "held" or self.hub.unavailable is not None:
+        one node, or this node holds the network's turn, has applied everything before it and
+        has nothing older waiting; else once it does, in order. While the store is unreachable
+        it runs now, with writes refused (``Hub.unavailable``)."""
+        if self._cluster is None or self.hub.unavailable is not None:
+            work()
+            return
+        if self._turn == "held" and not self._work:
             work()
             return
         self._work.append(work)
         if self._turn == "none":
             self._turn = "asking"
             self._cluster.request_turn()
+        elif self._turn == "held":
+            self._drain_soon()
 
     def _on_expelled(self) -> None:
         """The other nodes took this node as dead (it was cut off or paused longer than
@@ -637,6 +666,14 @@ class Server:
             return
         self._release_turn()
 
+    def _held_too_long(self) -> bool:
+        """Another node waits and this one has held the turn ``_MAX_HOLD`` while busy: give it
+        back now and ask again for what is left (nobody waits longer than about that)."""
+        assert self._loop is not None
+        if not (self._turn == "held" and self._yield):
+            return False
+        return self._loop.time() - self._held_since >= _MAX_HOLD
+
     def _yield_now(self) -> None:
         self._yield_timer = None
         if self._turn == "held" and self._yield and not self._work:
@@ -652,6 +689,9 @@ class Server:
         self._turn = "none"
         self._yield = False
         self._cluster.release_turn()  # after the appends queued before it
+        if self._work:  # what is left waits for the next turn
+            self._turn = "asking"
+            self._cluster.request_turn()
 
     def _on_turn(self, last: str, mine: bool) -> None:
         """The store holds the turn for us: decide once the stream up to ``last`` is applied."""
@@ -673,13 +713,41 @@ class Server:
         self._cluster.holds_turn()
         assert self._loop is not None
         self._held_since = self._loop.time()
+        self._drain_work()
+
+    def _drain_soon(self) -> None:
+        if not self._draining:
+            self._draining = True
+            assert self._loop is not None
+            self._loop.call_soon(self._drain_work)
+
+    def _drain_work(self) -> None:
+        """With the turn: what waited for it, in order, in passes of at most ``_CHUNK`` s
+        each appended on its own, so the other nodes apply one pass while this node decides
+        the next; given back after ``_MAX_HOLD`` when another node waits."""
+        self._draining = False
+        if self._turn != "held":
+            return
+        assert self._loop is not None
+        until = self._loop.time() + _CHUNK
         while self._work:
             work = self._work.popleft()
             try:
                 work()
             except Exception:
                 log.exception("error in work that waited for the turn")
+            if self._work and self._loop.time() >= until:
+                break
         self._flush()
+        if self._turn != "held":
+            return
+        if self._work:
+            if self._held_too_long():
+                self._release_turn()  # and asks again for the rest
+            else:
+                self._drain_soon()
+        elif self._yield and not self._flush_scheduled:
+            self._yield_turn()
 
     def _on_entries(self, entries: list[StreamEntry], last: str) -> None:
         """Other nodes' stream entries, in stream order: applied and shown to our clients."""
@@ -880,6 +948,8 @@ class Server:
 _FREEZE_AFTER_POSTS = 10_000  # a loaded state this big is frozen out of the collector's scans
 UNAVAILABLE = "service temporarily unavailable, try again"
 _MIN_HOLD = 0.002  # seconds a node keeps the turn at least, when another node waits for it
+_MAX_HOLD = 0.008  # seconds a busy node keeps it at most, when another node waits for it
+_CHUNK = 0.002  # seconds of waiting work decided per pass (each pass is appended on its own)
 
 
 def node_name(config: Config) -> str:

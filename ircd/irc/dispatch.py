@@ -52,6 +52,47 @@ READ_ONLY = frozenset(
 )  # fmt: skip
 
 
+# what a node of several (the "redis" backend) answers without the network's write turn: lines
+# that decide nothing on the shared state and append no event (a PONG that confirms a delivery
+# ack appends one, so it waits; see needs_turn). Their replies show this node's applied state,
+# like any read of a replica.
+ANSWERED_WITHOUT_TURN = frozenset(
+    {
+        "PING", "PONG", "NAMES", "WHO", "WHOIS", "WHOWAS", "LIST", "MOTD", "LUSERS", "VERSION",
+        "TIME", "ISON", "USERHOST", "HELP", "INFO", "ADMIN", "CHATHISTORY", "MONITOR", "USERS",
+    }
+)  # fmt: skip
+
+
+def needs_turn(s: Session, item: str | TooLong) -> bool:
+    """Whether this line may decide on the shared state (so waits for the network's turn when
+    there are several nodes), from its command alone: False for reads (``ANSWERED_WITHOUT_TURN``,
+    a ``MODE`` query with no change, ``CAP LS``/``CAP LIST``), True for everything else, for a
+    PONG to a delivery-ack PING (``ack-<seq>``: it appends an ack event) and for any line of a
+    session whose next line lands its registration (landing joins channels)."""
+    if isinstance(item, TooLong) or s.landing_due:
+        return True
+    words = item.split(" ", 3)
+    i = 0
+    if words[0].startswith("@"):
+        i = 1
+    if i < len(words) and words[i].startswith(":"):
+        i += 1
+    if i >= len(words):
+        return True
+    cmd = words[i].upper()
+    rest = words[i + 1 :]
+    if cmd == "PONG":
+        return any("ack-" in w for w in rest)
+    if cmd in ANSWERED_WITHOUT_TURN:
+        return False
+    if cmd == "MODE":  # a query: the target alone (split(" ", 3) keeps any further words)
+        return len(rest) != 1 or not rest[0] or rest[0].startswith(":") or " " in rest[0]
+    if cmd == "CAP":
+        return not rest or rest[0].upper() not in ("LS", "LIST")
+    return True
+
+
 def feed(hub: Hub, s: Session, item: str | TooLong) -> None:
     """One framed line from a client: handled now, or queued behind earlier lines that
     wait (for off-loop work or for the command budget)."""

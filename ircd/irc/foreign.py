@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..messenger.errors import MessengerError
-from ..messenger.events import Join, Marked, Muted, NewPost, Part, TopicSet, from_json
+from ..messenger.events import Join, Marked, Muted, NewPost, Part, TopicSet
 from ..messenger.model import Post, Scheduled
 from ..wire import casefold, format_line
 from .fanout import relay_private, relay_room
@@ -191,15 +191,14 @@ def apply_entry(hub: Hub, p: Presence, origin: str, events: list[dict[str, Any]]
                 _presence(hub, p, ev)
             continue
         try:
-            m.replay((ev,))
+            typed = m.replay_one(ev)
         except Exception:
             log.exception("entry of %s: event %r not applied", origin, ev.get("t"))
             continue
         try:
-            shown = from_json(ev)
-            _show(hub, p, shown, origin if not fired else "")
-            if isinstance(shown, NewPost):
-                _fired(hub, shown.post, ended)
+            _show(hub, p, typed, origin if not fired else "")
+            if isinstance(typed, NewPost):
+                _fired(hub, typed.post, ended)
         except Exception:
             log.exception("entry of %s: event %r not shown", origin, ev.get("t"))
     return again

@@ -201,6 +201,22 @@ class Messenger:
                 what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
                 raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
 
+    def replay_one(self, ev: dict[str, Any]) -> Event:
+        """Apply one journaled event (as ``replay``) and return it typed (another node's
+        event, applied and then shown: decoded once)."""
+        check_event(ev, self.rooms)
+        try:
+            if ev["t"] == "post":
+                post = _new_post_event(Post.from_dict(ev["p"]), ev.get("q"))
+                self._on_post(post)
+                return post
+            typed = from_json(ev)
+            self._apply(typed)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+            what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
+            raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
+        return typed
+
     def _apply(self, ev: Event) -> None:
         APPLY[type(ev)](self, ev)
 

@@ -621,6 +621,7 @@ _EVENTS: dict[str, Check] = {
     "sid": _record({"id": _word}),
     "rename": _rename,
 }
+_post_quota = _record({"p": lambda _v, _path: None}, {"q": _nullable(_quota)})
 # Events that act on an existing room (a post to an unknown room creates it).
 _NEEDS_ROOM = ("join", "part", "op", "topic", "voice", "cmode", "clist", "invite")
 
@@ -639,6 +640,8 @@ def check_event(ev: Any, rooms: Container[str]) -> None:
     check = _EVENTS.get(t)
     if check is None:
         return
+    if t == "post" and _plain_post(ev.get("p")):
+        check = _post_quota  # the common post, in one tight pass (what _post would accept)
     try:
         check(ev, "")
     except StateError as e:

@@ -14,6 +14,18 @@ Keys, for ``redis_key = "messenger"``:
 ``messenger:origins``
     ``origin -> "batch id"``: the last batch each process appended, so a retried append (the
     reply was lost with the connection) is not appended twice.
+``messenger:last``
+    ``"<id> <origin>"``: the stream's last entry and who wrote it, set by every append (the
+    scripts read it instead of ``XINFO STREAM``; a stream without it is asked once).
+``messenger:turn``
+    The origin that holds the network's write turn (``PX`` 2 s, extended by its appends and
+    its keep thread). ``messenger:waiters`` (``origin -> "first ask, last ask"``, Redis's
+    clock in ms) lists who waits for it; ``messenger:wanted:<holder>`` tells the holder's keep
+    thread (``BLPOP``) that someone does; ``messenger:grant:<origin>`` is where a holder that
+    gives the turn back hands it, with the stream's tail, to the waiter that asked first and is
+    still asking (it blocks on that list for 50 ms at a time, then asks again).
+``messenger:nodes``
+    ``origin -> "heartbeat ms, stream position, node name"``.
 
 **Appending** (``append``) is compare-and-append: a small Lua script appends a pass's entry
 only if the stream's last entry is still the one this node had applied when it produced the
@@ -21,6 +33,8 @@ events (its ``base``); otherwise nothing is appended and the writer reports a co
 appends run in a writer thread with a blocking client, in order, several queued passes per
 round trip; each pass's ``Durable`` is resolved on the event loop (through the ``post``
 function given to ``start``) once Redis answered. Nothing is ever acknowledged before that.
+A turn given back right after some passes (``release_turn``) goes in the same Lua call as
+their append.
 
 **Redis unavailable:** the writer keeps the passes it could not append and retries them
 every half second, in order (the origins hash makes a retry that had in fact succeeded a
@@ -74,71 +88,139 @@ except ImportError:  # pragma: no cover - the redis client is a dependency
 _RETRY = 0.5  # seconds between attempts while Redis is unreachable
 _MAX_GROUP = 64  # passes appended in one round trip at most
 _READ_COUNT = 1000
-_TURN_POLL = 0.001  # seconds between asks for a turn another node holds
+_GRANT_WAIT = 0.05  # seconds a waiter blocks for the turn to be handed to it, then asks again
 _KEEP_BLOCK = 0.5  # seconds an idle holder waits for a waiter before extending its turn
 _ACQUIRE_OP = "acquire"
 _RELEASE_OP = "release"
 _BLOCK_MS = 1000
 
-# KEYS: stream, origins. ARGV: expected last id ("" = do not check), origin, count, then per
-# batch its number and its payload. Returns {"ok", ids}, {"dup", ids} (already appended by an
-# earlier attempt whose reply was lost), ids comma-separated, one per batch, or
-# {"conflict", the stream's last id}.
-_APPEND = """
-local done = redis.call('HGET', KEYS[2], ARGV[2])
-local first = tonumber(ARGV[4])
-if done then
-  local b, ids = string.match(done, '^(%d+) (.+)$')
-  if tonumber(b) >= first then return {'dup', ids} end
+# What the scripts share. ``tail``: the stream's last id and the origin of its last entry,
+# from ``last`` ("id origin", written by every append; a stream appended before that key
+# existed is asked with XINFO once). ``give``: the holder gives the turn back, straight to the
+# node that has waited longest among those still asking (each waiter asks again every
+# ``_GRANT_WAIT`` s; one silent for 250 ms is dropped): the turn is set to it, and its grant
+# list gets "last id origin" (it blocks on that list), so a hand-off costs no polling.
+_LUA_SHARED = """
+local function tail(stream, lastkey)
+  local rec = redis.call('GET', lastkey)
+  if rec then
+    local id, o = string.match(rec, '^(%S+) ?(.*)$')
+    return id, o
+  end
+  local last, origin = '0-0', ''
+  if redis.call('EXISTS', stream) == 1 then
+    local info = redis.call('XINFO', 'STREAM', stream)
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then last = info[i + 1] end
+      if info[i] == 'last-entry' and info[i + 1] then
+        local f = info[i + 1][2]
+        for j = 1, #f, 2 do if f[j] == 'o' then origin = f[j + 1] end end
+      end
+    end
+  end
+  return last, origin
 end
-local last = '0-0'
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local info = redis.call('XINFO', 'STREAM', KEYS[1])
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1] end
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function give(turn, waiters, grant, ms, stream, lastkey)
+  redis.call('DEL', turn)
+  local now = now_ms()
+  local all = redis.call('HGETALL', waiters)
+  local best, first = nil, nil
+  for i = 1, #all, 2 do
+    local f, l = string.match(all[i + 1], '^(%d+) (%d+)$')
+    f, l = tonumber(f), tonumber(l)
+    if not l or now - l > 250 then
+      redis.call('HDEL', waiters, all[i])
+    elseif not best or f < first then
+      best, first = all[i], f
+    end
+  end
+  if not best then return end
+  redis.call('HDEL', waiters, best)
+  redis.call('SET', turn, best, 'PX', ms)
+  local last, origin = tail(stream, lastkey)
+  local g = grant .. best
+  redis.call('DEL', g)
+  redis.call('RPUSH', g, last .. ' ' .. origin)
+  redis.call('PEXPIRE', g, ms)
+end
+"""
+
+# KEYS: stream, origins, turn, last, waiters. ARGV: expected last id ("" = do not
+# check), origin, count, "1" to give the turn back after appending, the turn's milliseconds,
+# the grant keys' prefix, then per batch its number and its payload. Returns {"ok", ids},
+# {"dup", ids} (already appended by an earlier attempt whose reply was lost), ids
+# comma-separated, one per batch, or {"conflict", the stream's last id}. A holder's append
+# extends its turn (or, with "1", gives it back: one round trip for the last pass of a turn).
+_APPEND = (
+    _LUA_SHARED
+    + """
+local origin, ms = ARGV[2], ARGV[5]
+local function after()
+  if redis.call('GET', KEYS[3]) == origin then
+    if ARGV[4] == '1' then
+      give(KEYS[3], KEYS[5], ARGV[6], ms, KEYS[1], KEYS[4])
+    else
+      redis.call('PEXPIRE', KEYS[3], ms)
+    end
   end
 end
+local done = redis.call('HGET', KEYS[2], origin)
+local first = tonumber(ARGV[7])
+if done then
+  local b, ids = string.match(done, '^(%d+) (.+)$')
+  if tonumber(b) >= first then
+    after()
+    return {'dup', ids}
+  end
+end
+local last = tail(KEYS[1], KEYS[4])
 if ARGV[1] ~= '' and ARGV[1] ~= last then return {'conflict', last} end
 local n = tonumber(ARGV[3])
 local b = first
 local ids = {}
 for i = 0, n - 1 do
-  b = ARGV[4 + 2 * i]
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'o', ARGV[2], 'b', b, 'e', ARGV[5 + 2 * i])
+  b = ARGV[7 + 2 * i]
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'o', origin, 'b', b, 'e', ARGV[8 + 2 * i])
 end
+redis.call('SET', KEYS[4], ids[#ids] .. ' ' .. origin)
 local joined = table.concat(ids, ',')
-redis.call('HSET', KEYS[2], ARGV[2], b .. ' ' .. joined)
-if KEYS[3] and redis.call('GET', KEYS[3]) == ARGV[2] then
-  redis.call('PEXPIRE', KEYS[3], ARGV[#ARGV])
-end
+redis.call('HSET', KEYS[2], origin, b .. ' ' .. joined)
+after()
 return {'ok', joined}
 """
+)
 
-# KEYS: turn, stream, wanted. ARGV: origin, milliseconds. Takes the turn if free (or ours):
-# returns {1, the stream's last id, the origin of its last entry}; else says in ``wanted``
-# that this node waits for it (the holder gives it back) and returns {0}.
-_ACQUIRE = """
+# KEYS: turn, stream, last, waiters, this origin's grant list. ARGV: origin, milliseconds, the
+# wanted lists' prefix. Takes the turn if free (or ours): returns {1, the stream's last id, the
+# origin of its last entry}; else says in the holder's wanted list (its keep thread blocks on
+# it) and in ``waiters`` (for ``give``: "first ask, last ask" in Redis's clock) that this node
+# waits for it, and returns {0}.
+_ACQUIRE = (
+    _LUA_SHARED
+    + """
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then
-  if redis.call('LLEN', KEYS[3]) < 8 then redis.call('RPUSH', KEYS[3], ARGV[1]) end
-  redis.call('PEXPIRE', KEYS[3], ARGV[2])
+  local wanted = ARGV[3] .. holder
+  if redis.call('LLEN', wanted) < 8 then redis.call('RPUSH', wanted, ARGV[1]) end
+  redis.call('PEXPIRE', wanted, ARGV[2])
+  local now = now_ms()
+  local seen = redis.call('HGET', KEYS[4], ARGV[1])
+  local first = seen and string.match(seen, '^(%d+)') or tostring(now)
+  redis.call('HSET', KEYS[4], ARGV[1], first .. ' ' .. now)
+  redis.call('PEXPIRE', KEYS[4], ARGV[2])
   return {0}
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('DEL', KEYS[3])
-local last, origin = '0-0', ''
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  local info = redis.call('XINFO', 'STREAM', KEYS[2])
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then last = info[i + 1] end
-    if info[i] == 'last-entry' and info[i + 1] then
-      local f = info[i + 1][2]
-      for j = 1, #f, 2 do if f[j] == 'o' then origin = f[j + 1] end end
-    end
-  end
-end
+redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('DEL', KEYS[5])
+local last, origin = tail(KEYS[2], KEYS[3])
 return {1, last, origin}
 """
+)
 
 # KEYS: nodes, turn. ARGV: origin, its stream position, its name, the timeout in ms. Records
 # the heartbeat (Redis's clock) and removes the nodes whose last one is older than the
@@ -168,11 +250,17 @@ end
 return dead
 """
 
-# KEYS: turn. ARGV: origin. Gives the turn back if this origin holds it.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+# KEYS: turn, waiters, stream, last. ARGV: origin, milliseconds, the grant keys'
+# prefix. Gives the turn back (to the longest waiter, see ``give``) if this origin holds it.
+_RELEASE = (
+    _LUA_SHARED
+    + """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  give(KEYS[1], KEYS[2], ARGV[3], ARGV[2], KEYS[3], KEYS[4])
+end
 return 1
 """
+)
 
 # KEYS: turn. ARGV: origin, milliseconds. Keeps an idle holder's turn alive: 1 if still ours.
 _KEEP = """
@@ -299,7 +387,13 @@ class RedisStore:
         self.snapshot_key = f"{key}:snapshot"
         self.origins_key = f"{key}:origins"
         self.turn_key = f"{key}:turn"
-        self.wanted_key = f"{key}:wanted"  # the nodes waiting for the turn
+        # + origin: the nodes waiting for the turn while that process holds it
+        self.wanted_prefix = f"{key}:wanted:"
+        self.wanted_key = self.wanted_prefix + self.origin
+        self.waiters_key = f"{key}:waiters"  # origin -> "first ask, last ask" (for hand-off)
+        self.last_key = f"{key}:last"  # "the stream's last id, its origin"
+        self.grant_prefix = f"{key}:grant:"  # + origin: where the turn is handed to a waiter
+        self.grant_key = self.grant_prefix + self.origin
         self.holding = False  # this node holds the turn (set by the loop)
         self.nodes_key = f"{key}:nodes"
         self.turn_ms = 2000  # a node that died holding the turn frees it after this
@@ -547,14 +641,16 @@ class RedisStore:
                     return
                 head = sh.queue[0]
                 group = self._group(sh.queue) if isinstance(head, _Batch) else []
+                # the turn given back right after these passes: in the same round trip
+                release = len(sh.queue) > len(group) > 0 and sh.queue[len(group)] == _RELEASE_OP
             if isinstance(head, str):
                 self._turn_op(client, head)
                 with sh.lock:
                     del sh.queue[:1]
                 continue
-            failed = self._write_group(client, group)
+            failed = self._write_group(client, group, release)
             with sh.lock:
-                del sh.queue[: len(group)]
+                del sh.queue[: len(group) + (failed is None and release)]
                 if failed is not None:
                     rest = [b for b in sh.queue if isinstance(b, _Batch)]
                     sh.queue = []
@@ -597,14 +693,33 @@ class RedisStore:
 
     def _turn_op(self, client: Any, op: str) -> None:
         sh = self._shared
-        keys = (self.turn_key, self.stream, self.wanted_key)
+        keys = (self.turn_key, self.stream, self.last_key, self.waiters_key, self.grant_key)
         while not sh.closing or op == _RELEASE_OP:
             try:
                 if op == _RELEASE_OP:
-                    client.eval(_RELEASE, 1, self.turn_key, self.origin)
+                    client.eval(
+                        _RELEASE,
+                        4,
+                        self.turn_key,
+                        self.waiters_key,
+                        self.stream,
+                        self.last_key,
+                        self.origin,
+                        self.turn_ms,
+                        self.grant_prefix,
+                    )
                     self._status(True, "")
                     return
-                got = client.eval(_ACQUIRE, 3, *keys, self.origin, self.turn_ms)
+                got = client.eval(
+                    _ACQUIRE, len(keys), *keys, self.origin, self.turn_ms, self.wanted_prefix
+                )
+                if not (got and int(got[0]) == 1):
+                    # another node has it: it hands the turn over when it gives it back (or
+                    # it expires, or its node dies: then ask again)
+                    handed = client.blpop([self.grant_key], timeout=_GRANT_WAIT)
+                    if handed:
+                        last, _, origin = _text(handed[1]).partition(" ")
+                        got = [1, last, origin]
             except _DOWN as e:
                 self._status(False, str(e) or type(e).__name__)
                 if op == _RELEASE_OP and sh.closing:
@@ -625,8 +740,6 @@ class RedisStore:
                 if self._on_turn is not None:
                     self._to_loop(functools.partial(self._on_turn, last, origin == self.origin))
                 return
-            with sh.lock:  # another node has it: ask again shortly
-                sh.lock.wait(_TURN_POLL)
 
     @staticmethod
     def _group(queue: list[_Batch | str]) -> list[_Batch]:
@@ -640,7 +753,7 @@ class RedisStore:
             group.append(b)
         return group
 
-    def _write_group(self, client: Any, group: list[_Batch]) -> str | None:
+    def _write_group(self, client: Any, group: list[_Batch], release: bool = False) -> str | None:
         """Append ``group``, retrying while Redis is unreachable; None when appended, else
         why it never will be."""
         sh = self._shared
@@ -652,15 +765,20 @@ class RedisStore:
                 return f"{self._where()}: batch {base} this batch follows was never appended"
         else:
             expected = base
-        args: list[Any] = [expected, self.origin, len(group)]
+        args: list[Any] = [
+            expected,
+            self.origin,
+            len(group),
+            "1" if release else "0",
+            self.turn_ms,
+            self.grant_prefix,
+        ]
         for b in group:
             args += [b.number, b.payload]
-        args.append(self.turn_ms)
+        keys = (self.stream, self.origins_key, self.turn_key, self.last_key, self.waiters_key)
         while True:
             try:
-                kind, last = client.eval(
-                    _APPEND, 3, self.stream, self.origins_key, self.turn_key, *args
-                )
+                kind, last = client.eval(_APPEND, len(keys), *keys, *args)
             except _DOWN as e:
                 self._status(False, str(e) or type(e).__name__)
                 with sh.lock:
@@ -727,7 +845,6 @@ class RedisStore:
             if not reply:
                 continue
             entries: list[StreamEntry] = []
-            before = last
             for _stream, chunk in reply:
                 for raw_id, fields in chunk:
                     sid = _text(raw_id)
@@ -742,7 +859,9 @@ class RedisStore:
                         continue
                     entries.append(StreamEntry(sid, origin, events))
             self.position = last
-            if last != before and self._on_entries is not None:
+            # only this process's own entries: the loop has them already (and a turn's target
+            # is always another process's entry), so it is not woken for nothing
+            if entries and self._on_entries is not None:
                 self._to_loop(functools.partial(self._on_entries, entries, last))
 
     def _keep_loop(self) -> None:
@@ -811,10 +930,11 @@ class RedisStore:
                         self._node_timeout,
                     )
                 self._to_loop(functools.partial(self._on_dead, gone))
+            # the lock's condition is notified for every queued pass: wait out the interval
+            until = time.monotonic() + interval
             with sh.lock:
-                if sh.closing:
-                    break
-                sh.lock.wait(interval)
+                while not sh.closing and (left := until - time.monotonic()) > 0:
+                    sh.lock.wait(left)
                 if sh.closing:
                     break
         with contextlib.suppress(RedisError):
