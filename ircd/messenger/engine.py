@@ -201,9 +201,9 @@ class Messenger:
                 what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
                 raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
 
-    def replay_one(self, ev: dict[str, Any]) -> Event:
+    def replay_one(self, ev: Any) -> Event:
         """Apply one journaled event (as ``replay``) and return it typed (another node's
-        event, applied and then shown: decoded once)."""
+        event, applied and then shown: decoded once). ``ev: Any``: untrusted, as in ``replay``."""
         check_event(ev, self.rooms)
         try:
             if ev["t"] == "post":
