@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib.machinery
 import logging
 import os
 import sys
@@ -29,6 +30,23 @@ _FLAG_KEYS = {
 }
 
 log = logging.getLogger("ircd")
+
+
+def _log_compiled() -> None:
+    """Say which modules run compiled (the optional mypyc build, scripts/compile.sh), and warn
+    about one older than its source: Python would import the stale extension, not the edit."""
+    suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+    compiled = []
+    for name, mod in sorted(sys.modules.items()):
+        path = getattr(mod, "__file__", None) or ""
+        if not name.startswith("ircd.") or name.endswith("__mypyc") or not path.endswith(suffixes):
+            continue
+        compiled.append(name)
+        src = path[: -len(next(s for s in suffixes if path.endswith(s)))] + ".py"
+        if os.path.exists(src) and os.path.getmtime(src) > os.path.getmtime(path):
+            log.warning("%s is compiled from an older %s: run scripts/compile.sh", name, src)
+    if compiled:
+        log.info("compiled with mypyc: %s", ", ".join(compiled))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -133,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ircd.server import run
 
+    _log_compiled()
     exit_code: int = run(config)
     return exit_code
 

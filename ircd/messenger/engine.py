@@ -183,9 +183,12 @@ class Messenger:
         that finds no snapshot yet."""
         self._emit(ServerId(self.server_id))
 
-    def replay(self, events: Iterable[dict[str, Any]]) -> None:
+    def replay(self, events: Iterable[Any]) -> None:
         """Apply journaled events. ``StateError`` (one line) for an event that is malformed or
-        does not fit the state; the events before it stay applied."""
+        does not fit the state; the events before it stay applied. (Each event is ``Any``, not
+        a dict, on purpose: it is untrusted JSON that ``check_event`` checks, and a module
+        compiled with mypyc, scripts/compile.sh, would refuse a non-dict with a ``TypeError``
+        before that check could say what is wrong.)"""
         on_post = self._on_post
         for ev in events:
             check_event(ev, self.rooms)
@@ -198,9 +201,9 @@ class Messenger:
                 what = f"missing {e}" if type(e) is KeyError else f"{type(e).__name__}: {e}"
                 raise StateError(f"{ev.get('t')!r} event: cannot apply it ({what})") from e
 
-    def replay_one(self, ev: dict[str, Any]) -> Event:
+    def replay_one(self, ev: Any) -> Event:
         """Apply one journaled event (as ``replay``) and return it typed (another node's
-        event, applied and then shown: decoded once)."""
+        event, applied and then shown: decoded once). ``ev: Any``: untrusted, as in ``replay``."""
         check_event(ev, self.rooms)
         try:
             if ev["t"] == "post":
@@ -443,13 +446,14 @@ class Messenger:
     @classmethod
     def from_dict(
         cls,
-        data: dict[str, Any],
+        data: Any,
         clock: Clock,
         rules: Rules | None = None,
         rows: Iterable[Sequence[Any]] = (),
     ) -> Messenger:
         """The engine of a snapshot; a segmented one (``segmented`` in ``data``) takes its
-        posts from ``rows``, the segments' rows in chunks, oldest first."""
+        posts from ``rows``, the segments' rows in chunks, oldest first. (``data: Any``:
+        untrusted JSON, checked here; see ``replay`` on compiled modules.)"""
         check_snapshot(data, SNAPSHOT_VERSION)  # StateError (a ValueError) saying where
         m = cls(clock, rules)
         snapshot.load(m, data)

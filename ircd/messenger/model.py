@@ -8,6 +8,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, overload
 
+from .fullid import FullId as _FullId
+
 # Keys are casefolded names, produced by the adapter; the engine never folds names itself.
 UserKey = str
 RoomKey = str
@@ -47,12 +49,6 @@ class Rules:
     # at most this many accounts created from one address per accounts_window_seconds (0: any)
     accounts_per_address: int = 10
     accounts_window_seconds: int = 3600
-
-
-class _FullId(str):
-    """A msgid kept whole (one not of the form ``<prefix>-<seq>``)."""
-
-    __slots__ = ()
 
 
 _POST_FIELDS = ("seq", "msgid", "time", "kind", "sender", "sender_name", "origin", "account",
@@ -194,7 +190,11 @@ class Post:
 
 
 _intern = sys.intern
+# stored_post makes a Post without running its __init__ when it can: interpreted, with
+# object.__new__. A Post compiled with mypyc (scripts/compile.sh) refuses object.__new__, and its
+# own __new__ runs __init__, so there stored_post goes through __init__, which is C there.
 _new = object.__new__
+_BARE_NEW = Post.__new__ is object.__new__
 
 
 def stored_post(
@@ -214,7 +214,10 @@ def stored_post(
 ) -> Post:
     """A ``Post`` from its parts as it keeps them (no msgid to take apart): ``mid`` is the
     msgid's prefix ``"<server id>-"`` (interned by the caller), or a ``full_id``."""
-    p: Post = _new(Post)
+    if _BARE_NEW:
+        p: Post = _new(Post)
+    else:  # compiled: through __init__ (C), with a msgid it takes whole; then set as kept
+        p = Post(seq, "", time, kind, sender, sender_name, origin, account, room, to, to_name, text)
     p.seq = seq
     p._mid = mid
     p.time = time

@@ -570,7 +570,8 @@ class FileStore:
         self._dir_dirty = False  # directory entries changed since the last directory fsync
         self._retired: list[int] = []  # rotated-out journal fds: fsync, then close
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # not `_thread`: mypyc (scripts/compile.sh) names the C field `__thread`, a C keyword
+        self._writer: threading.Thread | None = None
 
     @property
     def path(self) -> str:
@@ -645,10 +646,10 @@ class FileStore:
         if created:
             self._directory_changed()
         if self._fsync == "everysec":
-            self._thread = threading.Thread(
+            self._writer = threading.Thread(
                 target=self._fsync_loop, name="ircd-journal-fsync", daemon=True
             )
-            self._thread.start()
+            self._writer.start()
         return loaded
 
     def _read_all(self) -> tuple[LoadedState, list[_JournalFile], int, int]:
@@ -1160,9 +1161,9 @@ class FileStore:
         if self._closed:
             return
         self._closed = True
-        if self._thread is not None:
+        if self._writer is not None:
             self._stop.set()
-            self._thread.join()
-            self._thread = None
+            self._writer.join()
+            self._writer = None
         if self._fd is not None or self._retired:
             self._sync_pending(close_all=True)

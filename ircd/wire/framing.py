@@ -188,7 +188,8 @@ class LineFramer:
             self._buf += tail
 
 
-_INVALID = re.compile("[\udc80-\udcff]")
+# spelled with chr(): a lone surrogate in a literal cannot be compiled (scripts/compile.sh)
+_INVALID = re.compile(f"[{chr(0xDC80)}-{chr(0xDCFF)}]")
 
 
 def has_invalid_utf8(text: str) -> bool:
