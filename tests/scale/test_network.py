@@ -304,8 +304,12 @@ async def test_a_channel_a_guest_made_is_one_channel_on_every_node(
         "@bob",
         "alice",
     ]
-    await guest.expect(lambda m: m.command == "JOIN" and (m.source or "").startswith("alice!"))
-    guest.send("NAMES #side")
+    await guest.expect(
+        lambda m: (
+            m.command == "JOIN" and m.params[0] == "#Side" and (m.source or "").startswith("alice!")
+        )
+    )
+    guest.send("NAMES #side")  # (a read: answered at once, so only after that JOIN)
     names = await guest.collect_until("366")
     assert sorted(n for m in names if m.command == "353" for n in m.params[-1].split()) == [
         "@bob",
