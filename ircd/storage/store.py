@@ -854,6 +854,19 @@ class FileStore:
         superseded by a later ``begin_snapshot`` raises ``StorageError`` instead of writing.
         If ``write()`` fails or is never run, ``.journal.1`` is kept and replayed by ``load``.
         """
+        seq, gen, version = self._start_snapshot(state)
+
+        def write() -> None:
+            if gen != self._snapshot_gen:
+                raise StorageError(f"{self._path}: snapshot superseded by a newer begin_snapshot")
+            self._write_snapshot(version, seq, state)
+
+        return write
+
+    def _start_snapshot(self, state: object) -> tuple[int, int, int]:
+        """What both kinds of snapshot do on the loop: check the state, rotate the journal
+        (events from now on go to the new one) and supersede any snapshot in flight; the
+        journal seq, the snapshot's generation and the state version it records."""
         fd = self._require_fd()
         if not isinstance(state, dict):
             raise TypeError(f"snapshot state must be a dict, got {type(state).__name__}")
@@ -863,15 +876,7 @@ class FileStore:
         except OSError as e:
             raise StorageError(f"{self._journal_path}: cannot rotate journal: {_why(e)}") from e
         self._snapshot_gen += 1
-        gen = self._snapshot_gen
-        version = self._version
-
-        def write() -> None:
-            if gen != self._snapshot_gen:
-                raise StorageError(f"{self._path}: snapshot superseded by a newer begin_snapshot")
-            self._write_snapshot(version, seq, state)
-
-        return write
+        return seq, self._snapshot_gen, self._version
 
     def begin_segmented_snapshot(
         self,
@@ -896,17 +901,7 @@ class FileStore:
         deleted. Small segments are merged by concatenation (the newer half into one file
         once it is as large as the one before), so there are O(log) files and each record
         is copied O(log) times."""
-        fd = self._require_fd()
-        if not isinstance(state, dict):
-            raise TypeError(f"snapshot state must be a dict, got {type(state).__name__}")
-        seq = self._seq
-        try:
-            self._rotate(fd)
-        except OSError as e:
-            raise StorageError(f"{self._journal_path}: cannot rotate journal: {_why(e)}") from e
-        self._snapshot_gen += 1
-        gen = self._snapshot_gen
-        version = self._version
+        seq, gen, version = self._start_snapshot(state)
 
         def write() -> None:
             if gen != self._snapshot_gen:
