@@ -178,7 +178,6 @@ class Gen:
         self.threshold = 1 << 62
         self.progress = asyncio.Event()
         self.last_delivery = 0.0
-        self.latencies: list[float] = []  # seconds, from probe clients
 
     def bump(self, n: int) -> None:
         self.delivered += n
@@ -227,6 +226,7 @@ class Client(asyncio.Protocol):
         self.password = password
         self.counts = counts  # add received lines to gen.delivered once joined
         self.probe = probe  # parse embedded send stamps for latency
+        self.latencies: list[float] = []  # seconds, receive - embedded send time (probes)
         self.pattern = pattern  # count lines containing this (scan mode stays on)
         self.pattern_hits = 0
         self.pattern_done: asyncio.Future[None] | None = None
@@ -295,7 +295,7 @@ class Client(asyncio.Protocol):
                 done.set_result(None)
         if self.probe:
             now = time.perf_counter_ns()
-            lat = self.gen.latencies
+            lat = self.latencies
             for m in _STAMP.finditer(buf, 0, cut):
                 lat.append((now - int(m.group(1))) / 1e9)
         if self.joined.done() and not self.pong_waits and self.pattern is None:
@@ -335,7 +335,7 @@ class Client(asyncio.Protocol):
         cut = buf.rfind(b"\n") + 1
         self.buf = buf[cut:]
         now = time.perf_counter_ns()
-        lat = self.gen.latencies
+        lat = self.latencies
         for m in _STAMP.finditer(buf, 0, cut):
             lat.append((now - int(m.group(1))) / 1e9)
 
@@ -556,17 +556,66 @@ class CReader:
 # ---------------------------------------------------------------------- scenarios
 
 
-async def scenario_connect(
+async def server_idle(
+    pid: int | None, timeout: float = 10.0, step: float = 0.1, busy_pct: float = 5.0
+) -> float:
+    """Wait until the server ``pid`` uses less than ``busy_pct`` of a core over ``step`` s
+    (it has finished what it was doing, e.g. closing a burst's connections), at most
+    ``timeout`` s; returns the seconds waited. Without a pid it waits 0.5 s."""
+    t0 = time.perf_counter()
+    if not pid:
+        await asyncio.sleep(0.5)
+        return round(time.perf_counter() - t0, 3)
+    c0 = proc_cpu_s(pid)
+    while time.perf_counter() - t0 < timeout:
+        await asyncio.sleep(step)
+        c1 = proc_cpu_s(pid)
+        if c0 is None or c1 is None or 100.0 * (c1 - c0) / step < busy_pct:
+            break
+        c0 = c1
+    return round(time.perf_counter() - t0, 3)
+
+
+def summarize_bursts(bursts: list[dict[str, Any]], key: str = "clients_per_s") -> dict[str, Any]:
+    """One result from several bursts of one run: the burst with the median ``key`` (the
+    lower middle one for an even count) gives the figures, and the spread of ``key`` over all
+    bursts is added: ``<key>_bursts`` (each, in order), ``<key>_min``/``_max`` and
+    ``<key>_spread_pct`` ((max - min) / median, %); ``bursts`` the count, ``lost_total`` the
+    clients lost in all of them, and ``*_others_max_pct`` the most other processes took from
+    either core in any burst (how disturbed the run was)."""
+    if not bursts:
+        return {"bursts": 0}
+    order = sorted(range(len(bursts)), key=lambda i: bursts[i].get(key, 0.0))
+    mid = order[(len(order) - 1) // 2]
+    res = dict(bursts[mid])
+    vals = [float(b.get(key, 0.0)) for b in bursts]
+    med = float(bursts[mid].get(key, 0.0))
+    res["bursts"] = len(bursts)
+    res["median_burst"] = mid
+    res[f"{key}_bursts"] = vals
+    res[f"{key}_min"] = min(vals)
+    res[f"{key}_max"] = max(vals)
+    res[f"{key}_spread_pct"] = round(100.0 * (max(vals) - min(vals)) / med, 1) if med else None
+    res["lost_total"] = sum(int(b.get("lost", 0)) for b in bursts)
+    for side in ("server", "gen"):
+        k = f"{side}_core_others_pct"
+        seen = [b[k] for b in bursts if isinstance(b.get(k), (int, float))]
+        if seen:
+            res[f"{side}_core_others_max_pct"] = max(seen)
+    return res
+
+
+async def _connect_burst(
     gen: Gen,
     clients: int,
-    concurrency: int = 500,
-    timeout: float = 60.0,
-    server_pid: int | None = None,
-    prefix: str = "c",
-    settle: float = 1.0,
-) -> dict[str, Any]:
-    server_pid = server_pid or gen.server_pid
-    rss0 = vm_rss_kib(server_pid)
+    concurrency: int,
+    timeout: float,
+    server_pid: int | None,
+    prefix: str,
+    settle: float,
+    rss: bool,
+) -> tuple[dict[str, Any], list[Client]]:
+    rss0 = vm_rss_kib(server_pid) if rss else None
     meter = CpuMeter(server_pid)
     nicks = [nick_for(prefix, i) for i in range(clients)]
     joined, errors = await connect_many(gen, nicks, concurrency, timeout)
@@ -574,8 +623,9 @@ async def scenario_connect(
     cpu = meter.cpu({}, meter.t0 + t_all if t_all > 0 else None)
     # steady state: everything queued to each client has arrived, and a second has passed
     unsynced = await sync_all(joined, timeout=min(60.0, timeout))
-    await asyncio.sleep(settle)
-    rss1 = vm_rss_kib(server_pid)
+    if rss:
+        await asyncio.sleep(settle)
+    rss1 = vm_rss_kib(server_pid) if rss else None
     n = len(joined)
     res: dict[str, Any] = {
         "clients": clients,
@@ -591,8 +641,48 @@ async def scenario_connect(
         res["rss_before_kib"] = rss0
         res["rss_after_kib"] = rss1
         res["rss_per_conn_kib"] = round((rss1 - rss0) / n, 2)
-    close_all(joined)
-    return res
+    return res, joined
+
+
+async def scenario_connect(
+    gen: Gen,
+    clients: int,
+    concurrency: int = 500,
+    timeout: float = 60.0,
+    server_pid: int | None = None,
+    prefix: str = "c",
+    settle: float = 1.0,
+    bursts: int = 1,
+) -> dict[str, Any]:
+    """``bursts`` times: ``clients`` fresh clients connect at once (at most ``concurrency``
+    registering), register and join; then they are closed and the server is left to finish
+    closing them (until its CPU is idle) before the next burst. With one burst the result is
+    that burst's; with several, the median burst's figures and the spread over the bursts
+    (:func:`summarize_bursts`). The RSS per connection is the first burst's (the server's
+    RSS does not return to its start once a burst has come and gone)."""
+    server_pid = server_pid or gen.server_pid
+    done: list[dict[str, Any]] = []
+    idle_s: list[float] = []
+    for b in range(max(1, bursts)):
+        res, joined = await _connect_burst(
+            gen, clients, concurrency, timeout, server_pid,
+            prefix if bursts <= 1 else f"{prefix}{b}x", settle, rss=b == 0,
+        )  # fmt: skip
+        done.append(res)
+        close_all(joined)
+        if b + 1 < bursts:
+            idle_s.append(await server_idle(server_pid))
+    if bursts <= 1:
+        return done[0]
+    out = summarize_bursts(done)
+    for k in ("rss_before_kib", "rss_after_kib", "rss_per_conn_kib"):
+        if k in done[0]:
+            out[k] = done[0][k]
+        else:
+            out.pop(k, None)
+    out["first_burst_clients_per_s"] = done[0]["clients_per_s"]
+    out["idle_wait_s"] = idle_s
+    return out
 
 
 async def scenario_fanout(
@@ -685,6 +775,29 @@ async def scenario_fanout(
     return res
 
 
+# where the latency probes sit in the channel's join order: "spread" (default since issue 12's
+# fair-anchors pass) samples every (members / probes)-th member, so the figure describes the
+# delivery to the whole channel; "first" (the old placement) samples the first members to
+# join, which favours a server that writes a channel message to its members in join order
+# (their copies are written in the first part of its pass); "all" samples every member
+PROBE_PLACEMENTS = ("spread", "first", "all")
+
+
+def probe_positions(members: int, probes: int, placement: str = "spread") -> list[int]:
+    """The join positions (0 = the first member to join) of the latency probes: ``probes``
+    of ``members`` placed by ``placement`` (see PROBE_PLACEMENTS); sorted, distinct."""
+    if placement not in PROBE_PLACEMENTS:
+        raise ValueError(f"unknown probe placement {placement!r}")
+    if placement == "all" or probes >= members:
+        return list(range(members))
+    if probes <= 0:
+        return []
+    if placement == "first":
+        return list(range(probes))
+    # the middle of each of `probes` equal stretches of the join order
+    return [int((i + 0.5) * members / probes) for i in range(probes)]
+
+
 async def scenario_latency(
     gen: Gen,
     rate: float,
@@ -693,11 +806,12 @@ async def scenario_latency(
     probes: int = 20,
     line_bytes: int = 100,
     timeout: float = 60.0,
+    placement: str = "spread",
 ) -> dict[str, Any]:
     nicks = [nick_for("m", i) for i in range(members)]
     rx: list[Client] = []
     errs: list[str] = []
-    for i in range(0, members, 20):  # probes first, so they are the first members
+    for i in range(0, members, 20):  # 20 at a time: the groups join one after the other
         part, e = await connect_many(gen, nicks[i : i + 20], 20, timeout, counts=True)
         rx += part
         errs += e
@@ -706,12 +820,16 @@ async def scenario_latency(
         close_all(rx + sender)
         return {"error": f"setup failed: {(errs + e2)[:3]}"}
     await sync_all(rx + sender, timeout=30)
+    # the join order as seen from here: the order the members' 366 (end of NAMES) arrived in
+    rx.sort(key=lambda c: c.joined_at)
+    positions = probe_positions(len(rx), probes, placement)
+    probe_set = set(positions)
     for i, c in enumerate(rx):
         c.lines = 0
-        c.probe = i < probes
+        c.probe = i in probe_set
+        c.latencies = []
         c.buf = b""
     gen.delivered = 0
-    gen.latencies = []
     snd = sender[0]
     total = max(1, int(rate * seconds))
     pad = "y" * max(1, line_bytes - len(f"PRIVMSG {CHANNEL} :L{time.perf_counter_ns()} ") - 2)
@@ -726,18 +844,24 @@ async def scenario_latency(
         await asyncio.sleep(min(0.001, 1.0 / rate))
     send_wall = time.perf_counter() - t0
     await gen.wait_delivered(sent * len(rx), 10.0)
-    lat = sorted(gen.latencies)
+    probe_lat = [sorted(rx[i].latencies) for i in positions]
+    lat = sorted(x for one in probe_lat for x in one)
     lost = sum(max(0, sent - c.lines) for c in rx)
     res = {
         "rate": rate,
         "offered_per_s": round(sent / send_wall, 1) if send_wall > 0 else 0,
         "members": len(rx),
         "messages": sent,
+        "probe_placement": placement,
+        "probes": len(positions),
+        "probe_positions": positions,
         "samples": len(lat),
         "lost": lost,
         "p50_ms": round(percentile(lat, 50) * 1000, 3),
         "p99_ms": round(percentile(lat, 99) * 1000, 3),
         "max_ms": round(lat[-1] * 1000, 3) if lat else float("nan"),
+        # each probe's own median, in join order: how the delivery spreads over the pass
+        "probe_p50_ms": [round(percentile(x, 50) * 1000, 3) for x in probe_lat],
     }
     meter.cpu(res)
     close_all(rx + sender)
@@ -888,12 +1012,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-pid", type=int, default=None)
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=1000, help="registrations in flight")
+    ap.add_argument(
+        "--bursts",
+        type=int,
+        default=1,
+        help="connect: bursts of --clients fresh clients, one after the other (each closed "
+        "before the next); the median burst and the spread are reported",
+    )
     ap.add_argument("--receivers", type=int, default=1000)
     ap.add_argument("--senders", type=int, default=4)
     ap.add_argument("--messages", type=int, default=None)
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--members", type=int, default=100)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--probes", type=int, default=20, help="latency: members that measure")
+    ap.add_argument(
+        "--probe-placement",
+        choices=PROBE_PLACEMENTS,
+        default="spread",
+        help="latency: which members measure, by join order: spread (every members/probes-th, "
+        "default), first (the first to join: the placement before issue 12's fair pass), all",
+    )
     ap.add_argument("--pairs", type=int, default=100)
     ap.add_argument("--unread", type=int, default=1000)
     ap.add_argument("--timeout", type=float, default=60.0)
@@ -921,7 +1060,7 @@ def main(argv: list[str] | None = None) -> int:
     raise_fd_limit()
     kw: dict[str, Any] = {"timeout": a.timeout}
     if a.scenario == "connect":
-        kw.update(clients=a.clients, concurrency=a.concurrency)
+        kw.update(clients=a.clients, concurrency=a.concurrency, bursts=a.bursts)
     elif a.scenario == "fanout":
         kw.update(receivers=a.receivers, senders=a.senders, reader=a.reader)
         kw["reader_delay_us"] = a.reader_delay_us
@@ -930,7 +1069,8 @@ def main(argv: list[str] | None = None) -> int:
         if a.messages:
             kw["messages"] = a.messages
     elif a.scenario == "latency":
-        kw.update(rate=a.rate, members=a.members, seconds=a.seconds)
+        kw.update(rate=a.rate, members=a.members, seconds=a.seconds, probes=a.probes)
+        kw["placement"] = a.probe_placement
     elif a.scenario == "private":
         kw.update(pairs=a.pairs)
         if a.window:

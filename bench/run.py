@@ -163,32 +163,88 @@ def _miniircd(port: int, d: Path) -> list[str]:
     return [exe, "--listen", HOST, "--ports", str(port), "--setuid", "root"]
 
 
-# Ergo has no Debian or PyPI package: a static build is kept beside the repository (its
-# README.md, LICENSE, ergo.yaml and `run.sh PORT DIR`), referenced relative to the checkout
-ERGO_REL = "../shared/anchors/ergo"
+# Ergo has no Debian or PyPI package: a static build is kept in an anchors folder beside the
+# repository (``ergo/``: its README.md, LICENSE, ergo.yaml and ``run.sh PORT DIR``). Where:
+# ``--anchors DIR`` or $IRCBENCH_ANCHORS when given (a folder holding ``ergo/``), else
+# ``../shared/anchors`` beside the checkout, beside the main checkout of a git worktree, or
+# beside the local repository a clone was made from (its ``origin``), so a clone anywhere
+# (``git clone /work/main /tmp/x``) finds the same build
+ANCHORS_ENV = "IRCBENCH_ANCHORS"
+ANCHORS_REL = "../shared/anchors"
+ERGO_REL = f"{ANCHORS_REL}/ergo"
+ANCHORS_OVERRIDE: Path | None = None  # set by --anchors / $IRCBENCH_ANCHORS in main()
 
 
-def anchor_dir(rel: str = ERGO_REL, root: Path = ROOT) -> Path | None:
-    """The anchor directory ``rel`` (relative to the checkout), or None when it is absent.
-    In a git worktree the main checkout's sibling counts too (the worktree sits elsewhere)."""
-    candidates = [root / rel]
+def _git_out(root: Path, *args: str) -> str:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         out = subprocess.run(
-            ["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
-            capture_output=True, text=True, cwd=root, timeout=10, check=False,
-        )  # fmt: skip
-        if out.returncode == 0 and out.stdout.strip():
-            candidates.append(Path(out.stdout.strip()).parent / rel)
-    for c in candidates:
-        if (c / "run.sh").is_file() and (c / "ergo").is_file():
+            ["git", *args], capture_output=True, text=True, cwd=root, timeout=10, check=False
+        )
+        if out.returncode == 0:
+            return out.stdout.strip()
+    return ""
+
+
+def anchor_candidates(root: Path = ROOT, rel: str = ANCHORS_REL, _depth: int = 0) -> list[Path]:
+    """The folders where the anchors folder ``rel`` (relative to a checkout) is looked for,
+    in order: beside ``root``; beside the main checkout when ``root`` is a git worktree; and
+    the same for the local repository ``root`` was cloned from (its ``origin`` remote, when
+    that is a path on this machine)."""
+    out = [root / rel]
+    common = _git_out(root, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    if common:
+        out.append(Path(common).parent / rel)
+    origin = _git_out(root, "remote", "get-url", "origin")
+    if origin.startswith("file://"):
+        origin = origin[len("file://") :]
+    if origin and _depth < 3 and "://" not in origin and ":" not in origin.split("/")[0]:
+        src = (root / origin).resolve()
+        if src.is_dir() and src != root.resolve():
+            if src.name == ".git":
+                src = src.parent
+            out += anchor_candidates(src, rel, _depth + 1)
+    seen: list[Path] = []
+    for c in out:
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def _is_ergo(d: Path) -> bool:
+    return (d / "run.sh").is_file() and (d / "ergo").is_file()
+
+
+def anchor_dir(name: str = "ergo", root: Path = ROOT, anchors: Path | None = None) -> Path | None:
+    """The build of anchor ``name`` (a folder with ``run.sh`` and the binary), or None when
+    it is absent. ``anchors`` (default: ANCHORS_OVERRIDE, from --anchors/$IRCBENCH_ANCHORS)
+    is the only place looked at when given (the folder holding ``name/``, or that build
+    itself); otherwise :func:`anchor_candidates` of ``root``."""
+    anchors = anchors if anchors is not None else ANCHORS_OVERRIDE
+    places = [anchors / name, anchors] if anchors is not None else [
+        c / name for c in anchor_candidates(root)
+    ]  # fmt: skip
+    for c in places:
+        if _is_ergo(c):
             return c.resolve()
     return None
+
+
+def anchor_missing_message(root: Path = ROOT) -> str:
+    """Why Ergo is skipped, and how to point the bench at a build."""
+    if ANCHORS_OVERRIDE is not None:
+        where = f"{ANCHORS_OVERRIDE}/ergo (from --anchors/${ANCHORS_ENV})"
+    else:
+        where = ", ".join(str(c / "ergo") for c in anchor_candidates(root))
+    return (
+        f"skipping Ergo: no build (run.sh and the ergo binary) at {where}; pass --anchors DIR "
+        f"or set {ANCHORS_ENV}=DIR (a folder holding ergo/), see bench/README.md"
+    )
 
 
 def _ergo(port: int, d: Path) -> list[str]:
     where = anchor_dir()
     if where is None:
-        raise RuntimeError(f"Ergo not found at {ERGO_REL}")
+        raise RuntimeError(anchor_missing_message())
     # run.sh writes ircd.yaml from its ergo.yaml (fakelag off, max-sendq 64m, no hostname
     # lookups or ident, loopback exempt from the per-IP limits: Ergo's default.yaml otherwise)
     # and execs ergo, so the pinned pid is Ergo's
@@ -269,15 +325,46 @@ class Case:
     needs_history: bool = False
     clients: int = 0  # sockets the case needs at once (for servers with a hard cap)
     extra: dict[str, Any] = field(default_factory=dict)
+    group: str = ""  # cases of one group run interleaved, run by run (default: the key)
+    rounds: int = 1  # times the generator repeats the timed part in one run (its time bound)
 
 
-def cases(quick: bool) -> list[Case]:
+# connect to the small size: this many bursts of fresh clients per run (loadgen --bursts);
+# one burst of 1000 lasts ~0.3 s on our server, too short to compare commits with one figure
+CONNECT_BURSTS = 5
+# the latency probes' placement in the channel's join order (loadgen --probe-placement):
+# the tabled figure's; others asked for with --latency-probes run as extra cases beside it
+LATENCY_PROBES = "spread"
+
+
+def cases(quick: bool, probe_placements: tuple[str, ...] = (LATENCY_PROBES,)) -> list[Case]:
+    """The cases of a run. ``probe_placements``: the latency probes' placements; the tabled
+    ``latency_<rate>`` keys use LATENCY_PROBES, any other gets ``latency_<rate>_<placement>``
+    in the same group (run interleaved with it)."""
     if quick:
         c_small, c_big, rx, fan_msgs, lat_s, priv_msgs = 200, 1000, 100, 2000, 1.5, 20000
     else:
         c_small, c_big, rx, fan_msgs, lat_s, priv_msgs = 1000, 10000, 1000, 10000, 10.0, 200000
+    placements = [LATENCY_PROBES] if LATENCY_PROBES in probe_placements else []
+    placements += [p for p in probe_placements if p not in placements]
+    latency = []
+    for rate in (200, 2000):
+        for p in placements:
+            key = f"latency_{rate}" + ("" if p == LATENCY_PROBES else f"_{p}")
+            latency.append(
+                Case(key, "latency",
+                     ["--rate", str(rate), "--seconds", str(lat_s), "--probe-placement", p],
+                     60, clients=101, group=f"latency_{rate}")
+            )  # fmt: skip
     return [
-        Case(f"connect_{c_small}", "connect", ["--clients", str(c_small)], 30, clients=c_small),
+        Case(
+            f"connect_{c_small}",
+            "connect",
+            ["--clients", str(c_small), "--bursts", str(CONNECT_BURSTS)],
+            30,
+            clients=c_small,
+            rounds=CONNECT_BURSTS,
+        ),
         Case(f"connect_{c_big}", "connect", ["--clients", str(c_big)], 60, clients=c_big),
         Case(
             f"fanout_{rx}",
@@ -286,10 +373,7 @@ def cases(quick: bool) -> list[Case]:
             60,
             clients=rx + 4,
         ),
-        Case("latency_200", "latency", ["--rate", "200", "--seconds", str(lat_s)], 60, clients=101),
-        Case(
-            "latency_2000", "latency", ["--rate", "2000", "--seconds", str(lat_s)], 60, clients=101
-        ),
+        *latency,
         Case(
             "private", "private", ["--pairs", "100", "--messages", str(priv_msgs)], 60, clients=200
         ),
@@ -323,8 +407,9 @@ def run_case(
         ]
         try:
             out = subprocess.run(
-                argv, capture_output=True, text=True, timeout=case.timeout * 3 + 60
-            )
+                argv, capture_output=True, text=True,
+                timeout=case.timeout * (2 + case.rounds) + 60,
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
             return {"error": "generator timed out"}
         alive = srv.proc.poll() is None
@@ -340,6 +425,18 @@ def run_case(
         srv.stop()
 
 
+def case_groups(all_cases: list[Case], only: set[str]) -> list[list[Case]]:
+    """The cases to run (``only``: these keys; empty: all), in groups run interleaved: the
+    cases of one ``group`` (e.g. a latency case under two probe placements) take turns run by
+    run, so each pair of runs shares the same minutes of the machine."""
+    groups: dict[str, list[Case]] = {}
+    for c in all_cases:
+        if only and c.key not in only and (c.group or c.key) not in only:
+            continue
+        groups.setdefault(c.group or c.key, []).append(c)
+    return list(groups.values())
+
+
 def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     ok = [r for r in runs if "error" not in r and "na" not in r]
     if not ok:
@@ -348,8 +445,17 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for k in ok[0]:
         vals = [r.get(k) for r in ok]
         nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if nums and len(nums) == len(vals):
-            m = statistics.median(nums)
+        if k.endswith("_bursts") and all(isinstance(v, list) for v in vals):
+            out[k] = [x for v in vals for x in v]  # every burst of every run
+        elif nums and len(nums) == len(vals):
+            # extremes stay extremes over the runs (the slowest burst of all, the most
+            # disturbed window); anything else is the median
+            if k.endswith("_min"):
+                m = min(nums)
+            elif k.endswith("_max") or k.endswith("_max_pct"):
+                m = max(nums)
+            else:
+                m = statistics.median(nums)
             out[k] = round(m, 3) if isinstance(m, float) else m
         else:
             out[k] = vals[0]
@@ -423,6 +529,15 @@ def cell(res: dict[str, Any], metric: str, unit: str = "", digits: int = 0,
     return text
 
 
+def range_cell(res: dict[str, Any], metric: str) -> str:
+    """``min – max`` of ``metric`` over the bursts of every run (``—`` without bursts)."""
+    lo, hi = res.get(f"{metric}_min"), res.get(f"{metric}_max")
+    if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
+        return "—"
+    n = len(res.get(f"{metric}_bursts") or [])
+    return f"{lo:,.0f} – {hi:,.0f}" + (f" ({n} bursts)" if n else "")
+
+
 def cpu_cell(res: dict[str, Any]) -> str:
     """``server / generator`` CPU % of one result (``?`` where unknown)."""
     if not res or "na" in res or "error" in res:
@@ -465,6 +580,10 @@ def table(results: dict[str, dict[str, dict[str, Any]]], names: list[str], quick
         low = metric.endswith("_ms") or metric.endswith("_s") or metric.endswith("_kib")
         cells = [cell(results.get(n, {}).get(key, {}), metric, unit, digits, low) for n in names]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
+        if key == ck_small and metric == "clients_per_s":
+            cells = [range_cell(results.get(n, {}).get(key, {}), metric) for n in names]
+            out.append(f"| connect {ck_small.split('_')[1]}: slowest – fastest burst (clients/s) | "
+                       + " | ".join(cells) + " |")  # fmt: skip
     for label, key in (
         ("fan-out", fk),
         ("private", "private"),
@@ -664,6 +783,24 @@ def main(argv: list[str] | None = None) -> int:
         help="also run our server as of this commit (server 'base', from git archive), "
         "for old-vs-new figures in one run",
     )
+    ap.add_argument(
+        "--latency-probes",
+        default=LATENCY_PROBES,
+        help="comma-separated latency probe placements (loadgen --probe-placement: spread, "
+        f"first, all); {LATENCY_PROBES!r} gives the tabled latency_<rate> keys, any other "
+        "extra keys latency_<rate>_<placement>, run interleaved with them "
+        "(e.g. spread,first: the old placement beside the new)",
+    )
+    ap.add_argument(
+        "--anchors",
+        default=os.environ.get(ANCHORS_ENV, ""),
+        help=f"the folder holding the Ergo build (ergo/run.sh, ergo/ergo); default "
+        f"${ANCHORS_ENV}, else {ANCHORS_REL} beside this checkout, its main worktree or the "
+        "local repository it was cloned from",
+    )
+    ap.add_argument(
+        "--check-anchors", action="store_true", help="say where Ergo is found, and exit"
+    )
     ap.add_argument("--no-readme", action="store_true", help="don't rewrite bench/README.md")
     ap.add_argument(
         "--render-only",
@@ -671,6 +808,16 @@ def main(argv: list[str] | None = None) -> int:
         help="rewrite the chart and README table from --out (no benchmark is run)",
     )
     a = ap.parse_args(argv)
+    global ANCHORS_OVERRIDE
+    ANCHORS_OVERRIDE = Path(a.anchors).expanduser() if a.anchors else None
+    if a.check_anchors:
+        where = anchor_dir()
+        print(f"Ergo anchor: {where}" if where else anchor_missing_message())
+        return 0 if where else 1
+    placements = tuple(p for p in a.latency_probes.split(",") if p)
+    bad = [p for p in placements if p not in ("spread", "first", "all")]
+    if bad or not placements:
+        raise SystemExit(f"--latency-probes: unknown placement(s) {bad}; known: spread,first,all")
     if a.render_only:
         doc: dict[str, Any] = json.loads(Path(a.out).read_text())
         names = list(doc["results"])
@@ -696,11 +843,7 @@ def main(argv: list[str] | None = None) -> int:
         if n not in SERVERS:
             raise SystemExit(f"unknown server {n!r}; known: {', '.join(SERVERS)}")
     if "ergo" in names and anchor_dir() is None:
-        print(
-            f"skipping Ergo: no build at {ERGO_REL} (relative to {ROOT}; it needs run.sh and "
-            "the ergo binary there, see bench/README.md)",
-            file=sys.stderr,
-        )
+        print(anchor_missing_message(), file=sys.stderr)
         names.remove("ergo")
     only = {x for x in a.only.split(",") if x}
     with contextlib.suppress(ValueError, OSError):
@@ -740,31 +883,35 @@ def main(argv: list[str] | None = None) -> int:
         "results": {},
         "raw": {},
     }
+    if len(placements) > 1 or placements[0] != LATENCY_PROBES:
+        doc["latency_probes"] = list(placements)
     t_start = time.monotonic()
     try:
-        for case in cases(a.quick):
-            if only and case.key not in only:
-                continue
+        for group in case_groups(cases(a.quick, placements), only):
             for n in names:
-                runs = []
+                runs: dict[str, list[dict[str, Any]]] = {c.key: [] for c in group}
                 for i in range(a.repeat):
-                    t0 = time.monotonic()
-                    try:
-                        r = run_case(SERVERS[n], case, a.gen_cpu, a.server_cpu, workdir)
-                    except RuntimeError as e:
-                        r = {"error": str(e)[:400]}
-                    runs.append(r)
-                    brief = {k: v for k, v in r.items() if k not in ("errors_sample", "server_log")}
-                    took = time.monotonic() - t0
-                    print(
-                        f"[{time.monotonic() - t_start:6.0f}s] {case.key:14} {n:9} run {i + 1}: "
-                        f"{json.dumps(brief)} ({took:.1f}s)",
-                        flush=True,
-                    )
-                    if "na" in r:
-                        break
-                doc["raw"].setdefault(n, {})[case.key] = runs
-                doc["results"].setdefault(n, {})[case.key] = median_of(runs)
+                    for case in group:
+                        if runs[case.key] and "na" in runs[case.key][-1]:
+                            continue
+                        t0 = time.monotonic()
+                        try:
+                            r = run_case(SERVERS[n], case, a.gen_cpu, a.server_cpu, workdir)
+                        except RuntimeError as e:
+                            r = {"error": str(e)[:400]}
+                        runs[case.key].append(r)
+                        brief = {
+                            k: v for k, v in r.items() if k not in ("errors_sample", "server_log")
+                        }
+                        took = time.monotonic() - t0
+                        print(
+                            f"[{time.monotonic() - t_start:6.0f}s] {case.key:14} {n:9} run "
+                            f"{i + 1}: {json.dumps(brief)} ({took:.1f}s)",
+                            flush=True,
+                        )
+                for key, rs in runs.items():
+                    doc["raw"].setdefault(n, {})[key] = rs
+                    doc["results"].setdefault(n, {})[key] = median_of(rs)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if base_dir is not None:

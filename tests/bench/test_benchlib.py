@@ -87,16 +87,90 @@ def test_table_has_every_server_and_the_cpu_rows() -> None:
     assert "| CPU % server / generator, fan-out | 99 / 50 | — |" in text
 
 
+def _ergo_build(d: Path) -> Path:
+    d.mkdir(parents=True)
+    (d / "run.sh").write_text("#!/bin/sh\n")
+    (d / "ergo").write_text("")
+    return d.resolve()
+
+
 def test_anchor_dir_finds_a_build_relative_to_the_checkout(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    assert run.anchor_dir("../shared/anchors/ergo", root) is None  # absent: skipped
+    assert run.anchor_dir("ergo", root) is None  # absent: skipped
     d = tmp_path / "shared" / "anchors" / "ergo"
     d.mkdir(parents=True)
     (d / "run.sh").write_text("#!/bin/sh\n")
-    assert run.anchor_dir("../shared/anchors/ergo", root) is None  # no binary yet
+    assert run.anchor_dir("ergo", root) is None  # no binary yet
     (d / "ergo").write_text("")
-    assert run.anchor_dir("../shared/anchors/ergo", root) == d.resolve()
+    assert run.anchor_dir("ergo", root) == d.resolve()
+
+
+def _git(cwd: Path, *args: str) -> None:
+    import subprocess
+
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+def test_anchor_dir_of_a_clone_elsewhere_looks_beside_its_origin(tmp_path: Path) -> None:
+    """A clone in /tmp has no ../shared beside it: the build beside the local repository it
+    was cloned from is found (and one beside the clone itself wins)."""
+    src = tmp_path / "work" / "main"
+    src.mkdir(parents=True)
+    _git(src, "init", "-q")
+    _git(src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty",
+         "-m", "x")  # fmt: skip
+    clone = tmp_path / "elsewhere" / "clone"
+    _git(tmp_path, "clone", "-q", str(src), str(clone))
+    assert run.anchor_dir("ergo", clone) is None
+    beside_origin = _ergo_build(tmp_path / "work" / "shared" / "anchors" / "ergo")
+    assert run.anchor_dir("ergo", clone) == beside_origin
+    beside_clone = _ergo_build(tmp_path / "elsewhere" / "shared" / "anchors" / "ergo")
+    assert run.anchor_dir("ergo", clone) == beside_clone
+    msg = run.anchor_missing_message(tmp_path / "nowhere")
+    assert "--anchors" in msg and run.ANCHORS_ENV in msg
+
+
+def test_anchor_dir_given_explicitly_is_the_only_place(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    _ergo_build(tmp_path / "shared" / "anchors" / "ergo")
+    other = tmp_path / "mine"
+    other.mkdir()
+    assert run.anchor_dir("ergo", root, anchors=other) is None  # not the default place
+    build = _ergo_build(other / "ergo")
+    assert run.anchor_dir("ergo", root, anchors=other) == build  # the folder holding ergo/
+    assert run.anchor_dir("ergo", root, anchors=other / "ergo") == build  # or the build
+
+
+def test_latency_cases_with_two_placements_share_a_group() -> None:
+    keys = {c.key: c for c in run.cases(False, ("first", "spread"))}
+    assert keys["latency_200"].args[-2:] == ["--probe-placement", "spread"]
+    assert keys["latency_200_first"].args[-2:] == ["--probe-placement", "first"]
+    groups = run.case_groups(run.cases(False, ("spread", "first")), {"latency_200"})
+    assert [[c.key for c in g] for g in groups] == [["latency_200", "latency_200_first"]]
+    assert "latency_200_first" not in {c.key for c in run.cases(False)}
+    (connect,) = [c for c in run.cases(False) if c.key == "connect_1000"]
+    assert connect.args[-2:] == ["--bursts", str(run.CONNECT_BURSTS)]
+    assert connect.rounds == run.CONNECT_BURSTS
+
+
+def test_median_of_keeps_every_burst_and_the_extremes() -> None:
+    runs = [
+        {"clients_per_s": 3000.0, "clients_per_s_min": 2500.0, "clients_per_s_max": 3100.0,
+         "clients_per_s_bursts": [2500.0, 3000.0, 3100.0], "server_core_others_max_pct": 4.0},
+        {"clients_per_s": 2000.0, "clients_per_s_min": 1900.0, "clients_per_s_max": 2900.0,
+         "clients_per_s_bursts": [1900.0, 2000.0, 2900.0], "server_core_others_max_pct": 30.0},
+        {"clients_per_s": 2800.0, "clients_per_s_min": 2700.0, "clients_per_s_max": 2850.0,
+         "clients_per_s_bursts": [2700.0, 2800.0, 2850.0], "server_core_others_max_pct": 1.0},
+    ]  # fmt: skip
+    m = run.median_of(runs)
+    assert m["clients_per_s"] == 2800.0
+    assert m["clients_per_s_min"] == 1900.0 and m["clients_per_s_max"] == 3100.0
+    assert len(m["clients_per_s_bursts"]) == 9
+    assert m["server_core_others_max_pct"] == 30.0
+    assert run.range_cell(m, "clients_per_s") == "1,900 – 3,100 (9 bursts)"
+    assert run.range_cell({"clients_per_s": 5.0}, "clients_per_s") == "—"
 
 
 def test_running_server_stops_and_reports_an_early_exit(tmp_path: Path) -> None:

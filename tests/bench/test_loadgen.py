@@ -57,6 +57,66 @@ async def test_latency_tiny(server: Server) -> None:
     assert 0 < res["p50_ms"] <= res["p99_ms"] <= res["max_ms"]
 
 
+async def test_latency_probes_spread_over_the_join_order(server: Server) -> None:
+    """The spread placement samples members from every part of the join order, each of them
+    a real measurement (every message seen by every probe), and says so in the result."""
+    res = await loadgen.run_scenario(
+        "latency", "127.0.0.1", server.port, rate=200, members=10, seconds=0.1, probes=2
+    )
+    assert res["probe_placement"] == "spread" and res["probe_positions"] == [2, 7]
+    assert res["samples"] == 2 * res["messages"] > 0 and res["lost"] == 0, res
+    assert len(res["probe_p50_ms"]) == 2 and all(x > 0 for x in res["probe_p50_ms"])
+    old = await loadgen.run_scenario(
+        "latency", "127.0.0.1", server.port, rate=200, members=10, seconds=0.1, probes=2,
+        placement="first",
+    )  # fmt: skip
+    assert old["probe_placement"] == "first" and old["probe_positions"] == [0, 1]
+
+
+def test_probe_positions() -> None:
+    pp = loadgen.probe_positions
+    assert pp(100, 20) == list(range(2, 100, 5))  # every 5th, from the middle of each fifth
+    assert pp(100, 20, "first") == list(range(20))
+    assert pp(100, 20, "all") == list(range(100))
+    assert pp(10, 20) == list(range(10))  # more probes than members: all of them
+    got = pp(50, 20)
+    assert len(set(got)) == 20 and got == sorted(got) and got[0] < 3 and got[-1] > 46
+    assert pp(7, 0) == []
+    with pytest.raises(ValueError):
+        pp(10, 2, "last")
+
+
+async def test_connect_bursts_summarized(server: Server) -> None:
+    """Several bursts of fresh clients in one run: the median burst's figures, every burst's
+    rate and the spread; the RSS is the first burst's."""
+    res = await loadgen.run_scenario(
+        "connect", "127.0.0.1", server.port, clients=8, timeout=10, settle=0, bursts=3
+    )
+    assert res["bursts"] == 3 and res["lost_total"] == 0 and res["joined"] == 8, res
+    rates = res["clients_per_s_bursts"]
+    assert len(rates) == 3 and all(r > 0 for r in rates)
+    assert res["clients_per_s"] == sorted(rates)[1]
+    assert res["clients_per_s_min"] == min(rates) and res["clients_per_s_max"] == max(rates)
+    assert res["first_burst_clients_per_s"] == rates[0]
+    assert len(res["idle_wait_s"]) == 2
+
+
+def test_summarize_bursts_takes_the_median_burst() -> None:
+    bursts = [
+        {"clients_per_s": 3000.0, "all_joined_s": 0.33, "lost": 0, "server_core_others_pct": 2},
+        {"clients_per_s": 1500.0, "all_joined_s": 0.66, "lost": 1, "server_core_others_pct": 40},
+        {"clients_per_s": 2500.0, "all_joined_s": 0.40, "lost": 0, "server_core_others_pct": 5},
+        {"clients_per_s": 2000.0, "all_joined_s": 0.50, "lost": 0},
+    ]
+    s = loadgen.summarize_bursts(bursts)
+    assert s["clients_per_s"] == 2000.0 and s["all_joined_s"] == 0.50  # the lower middle one
+    assert s["median_burst"] == 3 and s["bursts"] == 4 and s["lost_total"] == 1
+    assert s["clients_per_s_bursts"] == [3000.0, 1500.0, 2500.0, 2000.0]
+    assert s["clients_per_s_spread_pct"] == 75.0
+    assert s["server_core_others_max_pct"] == 40
+    assert loadgen.summarize_bursts([]) == {"bursts": 0}
+
+
 async def test_private_tiny(server: Server) -> None:
     res = await loadgen.run_scenario(
         "private", "127.0.0.1", server.port, pairs=2, messages=40, timeout=10
