@@ -420,6 +420,12 @@ async def connect_many(
     watchdog.cancel()
     joined = [c for c in clients if c.joined.done() and not c.joined.cancelled()]
     joined = [c for c in joined if c.joined.exception() is None]
+    # a client that did not join in time is closed, not left open: it would still hold a
+    # slot of the server (and register late) during whatever runs next
+    kept = set(map(id, joined))
+    for c in clients:
+        if id(c) not in kept:
+            c.abort()
     return joined, errors
 
 

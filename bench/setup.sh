@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what the benchmark suite needs: the anchor servers (ngIRCd, InspIRCd from Debian;
-# miniircd from PyPI; Ergo is a static build kept in ../shared/anchors/ergo), a C compiler for
-# the fan-out's reader (bench/rxcount.c), uvloop for the generator, matplotlib for the chart,
-# and the profilers.
+# miniircd from PyPI; Ergo is a static build kept in ../shared/anchors/ergo: see
+# `run.py --anchors`), a C compiler for the fan-out's reader (bench/rxcount.c), uvloop for the
+# generator, matplotlib for the chart, and the profilers.
 # The Debian packages' own services are not used (run.py starts each server itself from a
 # generated temp config on 127.0.0.1); if the package started one, it is stopped again.
 set -euo pipefail
@@ -33,9 +33,11 @@ if command -v cc >/dev/null; then
 else
     echo "no C compiler: the fan-out counts in Python (slower generator; figures marked)" >&2
 fi
-if [ -x ../shared/anchors/ergo/ergo ]; then
-    echo "Ergo anchor: $(../shared/anchors/ergo/ergo --version 2>&1 | head -1)"
+# Ergo: a static build in an anchors folder (../shared/anchors/ergo beside this checkout, its
+# main worktree or the local repository it was cloned from; or --anchors / $IRCBENCH_ANCHORS)
+if where="$("$VENV_PY" bench/run.py --check-anchors)"; then
+    echo "$where: $("${where#Ergo anchor: }/ergo" --version 2>&1 | head -1)"
 else
-    echo "no Ergo build at ../shared/anchors/ergo: run.py skips Ergo" >&2
+    echo "$where" >&2
 fi
 echo "bench setup done: $(ngircd --version 2>&1 | head -1); inspircd $(dpkg-query -W -f='${Version}' inspircd)"
