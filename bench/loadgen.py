@@ -659,13 +659,16 @@ async def scenario_connect(
     prefix: str = "c",
     settle: float = 1.0,
     bursts: int = 1,
+    stop_on_loss: bool = True,
 ) -> dict[str, Any]:
     """``bursts`` times: ``clients`` fresh clients connect at once (at most ``concurrency``
     registering), register and join; then they are closed and the server is left to finish
     closing them (until its CPU is idle) before the next burst. With one burst the result is
     that burst's; with several, the median burst's figures and the spread over the bursts
     (:func:`summarize_bursts`). The RSS per connection is the first burst's (the server's
-    RSS does not return to its start once a burst has come and gone)."""
+    RSS does not return to its start once a burst has come and gone). With ``stop_on_loss``
+    a burst that lost clients (they did not join within ``timeout``) is the last one: each
+    such burst lasts the whole timeout, and the run is then about losses, not spread."""
     server_pid = server_pid or gen.server_pid
     done: list[dict[str, Any]] = []
     idle_s: list[float] = []
@@ -676,11 +679,15 @@ async def scenario_connect(
         )  # fmt: skip
         done.append(res)
         close_all(joined)
+        if res["lost"] and stop_on_loss:
+            break  # the server cannot take this burst: its spread is not the question
         if b + 1 < bursts:
             idle_s.append(await server_idle(server_pid))
     if bursts <= 1:
         return done[0]
     out = summarize_bursts(done)
+    out["bursts_planned"] = bursts
+    out["stopped_on_loss"] = len(done) < bursts
     for k in ("rss_before_kib", "rss_after_kib", "rss_per_conn_kib"):
         if k in done[0]:
             out[k] = done[0][k]

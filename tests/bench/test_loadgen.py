@@ -99,6 +99,22 @@ async def test_connect_bursts_summarized(server: Server) -> None:
     assert res["clients_per_s_min"] == min(rates) and res["clients_per_s_max"] == max(rates)
     assert res["first_burst_clients_per_s"] == rates[0]
     assert len(res["idle_wait_s"]) == 2
+    assert res["bursts_planned"] == 3 and res["stopped_on_loss"] is False
+
+
+async def test_connect_bursts_stop_after_a_burst_that_lost_clients(server: Server) -> None:
+    """A burst that loses clients ends the run's bursts (each such burst lasts the whole
+    timeout): a nick of the first burst is already taken, so that client is refused (433)."""
+    gen = loadgen.Gen("127.0.0.1", server.port)
+    holder, errs = await loadgen.connect_many(gen, ["c0x3"], 1, 10)
+    assert holder, errs
+    try:
+        res = await loadgen.scenario_connect(gen, clients=6, timeout=5, settle=0, bursts=3)
+    finally:
+        loadgen.close_all(holder)
+    assert res["bursts"] == 1 and res["stopped_on_loss"] is True, res
+    assert res["lost"] == res["lost_total"] == 1 and res["joined"] == 5
+    assert "433" in " ".join(res["errors_sample"])
 
 
 def test_summarize_bursts_takes_the_median_burst() -> None:
