@@ -33,6 +33,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -602,6 +603,10 @@ def summarize_bursts(bursts: list[dict[str, Any]], key: str = "clients_per_s") -
     res[f"{key}_min"] = min(vals)
     res[f"{key}_max"] = max(vals)
     res[f"{key}_spread_pct"] = round(100.0 * (max(vals) - min(vals)) / med, 1) if med else None
+    cost = [b["server_us_per_client"] for b in bursts if "server_us_per_client" in b]
+    if cost:
+        res["server_us_per_client_bursts"] = cost
+        res["server_us_per_client_median"] = statistics.median(cost)
     res["lost_total"] = sum(int(b.get("lost", 0)) for b in bursts)
     for side in ("server", "gen"):
         k = f"{side}_core_others_pct"
@@ -643,6 +648,13 @@ async def _connect_burst(
         "unsynced": unsynced,
         "errors_sample": errors[:5],
     }
+    # CPU per joined client: what a registration costs each side, which a busy machine
+    # stretches far less than the wall time (other work delays the server, it does not make
+    # its work bigger)
+    for side in ("server", "gen"):
+        pct = cpu.get(f"{side}_cpu_pct")
+        if isinstance(pct, (int, float)) and n and t_all > 0:
+            res[f"{side}_us_per_client"] = round(1e4 * pct * t_all / n, 1)
     if rss0 is not None and rss1 is not None and n:
         res["rss_before_kib"] = rss0
         res["rss_after_kib"] = rss1

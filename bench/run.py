@@ -538,6 +538,15 @@ def range_cell(res: dict[str, Any], metric: str) -> str:
     return f"{lo:,.0f} – {hi:,.0f}" + (f" ({n} bursts)" if n else "")
 
 
+def cost_cell(res: dict[str, Any]) -> str:
+    """The server's CPU µs per joined client (median burst of each run, median of the runs):
+    a busy machine stretches it far less than the clients/s."""
+    v = res.get("server_us_per_client_median", res.get("server_us_per_client"))
+    if "na" in res or "error" in res or not isinstance(v, (int, float)):
+        return "—"
+    return f"{v:,.0f} µs"
+
+
 def cpu_cell(res: dict[str, Any]) -> str:
     """``server / generator`` CPU % of one result (``?`` where unknown)."""
     if not res or "na" in res or "error" in res:
@@ -583,6 +592,9 @@ def table(results: dict[str, dict[str, dict[str, Any]]], names: list[str], quick
         if key == ck_small and metric == "clients_per_s":
             cells = [range_cell(results.get(n, {}).get(key, {}), metric) for n in names]
             out.append(f"| connect {ck_small.split('_')[1]}: slowest – fastest burst (clients/s) | "
+                       + " | ".join(cells) + " |")  # fmt: skip
+            cells = [cost_cell(results.get(n, {}).get(key, {})) for n in names]
+            out.append(f"| connect {ck_small.split('_')[1]}: server CPU per joined client | "
                        + " | ".join(cells) + " |")  # fmt: skip
     for label, key in (
         ("fan-out", fk),

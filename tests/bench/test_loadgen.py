@@ -100,6 +100,8 @@ async def test_connect_bursts_summarized(server: Server) -> None:
     assert res["first_burst_clients_per_s"] == rates[0]
     assert len(res["idle_wait_s"]) == 2
     assert res["bursts_planned"] == 3 and res["stopped_on_loss"] is False
+    assert "server_us_per_client" not in res  # no server pid here: no server CPU
+    assert res["gen_us_per_client"] > 0
 
 
 async def test_connect_bursts_stop_after_a_burst_that_lost_clients(server: Server) -> None:
@@ -122,14 +124,18 @@ def test_summarize_bursts_takes_the_median_burst() -> None:
         {"clients_per_s": 3000.0, "all_joined_s": 0.33, "lost": 0, "server_core_others_pct": 2},
         {"clients_per_s": 1500.0, "all_joined_s": 0.66, "lost": 1, "server_core_others_pct": 40},
         {"clients_per_s": 2500.0, "all_joined_s": 0.40, "lost": 0, "server_core_others_pct": 5},
-        {"clients_per_s": 2000.0, "all_joined_s": 0.50, "lost": 0},
+        {"clients_per_s": 2000.0, "all_joined_s": 0.50, "lost": 0, "server_us_per_client": 90},
     ]
+    for b, cost in zip(bursts, (100, 300, 110), strict=False):
+        b["server_us_per_client"] = cost
     s = loadgen.summarize_bursts(bursts)
     assert s["clients_per_s"] == 2000.0 and s["all_joined_s"] == 0.50  # the lower middle one
     assert s["median_burst"] == 3 and s["bursts"] == 4 and s["lost_total"] == 1
     assert s["clients_per_s_bursts"] == [3000.0, 1500.0, 2500.0, 2000.0]
     assert s["clients_per_s_spread_pct"] == 75.0
     assert s["server_core_others_max_pct"] == 40
+    assert s["server_us_per_client_bursts"] == [100, 300, 110, 90]
+    assert s["server_us_per_client_median"] == 105
     assert loadgen.summarize_bursts([]) == {"bursts": 0}
 
 
