@@ -171,7 +171,6 @@ def _miniircd(port: int, d: Path) -> list[str]:
 # (``git clone /work/main /tmp/x``) finds the same build
 ANCHORS_ENV = "IRCBENCH_ANCHORS"
 ANCHORS_REL = "../shared/anchors"
-ERGO_REL = f"{ANCHORS_REL}/ergo"
 ANCHORS_OVERRIDE: Path | None = None  # set by --anchors / $IRCBENCH_ANCHORS in main()
 
 
@@ -329,7 +328,7 @@ class Case:
     rounds: int = 1  # times the generator repeats the timed part in one run (its time bound)
 
 
-# connect to the small size: this many bursts of fresh clients per run (loadgen --bursts);
+# connect at the small size: this many bursts of fresh clients per run (loadgen --bursts);
 # one burst of 1000 lasts ~0.3 s on our server, too short to compare commits with one figure
 CONNECT_BURSTS = 5
 # the latency probes' placement in the channel's join order (loadgen --probe-placement):
