@@ -19,6 +19,10 @@ Rules:
   posted), and nobody may see those before they are durable. So the order of each connection's
   output is the order it was queued in, and no connection is shown anything that could be lost.
 * **One write per connection per release**: passes released together are joined per link.
+* **The direct path**: when a pass's append is durable at once and nothing is held, the room
+  broadcasts go to each member's link straight from ``RoomLog.deliver`` for every device with
+  nothing else queued in the pass (``collect(direct=True)``): no piece, no second write, the
+  same bytes and delivery notes; the rest of the pass is collected as usual.
 * A **failed** append stops the show: every held pass is dropped (``release`` raises the store's
   error) and the server shuts down; nobody was sent anything of the failed pass or after it.
 * Bytes held count towards a connection's SendQ and as not yet acknowledged by its peer (the
