@@ -534,7 +534,7 @@ def range_cell(res: dict[str, Any], metric: str) -> str:
     if not isinstance(lo, (int, float)) or not isinstance(hi, (int, float)):
         return "—"
     n = len(res.get(f"{metric}_bursts") or [])
-    return f"{lo:,.0f} – {hi:,.0f}" + (f" ({n} bursts)" if n else "")
+    return f"{lo:,.0f} – {hi:,.0f}" + (f" ({n} burst{'s' if n != 1 else ''})" if n else "")
 
 
 def cost_cell(res: dict[str, Any]) -> str:

@@ -171,6 +171,8 @@ def test_median_of_keeps_every_burst_and_the_extremes() -> None:
     assert m["server_core_others_max_pct"] == 30.0
     assert run.range_cell(m, "clients_per_s") == "1,900 – 3,100 (9 bursts)"
     assert run.range_cell({"clients_per_s": 5.0}, "clients_per_s") == "—"
+    one = {"clients_per_s_min": 7.0, "clients_per_s_max": 7.0, "clients_per_s_bursts": [7.0]}
+    assert run.range_cell(one, "clients_per_s") == "7 – 7 (1 burst)"
     assert run.cost_cell({"server_us_per_client_median": 312.4}) == "312 µs"
     assert run.cost_cell({"server_us_per_client": 1234.0}) == "1,234 µs"
     assert run.cost_cell({"na": "x"}) == run.cost_cell({}) == "—"
