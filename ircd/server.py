@@ -32,7 +32,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable, Pending
-from .irc import Hub, Session, acks, feed, fire_due, needs_turn, pump_waiting, tick
+from .irc import Hub, Session, acks, feed_lines, fire_due, needs_turn, pump_waiting, tick
 from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
@@ -546,11 +546,7 @@ class Server:
     def _received(self, s: Session, lines: Iterable[str | TooLong]) -> None:
         if s.closing is not None:
             return
-        hub = self.hub
-        for item in lines:
-            feed(hub, s, item)
-            if s.closing is not None:
-                break
+        feed_lines(self.hub, s, lines if isinstance(lines, list) else list(lines))
         self.schedule_flush()
 
     def detached(self, s: Session, reason: str) -> None:

@@ -8,8 +8,11 @@ client's output, the engine's journal events and its sequence must be the same."
 from __future__ import annotations
 
 import itertools
+import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from unittest import mock
 
 from hypothesis import example, given, settings
@@ -18,9 +21,10 @@ from hypothesis import strategies as st
 from ircd.irc import dispatch
 from ircd.irc.lines import post_line, safe_line
 from ircd.irc.registry import FAST
+from ircd.messenger import passwords
 from ircd.messenger.model import Post
 
-from .harness import Client, Harness, make_config
+from .harness import SERVER, Client, Harness, make_config
 
 
 @contextmanager
@@ -171,3 +175,175 @@ def test_untagged_post_line_is_the_general_one(
             return
         raise AssertionError("the general line raised, the fast one did not") from e
     assert post_line(post, 0, target, extra) == want
+
+
+# ------------------------------------------------------------------ runs of lines in one read
+
+
+class RunWorld:
+    """One hub with clients of every kind a run of private messages meets: guests, echo-message
+    with tags and with labels, an away user, an account on two devices, an offline account,
+    the service; a command budget and a private flood allowance small enough to run out."""
+
+    def __init__(self, sendq: int | None, small: int) -> None:
+        cfg = make_config(
+            server={"motd": "", "commands_per_second": 5.0, "command_burst": 10},
+            limits={"private_burst": 4, "private_per_second": 1.0},
+        )
+        # (scrypt with n=16: an account costs microseconds, not 50 ms)
+        with _same_randomness(), mock.patch.object(passwords, "SCRYPT_N", 16):
+            self.h = Harness(cfg)
+            self.h.messenger.server_id = "fixed"
+            self.alice = self.h.user("alice")
+            self.bob = self.h.user("bob")
+            self.carol = self.h.user("carol", "echo-message server-time message-tags account-tag")
+            self.dave = self.h.user("dave", "echo-message labeled-response batch")
+            self.erin = self.h.user("erin")
+            self.h.user("frank", password="pw").quit()
+            # told frank is offline: the note comes again once he has been online
+            self.alice.send("PRIVMSG frank :are you there?")
+            self.bob.send("PRIVMSG frank :are you there?")
+            self.frank = self.h.user("frank", "echo-message", password="pw")
+            self.frank2 = self.h.user("frank", "server-time", password="pw")  # a second device
+            gina = self.h.user("gina", password="pw")
+            gina.quit()  # an offline account
+            self.clients = [
+                self.alice, self.bob, self.carol, self.dave, self.erin, self.frank, self.frank2
+            ]  # fmt: skip
+            self.erin.send("AWAY :gone fishing")
+            self.alice.send("JOIN #chan")
+            self.bob.send("JOIN #chan")
+            self.h.advance(3)  # every budget full again
+            for c in self.clients:
+                c.take_lines()
+            if sendq is not None:  # a client whose output overflows during the read
+                self.clients[small].session.sendq_limit = sendq
+            self.h.messenger.take_events()
+
+    def read(self, sender: Client, lines: list[str], batched: bool) -> tuple[object, ...]:
+        """``lines`` as the lines framed from one read of ``sender``: all of them in one
+        ``feed_lines`` call (``batched``), or each with its own ``feed``."""
+        with _same_randomness():
+            if batched:
+                dispatch.feed_lines(self.h.hub, sender.session, lines)
+            else:
+                for line in lines:
+                    if sender.session.closing is not None:
+                        break  # (as Server._received stops)
+                    dispatch.feed(self.h.hub, sender.session, line)
+            out = [c.take_lines() for c in self.clients]
+        m = self.h.messenger
+        # the journal as written: its dicts in order, with their keys in order
+        journal = json.dumps(m.take_events())
+        # (the budget of a connection that is closing is never used again: a run spends it
+        # for its lines up front, also for those its close leaves unread)
+        sessions = [
+            (c.session.closing, sorted(c.session.told_offline),
+             c.session.tokens if c.session.closing is None else None,
+             len(c.session.inbox), c.session.last_active)
+            for c in self.clients
+        ]  # fmt: skip
+        # the state (but the password hashes: their salts are random)
+        state = re.sub(r'"pw": "[^"]*"', "", json.dumps(m.to_dict(), sort_keys=True))
+        return out, journal, m.seq, state, sessions
+
+
+_run_targets = st.sampled_from(
+    ["bob", "BOB", "carol", "dave", "erin", "alice", "frank", "gina", "nobody", "messenger",
+     "#chan", "@#chan", "bob,carol"]
+)  # fmt: skip
+_run_texts = st.one_of(
+    st.sampled_from(["hi", "hello world", ":colon", "\x01ACTION waves\x01", "help", "x" * 480]),
+    st.text(alphabet="ab :\u00e9\U0001f600", min_size=1, max_size=12),
+    st.integers(430, 520).map(lambda n: "x" * n),  # too long to relay for some senders
+)
+# a run: one command and target, several lines
+_runs = st.tuples(
+    st.sampled_from(["PRIVMSG", "PRIVMSG", "NOTICE"]),
+    _run_targets,
+    st.lists(_run_texts, min_size=1, max_size=10),
+)
+_odd_lines = st.sampled_from(
+    ["QUIT :bye", "PING :x", "AWAY :brb", "AWAY", "@label=x PRIVMSG bob :hi", "PRIVMSG bob hi",
+     "PRIVMSG bob :a\rb", "PRIVMSG bob :", "PRIVMSG bob :\udc80", "JOIN #chan", "NICK bobby",
+     "PRIVMSG  bob :hi", "privmsg bob :hi"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sender=st.integers(0, 6),
+    pieces=st.lists(st.one_of(_runs, _odd_lines), min_size=1, max_size=5),
+    sendq=st.one_of(st.none(), st.integers(300, 3000)),
+    small=st.integers(0, 6),
+    reads=st.integers(1, 3),
+)
+@example(sender=0, pieces=[("PRIVMSG", "bob", ["hi"] * 16)], sendq=None, small=0, reads=1)
+@example(sender=2, pieces=[("PRIVMSG", "carol", ["me"] * 5)], sendq=None, small=0, reads=1)
+@example(sender=0, pieces=[("PRIVMSG", "erin", ["hi"] * 6)], sendq=None, small=0, reads=2)
+@example(sender=0, pieces=[("PRIVMSG", "gina", ["hi"] * 3)], sendq=None, small=0, reads=2)
+@example(sender=5, pieces=[("PRIVMSG", "bob", ["hi"] * 3)], sendq=None, small=0, reads=1)
+@example(sender=0, pieces=[("PRIVMSG", "frank", ["hi"] * 3)], sendq=None, small=0, reads=1)
+@example(sender=2, pieces=[("PRIVMSG", "bob", ["a" * 300] * 8)], sendq=1000, small=2, reads=1)
+@example(sender=3, pieces=[("PRIVMSG", "dave", ["a" * 300] * 8)], sendq=1000, small=3, reads=1)
+@example(sender=0, pieces=[("PRIVMSG", "bob", ["a" * 300] * 8)], sendq=2000, small=1, reads=1)
+@example(
+    sender=0,
+    pieces=[("PRIVMSG", "bob", ["hi", "x" * 500, "hi"]), "QUIT :bye", ("PRIVMSG", "bob", ["x"])],
+    sendq=None,
+    small=0,
+    reads=1,
+)
+def test_a_read_with_runs_answers_as_its_lines_one_by_one(
+    sender: int,
+    pieces: list[tuple[str, str, list[str]] | str],
+    sendq: int | None,
+    small: int,
+    reads: int,
+) -> None:
+    """modern.ircdocs.horse, PRIVMSG and NOTICE: the lines framed from one read, fed together
+    (``dispatch.feed_lines``, which takes a run of plain lines to one target in one engine
+    call) and fed one at a time give every client the same bytes in the same order, the same
+    journal (event by event, key by key), seq and state: deliveries to every device, echoes,
+    away replies, the once-per-connection offline note, too-long lines refused one by one,
+    flood refusals from the same line on, the command budget running out mid-run, a QUIT or
+    an overflowing output closing a connection mid-run."""
+    lines: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            lines.append(piece)
+        else:
+            cmd, target, texts = piece
+            lines += [f"{cmd} {target} :{text}" for text in texts]
+    batched, single = RunWorld(sendq, small), RunWorld(sendq, small)
+    for _ in range(reads):
+        got = batched.read(batched.clients[sender], lines, True)
+        want = single.read(single.clients[sender], lines, False)
+        assert got == want, lines
+
+
+def test_a_run_is_one_engine_call() -> None:
+    """The run of the bench (16 plain lines to one nick in one read) makes its posts through
+    one ``private_posts`` call, not one ``post_private`` per line."""
+    w = RunWorld(None, 0)
+    m = w.h.messenger
+    calls = []
+    run = m.private_posts
+
+    def counted(*args: Any) -> Any:
+        calls.append(args)
+        return run(*args)
+
+    before = m.seq
+    with (
+        mock.patch.object(m, "post_private", side_effect=AssertionError("per line")),
+        mock.patch.object(m, "private_posts", counted),
+    ):
+        out, _, seq, _, _ = w.read(w.alice, [f"PRIVMSG bob :line {n}" for n in range(16)], True)
+    assert len(calls) == 1
+    mask = w.alice.session.mask
+    assert out[1] == [f":{mask} PRIVMSG bob :line {n}" for n in range(4)]
+    assert seq == before + 4  # the private flood allowance (4) let four through
+    assert len(w.alice.session.inbox) == 6  # the command budget (10) queued the last six
+    refused = "Message not sent: you are sending private messages too fast; wait 1s"
+    assert out[0] == [f":{SERVER} 531 alice bob :{refused}", f":{SERVER} NOTICE bob :{refused}"] * 6

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Callable
+from functools import partial
 
 from ...messenger.errors import (
     Banned,
@@ -21,7 +22,7 @@ from ..caps import SERVICE_KEY
 from ..fanout import relay_private, relay_room
 from ..hub import Hub
 from ..lines import add_tag, post_line, safe_line
-from ..registry import command, fast_path
+from ..registry import command, fast_path, fast_run
 from ..relayed import tag_elsewhere
 from ..replies import reply_error
 from ..service import service_command
@@ -100,6 +101,18 @@ def privmsg_fast(hub: Hub, s: Session, target: str, text: str) -> None:
 @fast_path("NOTICE")
 def notice_fast(hub: Hub, s: Session, target: str, text: str) -> None:
     _to_target(hub, s, target, text, "NOTICE", {"bot": ""} if s.bot else None)
+
+
+@fast_run("PRIVMSG")
+def privmsg_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
+    """Consecutive ``PRIVMSG target :text`` lines of one read (``dispatch.feed_lines``): what
+    ``privmsg_fast`` does with each in turn, in one engine call when the target is a nick."""
+    return _nick_run(hub, s, target, texts, "PRIVMSG", {"bot": ""} if s.bot else None)
+
+
+@fast_run("NOTICE")
+def notice_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
+    return _nick_run(hub, s, target, texts, "NOTICE", {"bot": ""} if s.bot else None)
 
 
 def _to_target(
@@ -283,6 +296,91 @@ def _to_nick(
             text=f"{display} is offline; your message will be delivered when they connect",
         )
     return None
+
+
+def _nick_run(
+    hub: Hub, s: Session, nick: str, texts: list[str], kind: str, tags: dict[str, str] | None
+) -> bool:
+    """``_to_target`` for each of ``texts`` in turn, to a user (online, or an offline account):
+    its recipient resolved once, its posts made by one engine call (``private_posts``), each
+    relayed as it is made, with each line's replies (too long, muted, flooding, away, the
+    offline note) in the same order. False, having done nothing, for any other target (a
+    channel, the service, no such nick): those go line by line."""
+    c = nick[0]
+    if c == "#" or (c in STATUS_PREFIXES and nick[1:2] == "#"):
+        return False
+    key = casefold(nick)
+    if key == SERVICE_KEY:
+        return False
+    peer = hub.nicks.get(key)
+    if peer is not None:
+        user_key, display = peer.user_key, peer.nick
+    else:
+        resolved = hub.resolve_user(nick)
+        if resolved is None:
+            return False
+        user_key, display = resolved
+    quiet = kind == "NOTICE"
+    mask = s.mask
+    # _fits, with the fixed part of the relayed line counted once
+    fixed = f"{mask}{kind}{display}"
+    room = MAX_BODY - 7 - (len(fixed) if fixed.isascii() else len(fixed.encode()))
+    m = hub.messenger
+    posts = m.private_posts(s.user_key, s.nick, mask, user_key, kind, tags)
+    next(posts)
+    refused: Refusal | None = None  # the engine refused them all (no such user, muted)
+    target_session = hub.by_user.get(user_key)
+    away_line = None
+    if target_session is not None and target_session.away and not quiet:
+        away_line = safe_line(
+            Numeric.RPL_AWAY.value, (s.nick, target_session.nick, target_session.away), hub.name
+        )
+    for text in texts:
+        if s.closing is not None:
+            break
+        if (len(text) if text.isascii() else len(text.encode())) > room:
+            if not quiet:
+                hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+            continue
+        if refused is not None:
+            if not quiet:
+                refused()
+            continue
+        try:
+            post = posts.send(text)
+        except NoSuchUser:
+            refused = partial(hub.reply, s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
+            if not quiet:
+                refused()
+            continue
+        except Banned as e:
+            muted = "Message not sent: " + _ban_text(e.until, e.reason)
+            refused = partial(_not_sent, hub, s, display, kind, muted)
+            if not quiet:
+                refused()
+            continue
+        if isinstance(post, Flooding):
+            if not quiet:
+                wait = max(1, math.ceil(post.retry_after))
+                flood = f"Message not sent: you are sending private messages too fast; wait {wait}s"
+                _not_sent(hub, s, display, kind, flood)
+            continue
+        assert post is not None
+        online = relay_private(hub, post, s)
+        if online and s.told_offline:
+            s.told_offline.discard(user_key)
+        if away_line is not None:
+            s.send(away_line)
+        if not online and not quiet and user_key not in s.told_offline:
+            s.told_offline.add(user_key)  # once per recipient and connection, not per message
+            hub.note(
+                s,
+                kind,
+                "STORED",
+                display,
+                text=f"{display} is offline; your message will be delivered when they connect",
+            )
+    return True
 
 
 def _not_sent(hub: Hub, s: Session, display: str, kind: str, text: str) -> None:
