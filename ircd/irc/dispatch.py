@@ -208,7 +208,7 @@ def _run_end(hub: Hub, s: Session, lines: Sequence[str | TooLong], i: int) -> in
             not isinstance(x, str)
             or not x.startswith(head)
             or len(x) <= k  # (an empty trailing param)
-            or x[-1] == "\n"
+            or "\n" in x  # (feed leaves a line ending with LF to the general path)
             or "\r" in x  # (feed would remove it first: left to feed)
             or "\0" in x
             or not (x.isascii() or not has_invalid_utf8(x))

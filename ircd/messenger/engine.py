@@ -1269,6 +1269,7 @@ class Messenger:
         kind = intern(kind)
         origin = intern(origin)
         tags = tags or None
+        simple = account is None and tags is None  # (see the journal's dict below)
         rules = self.rules
         rate, burst = rules.private_per_second, float(rules.private_burst)
         limit = rules.history_per_private
@@ -1300,11 +1301,26 @@ class Messenger:
                     self._dm_index.setdefault(user, set()).add(pk)
                     self._dm_index.setdefault(to, set()).add(pk)
             hist.append_bounded(post, limit)
-            # NewPost(post, q).to_json()
-            if q is None:
-                self._events.append({"t": "post", "p": post.to_dict()})
+            # NewPost(post, q).to_json(), with Post.to_dict's dict of a guest's private post
+            # made here when it is one
+            if simple:
+                p = {
+                    "seq": seq,
+                    "id": f"{prefix}{seq}",
+                    "ts": now,
+                    "k": kind,
+                    "s": user,
+                    "sn": name,
+                    "o": origin,
+                    "txt": text,
+                    "to": to,
+                    "tn": to_name,
+                }
             else:
-                self._events.append({"t": "post", "p": post.to_dict(), "q": q})
+                p = post.to_dict()
+            self._events.append(
+                {"t": "post", "p": p} if q is None else {"t": "post", "p": p, "q": q}
+            )
             text = yield post
 
     # ------------------------------------------------------------------ redaction

@@ -265,7 +265,7 @@ _runs = st.tuples(
 )
 _odd_lines = st.sampled_from(
     ["QUIT :bye", "PING :x", "AWAY :brb", "AWAY", "@label=x PRIVMSG bob :hi", "PRIVMSG bob hi",
-     "PRIVMSG bob :a\rb", "PRIVMSG bob :", "PRIVMSG bob :\udc80", "JOIN #chan", "NICK bobby",
+     "PRIVMSG bob :a\rb", "PRIVMSG bob :a\nb", "PRIVMSG bob :", "PRIVMSG bob :\udc80", "JOIN #chan", "NICK bobby",
      "PRIVMSG  bob :hi", "privmsg bob :hi"]
 )  # fmt: skip
 

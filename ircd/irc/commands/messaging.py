@@ -19,9 +19,9 @@ from ...messenger.errors import (
 from ...messenger.model import Post
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
 from ..caps import SERVICE_KEY
-from ..fanout import relay_private, relay_room
+from ..fanout import private_ends, relay_private, relay_room
 from ..hub import Hub
-from ..lines import add_tag, post_line, safe_line
+from ..lines import MAX_CONTENT, add_tag, post_line, safe_line
 from ..registry import command, fast_path, fast_run
 from ..relayed import tag_elsewhere
 from ..replies import reply_error
@@ -335,52 +335,117 @@ def _nick_run(
         away_line = safe_line(
             Numeric.RPL_AWAY.value, (s.nick, target_session.nick, target_session.away), hub.name
         )
-    for text in texts:
-        if s.closing is not None:
-            break
-        if (len(text) if text.isascii() else len(text.encode())) > room:
-            if not quiet:
-                hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
-            continue
-        if refused is not None:
-            if not quiet:
-                refused()
-            continue
-        try:
-            post = posts.send(text)
-        except NoSuchUser:
-            refused = partial(hub.reply, s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel")
-            if not quiet:
-                refused()
-            continue
-        except Banned as e:
-            muted = "Message not sent: " + _ban_text(e.until, e.reason)
-            refused = partial(_not_sent, hub, s, display, kind, muted)
-            if not quiet:
-                refused()
-            continue
-        if isinstance(post, Flooding):
-            if not quiet:
-                wait = max(1, math.ceil(post.retry_after))
-                flood = f"Message not sent: you are sending private messages too fast; wait {wait}s"
-                _not_sent(hub, s, display, kind, flood)
-            continue
-        assert post is not None
-        online = relay_private(hub, post, s)
-        if online and s.told_offline:
-            s.told_offline.discard(user_key)
-        if away_line is not None:
-            s.send(away_line)
-        if not online and not quiet and user_key not in s.told_offline:
-            s.told_offline.add(user_key)  # once per recipient and connection, not per message
-            hub.note(
-                s,
-                kind,
-                "STORED",
-                display,
-                text=f"{display} is offline; your message will be delivered when they connect",
-            )
+    ends: list[_End] | None = None
+    online = False
+    try:
+        for text in texts:
+            if s.closing is not None:
+                break
+            data = text.encode()
+            size = len(data)
+            if size > room:
+                if not quiet:
+                    hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+                continue
+            if refused is not None:
+                if not quiet:
+                    refused()
+                continue
+            try:
+                post = posts.send(text)
+            except NoSuchUser:
+                refused = partial(
+                    hub.reply, s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel"
+                )
+                if not quiet:
+                    refused()
+                continue
+            except Banned as e:
+                muted = "Message not sent: " + _ban_text(e.until, e.reason)
+                refused = partial(_not_sent, hub, s, display, kind, muted)
+                if not quiet:
+                    refused()
+                continue
+            if isinstance(post, Flooding):
+                if not quiet:
+                    wait = max(1, math.ceil(post.retry_after))
+                    flood = (
+                        f"Message not sent: you are sending private messages too fast; wait {wait}s"
+                    )
+                    _not_sent(hub, s, display, kind, flood)
+                continue
+            assert post is not None
+            if ends is None:  # the same for every post of the run
+                got, online = private_ends(hub, post, s)
+                ends = [_run_end(s, mask, kind, end) for end in got]
+            # relay_private, with each untagged line made from its fixed head and the text, and
+            # what goes to other connections than the sender's collected for one send_all
+            for to, head, left, target, side_effect, chunks in ends:
+                if chunks is not None:
+                    if head is not None and size <= left:
+                        chunks.append(head + data + b"\r\n")
+                    else:
+                        line = post_line(post, to.tagbits, target)
+                        chunks.append((line + "\r\n").encode("utf-8", "replace"))
+                    continue
+                if head is not None and size <= left and to.capture is None:
+                    to.send_bytes(head + data + b"\r\n")
+                    continue
+                line = post_line(post, to.tagbits, target)
+                if side_effect:
+                    to.send_side_effect(line)
+                else:
+                    to.send(line)
+            if online and s.told_offline:
+                s.told_offline.discard(user_key)
+            if away_line is not None:
+                s.send(away_line)
+            if not online and not quiet and user_key not in s.told_offline:
+                s.told_offline.add(user_key)  # once per recipient and connection, not per message
+                hub.note(
+                    s,
+                    kind,
+                    "STORED",
+                    display,
+                    text=f"{display} is offline; your message will be delivered when they connect",
+                )
+    finally:
+        if ends is not None:
+            for end in ends:
+                chunks = end[5]
+                if chunks:
+                    end[0].send_all(chunks)
     return True
+
+
+# one end of a run's posts: the connection, the encoded head of its untagged lines (None: each
+# is made by post_line), the bytes of text that fit after it, the target its lines name, a side
+# effect, and the lines collected for it (None: sent as they are made)
+_End = tuple[Session, bytes | None, int, str, bool, list[bytes] | None]
+
+
+def _run_end(s: Session, origin: str, kind: str, end: tuple[Session, str, bool]) -> _End:
+    """One end of a run's posts from ``s`` (``private_ends``). For a connection without tags:
+    the encoded head ``:origin KIND target :`` of its lines and how many bytes of text fit
+    after it; then ``head + text + CRLF`` is the line ``post_line`` makes (when it needs no
+    repair, which the head and the size tell; a run's texts have no CR, LF or NUL). Another
+    connection than ``s`` gets nothing else during the run, so its lines are collected and
+    queued at its end (``Session.send_all``): the same bytes in the same order."""
+    to, target, side_effect = end
+    head = f":{origin} {kind} {target} :"
+    size = len(head.encode())
+    plain = (
+        not to.tagbits
+        and target[:1] not in ("", ":")
+        and " " not in target
+        and " " not in origin
+        and origin != ""
+        and "\r" not in head
+        and "\n" not in head
+        and "\0" not in head
+    )
+    chunks: list[bytes] | None = [] if to is not s and to.capture is None else None
+    return to, head.encode() if plain else None, MAX_CONTENT - size, target, side_effect, chunks
 
 
 def _not_sent(hub: Hub, s: Session, display: str, kind: str, text: str) -> None:
