@@ -1,9 +1,10 @@
 """The only asyncio I/O: listening sockets, connections, per-pass output flushing, timers,
 persistence scheduling and shutdown.
 
-One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Server.received`` -> ``feed``
-(sync: handlers call the messenger and queue output on sessions) -> at the end of the event-loop
-pass ``_flush`` hands the pass's events to the store and the pass's output to the outbox
+One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Server.received`` ->
+``feed_lines`` -> ``feed`` (or a run of plain lines to one target in one call; sync: handlers
+call the messenger and queue output on sessions) -> at the end of the event-loop pass
+``_flush`` hands the pass's events to the store and the pass's output to the outbox
 (``ircd/irc/output.py``), which gives each connection (its ``Link``) its bytes in one piece once
 the store says the events are durable. A transport implements ``Link`` (``ircd/irc/link.py``)
 and calls ``attach``, ``received`` and ``detached``; TCP and TLS are ``Connection``, WebSocket

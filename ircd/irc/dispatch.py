@@ -1,11 +1,14 @@
 """Input: a client's lines, from the framer to their handlers.
 
-``feed`` takes one framed line; it is handled at once, or queued behind earlier lines of the
-same connection that wait for off-loop work (``defer``) or for the command budget (a token
-bucket per connection; ``pump``/``pump_waiting`` resume them). ``dispatch`` runs the generic
-checks of the command table (451, 461, 421) and the handler, and captures a labelled command's
-output to send it as one labelled response (``_emit_labeled``). ``tick`` is the server's
-once-a-second call: waiting lines, registration and ping timeouts, keepalives, delivery acks.
+``feed_lines`` takes the lines framed from one read: each goes to ``feed``, but a run of
+consecutive plain lines of one command to one target goes to its run handler in one call
+(``registry.fast_run``). ``feed`` takes one framed line; it is handled at once, or queued
+behind earlier lines of the same connection that wait for off-loop work (``defer``) or for the
+command budget (a token bucket per connection; ``pump``/``pump_waiting`` resume them).
+``dispatch`` runs the generic checks of the command table (451, 461, 421) and the handler, and
+captures a labelled command's output to send it as one labelled response (``_emit_labeled``).
+``tick`` is the server's once-a-second call: waiting lines, registration and ping timeouts,
+keepalives, delivery acks.
 
 The state lives on the Hub (``waiting``, ``offload``, ``wake_at``) and on each Session
 (``inbox``, ``held``, ``tokens``, ``label``, ``capture``); this module holds the behaviour.
@@ -200,22 +203,31 @@ def _run_end(hub: Hub, s: Session, lines: Sequence[str | TooLong], i: int) -> in
         return i
     head = item[: t + 2]
     k = t + 2
-    j = i
+    if len(item) <= k:  # (an empty trailing param)
+        return i
+    j = i + 1
     n = len(lines)
     while j < n:
         x = lines[j]
-        if (
-            not isinstance(x, str)
-            or not x.startswith(head)
-            or len(x) <= k  # (an empty trailing param)
-            or "\n" in x  # (feed leaves a line ending with LF to the general path)
-            or "\r" in x  # (feed would remove it first: left to feed)
-            or "\0" in x
-            or not (x.isascii() or not has_invalid_utf8(x))
-        ):
+        if not isinstance(x, str) or not x.startswith(head) or len(x) <= k:
             break
         j += 1
+    if j == i + 1:
+        return j  # no run
+    # feed's checks of each line's text, on the run's lines joined (line by line if they fail):
+    # a line with CR or NUL (feed would remove them first), with LF (feed leaves a line ending
+    # with LF to the general path), not valid UTF-8
+    run = cast("list[str]", lines[i:j])
+    block = "".join(run)
+    if "\n" in block or "\r" in block or "\0" in block or not _valid(block):
+        for m, x in enumerate(run):
+            if "\n" in x or "\r" in x or "\0" in x or not _valid(x):
+                return i + m
     return j
+
+
+def _valid(text: str) -> bool:
+    return text.isascii() or not has_invalid_utf8(text)
 
 
 def _feed_run(hub: Hub, s: Session, lines: Sequence[str | TooLong], i: int, j: int) -> int:

@@ -12,12 +12,13 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from ircd.clock import FakeClock
 from ircd.irc import dispatch
 from ircd.irc.lines import post_line, safe_line
 from ircd.irc.registry import FAST
@@ -185,7 +186,7 @@ class RunWorld:
     with tags and with labels, an away user, an account on two devices, an offline account,
     the service; a command budget and a private flood allowance small enough to run out."""
 
-    def __init__(self, sendq: int | None, small: int) -> None:
+    def __init__(self, sendq: int | None, small: int, muted: int | None = None) -> None:
         cfg = make_config(
             server={"motd": "", "commands_per_second": 5.0, "command_burst": 10},
             limits={"private_burst": 4, "private_per_second": 1.0},
@@ -211,11 +212,14 @@ class RunWorld:
                 self.alice, self.bob, self.carol, self.dave, self.erin, self.frank, self.frank2
             ]  # fmt: skip
             self.erin.send("AWAY :gone fishing")
+            self.carol.send("MODE carol +B")  # a bot: its posts carry the bot tag
             self.alice.send("JOIN #chan")
             self.bob.send("JOIN #chan")
             self.h.advance(3)  # every budget full again
             for c in self.clients:
                 c.take_lines()
+            if muted is not None:  # a muted sender: every post refused
+                self.h.messenger.ban(self.clients[muted].session.user_key, 60, "spam")
             if sendq is not None:  # a client whose output overflows during the read
                 self.clients[small].session.sendq_limit = sendq
             self.h.messenger.take_events()
@@ -265,8 +269,8 @@ _runs = st.tuples(
 )
 _odd_lines = st.sampled_from(
     ["QUIT :bye", "PING :x", "AWAY :brb", "AWAY", "@label=x PRIVMSG bob :hi", "PRIVMSG bob hi",
-     "PRIVMSG bob :a\rb", "PRIVMSG bob :a\nb", "PRIVMSG bob :", "PRIVMSG bob :\udc80", "JOIN #chan", "NICK bobby",
-     "PRIVMSG  bob :hi", "privmsg bob :hi"]
+     "PRIVMSG bob :a\rb", "PRIVMSG bob :a\nb", "PRIVMSG bob :", "PRIVMSG bob :\udc80",
+     "JOIN #chan", "NICK bobby", "PRIVMSG  bob :hi", "privmsg bob :hi"]
 )  # fmt: skip
 
 
@@ -277,22 +281,53 @@ _odd_lines = st.sampled_from(
     sendq=st.one_of(st.none(), st.integers(300, 3000)),
     small=st.integers(0, 6),
     reads=st.integers(1, 3),
+    muted=st.one_of(st.none(), st.none(), st.integers(0, 6)),
 )
-@example(sender=0, pieces=[("PRIVMSG", "bob", ["hi"] * 16)], sendq=None, small=0, reads=1)
-@example(sender=2, pieces=[("PRIVMSG", "carol", ["me"] * 5)], sendq=None, small=0, reads=1)
-@example(sender=0, pieces=[("PRIVMSG", "erin", ["hi"] * 6)], sendq=None, small=0, reads=2)
-@example(sender=0, pieces=[("PRIVMSG", "gina", ["hi"] * 3)], sendq=None, small=0, reads=2)
-@example(sender=5, pieces=[("PRIVMSG", "bob", ["hi"] * 3)], sendq=None, small=0, reads=1)
-@example(sender=0, pieces=[("PRIVMSG", "frank", ["hi"] * 3)], sendq=None, small=0, reads=1)
-@example(sender=2, pieces=[("PRIVMSG", "bob", ["a" * 300] * 8)], sendq=1000, small=2, reads=1)
-@example(sender=3, pieces=[("PRIVMSG", "dave", ["a" * 300] * 8)], sendq=1000, small=3, reads=1)
-@example(sender=0, pieces=[("PRIVMSG", "bob", ["a" * 300] * 8)], sendq=2000, small=1, reads=1)
+@example(
+    sender=0, pieces=[("PRIVMSG", "bob", ["hi"] * 16)], sendq=None, small=0, reads=1, muted=None
+)
+@example(
+    sender=0, pieces=[("PRIVMSG", "bob", ["hi", "x" * 500])], sendq=None, small=0, reads=1, muted=0
+)
+@example(
+    sender=2, pieces=[("PRIVMSG", "frank", ["hi"] * 3)], sendq=None, small=0, reads=1, muted=None
+)
+@example(
+    sender=2, pieces=[("PRIVMSG", "carol", ["me"] * 5)], sendq=None, small=0, reads=1, muted=None
+)
+@example(
+    sender=0, pieces=[("PRIVMSG", "erin", ["hi"] * 6)], sendq=None, small=0, reads=2, muted=None
+)
+@example(
+    sender=0, pieces=[("PRIVMSG", "gina", ["hi"] * 3)], sendq=None, small=0, reads=2, muted=None
+)
+@example(
+    sender=5, pieces=[("PRIVMSG", "bob", ["hi"] * 3)], sendq=None, small=0, reads=1, muted=None
+)
+@example(
+    sender=0, pieces=[("PRIVMSG", "frank", ["hi"] * 3)], sendq=None, small=0, reads=1, muted=None
+)
+@example(
+    sender=2, pieces=[("PRIVMSG", "bob", ["a" * 300] * 8)], sendq=1000, small=2, reads=1, muted=None
+)
+@example(
+    sender=3,
+    pieces=[("PRIVMSG", "dave", ["a" * 300] * 8)],
+    sendq=1000,
+    small=3,
+    reads=1,
+    muted=None,
+)
+@example(
+    sender=0, pieces=[("PRIVMSG", "bob", ["a" * 300] * 8)], sendq=2000, small=1, reads=1, muted=None
+)
 @example(
     sender=0,
     pieces=[("PRIVMSG", "bob", ["hi", "x" * 500, "hi"]), "QUIT :bye", ("PRIVMSG", "bob", ["x"])],
     sendq=None,
     small=0,
     reads=1,
+    muted=None,
 )
 def test_a_read_with_runs_answers_as_its_lines_one_by_one(
     sender: int,
@@ -300,6 +335,7 @@ def test_a_read_with_runs_answers_as_its_lines_one_by_one(
     sendq: int | None,
     small: int,
     reads: int,
+    muted: int | None,
 ) -> None:
     """modern.ircdocs.horse, PRIVMSG and NOTICE: the lines framed from one read, fed together
     (``dispatch.feed_lines``, which takes a run of plain lines to one target in one engine
@@ -315,35 +351,42 @@ def test_a_read_with_runs_answers_as_its_lines_one_by_one(
         else:
             cmd, target, texts = piece
             lines += [f"{cmd} {target} :{text}" for text in texts]
-    batched, single = RunWorld(sendq, small), RunWorld(sendq, small)
+    batched, single = RunWorld(sendq, small, muted), RunWorld(sendq, small, muted)
     for _ in range(reads):
         got = batched.read(batched.clients[sender], lines, True)
         want = single.read(single.clients[sender], lines, False)
         assert got == want, lines
 
 
-def test_a_run_is_one_engine_call() -> None:
-    """The run of the bench (16 plain lines to one nick in one read) makes its posts through
-    one ``private_posts`` call, not one ``post_private`` per line."""
+class _TickingClock(FakeClock):
+    """A clock that moves on 1 ms each time it is read, as a real one does between lines."""
+
+    def now(self) -> float:
+        self.t += 0.001
+        return self.t
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_a_run_is_one_engine_call(batched: bool) -> None:
+    """The run of the bench (16 plain lines to one nick in one read) is posted by one engine
+    call, at one instant: with a clock that moves whenever it is read, its posts share one
+    time, where lines fed one by one each get their own. The private flood allowance (4) lets
+    four through and the command budget (10) queues the last six (modern.ircdocs.horse,
+    PRIVMSG; ERR_CANTSENDTOUSER for the refused ones)."""
     w = RunWorld(None, 0)
     m = w.h.messenger
-    calls = []
-    run = m.private_posts
-
-    def counted(*args: Any) -> Any:
-        calls.append(args)
-        return run(*args)
-
+    clock = _TickingClock()
+    clock.t = w.h.clock.now()
+    m.clock = w.h.hub.clock = clock
     before = m.seq
-    with (
-        mock.patch.object(m, "post_private", side_effect=AssertionError("per line")),
-        mock.patch.object(m, "private_posts", counted),
-    ):
-        out, _, seq, _, _ = w.read(w.alice, [f"PRIVMSG bob :line {n}" for n in range(16)], True)
-    assert len(calls) == 1
+    out, journal, seq, _, _ = w.read(
+        w.alice, [f"PRIVMSG bob :line {n}" for n in range(16)], batched
+    )
     mask = w.alice.session.mask
     assert out[1] == [f":{mask} PRIVMSG bob :line {n}" for n in range(4)]
-    assert seq == before + 4  # the private flood allowance (4) let four through
-    assert len(w.alice.session.inbox) == 6  # the command budget (10) queued the last six
+    assert seq == before + 4
+    assert len(w.alice.session.inbox) == 6
     refused = "Message not sent: you are sending private messages too fast; wait 1s"
     assert out[0] == [f":{SERVER} 531 alice bob :{refused}", f":{SERVER} NOTICE bob :{refused}"] * 6
+    times = {e["p"]["ts"] for e in json.loads(str(journal))}
+    assert len(times) == (1 if batched else 4)
