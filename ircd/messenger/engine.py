@@ -1323,6 +1323,58 @@ class Messenger:
             )
             text = yield post
 
+    def room_posts(
+        self,
+        user: UserKey,
+        name: str,
+        origin: str,
+        key: RoomKey,
+        kind: str = "PRIVMSG",
+        tags: dict[str, str] | None = None,
+    ) -> Generator[Post | RateLimited | None, str, None]:
+        """``post_room`` for a run of texts from ``user`` to room ``key``, as ``private_posts``
+        is for ``post_private``: primed with ``next``, then sent each text; it answers with
+        the ``Post`` (one NewPost event each, as ``post_room`` makes it) or the
+        ``RateLimited`` refusal of a text the rate window does not let through. The first send
+        raises what ``post_room``'s room checks raise (no such room, not a member, muted,
+        moderated, banned), before posting anything. At one instant: once the window is full,
+        every later text is refused too."""
+        text = yield None  # primed: the checks wait for the first text
+        now = self.clock.now()
+        u = self.users.get(user)
+        quota = (u.quota_key or u.key) if u is not None else user
+        self._check_room_send(user, key, now, None, origin)
+        room = self.rooms[key]
+        account = u.name if u is not None and u.password_hash is not None else None
+        prefix = self._msgid_prefix
+        if prefix[:-1] != self.server_id:
+            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+        kind = intern(kind)
+        origin = intern(origin)
+        rkey = intern(key)
+        tags = tags or None
+        q = None if quota == user else quota
+        limit = self.rules.history_per_room
+        while True:
+            try:
+                self._check_quota(quota, now)
+            except RateLimited as e:
+                text = yield e
+                continue
+            seq = self.seq + 1
+            post = stored_post(
+                seq, prefix, now, kind, user, name, origin, account, rkey, None, None, text, tags
+            )
+            # _on_post's room branch (APPLY[NewPost]), spelled out
+            self.seq = seq
+            room.history.append_bounded(post, limit)
+            self._count_public(quota, now)
+            p = post.to_dict()
+            self._events.append(
+                {"t": "post", "p": p} if q is None else {"t": "post", "p": p, "q": q}
+            )
+            text = yield post
+
     # ------------------------------------------------------------------ redaction
 
     def redact(

@@ -189,7 +189,7 @@ class RunWorld:
     def __init__(self, sendq: int | None, small: int, muted: int | None = None) -> None:
         cfg = make_config(
             server={"motd": "", "commands_per_second": 5.0, "command_burst": 10},
-            limits={"private_burst": 4, "private_per_second": 1.0},
+            limits={"private_burst": 4, "private_per_second": 1.0, "messages_per_period": 5},
         )
         # (scrypt with n=16: an account costs microseconds, not 50 ms)
         with _same_randomness(), mock.patch.object(passwords, "SCRYPT_N", 16):
@@ -198,7 +198,7 @@ class RunWorld:
             self.alice = self.h.user("alice")
             self.bob = self.h.user("bob")
             self.carol = self.h.user("carol", "echo-message server-time message-tags account-tag")
-            self.dave = self.h.user("dave", "echo-message labeled-response batch")
+            self.dave = self.h.user("dave", "echo-message labeled-response batch standard-replies")
             self.erin = self.h.user("erin")
             self.h.user("frank", password="pw").quit()
             # told frank is offline: the note comes again once he has been online
@@ -215,6 +215,11 @@ class RunWorld:
             self.carol.send("MODE carol +B")  # a bot: its posts carry the bot tag
             self.alice.send("JOIN #chan")
             self.bob.send("JOIN #chan")
+            self.carol.send("JOIN #chan")
+            self.dave.send("JOIN #chan")
+            self.frank.send("JOIN #chan")  # (and so does frank2, his other device)
+            self.alice.send("JOIN #quiet", "MODE #quiet +m")  # moderated: bob may not speak
+            self.bob.send("JOIN #quiet")
             self.h.advance(3)  # every budget full again
             for c in self.clients:
                 c.take_lines()
@@ -254,7 +259,7 @@ class RunWorld:
 
 _run_targets = st.sampled_from(
     ["bob", "BOB", "carol", "dave", "erin", "alice", "frank", "gina", "nobody", "messenger",
-     "#chan", "@#chan", "bob,carol"]
+     "#chan", "#CHAN", "#quiet", "#nochan", "#general", "@#chan", "bob,carol"]
 )  # fmt: skip
 _run_texts = st.one_of(
     st.sampled_from(["hi", "hello world", ":colon", "\x01ACTION waves\x01", "help", "x" * 480]),
@@ -288,6 +293,15 @@ _odd_lines = st.sampled_from(
 )
 @example(
     sender=0, pieces=[("PRIVMSG", "bob", ["hi", "x" * 500])], sendq=None, small=0, reads=1, muted=0
+)
+@example(
+    sender=0, pieces=[("PRIVMSG", "#chan", ["hi"] * 8)], sendq=None, small=0, reads=1, muted=None
+)
+@example(
+    sender=3, pieces=[("PRIVMSG", "#chan", ["hi"] * 8)], sendq=None, small=0, reads=1, muted=None
+)
+@example(
+    sender=1, pieces=[("PRIVMSG", "#quiet", ["hi"] * 3)], sendq=None, small=0, reads=1, muted=None
 )
 @example(
     sender=2, pieces=[("PRIVMSG", "frank", ["hi"] * 3)], sendq=None, small=0, reads=1, muted=None
@@ -390,3 +404,25 @@ def test_a_run_is_one_engine_call(batched: bool) -> None:
     assert out[0] == [f":{SERVER} 531 alice bob :{refused}", f":{SERVER} NOTICE bob :{refused}"] * 6
     times = {e["p"]["ts"] for e in json.loads(str(journal))}
     assert len(times) == (1 if batched else 4)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_a_channel_run_is_one_engine_call(batched: bool) -> None:
+    """A run to a channel too (``room_posts``): one instant for its posts; the channel rate
+    window (5 per period) lets five through and refuses the rest with 404 (modern.ircdocs.horse,
+    ERR_CANNOTSENDTOCHAN); the members get the five."""
+    w = RunWorld(None, 0)
+    m = w.h.messenger
+    clock = _TickingClock()
+    clock.t = w.h.clock.now()
+    m.clock = w.h.hub.clock = clock
+    before = m.seq
+    out, journal, seq, _, _ = w.read(
+        w.alice, [f"PRIVMSG #chan :line {n}" for n in range(8)], batched
+    )
+    mask = w.alice.session.mask
+    assert out[1] == [f":{mask} PRIVMSG #chan :line {n}" for n in range(5)]
+    assert seq == before + 5
+    assert [line.split(" ")[1] for line in out[0]] == ["404"] * 3
+    times = {e["p"]["ts"] for e in json.loads(str(journal))}
+    assert len(times) == (1 if batched else 5)

@@ -106,7 +106,8 @@ def notice_fast(hub: Hub, s: Session, target: str, text: str) -> None:
 @fast_run("PRIVMSG")
 def privmsg_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
     """Consecutive ``PRIVMSG target :text`` lines of one read (``dispatch.feed_lines``): what
-    ``privmsg_fast`` does with each in turn, in one engine call when the target is a nick."""
+    ``privmsg_fast`` does with each in turn, in one engine call when the target is a nick or
+    a channel."""
     return _nick_run(hub, s, target, texts, "PRIVMSG", {"bot": ""} if s.bot else None)
 
 
@@ -142,31 +143,84 @@ def _to_room(
         return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     try:
         post = m.post_room(s.user_key, s.nick, s.mask, key, text, kind, tags)
-    except NoSuchRoom as e:
-        missing = e  # (``e`` is unbound after the except clause)
-        return lambda: reply_error(hub, s, missing, name)
-    except NotMember:
-        why = "You're not on that channel (JOIN it)"
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why)
-    except Banned as e:
-        muted = f"Message not sent: {_ban_text(e.until, e.reason)}"
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, muted)
-    except CannotSend as e:
-        why_not = f"Message not sent: {e}"
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why_not)
-    except RateLimited as e:
-        per = _period(e.period)
-        limited = (
-            f"Message not sent. Rate limit: {e.limit} messages per {per} in channels; "
-            f"resets at {human_time(e.reset_at)}"
-        )
-        if "standard-replies" in s.caps:
-            reset = str(int(e.reset_at))
-            return lambda: hub.fail(s, kind, "RATE_LIMITED", name, reset, text=limited)
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, limited)
+    except (NoSuchRoom, NotMember, Banned, CannotSend, RateLimited) as e:
+        return _room_refusal(hub, s, name, kind, e)
     room = m.rooms[key]
     relay_room(hub, post, room, s)
     return None
+
+
+def _room_refusal(
+    hub: Hub,
+    s: Session,
+    name: str,
+    kind: str,
+    e: NoSuchRoom | NotMember | Banned | CannotSend | RateLimited,
+) -> Refusal:
+    """The reply to a channel message the engine refused with ``e``."""
+    if isinstance(e, NoSuchRoom):
+        return lambda: reply_error(hub, s, e, name)
+    if isinstance(e, NotMember):
+        why = "You're not on that channel (JOIN it)"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why)
+    if isinstance(e, Banned):
+        muted = f"Message not sent: {_ban_text(e.until, e.reason)}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, muted)
+    if isinstance(e, CannotSend):
+        why_not = f"Message not sent: {e}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why_not)
+    per = _period(e.period)
+    limited = (
+        f"Message not sent. Rate limit: {e.limit} messages per {per} in channels; "
+        f"resets at {human_time(e.reset_at)}"
+    )
+    if "standard-replies" in s.caps:
+        reset = str(int(e.reset_at))
+        return lambda: hub.fail(s, kind, "RATE_LIMITED", name, reset, text=limited)
+    return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, limited)
+
+
+def _room_run(
+    hub: Hub, s: Session, name: str, texts: list[str], kind: str, tags: dict[str, str] | None
+) -> bool:
+    """``_to_room`` for each of ``texts`` in turn: the room and the length limit resolved once,
+    the posts made by one engine call (``room_posts``), each relayed as it is made
+    (``relay_room``), each refusal answered per line."""
+    m = hub.messenger
+    key = casefold(name)
+    room = m.room(key)
+    # _fits, with the fixed part of the relayed line counted once
+    fixed = f"{s.mask}{kind}{room.name if room is not None else name}"
+    left = MAX_BODY - 7 - (len(fixed) if fixed.isascii() else len(fixed.encode()))
+    quiet = kind == "NOTICE"
+    posts = m.room_posts(s.user_key, s.nick, s.mask, key, kind, tags)
+    next(posts)
+    refused: Refusal | None = None  # the room checks refused them all
+    for text in texts:
+        if s.closing is not None:
+            break
+        if (len(text) if text.isascii() else len(text.encode())) > left:
+            if not quiet:
+                hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+            continue
+        if refused is not None:
+            if not quiet:
+                refused()
+            continue
+        try:
+            post = posts.send(text)
+        except (NoSuchRoom, NotMember, Banned, CannotSend) as e:
+            refused = _room_refusal(hub, s, name, kind, e)
+            if not quiet:
+                refused()
+            continue
+        if isinstance(post, RateLimited):
+            if not quiet:
+                _room_refusal(hub, s, name, kind, post)()
+            continue
+        assert post is not None
+        relay_room(hub, post, m.rooms[key], s)
+    return True
 
 
 STATUS_PREFIXES = "@+"  # ISUPPORT STATUSMSG: to a channel's operators, to its voiced and operators
@@ -304,10 +358,13 @@ def _nick_run(
     """``_to_target`` for each of ``texts`` in turn, to a user (online, or an offline account):
     its recipient resolved once, its posts made by one engine call (``private_posts``), each
     relayed as it is made, with each line's replies (too long, muted, flooding, away, the
-    offline note) in the same order. False, having done nothing, for any other target (a
-    channel, the service, no such nick): those go line by line."""
+    offline note) in the same order. A channel goes to ``_room_run``. False, having done
+    nothing, for any other target (``@#chan``, the service, no such nick): those go line by
+    line."""
     c = nick[0]
-    if c == "#" or (c in STATUS_PREFIXES and nick[1:2] == "#"):
+    if c == "#":
+        return _room_run(hub, s, nick, texts, kind, tags)
+    if c in STATUS_PREFIXES and nick[1:2] == "#":
         return False
     key = casefold(nick)
     if key == SERVICE_KEY:
