@@ -108,7 +108,14 @@ def pulled(s: Session) -> None:
 def take(hub: Hub, s: Session) -> bytes:
     """``s``'s queued output, for the server to write: notes what it carries (for the
     graceful-end credit and for marking repeats) and adds an ack PING when one is due."""
-    data = s.take_output()
+    return written(hub, s, s.take_output())
+
+
+def written(hub: Hub, s: Session, data: bytes) -> bytes:
+    """``data`` is written to ``s`` now, bypassing its queue (``take`` for what was queued):
+    the same notes, and the same ack PING added when one is due. For a connection without an
+    account that is only ``Delivery.sent`` (the direct fan-out, ``fanout.RoomLog.deliver``,
+    counts that itself)."""
     d = s.delivery
     if data and d.landed and s.account:
         seq = hub.messenger.seq

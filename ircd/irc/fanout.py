@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..messenger.model import Post, Room
+from . import acks
 from .lines import post_line
 from .session import EXTJOIN, Session
 
@@ -41,6 +42,33 @@ class NamesCache:
         else:
             self.chunks.append(name)
             self.last_size = size
+
+
+class Audience:
+    """Every device of every online member of a room (``Hub.room_sessions``), as of the room's
+    ``version`` and the hub's ``devices_version``: a broadcast to a big room walks one list
+    instead of looking up each member's devices."""
+
+    __slots__ = ("devices", "sessions", "version")
+
+    def __init__(self, version: int, devices: int) -> None:
+        self.version = version  # the Room.version ...
+        self.devices = devices  # ... and the Hub.devices_version this is for
+        self.sessions: list[Session] | None = None  # made by its second use (see audience)
+
+
+def audience(hub: Hub, room: Room) -> list[Session] | None:
+    """``room``'s devices from the cache (``Audience``), or None when it has changed since the
+    last broadcast (the caller walks ``Hub.room_sessions`` then): the list is made only when
+    a second broadcast finds nothing changed, so a join storm, which changes the room every
+    pass, makes no list it would use once."""
+    got = hub.audiences.get(room.key)
+    if got is not None and got.version == room.version and got.devices == hub.devices_version:
+        if got.sessions is None:
+            got.sessions = list(hub.room_sessions(room))
+        return got.sessions
+    hub.audiences[room.key] = Audience(room.version, hub.devices_version)
+    return None
 
 
 class RoomLog:
@@ -98,21 +126,64 @@ class RoomLog:
         self.cursor[s] = n
         s.push(self.render(s.tagbits, start))
 
-    def deliver(self) -> None:
+    def deliver(self, direct: list[Session] | None = None, sendq: int = 0) -> int:
+        """Queue each member's share (on each of its devices) of this pass's entries.
+
+        ``direct`` (the outbox passes it when the pass's events are durable already and
+        nothing is held: ``Outbox.end_pass``): a device with nothing else queued this pass is
+        written its share at once, through its link, as its one write of the pass, instead of
+        queuing it for ``Outbox.collect``; devices whose link reports a buffer over ``sendq``
+        are added to ``direct``, to be dropped once the pass is collected (as ``Outbox._write``
+        drops them). Returns the bytes written so."""
         n = len(self.entries)
-        devices = self.hub.devices
-        cursor = self.cursor
-        for key in self.room.members:
-            for s in devices.get(key, ()):  # every device of the member
-                if s.closing is not None:
-                    continue
-                start = cursor.get(s, -1)
-                if start < 0:
-                    if not s.delivery.landed:
-                        continue  # not joined yet (see catch_up)
-                    start = 0
-                if start < n:
-                    s.push(self.render(s.tagbits, start))
+        if not n:
+            return 0
+        hub = self.hub
+        get_start = self.cursor.get
+        render = self.render
+        whole: dict[int, bytes] = {}  # tagbits -> every entry rendered (most members)
+        bits = -1  # the variant of the device before (most are the same)
+        data = b""
+        size = 0
+        written = 0
+        room = self.room
+        sessions = audience(hub, room)
+        for s in hub.room_sessions(room) if sessions is None else sessions:
+            if s.closing is not None:
+                continue
+            d = s.delivery
+            start = get_start(s, -1)
+            if start < 0:
+                if not d.landed:
+                    continue  # not joined yet (see catch_up)
+                start = 0
+            elif start >= n:
+                continue
+            if start:
+                bits = -1
+                data = render(s.tagbits, start)
+                size = len(data)
+            elif s.tagbits != bits:
+                bits = s.tagbits
+                if (got := whole.get(bits)) is None:
+                    got = whole[bits] = render(bits, 0)
+                data = got
+                size = len(data)
+            link = s.link
+            if direct is None or link is None or s.out or size > s.sendq_limit:
+                s.push(data)  # with the rest of its output of the pass (Outbox.collect)
+                continue
+            if s.account:
+                out = acks.written(hub, s, data)  # (may add an ack PING)
+                written += len(out)
+                if link.send(out) > sendq:
+                    direct.append(s)
+                continue
+            d.sent += size
+            written += size
+            if link.send(data) > sendq:
+                direct.append(s)
+        return written
 
 
 def room_log(hub: Hub, room: Room) -> RoomLog:
@@ -144,12 +215,17 @@ def broadcast_join(hub: Hub, room: Room, s: Session, data: bytes, extended: byte
 
 
 def prune_names(hub: Hub) -> None:
-    """Forget cached NAMES lists that are stale or of rooms that ceased (the periodic tick)."""
+    """Forget cached NAMES lists and audiences that are stale or of rooms that ceased (the
+    periodic tick): a stale audience would keep closed sessions alive."""
     rooms = hub.messenger.rooms
     for key, names in list(hub.names_cache.items()):
         room = rooms.get(key)
         if room is None or room.version != names.version:
             del hub.names_cache[key]
+    for key, aud in list(hub.audiences.items()):
+        room = rooms.get(key)
+        if room is None or room.version != aud.version or aud.devices != hub.devices_version:
+            del hub.audiences[key]
 
 
 def note_joined(hub: Hub, room: Room, s: Session) -> None:

@@ -464,6 +464,7 @@ def _add_device(hub: Hub, s: Session) -> None:
     """``s`` is one more device of its user here (the first speaks for it: ``Hub.devices``)."""
     devices = hub.devices.setdefault(s.user_key, [])
     devices.append(s)
+    hub.devices_version += 1
     if len(devices) == 1:
         hub.by_user[s.user_key] = s
         if s.nick_key not in hub.nicks or hub.nicks[s.nick_key].node:
@@ -475,6 +476,7 @@ def _drop_device(hub: Hub, s: Session) -> bool:
     devices = hub.devices.get(s.user_key)
     if devices is not None and s in devices:
         devices.remove(s)
+        hub.devices_version += 1
         if devices:
             if hub.by_user.get(s.user_key) is s:
                 hub.by_user[s.user_key] = devices[0]

@@ -37,7 +37,7 @@ from .throttle import LoginThrottle
 from .whowas import WhowasLog
 
 if TYPE_CHECKING:
-    from .fanout import NamesCache, RoomLog
+    from .fanout import Audience, NamesCache, RoomLog
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,10 @@ class Hub:
         # account may be connected from several devices (accounts.max_devices), which share
         # its nick and identity; the first is the one in ``nicks`` and ``by_user``
         self.devices: dict[str, list[Session]] = {}
+        # counts every change of ``devices`` (a device added or dropped, a user rekeyed): with
+        # ``Room.version`` it tells a room's cached list of devices is current (fanout.py)
+        self.devices_version = 0
+        self.audiences: dict[str, Audience] = {}  # room key -> its devices (fanout.audience)
         self.dirty: set[Session] = set()
         self.logs: dict[str, RoomLog] = {}  # room broadcasts batched in this pass (at most one)
         self.opers: set[Session] = set()  # sessions that are IRC operators
@@ -197,6 +201,7 @@ class Hub:
         first one speaks for it in ``nicks`` and ``by_user``)."""
         devices = self.devices.setdefault(s.user_key, [])
         devices.append(s)
+        self.devices_version += 1
         if len(devices) == 1:
             self.nicks[s.nick_key] = s
             self.by_user[s.user_key] = s
@@ -210,6 +215,7 @@ class Hub:
         if devices is None or s not in devices:
             return True
         devices.remove(s)
+        self.devices_version += 1
         if not devices:
             del self.devices[s.user_key]
             return True
@@ -229,6 +235,7 @@ class Hub:
         devices = self.devices.pop(old, None)
         if devices is not None:
             self.devices[new_key] = devices
+            self.devices_version += 1
         s.user_key = new_key
 
     def client_log(self, s: Session, emit: Callable[..., None], msg: str, *args: object) -> None:

@@ -19,6 +19,10 @@ Rules:
   posted), and nobody may see those before they are durable. So the order of each connection's
   output is the order it was queued in, and no connection is shown anything that could be lost.
 * **One write per connection per release**: passes released together are joined per link.
+* **The direct path**: when a pass's append is durable at once and nothing is held, the room
+  broadcasts go to each member's link straight from ``RoomLog.deliver`` for every device with
+  nothing else queued in the pass (``collect(direct=True)``): no piece, no second write, the
+  same bytes and delivery notes; the rest of the pass is collected as usual.
 * A **failed** append stops the show: every held pass is dropped (``release`` raises the store's
   error) and the server shuts down; nobody was sent anything of the failed pass or after it.
 * Bytes held count towards a connection's SendQ and as not yet acknowledged by its peer (the
@@ -34,6 +38,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from ..durable import Durable
+from . import acks
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -51,7 +56,7 @@ Piece = tuple["Session", bytes, bool]
 class Outbox:
     """The passes whose output is held, oldest first, and the bytes held per session."""
 
-    __slots__ = ("held", "hub", "passes", "sendq")
+    __slots__ = ("held", "hub", "passes", "sendq", "written")
 
     def __init__(self, hub: Hub, sendq: int) -> None:
         self.hub = hub
@@ -59,6 +64,7 @@ class Outbox:
         # (the append, its output, whether its bytes are counted in ``held``)
         self.passes: deque[tuple[Durable, list[Piece], bool]] = deque()
         self.held: dict[Session, int] = {}  # bytes taken from a session and not yet sent
+        self.written = 0  # bytes written directly (collect) since release last counted them
 
     # ------------------------------------------------------------------ links
 
@@ -92,13 +98,26 @@ class Outbox:
 
     # ------------------------------------------------------------------ one pass
 
-    def collect(self) -> list[Piece]:
+    def collect(self, direct: bool = False) -> list[Piece]:
         """Every session's output of this pass (room broadcasts included), in one piece each;
-        the delivery state notes what each piece carries (``Hub.take_output``). A session that
+        the delivery state notes what each piece carries (``acks.take``). A session that
         went over its SendQ is quit after its piece: its peers' QUIT lines and the engine's
-        events of it are the next pass's (``idle`` is False then)."""
+        events of it are the next pass's (``idle`` is False then).
+
+        ``direct``: the pass's events are durable and nothing is held, so its output may leave
+        now: a member with nothing else queued this pass is written its share of the room
+        broadcasts at once (``RoomLog.deliver``: its one write of the pass, with no piece of
+        its own); the rest is collected as above."""
         hub = self.hub
-        hub.deliver_logs()  # each member's share of this pass's room broadcasts, in one piece
+        over: list[Session] = []
+        if direct:
+            while hub.logs:  # (as Hub.deliver_logs)
+                logs = list(hub.logs.values())
+                hub.logs.clear()
+                for log_ in logs:
+                    self.written += log_.deliver(over, self.sendq)
+        else:
+            hub.deliver_logs()  # each member's share of this pass's room broadcasts, in one piece
         pieces: list[Piece] = []
         gone: list[Session] = []
         while hub.dirty:
@@ -106,23 +125,26 @@ class Outbox:
             hub.dirty.clear()
             for s in dirty:
                 closing = s.closing is not None
-                pieces.append((s, hub.take_output(s), closing))
+                pieces.append((s, acks.take(hub, s), closing))
                 if closing and s in hub.sessions:
                     gone.append(s)
         for s in gone:
             hub.client_log(s, log.info, "closing %s (%s): %s", s.nick, s.ip, s.closing)
             hub.quit(s, s.closing or "")
+        for s in over:  # written directly, and over the SendQ: as _write drops them
+            if s.closing is None:
+                self._sendq_drop(s)
         return pieces
 
     def end_pass(self, durable: Durable) -> None:
         """Hold this pass's output until ``durable`` is done."""
-        pieces = self.collect()
-        waits = bool(self.passes) or not durable.done
-        if not waits and durable.error is None:
+        if not self.passes and durable.done and durable.error is None:
             # durable already and nothing before it: out at once (the synchronous store)
+            pieces = self.collect(direct=True)
             if pieces:
                 self.passes.append((durable, pieces, False))
             return
+        pieces = self.collect()
         held = self.held
         over: list[Session] = []
         for s, data, _ in pieces:
@@ -150,7 +172,8 @@ class Outbox:
                 raise durable.error
             ready.append((pieces, counted))
         if not ready:
-            return 0
+            written, self.written = self.written, 0
+            return written
         if len(ready) == 1 and not ready[0][1]:
             return self._write(ready[0][0])  # the common case: nothing was held
         held = self.held
@@ -174,9 +197,8 @@ class Outbox:
         return self._write([(s, b"".join(c), s in closing) for s, c in out.items()])
 
     def _write(self, pieces: list[Piece]) -> int:
-        hub = self.hub
         sendq = self.sendq
-        written = 0
+        written, self.written = self.written, 0  # (and what went out directly meanwhile)
         for s, data, closed in pieces:
             link = s.link
             if link is None:
@@ -191,11 +213,18 @@ class Outbox:
                 else:
                     link.close()
             elif buffered > sendq and s.closing is None:
-                hub.client_log(s, log.warning, "SendQ exceeded for %s (%s)", s.nick, s.ip)
-                s.closing = SENDQ_EXCEEDED
-                hub.quit(s, SENDQ_EXCEEDED)
-                link.abort()
+                self._sendq_drop(s)
         return written
+
+    def _sendq_drop(self, s: Session) -> None:
+        """``s``'s link buffers more than the SendQ: quit (its peers are told with the next
+        pass) and aborted."""
+        hub = self.hub
+        hub.client_log(s, log.warning, "SendQ exceeded for %s (%s)", s.nick, s.ip)
+        s.closing = SENDQ_EXCEEDED
+        hub.quit(s, SENDQ_EXCEEDED)
+        if s.link is not None:
+            s.link.abort()
 
     def drop(self) -> None:
         """The journal failed: forget every held pass and whatever is queued in the hub, so
