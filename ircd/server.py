@@ -1,9 +1,10 @@
 """The only asyncio I/O: listening sockets, connections, per-pass output flushing, timers,
 persistence scheduling and shutdown.
 
-One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Server.received`` -> ``feed``
-(sync: handlers call the messenger and queue output on sessions) -> at the end of the event-loop
-pass ``_flush`` hands the pass's events to the store and the pass's output to the outbox
+One line's life: ``data_received`` -> ``LineFramer.feed`` -> ``Server.received`` ->
+``feed_lines`` -> ``feed`` (or a run of plain lines to one target in one call; sync: handlers
+call the messenger and queue output on sessions) -> at the end of the event-loop pass
+``_flush`` hands the pass's events to the store and the pass's output to the outbox
 (``ircd/irc/output.py``), which gives each connection (its ``Link``) its bytes in one piece once
 the store says the events are durable. A transport implements ``Link`` (``ircd/irc/link.py``)
 and calls ``attach``, ``received`` and ``detached``; TCP and TLS are ``Connection``, WebSocket
@@ -32,7 +33,7 @@ from .clock import Clock, SystemClock
 from .config import Config
 from .config import rules_from as rules_from  # the schema derives the engine's rules
 from .durable import Durable, Pending
-from .irc import Hub, Session, acks, feed, fire_due, needs_turn, pump_waiting, tick
+from .irc import Hub, Session, acks, feed_lines, fire_due, needs_turn, pump_waiting, tick
 from .irc.foreign import Presence, apply_entry, is_presence, presence_changes
 from .irc.link import Link
 from .irc.output import Outbox
@@ -546,11 +547,7 @@ class Server:
     def _received(self, s: Session, lines: Iterable[str | TooLong]) -> None:
         if s.closing is not None:
             return
-        hub = self.hub
-        for item in lines:
-            feed(hub, s, item)
-            if s.closing is not None:
-                break
+        feed_lines(self.hub, s, lines if isinstance(lines, list) else list(lines))
         self.schedule_flush()
 
     def detached(self, s: Session, reason: str) -> None:

@@ -1,11 +1,14 @@
 """Input: a client's lines, from the framer to their handlers.
 
-``feed`` takes one framed line; it is handled at once, or queued behind earlier lines of the
-same connection that wait for off-loop work (``defer``) or for the command budget (a token
-bucket per connection; ``pump``/``pump_waiting`` resume them). ``dispatch`` runs the generic
-checks of the command table (451, 461, 421) and the handler, and captures a labelled command's
-output to send it as one labelled response (``_emit_labeled``). ``tick`` is the server's
-once-a-second call: waiting lines, registration and ping timeouts, keepalives, delivery acks.
+``feed_lines`` takes the lines framed from one read: each goes to ``feed``, but a run of
+consecutive plain lines of one command to one target goes to its run handler in one call
+(``registry.fast_run``). ``feed`` takes one framed line; it is handled at once, or queued
+behind earlier lines of the same connection that wait for off-loop work (``defer``) or for the
+command budget (a token bucket per connection; ``pump``/``pump_waiting`` resume them).
+``dispatch`` runs the generic checks of the command table (451, 461, 421) and the handler, and
+captures a labelled command's output to send it as one labelled response (``_emit_labeled``).
+``tick`` is the server's once-a-second call: waiting lines, registration and ping timeouts,
+keepalives, delivery acks.
 
 The state lives on the Hub (``waiting``, ``offload``, ``wake_at``) and on each Session
 (``inbox``, ``held``, ``tokens``, ``label``, ``capture``); this module holds the behaviour.
@@ -14,8 +17,8 @@ The state lives on the Hub (``waiting``, ``offload``, ``wake_at``) and on each S
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import TypeVar, cast
 
 from ..durable import Pending
 from ..wire import (
@@ -30,7 +33,7 @@ from ..wire import (
 from .fanout import prune_names
 from .hub import Hub
 from .lines import add_tag, batch, safe_line
-from .registry import COMMANDS, FAST, FastHandler
+from .registry import COMMANDS, FAST, FAST_RUN, FastHandler
 from .replay import push_unpulled, request_ack
 from .session import Session
 from .welcome import ANSWERED_BEFORE_LANDING, LANDING_PING, land_due
@@ -151,6 +154,123 @@ def feed(hub: Hub, s: Session, item: str | TooLong) -> None:
         _wait(hub, s)
         return
     _handle(hub, s, msg)
+
+
+def feed_lines(hub: Hub, s: Session, lines: Sequence[str | TooLong]) -> None:
+    """The lines framed from one read of ``s``, in order: what ``feed`` does with each in turn,
+    up to the connection's close, except that a run of consecutive plain lines of a command
+    with a run handler (``registry.fast_run``) and the same middle param, ``PRIVMSG nick
+    :text`` lines pasted or sent in a burst to one target, goes to that handler in one call
+    (one engine call for the run, not one per line), with the same output and state."""
+    n = len(lines)
+    i = 0
+    while i < n:
+        if s.closing is not None:
+            return
+        item = lines[i]
+        if i + 1 < n and isinstance(item, str):
+            j = _run_end(hub, s, lines, i)
+            if j > i + 1:
+                i = _feed_run(hub, s, lines, i, j)
+                continue
+        feed(hub, s, item)
+        i += 1
+
+
+def _run_end(hub: Hub, s: Session, lines: Sequence[str | TooLong], i: int) -> int:
+    """Where the run that starts with ``lines[i]`` ends (``i`` if it starts none): the lines
+    from ``i`` on that each take ``feed``'s fast path, as ``CMD middle :trailing`` with the
+    same ``CMD middle`` (a run handler's command), the connection's budget apart."""
+    item = lines[i]
+    assert isinstance(item, str)
+    sp = item.find(" ")
+    if sp <= 0:
+        return i
+    cmd = item[: sp + 1]
+    if cmd not in FAST_RUN or cmd not in FAST:
+        return i
+    t = item.find(" ", sp + 1)  # feed's checks of the middle param, for the whole run
+    if t <= sp + 1 or item[t + 1 : t + 2] != ":" or item[sp + 1] == ":" or "," in item[sp:t]:
+        return i
+    if (
+        not s.registered
+        or s.landing_due
+        or s.held
+        or s.inbox
+        or hub.unavailable is not None
+        or s.side_effects
+    ):
+        return i
+    head = item[: t + 2]
+    k = t + 2
+    if len(item) <= k:  # (an empty trailing param)
+        return i
+    j = i + 1
+    n = len(lines)
+    while j < n:
+        x = lines[j]
+        if not isinstance(x, str) or not x.startswith(head) or len(x) <= k:
+            break
+        j += 1
+    if j == i + 1:
+        return j  # no run
+    # feed's checks of each line's text, on the run's lines joined (line by line if they fail):
+    # a line with CR or NUL (feed would remove them first), with LF (feed leaves a line ending
+    # with LF to the general path), not valid UTF-8
+    run = cast("list[str]", lines[i:j])
+    block = "".join(run)
+    if "\n" in block or "\r" in block or "\0" in block or not _valid(block):
+        for m, x in enumerate(run):
+            if "\n" in x or "\r" in x or "\0" in x or not _valid(x):
+                return i + m
+    return j
+
+
+def _valid(text: str) -> bool:
+    return text.isascii() or not has_invalid_utf8(text)
+
+
+def _feed_run(hub: Hub, s: Session, lines: Sequence[str | TooLong], i: int, j: int) -> int:
+    """Handle the run ``lines[i:j]`` (``_run_end``) as ``feed`` would one line at a time, up to
+    the first line the command budget does not allow (that one and the rest are left to
+    ``feed``, which queues them); returns the index of the first line not handled."""
+    now = hub.clock.now()
+    s.last_active = now  # what feed sets for each line, the same for all of them
+    s.ping_sent = 0.0
+    s.delivery.sent_at_input = s.delivery.sent
+    end = j
+    if hub.config.server.commands_per_second > 0:
+        end = i
+        while end < j and _spend(hub, s, None):
+            end += 1
+    if end == i:  # no budget left: feed queues it
+        feed(hub, s, lines[i])
+        return i + 1
+    item = lines[i]
+    assert isinstance(item, str)
+    sp = item.find(" ")
+    t = item.find(" ", sp + 1)
+    cmd = item[: sp + 1]
+    target = item[sp + 1 : t]
+    k = t + 2
+    texts = [x[k:] for x in cast("list[str]", lines[i:end])]
+    taken = False
+    if len(texts) > 1:
+        try:
+            taken = FAST_RUN[cmd](hub, s, target, texts)
+        except Exception:
+            taken = True
+            hub.client_log(s, log.exception, "error handling %s from %s (%s)", cmd, s.nick, s.ip)
+            hub.notice(s, f"Internal error while handling {cmd[:-1]}; it has been logged.")
+        finally:
+            _end_label(hub, s)
+    if not taken:  # one line, or a run its handler leaves to the fast path line by line
+        fast = FAST[cmd]
+        for text in texts:
+            if s.closing is not None:
+                break
+            _run_fast(hub, s, fast, cmd[:-1], target, text)
+    return end
 
 
 def _run_fast(

@@ -268,21 +268,35 @@ _SELF_CAPS = frozenset(("echo-message", "znc.in/self-message"))
 def relay_private(
     hub: Hub, post: Post, sender: Session | None, *, from_device: bool = False
 ) -> bool:
-    """Deliver a private post to every device of the recipient; returns whether it was online.
+    """Deliver a private post to every device of the recipient, then to the sender's devices
+    (``private_ends``); returns whether the recipient was online."""
+    ends, online = private_ends(hub, post, sender, from_device)
+    for to, target, side_effect in ends:
+        line = post_line(post, to.tagbits, target)
+        if side_effect:
+            to.send_side_effect(line)  # to oneself: the delivery is no response (labels)
+        else:
+            to.send(line)
+    return online
 
-    The sender's devices: the one it came from gets its echo (echo-message); every other one
+
+End = tuple[Session, str, bool]  # a connection, the target its line names, a side effect?
+
+
+def private_ends(
+    hub: Hub, post: Post, sender: Session | None, from_device: bool = False
+) -> tuple[list[End], bool]:
+    """Where a private post goes, in order, and whether its recipient is online: every device
+    of the recipient (the delivery; to the sending connection itself, a side effect), then the
+    sender's devices. The one it came from gets its echo (echo-message); every other one
     gets a copy, as its own message to the peer (znc.in/self-message), whether or not it
     negotiated a capability: each device shows the whole conversation. A scheduled post (no
     sending device) reaches those of them that show their own messages. ``from_device``: no
     sender here, but the post was sent from a device on another node (every device here is
-    one of its other devices)."""
+    one of its other devices). The same for every post of a run from one connection to one
+    user (``messaging._nick_run``)."""
     recipients = hub.sessions_of(post.to or "")
-    for to in recipients:
-        line = post_line(post, to.tagbits, to.nick)
-        if to is sender:
-            to.send_side_effect(line)  # to oneself: the delivery is no response (labels)
-        else:
-            to.send(line)
+    ends: list[End] = [(to, to.nick, to is sender) for to in recipients]
     target_nick = recipients[0].nick if recipients else (post.to_name or "")
     for owner in hub.sessions_of(post.sender) or ([sender] if sender is not None else []):
         if owner is sender:
@@ -296,5 +310,5 @@ def relay_private(
         else:
             wanted = True  # another device of the sender: a copy, as its own message
         if wanted:
-            owner.send(post_line(post, owner.tagbits, target_nick))
-    return bool(recipients)
+            ends.append((owner, target_nick, False))
+    return ends, bool(recipients)

@@ -19,6 +19,10 @@ Handler = Callable[["Hub", "Session", "Message"], None]
 # a command's fast path for its plainest form, ``COMMAND middle :trailing`` with no tags, no
 # source and one middle param: (hub, session, middle, trailing); see dispatch.feed
 FastHandler = Callable[["Hub", "Session", str, str], None]
+# a fast path for a run of such lines (consecutive lines of one read, the same command and
+# middle param): (hub, session, middle, trailings); True if it handled them, False (having
+# done nothing) to leave them to the fast path one at a time; see dispatch.feed_lines
+RunHandler = Callable[["Hub", "Session", str, list[str]], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,9 @@ COMMANDS: dict[str, CommandSpec] = {}
 # command name + " " -> its fast path (a command that has one also has a general handler, and
 # the fast one must answer exactly as that one does for the same line)
 FAST: dict[str, FastHandler] = {}
+# command name + " " -> its run handler (a command with one also has a fast path; the run
+# handler must answer exactly as that one does for each line in turn)
+FAST_RUN: dict[str, RunHandler] = {}
 
 
 def command(
@@ -59,6 +66,21 @@ def fast_path(name: str) -> Callable[[FastHandler], FastHandler]:
         if name not in COMMANDS or name + " " in FAST:
             raise RuntimeError(f"fast path for {name}: no such command, or a second one")
         FAST[name + " "] = fn
+        return fn
+
+    return register
+
+
+def fast_run(name: str) -> Callable[[RunHandler], RunHandler]:
+    """Register the run handler of ``name`` (which has a fast path): ``dispatch.feed_lines``
+    gives it the trailing params of consecutive plain lines of one read with the same command
+    and middle param (each one as the fast path takes it, each one's budget spent), where it
+    would call the fast path once per line."""
+
+    def register(fn: RunHandler) -> RunHandler:
+        if name + " " not in FAST or name + " " in FAST_RUN:
+            raise RuntimeError(f"run handler for {name}: no fast path, or a second one")
+        FAST_RUN[name + " "] = fn
         return fn
 
     return register

@@ -132,6 +132,25 @@ class Session:
         if self.out_bytes > self.sendq_limit:
             self.closing = "SendQ exceeded"
 
+    def send_all(self, chunks: list[bytes]) -> None:
+        """``send_bytes`` for each of ``chunks`` in turn, in one call (what does not fit in the
+        SendQ, and everything after it, is dropped as it would be one at a time)."""
+        if self.closing is not None:
+            return
+        if self.pending:
+            self.catch_up()
+        out = self.out
+        limit = self.sendq_limit
+        size = self.out_bytes
+        for data in chunks:
+            out.append(data)
+            size += len(data)
+            if size > limit:
+                self.closing = "SendQ exceeded"
+                break
+        self.out_bytes = size
+        self.dirty.add(self)
+
     def catch_up(self) -> None:
         """Queue this session's share of the room broadcasts batched so far in this pass, so
         that they come before whatever is sent to it next (the order is as if sent at once)."""

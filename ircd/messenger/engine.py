@@ -15,7 +15,7 @@ import dataclasses
 import heapq
 import math
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from sys import intern
 from typing import Any
 
@@ -1229,6 +1229,153 @@ class Messenger:
         tags: dict[str, str] | None = None,
     ) -> Post:
         return self._post(user, name, origin, kind, text, tags, self.clock.now(), to=to)
+
+    def private_posts(
+        self,
+        user: UserKey,
+        name: str,
+        origin: str,
+        to: UserKey,
+        kind: str = "PRIVMSG",
+        tags: dict[str, str] | None = None,
+    ) -> Generator[Post | Flooding | None, str, None]:
+        """``post_private`` for a run of texts from ``user`` to ``to`` (the lines of one read),
+        as one call: a generator, primed with ``next`` (which checks nothing yet), then sent
+        each text in turn; it answers each with its ``Post``, made, applied and journaled as
+        ``post_private`` makes it (one NewPost event each, the same seq, msgid and journal
+        form), or with the ``Flooding`` refusal of a text the flood allowance does not let
+        through (counted and refused as ``post_private`` would). A text not sent is not
+        posted, so the caller may stop after any of them. The first send raises
+        ``NoSuchUser`` or ``Banned`` as ``post_private`` would, before posting anything.
+
+        The run is made at one instant (the clock read at the first send), as the per-text
+        calls are when the clock does not move between them: the mute and the recipient are
+        checked once, the allowance does not grow within the run, so once one text is
+        refused, every later one is too."""
+        text = yield None  # primed: the checks wait for the first text
+        now = self.clock.now()
+        target = self.users.get(to)
+        if target is None:
+            raise NoSuchUser(to)
+        self._check_ban(user, now)
+        u = self.users.get(user)
+        account = u.name if u is not None and u.password_hash is not None else None
+        # the event's quota, as _post gives it (a guest's: its nick), though a private post
+        # does not count in one
+        quota = (u.quota_key or u.key) if u is not None else user
+        q = None if quota == user else quota
+        to_name = target.name
+        prefix = self._msgid_prefix
+        if prefix[:-1] != self.server_id:
+            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+        kind = intern(kind)
+        origin = intern(origin)
+        tags = tags or None
+        simple = account is None and tags is None  # (see the journal's dict below)
+        rules = self.rules
+        rate, burst = rules.private_per_second, float(rules.private_burst)
+        limit = rules.history_per_private
+        bucket = self._buckets.get(user)
+        if bucket is None:
+            bucket = self._buckets[user] = [burst, now]
+        pk = pair_key(user, to)
+        hist: History | None = None
+        while True:
+            # _check_flood, spelled out
+            tokens = bucket[0] + (now - bucket[1]) * rate
+            if tokens > burst:
+                tokens = burst
+            if tokens < 1:
+                bucket[0], bucket[1] = tokens, now
+                text = yield Flooding((1 - tokens) / rate)
+                continue
+            bucket[0], bucket[1] = tokens - 1, now
+            seq = self.seq + 1
+            post = stored_post(
+                seq, prefix, now, kind, user, name, origin, account, None, to, to_name, text, tags
+            )
+            # _on_post's private branch (APPLY[NewPost]), spelled out
+            self.seq = seq
+            if hist is None:
+                hist = self.dms.get(pk)
+                if hist is None:
+                    hist = self.dms[pk] = History()
+                    self._dm_index.setdefault(user, set()).add(pk)
+                    self._dm_index.setdefault(to, set()).add(pk)
+            hist.append_bounded(post, limit)
+            # NewPost(post, q).to_json(), with Post.to_dict's dict of a guest's private post
+            # made here when it is one
+            if simple:
+                p = {
+                    "seq": seq,
+                    "id": f"{prefix}{seq}",
+                    "ts": now,
+                    "k": kind,
+                    "s": user,
+                    "sn": name,
+                    "o": origin,
+                    "txt": text,
+                    "to": to,
+                    "tn": to_name,
+                }
+            else:
+                p = post.to_dict()
+            self._events.append(
+                {"t": "post", "p": p} if q is None else {"t": "post", "p": p, "q": q}
+            )
+            text = yield post
+
+    def room_posts(
+        self,
+        user: UserKey,
+        name: str,
+        origin: str,
+        key: RoomKey,
+        kind: str = "PRIVMSG",
+        tags: dict[str, str] | None = None,
+    ) -> Generator[Post | RateLimited | None, str, None]:
+        """``post_room`` for a run of texts from ``user`` to room ``key``, as ``private_posts``
+        is for ``post_private``: primed with ``next``, then sent each text; it answers with
+        the ``Post`` (one NewPost event each, as ``post_room`` makes it) or the
+        ``RateLimited`` refusal of a text the rate window does not let through. The first send
+        raises what ``post_room``'s room checks raise (no such room, not a member, muted,
+        moderated, banned), before posting anything. At one instant: once the window is full,
+        every later text is refused too."""
+        text = yield None  # primed: the checks wait for the first text
+        now = self.clock.now()
+        u = self.users.get(user)
+        quota = (u.quota_key or u.key) if u is not None else user
+        self._check_room_send(user, key, now, None, origin)
+        room = self.rooms[key]
+        account = u.name if u is not None and u.password_hash is not None else None
+        prefix = self._msgid_prefix
+        if prefix[:-1] != self.server_id:
+            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+        kind = intern(kind)
+        origin = intern(origin)
+        rkey = intern(key)
+        tags = tags or None
+        q = None if quota == user else quota
+        limit = self.rules.history_per_room
+        while True:
+            try:
+                self._check_quota(quota, now)
+            except RateLimited as e:
+                text = yield e
+                continue
+            seq = self.seq + 1
+            post = stored_post(
+                seq, prefix, now, kind, user, name, origin, account, rkey, None, None, text, tags
+            )
+            # _on_post's room branch (APPLY[NewPost]), spelled out
+            self.seq = seq
+            room.history.append_bounded(post, limit)
+            self._count_public(quota, now)
+            p = post.to_dict()
+            self._events.append(
+                {"t": "post", "p": p} if q is None else {"t": "post", "p": p, "q": q}
+            )
+            text = yield post
 
     # ------------------------------------------------------------------ redaction
 

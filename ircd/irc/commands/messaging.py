@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Callable
+from functools import partial
 
 from ...messenger.errors import (
     Banned,
@@ -18,10 +19,10 @@ from ...messenger.errors import (
 from ...messenger.model import Post
 from ...wire import MAX_BODY, Message, Numeric, casefold, format_line
 from ..caps import SERVICE_KEY
-from ..fanout import relay_private, relay_room
+from ..fanout import private_ends, relay_private, relay_room
 from ..hub import Hub
-from ..lines import add_tag, post_line, safe_line
-from ..registry import command, fast_path
+from ..lines import MAX_CONTENT, add_tag, post_line, safe_line
+from ..registry import command, fast_path, fast_run
 from ..relayed import tag_elsewhere
 from ..replies import reply_error
 from ..service import service_command
@@ -102,6 +103,19 @@ def notice_fast(hub: Hub, s: Session, target: str, text: str) -> None:
     _to_target(hub, s, target, text, "NOTICE", {"bot": ""} if s.bot else None)
 
 
+@fast_run("PRIVMSG")
+def privmsg_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
+    """Consecutive ``PRIVMSG target :text`` lines of one read (``dispatch.feed_lines``): what
+    ``privmsg_fast`` does with each in turn, in one engine call when the target is a nick or
+    a channel."""
+    return _nick_run(hub, s, target, texts, "PRIVMSG", {"bot": ""} if s.bot else None)
+
+
+@fast_run("NOTICE")
+def notice_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
+    return _nick_run(hub, s, target, texts, "NOTICE", {"bot": ""} if s.bot else None)
+
+
 def _to_target(
     hub: Hub, s: Session, target: str, text: str, kind: str, tags: dict[str, str] | None
 ) -> None:
@@ -129,31 +143,84 @@ def _to_room(
         return lambda: hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
     try:
         post = m.post_room(s.user_key, s.nick, s.mask, key, text, kind, tags)
-    except NoSuchRoom as e:
-        missing = e  # (``e`` is unbound after the except clause)
-        return lambda: reply_error(hub, s, missing, name)
-    except NotMember:
-        why = "You're not on that channel (JOIN it)"
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why)
-    except Banned as e:
-        muted = f"Message not sent: {_ban_text(e.until, e.reason)}"
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, muted)
-    except CannotSend as e:
-        why_not = f"Message not sent: {e}"
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why_not)
-    except RateLimited as e:
-        per = _period(e.period)
-        limited = (
-            f"Message not sent. Rate limit: {e.limit} messages per {per} in channels; "
-            f"resets at {human_time(e.reset_at)}"
-        )
-        if "standard-replies" in s.caps:
-            reset = str(int(e.reset_at))
-            return lambda: hub.fail(s, kind, "RATE_LIMITED", name, reset, text=limited)
-        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, limited)
+    except (NoSuchRoom, NotMember, Banned, CannotSend, RateLimited) as e:
+        return _room_refusal(hub, s, name, kind, e)
     room = m.rooms[key]
     relay_room(hub, post, room, s)
     return None
+
+
+def _room_refusal(
+    hub: Hub,
+    s: Session,
+    name: str,
+    kind: str,
+    e: NoSuchRoom | NotMember | Banned | CannotSend | RateLimited,
+) -> Refusal:
+    """The reply to a channel message the engine refused with ``e``."""
+    if isinstance(e, NoSuchRoom):
+        return lambda: reply_error(hub, s, e, name)
+    if isinstance(e, NotMember):
+        why = "You're not on that channel (JOIN it)"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why)
+    if isinstance(e, Banned):
+        muted = f"Message not sent: {_ban_text(e.until, e.reason)}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, muted)
+    if isinstance(e, CannotSend):
+        why_not = f"Message not sent: {e}"
+        return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, why_not)
+    per = _period(e.period)
+    limited = (
+        f"Message not sent. Rate limit: {e.limit} messages per {per} in channels; "
+        f"resets at {human_time(e.reset_at)}"
+    )
+    if "standard-replies" in s.caps:
+        reset = str(int(e.reset_at))
+        return lambda: hub.fail(s, kind, "RATE_LIMITED", name, reset, text=limited)
+    return lambda: hub.reply(s, Numeric.ERR_CANNOTSENDTOCHAN, name, limited)
+
+
+def _room_run(
+    hub: Hub, s: Session, name: str, texts: list[str], kind: str, tags: dict[str, str] | None
+) -> bool:
+    """``_to_room`` for each of ``texts`` in turn: the room and the length limit resolved once,
+    the posts made by one engine call (``room_posts``), each relayed as it is made
+    (``relay_room``), each refusal answered per line."""
+    m = hub.messenger
+    key = casefold(name)
+    room = m.room(key)
+    # _fits, with the fixed part of the relayed line counted once
+    fixed = f"{s.mask}{kind}{room.name if room is not None else name}"
+    left = MAX_BODY - 7 - (len(fixed) if fixed.isascii() else len(fixed.encode()))
+    quiet = kind == "NOTICE"
+    posts = m.room_posts(s.user_key, s.nick, s.mask, key, kind, tags)
+    next(posts)
+    refused: Refusal | None = None  # the room checks refused them all
+    for text in texts:
+        if s.closing is not None:
+            break
+        if (len(text) if text.isascii() else len(text.encode())) > left:
+            if not quiet:
+                hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+            continue
+        if refused is not None:
+            if not quiet:
+                refused()
+            continue
+        try:
+            post = posts.send(text)
+        except (NoSuchRoom, NotMember, Banned, CannotSend) as e:
+            refused = _room_refusal(hub, s, name, kind, e)
+            if not quiet:
+                refused()
+            continue
+        if isinstance(post, RateLimited):
+            if not quiet:
+                _room_refusal(hub, s, name, kind, post)()
+            continue
+        assert post is not None
+        relay_room(hub, post, m.rooms[key], s)
+    return True
 
 
 STATUS_PREFIXES = "@+"  # ISUPPORT STATUSMSG: to a channel's operators, to its voiced and operators
@@ -283,6 +350,159 @@ def _to_nick(
             text=f"{display} is offline; your message will be delivered when they connect",
         )
     return None
+
+
+def _nick_run(
+    hub: Hub, s: Session, nick: str, texts: list[str], kind: str, tags: dict[str, str] | None
+) -> bool:
+    """``_to_target`` for each of ``texts`` in turn, to a user (online, or an offline account):
+    its recipient resolved once, its posts made by one engine call (``private_posts``), each
+    relayed as it is made, with each line's replies (too long, muted, flooding, away, the
+    offline note) in the same order. A channel goes to ``_room_run``. False, having done
+    nothing, for any other target (``@#chan``, the service, no such nick): those go line by
+    line."""
+    c = nick[0]
+    if c == "#":
+        return _room_run(hub, s, nick, texts, kind, tags)
+    if c in STATUS_PREFIXES and nick[1:2] == "#":
+        return False
+    key = casefold(nick)
+    if key == SERVICE_KEY:
+        return False
+    peer = hub.nicks.get(key)
+    if peer is not None:
+        user_key, display = peer.user_key, peer.nick
+    else:
+        resolved = hub.resolve_user(nick)
+        if resolved is None:
+            return False
+        user_key, display = resolved
+    quiet = kind == "NOTICE"
+    mask = s.mask
+    # _fits, with the fixed part of the relayed line counted once
+    fixed = f"{mask}{kind}{display}"
+    room = MAX_BODY - 7 - (len(fixed) if fixed.isascii() else len(fixed.encode()))
+    m = hub.messenger
+    posts = m.private_posts(s.user_key, s.nick, mask, user_key, kind, tags)
+    next(posts)
+    refused: Refusal | None = None  # the engine refused them all (no such user, muted)
+    target_session = hub.by_user.get(user_key)
+    away_line = None
+    if target_session is not None and target_session.away and not quiet:
+        away_line = safe_line(
+            Numeric.RPL_AWAY.value, (s.nick, target_session.nick, target_session.away), hub.name
+        )
+    ends: list[_End] | None = None
+    online = False
+    try:
+        for text in texts:
+            if s.closing is not None:
+                break
+            data = text.encode()
+            size = len(data)
+            if size > room:
+                if not quiet:
+                    hub.reply(s, Numeric.ERR_INPUTTOOLONG, "Message too long to relay; split it")
+                continue
+            if refused is not None:
+                if not quiet:
+                    refused()
+                continue
+            try:
+                post = posts.send(text)
+            except NoSuchUser:
+                refused = partial(
+                    hub.reply, s, Numeric.ERR_NOSUCHNICK, nick, "No such nick/channel"
+                )
+                if not quiet:
+                    refused()
+                continue
+            except Banned as e:
+                muted = "Message not sent: " + _ban_text(e.until, e.reason)
+                refused = partial(_not_sent, hub, s, display, kind, muted)
+                if not quiet:
+                    refused()
+                continue
+            if isinstance(post, Flooding):
+                if not quiet:
+                    wait = max(1, math.ceil(post.retry_after))
+                    flood = (
+                        f"Message not sent: you are sending private messages too fast; wait {wait}s"
+                    )
+                    _not_sent(hub, s, display, kind, flood)
+                continue
+            assert post is not None
+            if ends is None:  # the same for every post of the run
+                got, online = private_ends(hub, post, s)
+                ends = [_run_end(s, mask, kind, end) for end in got]
+            # relay_private, with each untagged line made from its fixed head and the text, and
+            # what goes to other connections than the sender's collected for one send_all
+            for to, head, left, target, side_effect, chunks in ends:
+                if chunks is not None:
+                    if head is not None and size <= left:
+                        chunks.append(head + data + b"\r\n")
+                    else:
+                        line = post_line(post, to.tagbits, target)
+                        chunks.append((line + "\r\n").encode("utf-8", "replace"))
+                    continue
+                if head is not None and size <= left and to.capture is None:
+                    to.send_bytes(head + data + b"\r\n")
+                    continue
+                line = post_line(post, to.tagbits, target)
+                if side_effect:
+                    to.send_side_effect(line)
+                else:
+                    to.send(line)
+            if online and s.told_offline:
+                s.told_offline.discard(user_key)
+            if away_line is not None:
+                s.send(away_line)
+            if not online and not quiet and user_key not in s.told_offline:
+                s.told_offline.add(user_key)  # once per recipient and connection, not per message
+                hub.note(
+                    s,
+                    kind,
+                    "STORED",
+                    display,
+                    text=f"{display} is offline; your message will be delivered when they connect",
+                )
+    finally:
+        if ends is not None:
+            for end in ends:
+                chunks = end[5]
+                if chunks:
+                    end[0].send_all(chunks)
+    return True
+
+
+# one end of a run's posts: the connection, the encoded head of its untagged lines (None: each
+# is made by post_line), the bytes of text that fit after it, the target its lines name, a side
+# effect, and the lines collected for it (None: sent as they are made)
+_End = tuple[Session, bytes | None, int, str, bool, list[bytes] | None]
+
+
+def _run_end(s: Session, origin: str, kind: str, end: tuple[Session, str, bool]) -> _End:
+    """One end of a run's posts from ``s`` (``private_ends``). For a connection without tags:
+    the encoded head ``:origin KIND target :`` of its lines and how many bytes of text fit
+    after it; then ``head + text + CRLF`` is the line ``post_line`` makes (when it needs no
+    repair, which the head and the size tell; a run's texts have no CR, LF or NUL). Another
+    connection than ``s`` gets nothing else during the run, so its lines are collected and
+    queued at its end (``Session.send_all``): the same bytes in the same order."""
+    to, target, side_effect = end
+    head = f":{origin} {kind} {target} :"
+    size = len(head.encode())
+    plain = (
+        not to.tagbits
+        and target[:1] not in ("", ":")
+        and " " not in target
+        and " " not in origin
+        and origin != ""
+        and "\r" not in head
+        and "\n" not in head
+        and "\0" not in head
+    )
+    chunks: list[bytes] | None = [] if to is not s and to.capture is None else None
+    return to, head.encode() if plain else None, MAX_CONTENT - size, target, side_effect, chunks
 
 
 def _not_sent(hub: Hub, s: Session, display: str, kind: str, text: str) -> None:
