@@ -1358,10 +1358,16 @@ class Messenger:
         q = None if quota == user else quota
         limit = self.rules.history_per_room
         while True:
+            # the yield outside the except: a compiled generator (scripts/compile.sh) suspended
+            # in an except block leaves the exception as the thread's one being handled, so
+            # every later exception got it as its __context__
+            refused: RateLimited | None = None
             try:
                 self._check_quota(quota, now)
             except RateLimited as e:
-                text = yield e
+                refused = e
+            if refused is not None:
+                text = yield refused
                 continue
             seq = self.seq + 1
             post = stored_post(
