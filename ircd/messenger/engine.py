@@ -113,14 +113,16 @@ from .validate import StateError, check_event, check_snapshot
 
 # NewPost(post, quota), made through its slots: a frozen dataclass's __init__ sets each field
 # with object.__setattr__, which costs more than the rest of the event (as wire.parse does for
-# its Message)
-_object_new = object.__new__
-_set_ev_post = NewPost.__dict__["post"].__set__
-_set_ev_quota = NewPost.__dict__["quota"].__set__
+# its Message; NewPost.__new__ is object.__new__ interpreted, mypyc's own when events.py is
+# compiled, and neither runs __init__). vars(): mypyc refuses NewPost.__dict__ on the class.
+_new_event: Callable[[type[NewPost]], NewPost] = NewPost.__new__
+_ev_slots: Any = vars(NewPost)
+_set_ev_post = _ev_slots["post"].__set__
+_set_ev_quota = _ev_slots["quota"].__set__
 
 
 def _new_post_event(post: Post, quota: UserKey | None) -> NewPost:
-    ev: NewPost = _object_new(NewPost)
+    ev: NewPost = _new_event(NewPost)
     _set_ev_post(ev, post)
     _set_ev_quota(ev, quota)
     return ev
@@ -1356,10 +1358,16 @@ class Messenger:
         q = None if quota == user else quota
         limit = self.rules.history_per_room
         while True:
+            # the yield outside the except: a compiled generator (scripts/compile.sh) suspended
+            # in an except block leaves the exception as the thread's one being handled, so
+            # every later exception got it as its __context__
+            refused: RateLimited | None = None
             try:
                 self._check_quota(quota, now)
             except RateLimited as e:
-                text = yield e
+                refused = e
+            if refused is not None:
+                text = yield refused
                 continue
             seq = self.seq + 1
             post = stored_post(

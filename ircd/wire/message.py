@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "Message",
@@ -171,7 +172,7 @@ def parse(line: str) -> Message:
         if command.isspace():
             raise ParseError("empty line")
         cmd = command.upper() if command.isascii() else command.translate(_ASCII_UPPER)
-    m: Message = _object_new(Message)  # see _set_command & co. below
+    m: Message = _new_message(Message)  # see _set_command & co. below
     _set_command(m, cmd)
     if len(parts) > 1:
         del parts[0]
@@ -331,9 +332,12 @@ class Message:
 # Fast construction of Message instances for parse(): a frozen dataclass __init__
 # goes through object.__setattr__ once per field, which costs about as much as the
 # rest of a parse.  Writing the slots through their member descriptors is
-# equivalent and ~2x faster.  (Fails loudly at import if Message loses its slots.)
-_object_new = object.__new__
-_slots = Message.__dict__
+# equivalent and ~2x faster.  (Fails loudly at import if Message loses its slots.)  The same
+# holds compiled with mypyc (scripts/compile.sh): there Message.__new__ is its own (it refuses
+# object.__new__) and does not run __init__, whose frozen-dataclass form stays as slow; and the
+# class's dict is read with vars(), since mypyc refuses Message.__dict__ on the class.
+_new_message: Callable[[type[Message]], Message] = Message.__new__
+_slots: Any = vars(Message)
 _set_command: Callable[[Message, str], None] = _slots["command"].__set__
 _set_params: Callable[[Message, tuple[str, ...]], None] = _slots["params"].__set__
 _set_source: Callable[[Message, str | None], None] = _slots["source"].__set__

@@ -11,8 +11,10 @@ import pytest
 
 from ircd.messenger.engine import APPLY
 from ircd.messenger.events import (
+    _ENCODERS,
     _SPECS,
     EVENT_TYPES,
+    TAGS,
     AccountCreated,
     Ack,
     Complaint,
@@ -23,6 +25,7 @@ from ircd.messenger.events import (
     NewPost,
     Renamed,
     ScheduledAdded,
+    _encoder,
     from_json,
     to_json,
 )
@@ -37,12 +40,13 @@ from .test_state_every_field import run
 def test_one_apply_function_per_event_class() -> None:
     assert set(APPLY) == set(EVENT_TYPES)
     assert len(set(EVENT_TYPES)) == len(EVENT_TYPES)
-    assert {cls.TAG for cls in EVENT_TYPES} == set(_EVENTS)  # each tag is validated
+    assert {TAGS[cls] for cls in EVENT_TYPES} == set(_EVENTS)  # each tag is validated
 
 
 def test_event_classes_are_frozen_and_slotted() -> None:
     for cls in EVENT_TYPES:
-        assert dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__, cls
+        # slotted: its instances have no __dict__ (a compiled class has no __slots__ either)
+        assert dataclasses.is_dataclass(cls) and cls.__dictoffset__ == 0, cls
         assert cls.__dataclass_params__.frozen, cls  # type: ignore[attr-defined]
     ev = Ack("alice", 3)
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -52,14 +56,27 @@ def test_event_classes_are_frozen_and_slotted() -> None:
 @pytest.mark.parametrize("d", [*base_events(), *every_event()], ids=lambda d: str(d["t"]))
 def test_every_sample_journal_entry_reads_and_writes_back_unchanged(d: dict[str, Any]) -> None:
     ev = from_json(d)
-    assert d["t"] == type(ev).TAG
+    assert d["t"] == TAGS[type(ev)]
     assert to_json(ev) == d
+
+
+@pytest.mark.parametrize("d", [*base_events(), *every_event()], ids=lambda d: str(d["t"]))
+def test_a_to_json_written_out_is_the_generated_one(d: dict[str, Any]) -> None:
+    """NewPost writes its to_json out (for the compiled module); it must be what its class
+    definition generates, and every class's to_json is its table's encoder."""
+    ev = from_json(d)
+    assert ev.to_json() == _encoder(type(ev))(ev) == _ENCODERS[type(ev)](ev) == d
+    assert list(ev.to_json()) == list(_encoder(type(ev))(ev))  # the keys in the same order
+    if isinstance(ev, NewPost):
+        for quota in (None, "~gus"):
+            other = NewPost(ev.post, quota)
+            assert other.to_json() == _encoder(NewPost)(other)
 
 
 def test_what_the_engine_journals_is_typed_and_round_trips() -> None:
     _, journal = run()  # a scenario writing every event type and every optional field
     # every type but "pw", which only journals of earlier versions have
-    assert {ev["t"] for ev in journal} == {cls.TAG for cls in EVENT_TYPES} - {"pw"}
+    assert {ev["t"] for ev in journal} == {TAGS[cls] for cls in EVENT_TYPES} - {"pw"}
     for d in journal:
         assert to_json(from_json(d)) == d
 
@@ -142,7 +159,7 @@ def sample_of(cls: type[Event]) -> dict[str, Any]:
         ev = from_json(d)
         if type(ev) is cls and set(to_json(ev)) == {"t", *(f.key for f in _SPECS[cls])}:
             return d
-    full = {"t": cls.TAG}
+    full = {"t": TAGS[cls]}
     for d in [*every_event(), *base_events()]:  # (no sample has them all: merge the samples)
         if type(from_json(d)) is cls:
             full = {**full, **d}

@@ -19,6 +19,7 @@ from ircd.clock import FakeClock
 from ircd.irc.timefmt import human_time, iso_time
 from ircd.messenger import Messenger, Rules
 from ircd.messenger.engine import APPLY
+from ircd.messenger.events import TAGS
 from ircd.messenger.validate import _EVENTS, StateError, check_event
 from ircd.wire import casefold, format_line
 
@@ -336,7 +337,7 @@ def test_event_messages(ev: Any, message: str) -> None:
 
 def applied_types() -> set[str]:
     """The event types the engine applies: the tags of its apply table's event classes."""
-    return {cls.TAG for cls in APPLY}
+    return {TAGS[cls] for cls in APPLY}
 
 
 def test_every_event_type_is_checked_and_in_the_sample() -> None:
