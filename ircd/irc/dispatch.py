@@ -253,23 +253,24 @@ def _feed_run(hub: Hub, s: Session, lines: Sequence[str | TooLong], i: int, j: i
     cmd = item[: sp + 1]
     target = item[sp + 1 : t]
     k = t + 2
-    texts = [x[k:] for x in cast("list[str]", lines[i:end])]
-    taken = False
-    if len(texts) > 1:
+    texts = iter([x[k:] for x in cast("list[str]", lines[i:end])])
+    if end - i > 1:
         try:
-            taken = FAST_RUN[cmd](hub, s, target, texts)
+            FAST_RUN[cmd](hub, s, target, texts)
         except Exception:
-            taken = True
+            # the line it failed on is answered as the fast path's failure is; the lines the
+            # handler had not taken yet go on one at a time, as they would have without runs
             hub.client_log(s, log.exception, "error handling %s from %s (%s)", cmd, s.nick, s.ip)
             hub.notice(s, f"Internal error while handling {cmd[:-1]}; it has been logged.")
         finally:
             _end_label(hub, s)
-    if not taken:  # one line, or a run its handler leaves to the fast path line by line
-        fast = FAST[cmd]
-        for text in texts:
-            if s.closing is not None:
-                break
-            _run_fast(hub, s, fast, cmd[:-1], target, text)
+    # what is left: one line, a run its handler leaves to the fast path line by line, the
+    # rest of a run after an error (a handled run leaves nothing, or stopped at a close)
+    fast = FAST[cmd]
+    for text in texts:
+        if s.closing is not None:
+            break
+        _run_fast(hub, s, fast, cmd[:-1], target, text)
     return end
 
 

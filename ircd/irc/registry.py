@@ -6,7 +6,7 @@ in ``dispatch.dispatch`` (dispatch.py), not in each handler.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,8 +21,10 @@ Handler = Callable[["Hub", "Session", "Message"], None]
 FastHandler = Callable[["Hub", "Session", str, str], None]
 # a fast path for a run of such lines (consecutive lines of one read, the same command and
 # middle param): (hub, session, middle, trailings); True if it handled them, False (having
-# done nothing) to leave them to the fast path one at a time; see dispatch.feed_lines
-RunHandler = Callable[["Hub", "Session", str, list[str]], bool]
+# taken none from the iterator) to leave them to the fast path one at a time. It takes each
+# text from the iterator as it handles it, so after an error the ones not taken are still
+# there (dispatch handles them one at a time); see dispatch.feed_lines
+RunHandler = Callable[["Hub", "Session", str, Iterator[str]], bool]
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Iterator
 from itertools import combinations
 
 import pytest
 
-from ircd.irc import COMMANDS
+from ircd.irc import COMMANDS, feed_lines
 from ircd.irc.caps import CAPS
 from ircd.irc.hub import Hub
+from ircd.irc.registry import FAST, FAST_RUN
 from ircd.irc.session import Session
 from ircd.wire import Message, TooLong, parse
 
@@ -224,3 +226,37 @@ def test_no_tag_batch_or_standard_reply_without_negotiation(caps: tuple[str, ...
     # every BATCH started is ended
     refs = [parse(r).params[0] for r in watcher.raw if parse(r).command == "BATCH"]
     assert sorted(r[1:] for r in refs if r[0] == "+") == sorted(r[1:] for r in refs if r[0] == "-")
+
+
+def test_a_run_handler_that_fails_leaves_the_rest_of_the_run_to_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run of lines (``dispatch.feed_lines``) whose handler fails on its second line: that
+    line is answered with the internal-error notice, as the fast path's failure would be, and
+    the lines after it are still delivered, one at a time (nothing else of the read is lost)."""
+    real = FAST_RUN["PRIVMSG "]
+
+    def boom(hub: Hub, s: Session, target: str, texts: Iterator[str]) -> bool:
+        FAST["PRIVMSG "](hub, s, target, next(texts))  # the first one, as the fast path does
+        next(texts)
+        raise RuntimeError("kaboom")
+
+    h = Harness()
+    a = h.user("alice")
+    b = h.user("bob")
+    a.take()
+    b.take()
+    monkeypatch.setitem(FAST_RUN, "PRIVMSG ", boom)
+    with caplog.at_level(logging.ERROR, logger="ircd.irc.dispatch"):
+        feed_lines(h.hub, a.session, [f"PRIVMSG bob :line {i}" for i in range(4)])
+    assert a.take_lines() == [
+        f":{SERVER} NOTICE alice :Internal error while handling PRIVMSG; it has been logged."
+    ]
+    mask = a.session.mask
+    assert b.take_lines() == [f":{mask} PRIVMSG bob :line {i}" for i in (0, 2, 3)]
+    assert [r.levelno for r in caplog.records if r.levelno >= logging.ERROR] == [logging.ERROR]
+    # the real handler takes the whole of a later run
+    monkeypatch.setitem(FAST_RUN, "PRIVMSG ", real)
+    feed_lines(h.hub, a.session, [f"PRIVMSG bob :again {i}" for i in range(3)])
+    assert b.take_lines() == [f":{mask} PRIVMSG bob :again {i}" for i in range(3)]
+    assert a.take_lines() == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 
 from ...messenger.errors import (
@@ -104,7 +104,7 @@ def notice_fast(hub: Hub, s: Session, target: str, text: str) -> None:
 
 
 @fast_run("PRIVMSG")
-def privmsg_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
+def privmsg_run(hub: Hub, s: Session, target: str, texts: Iterator[str]) -> bool:
     """Consecutive ``PRIVMSG target :text`` lines of one read (``dispatch.feed_lines``): what
     ``privmsg_fast`` does with each in turn, in one engine call when the target is a nick or
     a channel."""
@@ -112,7 +112,7 @@ def privmsg_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
 
 
 @fast_run("NOTICE")
-def notice_run(hub: Hub, s: Session, target: str, texts: list[str]) -> bool:
+def notice_run(hub: Hub, s: Session, target: str, texts: Iterator[str]) -> bool:
     return _nick_run(hub, s, target, texts, "NOTICE", {"bot": ""} if s.bot else None)
 
 
@@ -181,7 +181,7 @@ def _room_refusal(
 
 
 def _room_run(
-    hub: Hub, s: Session, name: str, texts: list[str], kind: str, tags: dict[str, str] | None
+    hub: Hub, s: Session, name: str, texts: Iterator[str], kind: str, tags: dict[str, str] | None
 ) -> bool:
     """``_to_room`` for each of ``texts`` in turn: the room and the length limit resolved once,
     the posts made by one engine call (``room_posts``), each relayed as it is made
@@ -353,7 +353,7 @@ def _to_nick(
 
 
 def _nick_run(
-    hub: Hub, s: Session, nick: str, texts: list[str], kind: str, tags: dict[str, str] | None
+    hub: Hub, s: Session, nick: str, texts: Iterator[str], kind: str, tags: dict[str, str] | None
 ) -> bool:
     """``_to_target`` for each of ``texts`` in turn, to a user (online, or an offline account):
     its recipient resolved once, its posts made by one engine call (``private_posts``), each
