@@ -1102,6 +1102,12 @@ class Messenger:
         used = int(w[1]) if w is not None and w[0] == start else 0
         return max(0, self.rules.messages_per_period - used), start + self.rules.period_seconds
 
+    def _new_msgid_prefix(self) -> str:
+        """``_msgid_prefix`` made anew for the current ``server_id`` (set after construction,
+        e.g. by a node's identity): the checks stay inline on the hot paths, the making here."""
+        self._msgid_prefix = intern(f"{self.server_id}-")
+        return self._msgid_prefix
+
     def _check_flood(self, user: UserKey, now: float) -> None:
         rate, burst = self.rules.private_per_second, float(self.rules.private_burst)
         b = self._buckets.get(user)
@@ -1155,7 +1161,7 @@ class Messenger:
         # positional arguments (keywords cost twice as much on this, the hottest path)
         prefix = self._msgid_prefix
         if prefix[:-1] != self.server_id:
-            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+            prefix = self._new_msgid_prefix()
         post = stored_post(
             seq,
             prefix,  # the msgid is "<server id>-<seq>"
@@ -1267,7 +1273,7 @@ class Messenger:
         to_name = target.name
         prefix = self._msgid_prefix
         if prefix[:-1] != self.server_id:
-            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+            prefix = self._new_msgid_prefix()
         kind = intern(kind)
         origin = intern(origin)
         tags = tags or None
@@ -1350,7 +1356,7 @@ class Messenger:
         account = u.name if u is not None and u.password_hash is not None else None
         prefix = self._msgid_prefix
         if prefix[:-1] != self.server_id:
-            prefix = self._msgid_prefix = intern(f"{self.server_id}-")
+            prefix = self._new_msgid_prefix()
         kind = intern(kind)
         origin = intern(origin)
         rkey = intern(key)
